@@ -1,0 +1,53 @@
+namespace Flywheel.Cache.Server;
+
+/// <summary>
+/// Every configuration key the daemon reads. Each is settable in appsettings.json, as an environment
+/// variable (<c>FLYWHEEL_</c> + the key with <c>:</c> written as <c>__</c>, e.g. <c>FLYWHEEL_LIMITS__MAXNARINFOBYTES</c>)
+/// and, where a flag is listed, on the command line of <c>flywheel serve</c>.
+/// The NixOS module in nix/module.nix sets these keys; a test checks both lists agree.
+/// </summary>
+public static class ConfigKeys
+{
+    public const string EnvironmentPrefix = "FLYWHEEL_";
+
+    /// <summary>HTTP listen address (Nix cache, Bazel HTTP cache, API, metrics). Flag --http.</summary>
+    public const string Http = "Http";
+
+    /// <summary>gRPC (REAPI) listen address, cleartext HTTP/2. Flag --grpc.</summary>
+    public const string Grpc = "Grpc";
+
+    /// <summary>Data folder of the embedded default (blobs, SQLite index, admin token). Flag --data.</summary>
+    public const string Data = "Data";
+
+    /// <summary>Blob storage: disk (default) or s3. Flag --storage.</summary>
+    public const string Storage = "Storage";
+
+    /// <summary>Metadata index: sqlite (default) or postgres. Flag --index.</summary>
+    public const string Index = "Index";
+
+    /// <summary>The URL clients reach the daemon at, printed at start; defaults to http://&lt;Http&gt;. Flag --public-url.</summary>
+    public const string PublicUrl = "PublicUrl";
+
+    /// <summary>Largest narinfo body accepted, bytes.</summary>
+    public const string MaxNarInfoBytes = "Limits:MaxNarInfoBytes";
+
+    /// <summary>Largest NAR (compressed) accepted, bytes.</summary>
+    public const string MaxNarBytes = "Limits:MaxNarBytes";
+
+    /// <summary>Largest build log or listing accepted, bytes.</summary>
+    public const string MaxLogBytes = "Limits:MaxLogBytes";
+
+    /// <summary>Memory for rendered narinfos kept in front of the index, bytes.</summary>
+    public const string NarInfoCacheBytes = "NarInfoCache:MaxBytes";
+
+    /// <summary>How long a narinfo miss is remembered, as a TimeSpan (e.g. 00:00:02); 0 turns it off.</summary>
+    public const string NarInfoNegativeTtl = "NarInfoCache:NegativeTtl";
+
+    /// <summary>All keys above, for validation and for the test that compares them with the NixOS module.</summary>
+    public static readonly IReadOnlyList<string> All =
+    [
+        Http, Grpc, Data, Storage, Index, PublicUrl,
+        MaxNarInfoBytes, MaxNarBytes, MaxLogBytes,
+        NarInfoCacheBytes, NarInfoNegativeTtl,
+    ];
+}
