@@ -95,6 +95,30 @@ public class NarHasherTests
         Assert.True(thrown >= 3, $"only {thrown} corruptions were reported");
     }
 
+    [Theory]
+    [MemberData(nameof(Compressions))]
+    public void Appending_chunks_does_not_allocate(NarCompression compression)
+    {
+        var (_, file) = Fixtures(compression).OrderByDescending(f => f.File.Length).First();
+        for (var round = 0; round < 2; round++)
+        {
+            using var hasher = new NarHasher(compression);
+            hasher.Append(file.AsSpan(0, 1));
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            for (var i = 1; i < file.Length; i += 61)
+            {
+                hasher.Append(file.AsSpan(i, Math.Min(61, file.Length - i)));
+            }
+
+            var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            hasher.Complete();
+            if (round == 1)
+            {
+                Assert.True(allocated == 0, $"{allocated} bytes allocated over {file.Length / 61} chunks");
+            }
+        }
+    }
+
     [Fact]
     public void Rejects_data_that_is_not_a_NAR()
     {
