@@ -1,0 +1,134 @@
+using System.Runtime.CompilerServices;
+using System.Security.Cryptography;
+using Flywheel.Cache.Compression;
+using Flywheel.Cache.Storage;
+
+namespace Flywheel.Cache.Nix;
+
+/// <summary>What an uploaded NAR file turned out to be: its own hash and size, and those of the NAR inside.</summary>
+public readonly record struct NarHashResult(BlobDigest FileHash, long FileSize, NixHash NarHash, long NarSize);
+
+/// <summary>
+/// The upload verifier: fed the (compressed) NAR file chunk by chunk as it arrives, it hashes the file bytes,
+/// decompresses them, hashes the NAR bytes and checks that they start with the NAR magic. No allocation per chunk.
+/// </summary>
+public sealed class NarHasher : IDisposable
+{
+    /// <summary>"nix-archive-1" as a NAR string: little-endian length 13, the bytes, zero padding to 8.</summary>
+    private static ReadOnlySpan<byte> NarMagic =>
+    [
+        13, 0, 0, 0, 0, 0, 0, 0,
+        (byte)'n', (byte)'i', (byte)'x', (byte)'-', (byte)'a', (byte)'r', (byte)'c', (byte)'h',
+        (byte)'i', (byte)'v', (byte)'e', (byte)'-', (byte)'1', 0, 0, 0,
+    ];
+
+    public static int NarMagicLength => NarMagic.Length;
+
+    private readonly IncrementalHash _fileHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+    private readonly NarSink _nar = new();
+    private readonly IDecompressor _decompressor;
+    private readonly NarCompression _compression;
+    private long _fileSize;
+    private bool _completed;
+    private bool _disposed;
+
+    public NarHasher(NarCompression compression)
+    {
+        _compression = compression;
+        _decompressor = Decompressors.Create(compression);
+    }
+
+    public NarCompression Compression => _compression;
+
+    /// <summary>Bytes of the file seen so far.</summary>
+    public long FileSize => _fileSize;
+
+    /// <summary>Bytes of NAR decompressed so far.</summary>
+    public long NarSize => _nar.Size;
+
+    /// <exception cref="CacheException">Invalid, when the data is not valid for its compression or is not a NAR.</exception>
+    public void Append(ReadOnlySpan<byte> compressedChunk)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_completed)
+        {
+            ThrowCompleted();
+        }
+
+        _fileHash.AppendData(compressedChunk);
+        _fileSize += compressedChunk.Length;
+        _decompressor.Decompress(compressedChunk, _nar);
+    }
+
+    /// <exception cref="CacheException">Invalid, when the data was truncated, corrupt or not a NAR.</exception>
+    public NarHashResult Complete()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_completed)
+        {
+            ThrowCompleted();
+        }
+
+        _completed = true;
+        _decompressor.Finish(_nar);
+        if (_nar.Size < NarMagic.Length)
+        {
+            throw CacheException.Invalid(_nar.Size == 0
+                ? "the upload contains no NAR data"
+                : $"the upload is not a NAR: it has only {_nar.Size} bytes once decompressed");
+        }
+
+        Span<byte> bytes = stackalloc byte[BlobDigest.ByteLength];
+        _fileHash.GetHashAndReset(bytes);
+        var fileHash = BlobDigest.FromBytes(bytes);
+        _nar.Hash.GetHashAndReset(bytes);
+        var narHash = NixHash.FromDigest(BlobDigest.FromBytes(bytes));
+        return new NarHashResult(fileHash, _fileSize, narHash, _nar.Size);
+    }
+
+    public void Dispose()
+    {
+        if (!_disposed)
+        {
+            _disposed = true;
+            _decompressor.Dispose();
+            _fileHash.Dispose();
+            _nar.Hash.Dispose();
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowCompleted() => throw new InvalidOperationException("the NAR hasher has completed already");
+
+    private sealed class NarSink : IDecompressedSink
+    {
+        public IncrementalHash Hash { get; } = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+
+        public long Size { get; private set; }
+
+        public void Write(ReadOnlySpan<byte> data)
+        {
+            if (Size < NarMagic.Length)
+            {
+                CheckMagic(data);
+            }
+
+            Hash.AppendData(data);
+            Size += data.Length;
+        }
+
+        private void CheckMagic(ReadOnlySpan<byte> data)
+        {
+            var offset = (int)Size;
+            var n = Math.Min(data.Length, NarMagic.Length - offset);
+            if (!data[..n].SequenceEqual(NarMagic.Slice(offset, n)))
+            {
+                ThrowNotNar();
+            }
+        }
+
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        private static void ThrowNotNar() =>
+            throw CacheException.Invalid("the upload is not a NAR: it does not start with the 'nix-archive-1' header");
+    }
+}
