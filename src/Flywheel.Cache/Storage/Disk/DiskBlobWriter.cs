@@ -31,12 +31,14 @@ internal sealed class DiskBlobWriter : IBlobWriter
 
     public long Length { get; private set; }
 
-    public async ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    // No async state machine of our own: the hash and count are updated up front, and the FileStream's
+    // ValueTask is handed back as it is (a failed write ends the writer anyway).
+    public ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_finished, this);
         _hash.AppendData(data.Span);
-        await _file.WriteAsync(data, cancellationToken).ConfigureAwait(false);
         Length += data.Length;
+        return _file.WriteAsync(data, cancellationToken);
     }
 
     public async Task<BlobCommit> CommitAsync(BlobDigest? expected, CancellationToken cancellationToken)
