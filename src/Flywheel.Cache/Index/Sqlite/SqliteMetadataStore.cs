@@ -1,0 +1,168 @@
+using Flywheel.Cache.Index.Migrations;
+using Microsoft.Data.Sqlite;
+
+namespace Flywheel.Cache.Index.Sqlite;
+
+/// <summary>
+/// The embedded index: one SQLite file in WAL mode, shared safely by concurrent calls and by several
+/// processes. Every operation rents a pooled connection whose prepared statements are reused; batches go
+/// to SQLite as one JSON array parameter read with <c>json_each</c>, one statement per batch.
+/// Times are unix milliseconds from the injected <see cref="TimeProvider"/> or the caller's argument.
+/// </summary>
+public sealed partial class SqliteMetadataStore : IMetadataStore, IDisposable
+{
+    /// <summary>The dialect folder of this store's migrations (<c>Index/Migrations/Sqlite/</c>).</summary>
+    public const string MigrationDialect = "sqlite";
+
+    private readonly SqliteSessionPool _pool;
+    private readonly TimeProvider _time;
+    private readonly string _description;
+
+    /// <summary>A store on the database file at <paramref name="databasePath"/> (created when missing; its directory must exist).</summary>
+    public SqliteMetadataStore(string databasePath, TimeProvider? time = null)
+        : this(new SqliteConnectionStringBuilder { DataSource = Path.GetFullPath(databasePath), Mode = SqliteOpenMode.ReadWriteCreate }, time)
+    {
+    }
+
+    /// <summary>
+    /// A store on any SQLite connection string, e.g. a shared in-memory database
+    /// (<c>Data Source=name;Mode=Memory;Cache=Shared</c>), which lives while the store holds a connection to it.
+    /// Pooling is done by the store; the builder's own pooling setting is overridden.
+    /// </summary>
+    public SqliteMetadataStore(SqliteConnectionStringBuilder connection, TimeProvider? time = null)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        var builder = new SqliteConnectionStringBuilder(connection.ConnectionString) { Pooling = false };
+        _description = builder.DataSource;
+        _pool = new SqliteSessionPool(builder.ConnectionString, maxIdle: Math.Clamp(Environment.ProcessorCount * 2, 4, 32));
+        _time = time ?? TimeProvider.System;
+    }
+
+    public Task MigrateAsync(CancellationToken cancellationToken) => RunAsync(this, static (session, store) =>
+    {
+        var scripts = MigrationScript.Load(MigrationDialect);
+        using var transaction = session.Connection.BeginTransaction(deferred: false); // BEGIN IMMEDIATE: one migrator at a time
+        using (var create = session.Connection.CreateCommand())
+        {
+            create.Transaction = transaction;
+            create.CommandText = "CREATE TABLE IF NOT EXISTS schema_migrations (id TEXT NOT NULL PRIMARY KEY, applied_at BIGINT NOT NULL)";
+            create.ExecuteNonQuery();
+        }
+
+        var applied = new HashSet<string>(StringComparer.Ordinal);
+        using (var select = session.Connection.CreateCommand())
+        {
+            select.Transaction = transaction;
+            select.CommandText = "SELECT id FROM schema_migrations";
+            using var reader = select.ExecuteReader();
+            while (reader.Read())
+            {
+                applied.Add(reader.GetString(0));
+            }
+        }
+
+        foreach (var script in scripts)
+        {
+            if (applied.Contains(script.Id))
+            {
+                continue;
+            }
+
+            using var apply = session.Connection.CreateCommand();
+            apply.Transaction = transaction;
+            apply.CommandText = script.Sql;
+            apply.ExecuteNonQuery();
+
+            using var record = session.Connection.CreateCommand();
+            record.Transaction = transaction;
+            record.CommandText = "INSERT INTO schema_migrations (id, applied_at) VALUES (@id, @applied_at)";
+            record.Parameters.AddWithValue("@id", script.Id);
+            record.Parameters.AddWithValue("@applied_at", store.Now());
+            record.ExecuteNonQuery();
+        }
+
+        transaction.Commit();
+        return true;
+    }, cancellationToken);
+
+    public Task CheckHealthAsync(CancellationToken cancellationToken) => RunAsync(this, static (session, _) =>
+    {
+        var command = session.Command("SELECT 1");
+        command.ExecuteScalar();
+        return true;
+    }, cancellationToken);
+
+    public void Dispose() => _pool.Dispose();
+
+    private long Now() => _time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    private static long ToUnix(DateTimeOffset time) => time.ToUnixTimeMilliseconds();
+
+    private static long? ToUnix(DateTimeOffset? time) => time?.ToUnixTimeMilliseconds();
+
+    private static DateTimeOffset FromUnix(long milliseconds) => DateTimeOffset.FromUnixTimeMilliseconds(milliseconds);
+
+    private static object OrNull<T>(T? value) where T : class => value ?? (object)DBNull.Value;
+
+    private static object OrNull(long? value) => value.HasValue ? value.Value : DBNull.Value;
+
+    /// <summary>
+    /// Runs <paramref name="operation"/> on a pooled session and returns its result as a completed task
+    /// (Microsoft.Data.Sqlite is synchronous underneath). SQLite errors that mean the database cannot be
+    /// used become <see cref="CacheError.Unavailable"/>.
+    /// </summary>
+    private Task<TResult> RunAsync<TState, TResult>(
+        TState state, Func<SqliteSession, TState, TResult> operation, CancellationToken cancellationToken)
+    {
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return Task.FromCanceled<TResult>(cancellationToken);
+        }
+
+        try
+        {
+            return Task.FromResult(Run(state, operation));
+        }
+        catch (Exception e)
+        {
+            return Task.FromException<TResult>(e);
+        }
+    }
+
+    private TResult Run<TState, TResult>(TState state, Func<SqliteSession, TState, TResult> operation)
+    {
+        SqliteSession session;
+        try
+        {
+            session = _pool.Rent();
+        }
+        catch (SqliteException e)
+        {
+            throw new CacheException(CacheError.Unavailable, $"cannot open the SQLite index '{_description}': {e.Message}", e);
+        }
+
+        try
+        {
+            return operation(session, state);
+        }
+        catch (SqliteException e) when (Translate(e) is { } error)
+        {
+            throw error;
+        }
+        finally
+        {
+            _pool.Return(session);
+        }
+    }
+
+    private CacheException? Translate(SqliteException e) => e.SqliteExtendedErrorCode switch
+    {
+        787 /* SQLITE_CONSTRAINT_FOREIGNKEY */ => new CacheException(CacheError.NotFound, "no such cache", e),
+        _ => e.SqliteErrorCode switch
+        {
+            5 /* BUSY */ or 6 /* LOCKED */ or 10 /* IOERR */ or 11 /* CORRUPT */ or 13 /* FULL */ or 14 /* CANTOPEN */ or 26 /* NOTADB */ =>
+                new CacheException(CacheError.Unavailable, $"the SQLite index '{_description}' is unavailable: {e.Message}", e),
+            _ => null,
+        },
+    };
+}

@@ -1,0 +1,137 @@
+using System.Security.Cryptography;
+
+namespace Flywheel.Cache.Storage.Disk;
+
+/// <summary>
+/// A write to a unique temporary file, hashed as the bytes pass. Commit verifies, fsyncs and renames the
+/// file to its final name without overwriting; disposing without a commit deletes the temporary file.
+/// </summary>
+internal sealed class DiskBlobWriter : IBlobWriter
+{
+    private readonly DiskBlobStore _store;
+    private readonly string _temporaryPath;
+    private readonly FileStream _file;
+    private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+    private bool _finished;
+
+    public DiskBlobWriter(DiskBlobStore store)
+    {
+        _store = store;
+        _temporaryPath = Path.Combine(store.TemporaryDirectory, Guid.NewGuid().ToString("N"));
+        try
+        {
+            _file = Open(_temporaryPath);
+        }
+        catch (DirectoryNotFoundException)
+        {
+            Directory.CreateDirectory(store.TemporaryDirectory);
+            _file = Open(_temporaryPath);
+        }
+    }
+
+    public long Length { get; private set; }
+
+    // No async state machine of our own: the hash and count are updated up front, and the FileStream's
+    // ValueTask is handed back as it is (a failed write ends the writer anyway).
+    public ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_finished, this);
+        _hash.AppendData(data.Span);
+        Length += data.Length;
+        return _file.WriteAsync(data, cancellationToken);
+    }
+
+    public async Task<BlobCommit> CommitAsync(BlobDigest? expected, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_finished, this);
+        _finished = true;
+        try
+        {
+            await _file.FlushAsync(cancellationToken).ConfigureAwait(false);
+            var actual = FinishHash();
+            if (expected is { } want && want != actual)
+            {
+                throw new CacheException(
+                    CacheError.Invalid, $"digest mismatch: expected {want.ToHex()}, got {actual.ToHex()} ({Length} bytes)");
+            }
+
+            var size = Length;
+            if (actual == BlobDigest.Empty)
+            {
+                return new BlobCommit(actual, 0, AlreadyExisted: true);
+            }
+
+            var finalPath = _store.GetPath(actual);
+            if (File.Exists(finalPath))
+            {
+                return new BlobCommit(actual, size, AlreadyExisted: true);
+            }
+
+            _file.Flush(flushToDisk: true);
+            await _file.DisposeAsync().ConfigureAwait(false);
+            return new BlobCommit(actual, size, AlreadyExisted: !MoveIntoPlace(actual, finalPath));
+        }
+        finally
+        {
+            await DiscardAsync().ConfigureAwait(false);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _finished = true;
+        await DiscardAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Renames the temporary file to <paramref name="finalPath"/>; false when a blob was there already.</summary>
+    private bool MoveIntoPlace(BlobDigest digest, string finalPath)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                File.Move(_temporaryPath, finalPath, overwrite: false);
+                return true;
+            }
+            catch (DirectoryNotFoundException) when (attempt == 0)
+            {
+                Directory.CreateDirectory(_store.GetShardDirectory(digest));
+            }
+            catch (IOException) when (File.Exists(finalPath))
+            {
+                return false;
+            }
+        }
+    }
+
+    private BlobDigest FinishHash()
+    {
+        Span<byte> hash = stackalloc byte[BlobDigest.ByteLength];
+        _hash.GetHashAndReset(hash);
+        return BlobDigest.FromBytes(hash);
+    }
+
+    private async ValueTask DiscardAsync()
+    {
+        await _file.DisposeAsync().ConfigureAwait(false);
+        _hash.Dispose();
+        try
+        {
+            File.Delete(_temporaryPath); // no-op after a successful move
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+
+    private static FileStream Open(string path) => new(
+        path,
+        FileMode.CreateNew,
+        FileAccess.Write,
+        FileShare.None,
+        DiskBlobStore.WriteBufferSize,
+        FileOptions.Asynchronous | FileOptions.SequentialScan);
+}

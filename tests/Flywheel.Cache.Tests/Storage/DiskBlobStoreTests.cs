@@ -1,0 +1,162 @@
+using Flywheel.Cache.Storage;
+using Flywheel.Cache.Storage.Disk;
+using Flywheel.Cache.Tests.Infrastructure;
+
+namespace Flywheel.Cache.Tests.Storage;
+
+public sealed class DiskBlobStoreTests : BlobStoreContract
+{
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "flywheel-disk-" + Guid.NewGuid().ToString("N"));
+    private readonly ManualTimeProvider _time = new(DateTimeOffset.UtcNow);
+
+    protected override IBlobStore CreateStore() => new DiskBlobStore(_root, _time);
+
+    protected override Task CleanupAsync()
+    {
+        if (Directory.Exists(_root))
+        {
+            Directory.Delete(_root, recursive: true);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private DiskBlobStore Disk => (DiskBlobStore)Store;
+
+    private string TemporaryDirectory => Path.Combine(_root, ".tmp");
+
+    [Fact]
+    public async Task Blobs_live_under_a_two_hex_shard_and_the_handle_names_the_file()
+    {
+        var commit = await Store.WriteAsync("layout"u8.ToArray(), null, None);
+        var hex = commit.Digest.ToHex();
+        var expected = Path.Combine(Path.GetFullPath(_root), hex[..2], hex);
+
+        var handle = await Store.OpenAsync(commit.Digest, None);
+
+        Assert.True(File.Exists(expected));
+        Assert.Equal(expected, handle!.LocalPath);
+        Assert.Equal(expected, Disk.GetPath(commit.Digest));
+        Assert.Equal("layout"u8.ToArray(), await File.ReadAllBytesAsync(expected));
+    }
+
+    [Fact]
+    public async Task Empty_blob_has_no_file()
+    {
+        await Store.WriteAsync(ReadOnlyMemory<byte>.Empty, null, None);
+
+        Assert.False(File.Exists(Disk.GetPath(BlobDigest.Empty)));
+        Assert.Null((await Store.OpenAsync(BlobDigest.Empty, None))!.LocalPath);
+        Assert.Empty(Directory.EnumerateFiles(TemporaryDirectory));
+    }
+
+    [Fact]
+    public async Task Writes_in_progress_stay_in_the_temporary_directory()
+    {
+        var content = RandomBytes(200_000, 1);
+        await using var writer = await Store.BeginWriteAsync(None);
+        await writer.WriteAsync(content, None);
+
+        Assert.Single(Directory.EnumerateFiles(TemporaryDirectory));
+        Assert.Empty(await ListAllAsync());
+        Assert.False(File.Exists(Disk.GetPath(BlobDigest.Compute(content))));
+
+        await writer.CommitAsync(null, None);
+
+        Assert.Empty(Directory.EnumerateFiles(TemporaryDirectory));
+    }
+
+    [Fact]
+    public async Task Abandoned_and_rejected_writes_leave_no_temporary_files()
+    {
+        await using (var writer = await Store.BeginWriteAsync(None))
+        {
+            await writer.WriteAsync(RandomBytes(1000, 2), None);
+        }
+
+        await Assert.ThrowsAsync<CacheException>(() => Store.WriteAsync(RandomBytes(1000, 3), BlobDigest.Empty, None));
+        await Store.WriteAsync(RandomBytes(1000, 4), null, None);
+        await Store.WriteAsync(RandomBytes(1000, 4), null, None);
+
+        Assert.Empty(Directory.EnumerateFiles(TemporaryDirectory));
+    }
+
+    [Fact]
+    public async Task Concurrent_writes_of_one_blob_report_it_new_exactly_once()
+    {
+        var content = RandomBytes(300_000, 5);
+
+        var commits = await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => Task.Run(() => Store.WriteAsync(content, null, None))));
+
+        Assert.Single(commits, c => !c.AlreadyExisted);
+        Assert.Empty(Directory.EnumerateFiles(TemporaryDirectory));
+    }
+
+    [Fact]
+    public async Task Stale_temporary_files_are_swept_and_fresh_ones_kept()
+    {
+        _ = Store;
+        var stale = Path.Combine(TemporaryDirectory, "stale");
+        var fresh = Path.Combine(TemporaryDirectory, "fresh");
+        await File.WriteAllTextAsync(stale, "x");
+        await File.WriteAllTextAsync(fresh, "x");
+        File.SetLastWriteTimeUtc(stale, _time.GetUtcNow().UtcDateTime.AddHours(-2));
+
+        Assert.Equal(1, Disk.CleanStaleTemporaryFiles(TimeSpan.FromHours(1)));
+
+        Assert.False(File.Exists(stale));
+        Assert.True(File.Exists(fresh));
+    }
+
+    [Fact]
+    public async Task Starting_a_store_sweeps_stale_temporary_files()
+    {
+        Directory.CreateDirectory(TemporaryDirectory);
+        var stale = Path.Combine(TemporaryDirectory, "stale");
+        await File.WriteAllTextAsync(stale, "x");
+        File.SetLastWriteTimeUtc(stale, _time.GetUtcNow().UtcDateTime - DiskBlobStore.DefaultStaleTemporaryAge - TimeSpan.FromMinutes(1));
+
+        _ = Store;
+
+        Assert.False(File.Exists(stale));
+    }
+
+    [Fact]
+    public async Task List_skips_temporary_and_foreign_files()
+    {
+        var commit = await Store.WriteAsync("real"u8.ToArray(), null, None);
+        await File.WriteAllTextAsync(Path.Combine(TemporaryDirectory, new string('a', 64)), "x");
+        Directory.CreateDirectory(Path.Combine(_root, "zz"));
+        await File.WriteAllTextAsync(Path.Combine(_root, "zz", "notes.txt"), "x");
+        Directory.CreateDirectory(Path.Combine(_root, "ab"));
+        await File.WriteAllTextAsync(Path.Combine(_root, "ab", "cd" + new string('0', 62)), "wrong shard");
+        await File.WriteAllTextAsync(Path.Combine(_root, "README"), "x");
+
+        var listed = await ListAllAsync();
+
+        Assert.Equal([commit.Digest], listed.Select(b => b.Digest));
+    }
+
+    [Fact]
+    public async Task Reading_a_blob_deleted_after_open_is_not_found()
+    {
+        var commit = await Store.WriteAsync(RandomBytes(100, 6), null, None);
+        var handle = (await Store.OpenAsync(commit.Digest, None))!;
+        await Store.DeleteAsync(commit.Digest, None);
+
+        var e = await Assert.ThrowsAsync<CacheException>(() => handle.OpenReadAsync(None));
+
+        Assert.Equal(CacheError.NotFound, e.Error);
+    }
+
+    [Fact]
+    public async Task A_missing_root_is_unavailable()
+    {
+        _ = Store;
+        Directory.Delete(_root, recursive: true);
+
+        var e = await Assert.ThrowsAsync<CacheException>(() => Store.CheckHealthAsync(None));
+
+        Assert.Equal(CacheError.Unavailable, e.Error);
+    }
+}
