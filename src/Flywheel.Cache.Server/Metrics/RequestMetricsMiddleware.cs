@@ -64,10 +64,10 @@ internal sealed class RequestMetricsMiddleware(RequestDelegate next, FlywheelMet
     /// <summary>The canonical method name, or <c>_OTHER</c> for methods outside the standard set.</summary>
     internal static string MethodOf(string method)
     {
-        // Kestrel hands over the interned constants for standard methods, so the reference checks usually decide.
+        // Kestrel hands over the interned constants for standard methods, so string.Equals' reference check usually decides.
         foreach (var known in KnownMethods)
         {
-            if (ReferenceEquals(method, known) || string.Equals(method, known, StringComparison.OrdinalIgnoreCase))
+            if (string.Equals(method, known, StringComparison.OrdinalIgnoreCase))
             {
                 return known;
             }
