@@ -1,0 +1,121 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+
+namespace Flywheel.Cache.Server.Metrics;
+
+/// <summary>A blob store call, as counted by <see cref="FlywheelMetrics.RecordBlobStoreOperation"/>.</summary>
+public enum BlobStoreOperation
+{
+    Open,
+    Write,
+    Commit,
+    Delete,
+    FindMissing,
+}
+
+/// <summary>
+/// The daemon's instruments, in one meter named <see cref="MeterName"/>. Front doors and store decorators call
+/// the Record methods; the label values they pass must come from small fixed sets (route patterns, cache names,
+/// reasons), never from request data, so the number of series stays bounded.
+/// </summary>
+public sealed class FlywheelMetrics
+{
+    public const string MeterName = "Flywheel.Cache";
+
+    private static readonly object[] OperationNames = ["open", "write", "commit", "delete", "find_missing"];
+    private static readonly object Ok = "ok";
+    private static readonly object Error = "error";
+    private static readonly object Hit = "hit";
+    private static readonly object Miss = "miss";
+    private static readonly string[] StatusCodes = Enumerable.Range(0, 600).Select(code => code.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+
+    public FlywheelMetrics(IMeterFactory meterFactory)
+    {
+        ArgumentNullException.ThrowIfNull(meterFactory);
+        Meter = meterFactory.Create(MeterName);
+        var seconds = new InstrumentAdvice<double> { HistogramBucketBoundaries = PrometheusExporterOptions.SecondsBuckets };
+
+        HttpRequests = Meter.CreateCounter<long>("flywheel.http.requests", "{request}", "HTTP requests served, by route pattern, method and status code.");
+        HttpRequestDuration = Meter.CreateHistogram("flywheel.http.request.duration", "s", "Time from receiving a request to finishing its response.", tags: null, advice: seconds);
+        HttpReceivedBytes = Meter.CreateCounter<long>("flywheel.http.received", "By", "Request body bytes received, as declared by Content-Length.");
+        HttpSentBytes = Meter.CreateCounter<long>("flywheel.http.sent", "By", "Response body bytes sent, as declared by Content-Length.");
+        NarInfoLookups = Meter.CreateCounter<long>("flywheel.narinfo.lookups", "{lookup}", "narinfo lookups by cache and result (hit or miss).");
+        BlobStoreOperations = Meter.CreateCounter<long>("flywheel.blob_store.operations", "{operation}", "Blob store calls by operation and result (ok or error).");
+        BlobStoreOperationDuration = Meter.CreateHistogram("flywheel.blob_store.operation.duration", "s", "Blob store call duration by operation and result.", tags: null, advice: seconds);
+        UploadsRejected = Meter.CreateCounter<long>("flywheel.uploads.rejected", "{upload}", "Uploads refused, by reason.");
+    }
+
+    public Meter Meter { get; }
+
+    /// <summary><c>flywheel_http_requests_total{route,method,status}</c></summary>
+    public Counter<long> HttpRequests { get; }
+
+    /// <summary><c>flywheel_http_request_duration_seconds{route,method,status}</c></summary>
+    public Histogram<double> HttpRequestDuration { get; }
+
+    /// <summary><c>flywheel_http_received_bytes_total{route}</c></summary>
+    public Counter<long> HttpReceivedBytes { get; }
+
+    /// <summary><c>flywheel_http_sent_bytes_total{route}</c></summary>
+    public Counter<long> HttpSentBytes { get; }
+
+    /// <summary><c>flywheel_narinfo_lookups_total{cache,result}</c></summary>
+    public Counter<long> NarInfoLookups { get; }
+
+    /// <summary><c>flywheel_blob_store_operations_total{op,result}</c></summary>
+    public Counter<long> BlobStoreOperations { get; }
+
+    /// <summary><c>flywheel_blob_store_operation_duration_seconds{op,result}</c></summary>
+    public Histogram<double> BlobStoreOperationDuration { get; }
+
+    /// <summary><c>flywheel_uploads_rejected_total{reason}</c></summary>
+    public Counter<long> UploadsRejected { get; }
+
+    /// <summary>One served request. <paramref name="route"/> is the route pattern (or <c>unmatched</c>), never the raw path.</summary>
+    public void RecordHttpRequest(string route, string method, int statusCode, TimeSpan duration, long? requestBytes = null, long? responseBytes = null)
+    {
+        var tags = new TagList
+        {
+            { "route", route },
+            { "method", method },
+            { "status", (uint)statusCode < (uint)StatusCodes.Length ? StatusCodes[statusCode] : "other" },
+        };
+        HttpRequests.Add(1, tags);
+        HttpRequestDuration.Record(duration.TotalSeconds, tags);
+
+        var routeOnly = new KeyValuePair<string, object?>("route", route);
+        if (requestBytes > 0)
+        {
+            HttpReceivedBytes.Add(requestBytes.Value, routeOnly);
+        }
+
+        if (responseBytes > 0)
+        {
+            HttpSentBytes.Add(responseBytes.Value, routeOnly);
+        }
+    }
+
+    /// <summary>A narinfo GET or HEAD answered from <paramref name="cache"/>.</summary>
+    public void RecordNarInfoLookup(string cache, bool hit) =>
+        NarInfoLookups.Add(1, new KeyValuePair<string, object?>("cache", cache), new KeyValuePair<string, object?>("result", hit ? Hit : Miss));
+
+    /// <summary>A blob store call and how long it took; for the metrics decorator around <c>IBlobStore</c>.</summary>
+    public void RecordBlobStoreOperation(BlobStoreOperation operation, bool succeeded, TimeSpan duration)
+    {
+        var tags = new TagList
+        {
+            { "op", OperationNames[(int)operation] },
+            { "result", succeeded ? Ok : Error },
+        };
+        BlobStoreOperations.Add(1, tags);
+        BlobStoreOperationDuration.Record(duration.TotalSeconds, tags);
+    }
+
+    /// <summary>A blob store call that started at <paramref name="startTimestamp"/> (a <see cref="Stopwatch.GetTimestamp"/> value).</summary>
+    public void RecordBlobStoreOperation(BlobStoreOperation operation, bool succeeded, long startTimestamp) =>
+        RecordBlobStoreOperation(operation, succeeded, Stopwatch.GetElapsedTime(startTimestamp));
+
+    /// <summary>An upload refused, e.g. <c>too_large</c>, <c>hash_mismatch</c>, <c>invalid</c>, <c>forbidden</c>.</summary>
+    public void RecordUploadRejected(string reason) =>
+        UploadsRejected.Add(1, new KeyValuePair<string, object?>("reason", reason));
+}
