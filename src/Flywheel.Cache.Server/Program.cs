@@ -1,1 +1,1 @@
-return 0;
+return await Flywheel.Cache.Server.Cli.FlywheelCommandLine.RunAsync(args);

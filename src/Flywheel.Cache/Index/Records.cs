@@ -75,9 +75,11 @@ public sealed record NarInfoRecord(
     DateTimeOffset LastAccess);
 
 /// <summary>An auxiliary file of a cache (a build log under <c>log/</c>, a <c>.ls</c> listing), stored as a blob.</summary>
+/// <param name="ContentEncoding">The Content-Encoding it was uploaded with (Nix compresses logs and listings, e.g. <c>br</c>), served back as is.</param>
 public sealed record CacheFileRecord(
     string Path,
     BlobDigest Blob,
     long Size,
     string ContentType,
+    string? ContentEncoding,
     DateTimeOffset CreatedAt);

@@ -454,13 +454,13 @@ public abstract class MetadataStoreContract : IAsyncLifetime
     public async Task Cache_file_round_trips_and_is_replaced_by_a_later_put()
     {
         var cache = await CreateCacheIdAsync();
-        var log = new CacheFileRecord("log/abc-hello.drv", Digest("log v1"), 42, "text/plain; charset=utf-8", Time.GetUtcNow());
+        var log = new CacheFileRecord("log/abc-hello.drv", Digest("log v1"), 42, "text/plain; charset=utf-8", "br", Time.GetUtcNow());
 
         await Store.PutCacheFileAsync(cache, log, None);
         Assert.Equal(log, await Store.GetCacheFileAsync(cache, log.Path, None));
 
         Time.Advance(TimeSpan.FromMinutes(1));
-        var replaced = log with { Blob = Digest("log v2"), Size = 43, CreatedAt = Time.GetUtcNow() };
+        var replaced = log with { Blob = Digest("log v2"), Size = 43, ContentEncoding = null, CreatedAt = Time.GetUtcNow() };
         await Store.PutCacheFileAsync(cache, replaced, None);
 
         Assert.Equal(replaced, await Store.GetCacheFileAsync(cache, log.Path, None));

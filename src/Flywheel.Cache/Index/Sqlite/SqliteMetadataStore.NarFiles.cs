@@ -13,13 +13,13 @@ public sealed partial class SqliteMetadataStore
         "SELECT compression, file_size, nar_hash, nar_size, created_at FROM nar_files WHERE cache_id = @cache_id AND file_hash = @file_hash";
 
     private const string PutCacheFileSql =
-        "INSERT INTO cache_files (cache_id, path, blob, size, content_type, created_at) " +
-        "VALUES (@cache_id, @path, @blob, @size, @content_type, @created_at) " +
+        "INSERT INTO cache_files (cache_id, path, blob, size, content_type, content_encoding, created_at) " +
+        "VALUES (@cache_id, @path, @blob, @size, @content_type, @content_encoding, @created_at) " +
         "ON CONFLICT (cache_id, path) DO UPDATE SET " +
-        "blob = excluded.blob, size = excluded.size, content_type = excluded.content_type, created_at = excluded.created_at";
+        "blob = excluded.blob, size = excluded.size, content_type = excluded.content_type, content_encoding = excluded.content_encoding, created_at = excluded.created_at";
 
     private const string GetCacheFileSql =
-        "SELECT blob, size, content_type, created_at FROM cache_files WHERE cache_id = @cache_id AND path = @path";
+        "SELECT blob, size, content_type, content_encoding, created_at FROM cache_files WHERE cache_id = @cache_id AND path = @path";
 
     public Task PutNarFileAsync(long cacheId, NarFileRecord nar, CancellationToken cancellationToken)
     {
@@ -67,14 +67,15 @@ public sealed partial class SqliteMetadataStore
         ArgumentNullException.ThrowIfNull(file);
         return RunAsync((cacheId, file), static (session, s) =>
         {
-            var command = session.Command(PutCacheFileSql, "@cache_id", "@path", "@blob", "@size", "@content_type", "@created_at");
+            var command = session.Command(PutCacheFileSql, "@cache_id", "@path", "@blob", "@size", "@content_type", "@content_encoding", "@created_at");
             var p = command.Parameters;
             p[0].Value = s.cacheId;
             p[1].Value = s.file.Path;
             p[2].Value = s.file.Blob.ToBytes();
             p[3].Value = s.file.Size;
             p[4].Value = s.file.ContentType;
-            p[5].Value = ToUnix(s.file.CreatedAt);
+            p[5].Value = (object?)s.file.ContentEncoding ?? DBNull.Value;
+            p[6].Value = ToUnix(s.file.CreatedAt);
             command.ExecuteNonQuery();
             return true;
         }, cancellationToken);
@@ -99,7 +100,8 @@ public sealed partial class SqliteMetadataStore
                 Blob: session.ReadDigest(reader, 0),
                 Size: reader.GetInt64(1),
                 ContentType: reader.GetString(2),
-                CreatedAt: FromUnix(reader.GetInt64(3)));
+                ContentEncoding: reader.IsDBNull(3) ? null : reader.GetString(3),
+                CreatedAt: FromUnix(reader.GetInt64(4)));
         }, cancellationToken);
     }
 }

@@ -70,6 +70,7 @@ CREATE TABLE cache_files (
     blob         BLOB   NOT NULL,
     size         BIGINT NOT NULL,
     content_type TEXT   NOT NULL,
+    content_encoding TEXT,
     created_at   BIGINT NOT NULL,
     PRIMARY KEY (cache_id, path)
 );

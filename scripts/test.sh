@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs what the tests need (Debian packages), then builds and runs every test.
+# This is the README's test command and what .ci/run calls. Safe to run again: installed things are skipped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Real components the tests drive. Missing ones are installed here; CI has nothing installed by hand.
+DEBIAN_PACKAGES=(nix-bin xz-utils zstd bzip2 brotli libzstd1 liblzma5 libbz2-1.0)
+
+missing=()
+for p in "${DEBIAN_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "test.sh: installing ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
+fi
+
+results="$(mktemp -d)"
+trap 'rm -rf "$results"' EXIT
+
+dotnet build Flywheel.Cache.sln -c Release --nologo -v quiet
+status=0
+dotnet test Flywheel.Cache.sln -c Release --no-build --nologo \
+  --logger "trx" --logger "console;verbosity=normal" --results-directory "$results" </dev/null || status=$?
+
+# One summary line over every test project: 'N passed, N failed, N skipped'.
+python3 - "$results" <<'PY' || true
+import glob, sys, xml.etree.ElementTree as ET
+p = f = s = 0
+for path in glob.glob(sys.argv[1] + "/*.trx"):
+    c = ET.parse(path).getroot().find(".//{*}Counters")
+    if c is None: continue
+    p += int(c.get("passed", 0)); f += int(c.get("failed", 0)) + int(c.get("error", 0)) + int(c.get("timeout", 0))
+    s += int(c.get("notExecuted", 0))
+print(f"tests: {p} passed, {f} failed, {s} skipped")
+PY
+exit $status

@@ -1,0 +1,138 @@
+using System.CommandLine;
+using Flywheel.Cache.Server.Api;
+
+namespace Flywheel.Cache.Server.Cli;
+
+/// <summary>
+/// <c>flywheel cache …</c> and <c>flywheel token …</c>: against a running daemon with <c>--server URL --token T</c>
+/// (or FLYWHEEL_SERVER / FLYWHEEL_TOKEN), otherwise directly on the data folder <c>--data</c>.
+/// </summary>
+internal static class AdminCommands
+{
+    private static readonly Option<string> Server = new("--server") { Description = "URL of a running daemon (default: $FLYWHEEL_SERVER; absent: work on --data directly)", Recursive = true };
+    private static readonly Option<string> Token = new("--token") { Description = "admin token for --server (default: $FLYWHEEL_TOKEN)", Recursive = true };
+    private static readonly Option<string> Data = new("--data") { Description = "data folder to work on when no --server is given; default ./.flywheel", Recursive = true };
+
+    public static Command CreateCacheCommand()
+    {
+        var cache = new Command("cache", "Create, list and inspect Nix caches.");
+        cache.Add(Server);
+        cache.Add(Token);
+        cache.Add(Data);
+
+        var name = new Argument<string>("NAME") { Description = "cache name (a-z, 0-9, '-', '_', '.')" };
+        var isPublic = new Option<bool>("--public") { Description = "anyone may pull without a token" };
+        var priority = new Option<int>("--priority") { Description = "Priority in nix-cache-info (lower is preferred); default 40", DefaultValueFactory = _ => 40 };
+        var create = new Command("create", "Create a cache with a fresh signing key.") { name, isPublic, priority };
+        create.SetAction((parse, ct) => RunAsync(parse, ct, async client =>
+        {
+            var view = await client.CreateCacheAsync(new CreateCacheRequest(parse.GetValue(name)!, parse.GetValue(isPublic), parse.GetValue(priority)), ct);
+            Console.WriteLine($"created cache {view.Name} ({(view.Public ? "public" : "private")}, priority {view.Priority})");
+            Console.WriteLine($"trusted-public-keys: {view.PublicKey}");
+        }));
+
+        var list = new Command("list", "List caches.");
+        list.SetAction((parse, ct) => RunAsync(parse, ct, async client =>
+        {
+            var caches = await client.ListCachesAsync(ct);
+            Console.WriteLine($"{"NAME",-24} {"ACCESS",-8} {"PRIORITY",8}  PUBLIC KEY");
+            foreach (var c in caches)
+            {
+                Console.WriteLine($"{c.Name,-24} {(c.Public ? "public" : "private"),-8} {c.Priority,8}  {c.PublicKey}");
+            }
+        }));
+
+        var keyName = new Argument<string>("NAME") { Description = "cache name" };
+        var key = new Command("key", "Print a cache's public key (for trusted-public-keys).") { keyName };
+        key.SetAction((parse, ct) => RunAsync(parse, ct, async client =>
+            Console.WriteLine((await client.GetCacheAsync(parse.GetValue(keyName)!, ct)).PublicKey)));
+
+        cache.Add(create);
+        cache.Add(list);
+        cache.Add(key);
+        return cache;
+    }
+
+    public static Command CreateTokenCommand()
+    {
+        var token = new Command("token", "Issue, list and revoke access tokens.");
+        token.Add(Server);
+        token.Add(Token);
+        token.Add(Data);
+
+        var cachePattern = new Option<string>("--cache") { Description = "cache name or glob (e.g. main, team-*, *)", Required = true };
+        var scopes = new Option<string>("--scope") { Description = "comma-separated: pull, push, admin, promote", Required = true };
+        var ttl = new Option<string>("--ttl") { Description = "lifetime, e.g. 30d, 12h; default: until revoked" };
+        var description = new Option<string>("--description") { Description = "a note shown in token list" };
+        var create = new Command("create", "Issue a token; its secret is printed once and only its hash is stored.") { cachePattern, scopes, ttl, description };
+        create.SetAction((parse, ct) => RunAsync(parse, ct, async client =>
+        {
+            var created = await client.CreateTokenAsync(
+                new CreateTokenRequest(parse.GetValue(cachePattern)!, parse.GetValue(scopes)!, parse.GetValue(ttl), parse.GetValue(description)), ct);
+            Console.Error.WriteLine($"token {created.Token.Id}: {string.Join(',', created.Token.Scopes)} on '{created.Token.Cache}'"
+                + (created.Token.ExpiresAt is { } e ? $", expires {e:u}" : "") + " (the secret below is shown only now)");
+            Console.WriteLine(created.Secret);
+        }));
+
+        var list = new Command("list", "List tokens (never their secrets).");
+        list.SetAction((parse, ct) => RunAsync(parse, ct, async client =>
+        {
+            Console.WriteLine($"{"ID",-22} {"CACHE",-16} {"SCOPES",-26} {"EXPIRES",-20} STATE");
+            foreach (var t in await client.ListTokensAsync(ct))
+            {
+                var state = t.RevokedAt is not null ? "revoked" : t.ExpiresAt < DateTimeOffset.UtcNow ? "expired" : "live";
+                Console.WriteLine($"{t.Id,-22} {t.Cache,-16} {string.Join(',', t.Scopes),-26} {(t.ExpiresAt?.ToString("u") ?? "never"),-20} {state}");
+            }
+        }));
+
+        var id = new Argument<string>("ID") { Description = "token id (tok_…)" };
+        var revoke = new Command("revoke", "Revoke a token.") { id };
+        revoke.SetAction((parse, ct) => RunAsync(parse, ct, async client =>
+        {
+            await client.RevokeTokenAsync(parse.GetValue(id)!, ct);
+            Console.WriteLine($"revoked {parse.GetValue(id)}");
+        }));
+
+        token.Add(create);
+        token.Add(list);
+        token.Add(revoke);
+        return token;
+    }
+
+    private static async Task<int> RunAsync(System.CommandLine.ParseResult parse, CancellationToken ct, Func<IAdminClient, Task> action)
+    {
+        try
+        {
+            await using var client = await ConnectAsync(parse, ct);
+            await action(client);
+            return 0;
+        }
+        catch (CacheException e)
+        {
+            Console.Error.WriteLine($"flywheel: {e.Message}");
+            return e.Error switch { CacheError.Invalid => 2, _ => 1 };
+        }
+    }
+
+    private static async Task<IAdminClient> ConnectAsync(System.CommandLine.ParseResult parse, CancellationToken ct)
+    {
+        var server = parse.GetValue(Server) ?? Environment.GetEnvironmentVariable("FLYWHEEL_SERVER");
+        if (string.IsNullOrEmpty(server))
+        {
+            return await LocalAdminClient.OpenAsync(parse.GetValue(Data) ?? Environment.GetEnvironmentVariable("FLYWHEEL_DATA") ?? ".flywheel", ct);
+        }
+
+        if (!Uri.TryCreate(server, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+        {
+            throw CacheException.Invalid($"--server '{server}' is not an http(s) URL");
+        }
+
+        var token = parse.GetValue(Token) ?? Environment.GetEnvironmentVariable("FLYWHEEL_TOKEN");
+        if (string.IsNullOrEmpty(token))
+        {
+            throw CacheException.Invalid("--server needs --token (or FLYWHEEL_TOKEN): an admin token, e.g. the one in <data>/admin.token");
+        }
+
+        return new ApiAdminClient(uri, token.Trim());
+    }
+}

@@ -1,0 +1,109 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Flywheel.Cache.Server.Api;
+
+namespace Flywheel.Cache.Server.Cli;
+
+/// <summary>Administers a running daemon through its <c>/_api/v1</c> routes with a token.</summary>
+public sealed class ApiAdminClient : IAdminClient
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+    private readonly HttpClient _http;
+
+    public ApiAdminClient(Uri server, string token)
+    {
+        _http = new HttpClient { BaseAddress = new Uri(server.ToString().TrimEnd('/') + "/_api/v1/"), Timeout = TimeSpan.FromSeconds(60) };
+        _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+    }
+
+    public Task<CacheView> CreateCacheAsync(CreateCacheRequest request, CancellationToken cancellationToken) =>
+        SendAsync<CacheView>(HttpMethod.Post, "caches", request, cancellationToken);
+
+    public Task<IReadOnlyList<CacheView>> ListCachesAsync(CancellationToken cancellationToken) =>
+        SendAsync<IReadOnlyList<CacheView>>(HttpMethod.Get, "caches", null, cancellationToken);
+
+    public Task<CacheView> GetCacheAsync(string name, CancellationToken cancellationToken) =>
+        SendAsync<CacheView>(HttpMethod.Get, "caches/" + Uri.EscapeDataString(name), null, cancellationToken);
+
+    public Task<CreatedToken> CreateTokenAsync(CreateTokenRequest request, CancellationToken cancellationToken) =>
+        SendAsync<CreatedToken>(HttpMethod.Post, "tokens", request, cancellationToken);
+
+    public Task<IReadOnlyList<TokenView>> ListTokensAsync(CancellationToken cancellationToken) =>
+        SendAsync<IReadOnlyList<TokenView>>(HttpMethod.Get, "tokens", null, cancellationToken);
+
+    public Task RevokeTokenAsync(string id, CancellationToken cancellationToken) =>
+        SendAsync<object>(HttpMethod.Delete, "tokens/" + Uri.EscapeDataString(id), null, cancellationToken);
+
+    private async Task<T> SendAsync<T>(HttpMethod method, string path, object? body, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(method, path);
+        if (body is not null)
+        {
+            request.Content = JsonContent.Create(body, body.GetType(), options: Json);
+        }
+
+        HttpResponseMessage response;
+        try
+        {
+            response = await _http.SendAsync(request, cancellationToken);
+        }
+        catch (HttpRequestException e)
+        {
+            throw new CacheException(CacheError.Unavailable, $"cannot reach {_http.BaseAddress}: {e.Message}", e);
+        }
+
+        using (response)
+        {
+            if (!response.IsSuccessStatusCode)
+            {
+                var detail = await ReadProblemAsync(response, cancellationToken);
+                throw new CacheException(FromStatus(response.StatusCode), $"{(int)response.StatusCode} {response.ReasonPhrase}: {detail}");
+            }
+
+            if (response.StatusCode == HttpStatusCode.NoContent)
+            {
+                return default!;
+            }
+
+            return await response.Content.ReadFromJsonAsync<T>(Json, cancellationToken)
+                ?? throw new CacheException(CacheError.Unavailable, "the server sent an empty answer");
+        }
+    }
+
+    private static async Task<string> ReadProblemAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        var text = await response.Content.ReadAsStringAsync(cancellationToken);
+        try
+        {
+            using var doc = JsonDocument.Parse(text);
+            if (doc.RootElement.TryGetProperty("detail", out var detail))
+            {
+                return detail.GetString() ?? text;
+            }
+        }
+        catch (JsonException)
+        {
+            // not problem details: show the text as it is
+        }
+
+        return text.Trim();
+    }
+
+    private static CacheError FromStatus(HttpStatusCode status) => status switch
+    {
+        HttpStatusCode.NotFound => CacheError.NotFound,
+        HttpStatusCode.Unauthorized => CacheError.Unauthenticated,
+        HttpStatusCode.Forbidden => CacheError.Forbidden,
+        HttpStatusCode.Conflict => CacheError.Conflict,
+        HttpStatusCode.BadRequest => CacheError.Invalid,
+        _ => CacheError.Unavailable,
+    };
+
+    public ValueTask DisposeAsync()
+    {
+        _http.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}

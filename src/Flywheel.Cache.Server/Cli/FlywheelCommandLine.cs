@@ -1,0 +1,18 @@
+using System.CommandLine;
+
+namespace Flywheel.Cache.Server.Cli;
+
+/// <summary>The <c>flywheel</c> command line.</summary>
+public static class FlywheelCommandLine
+{
+    public static RootCommand Create()
+    {
+        var root = new RootCommand("flywheel: Nix binary cache and Bazel remote cache for self-hosted CI");
+        root.Add(ServeCommand.Create());
+        root.Add(AdminCommands.CreateCacheCommand());
+        root.Add(AdminCommands.CreateTokenCommand());
+        return root;
+    }
+
+    public static Task<int> RunAsync(string[] args) => Create().Parse(args).InvokeAsync();
+}

@@ -1,0 +1,65 @@
+using Flywheel.Cache.Caches;
+using Flywheel.Cache.Index;
+using Flywheel.Cache.Server.Api;
+using Flywheel.Cache.Server.Hosting;
+using Flywheel.Cache.Tokens;
+
+namespace Flywheel.Cache.Server.Cli;
+
+/// <summary>Administers the embedded default directly on its data folder (no daemon or token needed: file access is the authority).</summary>
+public sealed class LocalAdminClient : IAdminClient
+{
+    private readonly IMetadataStore _index;
+    private readonly CacheCatalog _catalog;
+    private readonly TokenService _tokens;
+
+    private LocalAdminClient(IMetadataStore index)
+    {
+        _index = index;
+        _catalog = new CacheCatalog(index, TimeProvider.System);
+        _tokens = new TokenService(index, TimeProvider.System);
+    }
+
+    public static async Task<LocalAdminClient> OpenAsync(string dataDirectory, CancellationToken cancellationToken)
+    {
+        var path = Path.GetFullPath(dataDirectory);
+        if (!File.Exists(Path.Combine(path, "index.sqlite")))
+        {
+            throw new CacheException(CacheError.NotFound,
+                $"no flywheel data folder at {path}: start `flywheel serve --data {dataDirectory}` once, or pass --server URL --token T to use a running daemon");
+        }
+
+        var index = Backends.CreateSqliteIndex(path, TimeProvider.System);
+        await index.MigrateAsync(cancellationToken);
+        return new LocalAdminClient(index);
+    }
+
+    public async Task<CacheView> CreateCacheAsync(CreateCacheRequest request, CancellationToken cancellationToken) =>
+        CacheView.From((await _catalog.CreateAsync(request.Name, request.Public, request.Priority, cancellationToken)).Record);
+
+    public async Task<IReadOnlyList<CacheView>> ListCachesAsync(CancellationToken cancellationToken) =>
+        (await _catalog.ListAsync(cancellationToken)).Select(CacheView.From).ToList();
+
+    public async Task<CacheView> GetCacheAsync(string name, CancellationToken cancellationToken) =>
+        CacheView.From((await _catalog.FindAsync(name, cancellationToken) ?? throw CacheException.NotFound($"no cache named '{name}'")).Record);
+
+    public async Task<CreatedToken> CreateTokenAsync(CreateTokenRequest request, CancellationToken cancellationToken)
+    {
+        var ttl = request.Ttl is { Length: > 0 } t ? Durations.Parse(t) : (TimeSpan?)null;
+        var (token, secret) = await _tokens.CreateAsync(request.Cache, TokenScopeNames.Parse(request.Scopes), ttl, request.Description, cancellationToken);
+        return new CreatedToken(TokenView.From(token), secret);
+    }
+
+    public async Task<IReadOnlyList<TokenView>> ListTokensAsync(CancellationToken cancellationToken) =>
+        (await _tokens.ListAsync(cancellationToken)).Select(TokenView.From).ToList();
+
+    public async Task RevokeTokenAsync(string id, CancellationToken cancellationToken)
+    {
+        if (!await _tokens.RevokeAsync(id, cancellationToken))
+        {
+            throw CacheException.NotFound($"no token with id '{id}'");
+        }
+    }
+
+    public ValueTask DisposeAsync() => _index is IAsyncDisposable d ? d.DisposeAsync() : ValueTask.CompletedTask;
+}

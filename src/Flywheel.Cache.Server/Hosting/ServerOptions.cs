@@ -1,0 +1,159 @@
+using System.Globalization;
+using System.Net;
+using Flywheel.Cache.Nix;
+
+namespace Flywheel.Cache.Server.Hosting;
+
+/// <summary>
+/// The daemon's settings, read from configuration (see <see cref="ConfigKeys"/>) and validated at start:
+/// every bad value is reported with its key, what was given and what is expected.
+/// </summary>
+public sealed record ServerOptions
+{
+    public required IPEndPoint Http { get; init; }
+    public required IPEndPoint Grpc { get; init; }
+    public required string DataDirectory { get; init; }
+    public required string Storage { get; init; }
+    public required string Index { get; init; }
+    public required Uri PublicUrl { get; init; }
+    public required NixCacheLimits Limits { get; init; }
+    public required long NarInfoCacheBytes { get; init; }
+    public required TimeSpan NarInfoNegativeTtl { get; init; }
+
+    public static ServerOptions Load(IConfiguration configuration)
+    {
+        var errors = new List<string>();
+        var http = Endpoint(configuration, ConfigKeys.Http, "127.0.0.1:8080", errors);
+        var grpc = Endpoint(configuration, ConfigKeys.Grpc, "127.0.0.1:9092", errors);
+        var data = Path.GetFullPath(configuration[ConfigKeys.Data] is { Length: > 0 } d ? d : ".flywheel");
+        var storage = OneOf(configuration, ConfigKeys.Storage, "disk", ["disk"], errors);
+        var index = OneOf(configuration, ConfigKeys.Index, "sqlite", ["sqlite"], errors);
+        var defaults = NixCacheLimits.Default;
+        var limits = new NixCacheLimits(
+            Size(configuration, ConfigKeys.MaxNarInfoBytes, defaults.MaxNarInfoBytes, errors),
+            Size(configuration, ConfigKeys.MaxNarBytes, defaults.MaxNarBytes, errors),
+            Size(configuration, ConfigKeys.MaxLogBytes, defaults.MaxFileBytes, errors));
+        var narInfoCacheBytes = Size(configuration, ConfigKeys.NarInfoCacheBytes, 64L * 1024 * 1024, errors, allowZero: true);
+        var negativeTtl = Duration(configuration, ConfigKeys.NarInfoNegativeTtl, TimeSpan.FromSeconds(2), errors);
+
+        Uri? publicUrl = null;
+        var publicText = configuration[ConfigKeys.PublicUrl];
+        if (string.IsNullOrEmpty(publicText))
+        {
+            var host = http?.Address switch
+            {
+                null => "127.0.0.1",
+                var a when a.Equals(IPAddress.Any) => Environment.MachineName,
+                var a when a.Equals(IPAddress.IPv6Any) => Environment.MachineName,
+                var a when a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 => $"[{a}]",
+                var a => a.ToString(),
+            };
+            publicUrl = new Uri($"http://{host}:{http?.Port ?? 8080}");
+        }
+        else if (!Uri.TryCreate(publicText.TrimEnd('/'), UriKind.Absolute, out publicUrl) || publicUrl.Scheme is not ("http" or "https"))
+        {
+            errors.Add($"{ConfigKeys.PublicUrl}: '{publicText}' is not an http(s) URL");
+        }
+
+        if (errors.Count > 0)
+        {
+            throw new InvalidOperationException("Invalid configuration:\n  " + string.Join("\n  ", errors));
+        }
+
+        return new ServerOptions
+        {
+            Http = http!,
+            Grpc = grpc!,
+            DataDirectory = data,
+            Storage = storage,
+            Index = index,
+            PublicUrl = publicUrl!,
+            Limits = limits,
+            NarInfoCacheBytes = narInfoCacheBytes,
+            NarInfoNegativeTtl = negativeTtl,
+        };
+    }
+
+    /// <summary>Parses <c>host:port</c>, <c>[v6]:port</c>, <c>*:port</c> or <c>localhost:port</c>.</summary>
+    public static bool TryParseEndpoint(string text, out IPEndPoint endpoint)
+    {
+        endpoint = null!;
+        var colon = text.LastIndexOf(':');
+        if (colon <= 0 || !int.TryParse(text.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port > 65535)
+        {
+            return false;
+        }
+
+        var host = text[..colon].Trim('[', ']');
+        IPAddress? address = host switch
+        {
+            "*" or "0.0.0.0" => IPAddress.Any,
+            "localhost" => IPAddress.Loopback,
+            _ => IPAddress.TryParse(host, out var a) ? a : null,
+        };
+        if (address is null)
+        {
+            return false;
+        }
+
+        endpoint = new IPEndPoint(address, port);
+        return true;
+    }
+
+    private static IPEndPoint? Endpoint(IConfiguration c, string key, string fallback, List<string> errors)
+    {
+        var text = c[key] is { Length: > 0 } v ? v : fallback;
+        if (TryParseEndpoint(text, out var endpoint))
+        {
+            return endpoint;
+        }
+
+        errors.Add($"{key}: '{text}' is not a listen address; write HOST:PORT, e.g. 127.0.0.1:8080, 0.0.0.0:8080 or [::1]:8080");
+        return null;
+    }
+
+    private static string OneOf(IConfiguration c, string key, string fallback, string[] allowed, List<string> errors)
+    {
+        var text = (c[key] is { Length: > 0 } v ? v : fallback).ToLowerInvariant();
+        if (!allowed.Contains(text))
+        {
+            errors.Add($"{key}: '{text}' is not supported; use {string.Join(" or ", allowed)}");
+        }
+
+        return text;
+    }
+
+    private static long Size(IConfiguration c, string key, long fallback, List<string> errors, bool allowZero = false)
+    {
+        var text = c[key];
+        if (string.IsNullOrEmpty(text))
+        {
+            return fallback;
+        }
+
+        if (long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && (n > 0 || (allowZero && n == 0)))
+        {
+            return n;
+        }
+
+        errors.Add($"{key}: '{text}' is not a {(allowZero ? "non-negative" : "positive")} number of bytes");
+        return fallback;
+    }
+
+    private static TimeSpan Duration(IConfiguration c, string key, TimeSpan fallback, List<string> errors)
+    {
+        var text = c[key];
+        if (string.IsNullOrEmpty(text))
+        {
+            return fallback;
+        }
+
+        if (TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out var span) && span >= TimeSpan.Zero)
+        {
+            return span;
+        }
+
+        errors.Add($"{key}: '{text}' is not a duration; write hh:mm:ss, e.g. 00:00:02");
+        return fallback;
+    }
+}

@@ -1,0 +1,70 @@
+using Flywheel.Cache.Caches;
+using Flywheel.Cache.Index;
+using Flywheel.Cache.Nix;
+using Flywheel.Cache.Server.Auth;
+using Flywheel.Cache.Server.Http;
+
+namespace Flywheel.Cache.Server.Nix;
+
+/// <summary>
+/// Auxiliary files of a cache: build logs <c>/&lt;cache&gt;/log/&lt;drv&gt;</c> and NAR listings
+/// <c>/&lt;cache&gt;/&lt;hash&gt;.ls</c>, stored as blobs.
+/// </summary>
+internal static class CacheFileEndpoint
+{
+    public static Task GetLogAsync(HttpContext context, string cache, string drv, CacheCatalog catalog, RequestAuthorizer auth, NixBinaryCache nix) =>
+        GetAsync(context, cache, catalog, auth, nix, c => LogPath(c, drv));
+
+    public static Task PutLogAsync(HttpContext context, string cache, string drv, CacheCatalog catalog, RequestAuthorizer auth, NixBinaryCache nix) =>
+        PutAsync(context, cache, catalog, auth, nix, c => LogPath(c, drv), "text/plain; charset=utf-8");
+
+    public static Task GetListingAsync(HttpContext context, string cache, string hash, CacheCatalog catalog, RequestAuthorizer auth, NixBinaryCache nix) =>
+        GetAsync(context, cache, catalog, auth, nix, _ => ListingPath(hash));
+
+    public static Task PutListingAsync(HttpContext context, string cache, string hash, CacheCatalog catalog, RequestAuthorizer auth, NixBinaryCache nix) =>
+        PutAsync(context, cache, catalog, auth, nix, _ => ListingPath(hash), "application/json");
+
+    private static string LogPath(CacheContext cache, string drv)
+    {
+        // Validates the whole base name (hash part and name characters): nothing else reaches the index.
+        StorePath.FromBaseName(drv, cache.Record.StoreDir);
+        return "log/" + drv;
+    }
+
+    private static string ListingPath(string hash) =>
+        StorePath.IsValidHashPart(hash)
+            ? hash + ".ls"
+            : throw CacheException.Invalid($"'{hash}' is not a store path hash: expected 32 nix-base32 characters");
+
+    private static async Task GetAsync(
+        HttpContext context, string cache, CacheCatalog catalog, RequestAuthorizer auth, NixBinaryCache nix, Func<CacheContext, string> path)
+    {
+        var c = await NixRequests.ResolveCacheAsync(context, catalog, cache);
+        await auth.RequireAsync(context, c, TokenScopes.Pull);
+        var found = await nix.OpenFileAsync(c, path(c), context.RequestAborted);
+        if (found is not { } f)
+        {
+            context.Response.StatusCode = StatusCodes.Status404NotFound;
+            return;
+        }
+
+        if (f.File.ContentEncoding is { } encoding)
+        {
+            context.Response.Headers.ContentEncoding = encoding;
+        }
+
+        await BlobResponses.SendAsync(context, f.Blob, f.File.ContentType);
+    }
+
+    private static async Task PutAsync(
+        HttpContext context, string cache, CacheCatalog catalog, RequestAuthorizer auth, NixBinaryCache nix,
+        Func<CacheContext, string> path, string defaultContentType)
+    {
+        var c = await NixRequests.ResolveCacheAsync(context, catalog, cache);
+        await auth.RequireAsync(context, c, TokenScopes.Push);
+        var contentType = context.Request.ContentType is { Length: > 0 and < 128 } t ? t : defaultContentType;
+        var encoding = context.Request.Headers.ContentEncoding.ToString() is { Length: > 0 and < 32 } e ? e : null;
+        await nix.PutFileAsync(c, path(c), contentType, encoding, context.Request.Body, context.Request.ContentLength, context.RequestAborted);
+        context.Response.StatusCode = StatusCodes.Status204NoContent;
+    }
+}

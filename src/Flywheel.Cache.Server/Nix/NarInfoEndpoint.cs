@@ -1,0 +1,45 @@
+using Flywheel.Cache.Caches;
+using Flywheel.Cache.Index;
+using Flywheel.Cache.Nix;
+using Flywheel.Cache.Server.Auth;
+using Flywheel.Cache.Server.Metrics;
+
+namespace Flywheel.Cache.Server.Nix;
+
+/// <summary><c>GET|HEAD|PUT /&lt;cache&gt;/&lt;hash&gt;.narinfo</c>. GET and HEAD are the hottest path of the daemon.</summary>
+internal static class NarInfoEndpoint
+{
+    public const string ContentType = "text/x-nix-narinfo";
+
+    public static async Task GetAsync(
+        HttpContext context, string cache, string hash, CacheCatalog catalog, RequestAuthorizer auth, NixBinaryCache nix, FlywheelMetrics metrics)
+    {
+        var c = await NixRequests.ResolveCacheAsync(context, catalog, cache);
+        await auth.RequireAsync(context, c, TokenScopes.Pull);
+        var text = await nix.GetNarInfoAsync(c, hash, context.RequestAborted);
+        metrics.RecordNarInfoLookup(c.Name, text is not null);
+        if (text is null)
+        {
+            context.Response.StatusCode = StatusCodes.Status404NotFound;
+            return;
+        }
+
+        context.Response.ContentType = ContentType;
+        context.Response.ContentLength = text.Length;
+        if (!HttpMethods.IsHead(context.Request.Method))
+        {
+            await context.Response.Body.WriteAsync(text, context.RequestAborted);
+        }
+    }
+
+    public static async Task PutAsync(
+        HttpContext context, string cache, string hash, CacheCatalog catalog, RequestAuthorizer auth, NixBinaryCache nix, ILogger<NixBinaryCache> logger)
+    {
+        var c = await NixRequests.ResolveCacheAsync(context, catalog, cache);
+        await auth.RequireAsync(context, c, TokenScopes.Push);
+        var body = await NixRequests.ReadSmallBodyAsync(context.Request, nix.Limits.MaxNarInfoBytes, "narinfo");
+        var record = await nix.PutNarInfoAsync(c, hash, body, context.RequestAborted);
+        logger.LogInformation("cache {Cache}: stored narinfo {StorePath} ({NarSize} NAR bytes)", c.Name, record.StorePath, record.NarSize);
+        context.Response.StatusCode = StatusCodes.Status204NoContent;
+    }
+}

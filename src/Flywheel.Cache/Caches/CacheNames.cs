@@ -1,0 +1,40 @@
+namespace Flywheel.Cache.Caches;
+
+/// <summary>
+/// Rules for cache (and Bazel instance) names: they become the first URL path segment, so they are short,
+/// lower-case and free of anything a path or a shell could misread. Names starting with <c>_</c> are reserved
+/// for the daemon's own routes (<c>/_api/…</c>).
+/// </summary>
+public static class CacheNames
+{
+    public const int MaxLength = 64;
+
+    public static bool IsValid(ReadOnlySpan<char> name)
+    {
+        if (name.Length is 0 or > MaxLength || !IsLowerAlnum(name[0]))
+        {
+            return false;
+        }
+
+        foreach (var c in name)
+        {
+            if (!IsLowerAlnum(c) && c is not ('-' or '_' or '.'))
+            {
+                return false;
+            }
+        }
+
+        return !name.Contains("..", StringComparison.Ordinal);
+    }
+
+    public static void Validate(string name)
+    {
+        if (!IsValid(name))
+        {
+            throw CacheException.Invalid(
+                $"'{name}' is not a valid cache name: use 1 to {MaxLength} characters a-z, 0-9, '-', '_' or '.', starting with a letter or digit");
+        }
+    }
+
+    private static bool IsLowerAlnum(char c) => c is (>= 'a' and <= 'z') or (>= '0' and <= '9');
+}

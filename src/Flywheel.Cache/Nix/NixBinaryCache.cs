@@ -1,0 +1,253 @@
+using System.Buffers;
+using Flywheel.Cache.Caches;
+using Flywheel.Cache.Compression;
+using Flywheel.Cache.Index;
+using Flywheel.Cache.Storage;
+
+namespace Flywheel.Cache.Nix;
+
+/// <summary>
+/// The Nix binary cache protocol's operations on the storage core, free of HTTP: the front door parses
+/// requests and checks tokens, this class validates, verifies and stores.
+/// NAR uploads are hashed and decompressed as they stream in, so a narinfo is accepted only when it
+/// matches the bytes actually stored (FileHash, FileSize, NarHash, NarSize).
+/// </summary>
+public sealed class NixBinaryCache
+{
+    private const int ChunkSize = 128 * 1024;
+
+    private readonly IBlobStore _blobs;
+    private readonly IMetadataStore _index;
+    private readonly NarInfoMemoryCache _memory;
+    private readonly TimeProvider _time;
+
+    public NixBinaryCache(IBlobStore blobs, IMetadataStore index, NarInfoMemoryCache memory, NixCacheLimits limits, TimeProvider time)
+    {
+        _blobs = blobs;
+        _index = index;
+        _memory = memory;
+        Limits = limits;
+        _time = time;
+    }
+
+    public NixCacheLimits Limits { get; }
+
+    /// <summary>The served narinfo bytes, or null when the cache does not have the path. The hot path.</summary>
+    public ValueTask<byte[]?> GetNarInfoAsync(CacheContext cache, string storePathHash, CancellationToken cancellationToken)
+    {
+        if (!StorePath.IsValidHashPart(storePathHash))
+        {
+            throw InvalidHashPart(storePathHash);
+        }
+
+        return _memory.TryGet(cache.Id, storePathHash, out var text)
+            ? ValueTask.FromResult(text)
+            : LoadNarInfoAsync(cache, storePathHash, cancellationToken);
+    }
+
+    private async ValueTask<byte[]?> LoadNarInfoAsync(CacheContext cache, string storePathHash, CancellationToken cancellationToken)
+    {
+        var record = await _index.GetNarInfoAsync(cache.Id, storePathHash, cancellationToken).ConfigureAwait(false);
+        if (record is null)
+        {
+            _memory.SetMissing(cache.Id, storePathHash);
+            return null;
+        }
+
+        _memory.SetFound(cache.Id, storePathHash, record.Text);
+        return record.Text;
+    }
+
+    /// <summary>
+    /// Stores an uploaded NAR file. The bytes must hash to the FileHash in its name and decompress
+    /// (according to its extension) to a NAR; the NarHash and NarSize found are recorded for the narinfo check.
+    /// </summary>
+    public async Task<NarFileRecord> PutNarAsync(
+        CacheContext cache, string fileName, Stream body, long? declaredLength, CancellationToken cancellationToken)
+    {
+        var name = NarFileName.Parse(fileName);
+        if (declaredLength > Limits.MaxNarBytes)
+        {
+            throw TooLarge("NAR", declaredLength.Value, Limits.MaxNarBytes);
+        }
+
+        using var hasher = new NarHasher(name.Compression);
+        await using var writer = await _blobs.BeginWriteAsync(cancellationToken).ConfigureAwait(false);
+        await CopyAsync(body, writer, Limits.MaxNarBytes, "NAR", hasher, cancellationToken).ConfigureAwait(false);
+        var hashes = hasher.Complete();
+        if (hashes.FileHash != name.FileHash)
+        {
+            throw CacheException.Invalid(
+                $"NAR upload nar/{fileName} does not match its name: its bytes hash to {NixHash.FromDigest(hashes.FileHash)}, the name says {NixHash.FromDigest(name.FileHash)}");
+        }
+
+        var commit = await writer.CommitAsync(name.FileHash, cancellationToken).ConfigureAwait(false);
+        var now = _time.GetUtcNow();
+        await _index.RecordBlobAsync(commit.Digest, commit.Size, now, cancellationToken).ConfigureAwait(false);
+        var record = new NarFileRecord(
+            commit.Digest, NarCompressions.ToNarInfoName(name.Compression), commit.Size, hashes.NarHash.ToString(), hashes.NarSize, now);
+        await _index.PutNarFileAsync(cache.Id, record, cancellationToken).ConfigureAwait(false);
+        return record;
+    }
+
+    /// <summary>Opens a NAR file of the cache, or returns null when the cache has no such file.</summary>
+    public async Task<BlobHandle?> OpenNarAsync(CacheContext cache, string fileName, CancellationToken cancellationToken)
+    {
+        var name = NarFileName.Parse(fileName);
+        var nar = await _index.GetNarFileAsync(cache.Id, name.FileHash, cancellationToken).ConfigureAwait(false);
+        if (nar is null || nar.Compression != NarCompressions.ToNarInfoName(name.Compression))
+        {
+            return null;
+        }
+
+        return await _blobs.OpenAsync(name.FileHash, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Accepts a narinfo upload: it must parse, name the store path of the URL, and describe a NAR file that
+    /// this cache holds with the same FileHash, FileSize, NarHash and NarSize. The cache's signature is added
+    /// (uploaded signatures are kept) and the rendered text is stored, so GETs serve it as is.
+    /// </summary>
+    public async Task<NarInfoRecord> PutNarInfoAsync(
+        CacheContext cache, string storePathHash, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    {
+        if (!StorePath.IsValidHashPart(storePathHash))
+        {
+            throw InvalidHashPart(storePathHash);
+        }
+
+        if (body.Length > Limits.MaxNarInfoBytes)
+        {
+            throw TooLarge("narinfo", body.Length, Limits.MaxNarInfoBytes);
+        }
+
+        var info = NarInfo.Parse(body.Span, cache.Record.StoreDir);
+        var storePath = info.StorePath;
+        if (storePath.HashPart != storePathHash)
+        {
+            throw CacheException.Invalid($"narinfo for {info.StorePath} was sent to {storePathHash}.narinfo; the hash parts differ");
+        }
+
+        const string narPrefix = "nar/";
+        if (!info.Url.StartsWith(narPrefix, StringComparison.Ordinal) || !NarFileName.TryParse(info.Url.AsSpan(narPrefix.Length), out var name))
+        {
+            throw CacheException.Invalid($"narinfo URL '{info.Url}' is not of the form nar/<filehash>.nar[.xz|.zst|.br|.bz2]");
+        }
+
+        var compression = info.Compression; // the parser gives Nix's default, bzip2, when the field is absent
+        if (compression != NarCompressions.ToNarInfoName(name.Compression))
+        {
+            throw CacheException.Invalid($"narinfo says Compression: {compression}, but its URL {info.Url} names {NarCompressions.ToNarInfoName(name.Compression)}");
+        }
+
+        if (info.FileHash is { } declaredFileHash && declaredFileHash.Digest != name.FileHash)
+        {
+            throw CacheException.Invalid($"narinfo FileHash {declaredFileHash} differs from the hash in its URL {info.Url}");
+        }
+
+        var nar = await _index.GetNarFileAsync(cache.Id, name.FileHash, cancellationToken).ConfigureAwait(false)
+            ?? throw CacheException.Invalid($"narinfo for {info.StorePath} refers to {info.Url}, which cache '{cache.Name}' does not have; upload the NAR first");
+        if (nar.Compression != compression)
+        {
+            throw CacheException.Invalid($"narinfo says Compression: {compression}, the stored {info.Url} was uploaded as {nar.Compression}");
+        }
+
+        if (info.FileSize is { } fileSize && fileSize != nar.FileSize)
+        {
+            throw CacheException.Invalid($"narinfo FileSize {fileSize} does not match the stored {info.Url} ({nar.FileSize} bytes)");
+        }
+
+        if (info.NarHash.ToString() != nar.NarHash)
+        {
+            throw CacheException.Invalid($"narinfo NarHash {info.NarHash} does not match the NAR in {info.Url}, which hashes to {nar.NarHash}");
+        }
+
+        if (info.NarSize != nar.NarSize)
+        {
+            throw CacheException.Invalid($"narinfo NarSize {info.NarSize} does not match the NAR in {info.Url}, which has {nar.NarSize} bytes");
+        }
+
+        info.FileHash = NixHash.FromDigest(nar.FileHash);
+        info.FileSize = nar.FileSize;
+        var keyPrefix = cache.SigningKey.Name + ":";
+        info.Sigs.RemoveAll(s => s.StartsWith(keyPrefix, StringComparison.Ordinal));
+        info.Sigs.Add(cache.SigningKey.Sign(info.Fingerprint()));
+
+        var now = _time.GetUtcNow();
+        var text = info.RenderUtf8();
+        var record = new NarInfoRecord(
+            storePathHash, info.StorePath.FullPath, nar.FileHash, nar.FileSize, nar.NarHash, nar.NarSize,
+            string.Join(' ', info.References), info.Deriver, text, now, now);
+        await _index.PutNarInfoAsync(cache.Id, record, cancellationToken).ConfigureAwait(false);
+        _memory.Forget(cache.Id, storePathHash);
+        _memory.SetFound(cache.Id, storePathHash, text);
+        return record;
+    }
+
+    /// <summary>Stores an auxiliary file (build log, listing) of the cache.</summary>
+    public async Task<CacheFileRecord> PutFileAsync(
+        CacheContext cache, string path, string contentType, string? contentEncoding, Stream body, long? declaredLength, CancellationToken cancellationToken)
+    {
+        if (contentEncoding is not null && (contentEncoding.Length > 16 || !contentEncoding.All(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '-')))
+        {
+            throw CacheException.Invalid($"unsupported Content-Encoding '{contentEncoding}'");
+        }
+
+        if (declaredLength > Limits.MaxFileBytes)
+        {
+            throw TooLarge(path, declaredLength.Value, Limits.MaxFileBytes);
+        }
+
+        await using var writer = await _blobs.BeginWriteAsync(cancellationToken).ConfigureAwait(false);
+        await CopyAsync(body, writer, Limits.MaxFileBytes, path, null, cancellationToken).ConfigureAwait(false);
+        var commit = await writer.CommitAsync(null, cancellationToken).ConfigureAwait(false);
+        var now = _time.GetUtcNow();
+        await _index.RecordBlobAsync(commit.Digest, commit.Size, now, cancellationToken).ConfigureAwait(false);
+        var record = new CacheFileRecord(path, commit.Digest, commit.Size, contentType, contentEncoding, now);
+        await _index.PutCacheFileAsync(cache.Id, record, cancellationToken).ConfigureAwait(false);
+        return record;
+    }
+
+    public async Task<(CacheFileRecord File, BlobHandle Blob)?> OpenFileAsync(CacheContext cache, string path, CancellationToken cancellationToken)
+    {
+        var file = await _index.GetCacheFileAsync(cache.Id, path, cancellationToken).ConfigureAwait(false);
+        if (file is null)
+        {
+            return null;
+        }
+
+        var blob = await _blobs.OpenAsync(file.Blob, cancellationToken).ConfigureAwait(false);
+        return blob is null ? null : (file, blob);
+    }
+
+    /// <summary>Streams a request body into a blob writer (and the NAR hasher, when given), enforcing a size limit.</summary>
+    private static async Task CopyAsync(
+        Stream body, IBlobWriter writer, long limit, string what, NarHasher? hasher, CancellationToken cancellationToken)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(ChunkSize);
+        try
+        {
+            int read;
+            while ((read = await body.ReadAsync(buffer.AsMemory(0, ChunkSize), cancellationToken).ConfigureAwait(false)) > 0)
+            {
+                if (writer.Length + read > limit)
+                {
+                    throw TooLarge(what, writer.Length + read, limit);
+                }
+
+                hasher?.Append(buffer.AsSpan(0, read));
+                await writer.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private static CacheException InvalidHashPart(string hash) =>
+        CacheException.Invalid($"'{hash}' is not a store path hash: expected 32 nix-base32 characters (0-9, a-z without e, o, u, t)");
+
+    private static CacheException TooLarge(string what, long size, long limit) =>
+        new(CacheError.TooLarge, $"{what} of {size} bytes exceeds the limit of {limit} bytes");
+}

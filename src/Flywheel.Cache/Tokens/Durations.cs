@@ -1,0 +1,30 @@
+using System.Globalization;
+
+namespace Flywheel.Cache.Tokens;
+
+/// <summary>Durations as users type them: <c>30d</c>, <c>12h</c>, <c>90m</c>, <c>45s</c>.</summary>
+public static class Durations
+{
+    public static TimeSpan Parse(string text)
+    {
+        text = text.Trim();
+        if (text.Length >= 2 && long.TryParse(text.AsSpan(0, text.Length - 1), NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0)
+        {
+            switch (text[^1])
+            {
+                case 'd': return TimeSpan.FromDays(n);
+                case 'h': return TimeSpan.FromHours(n);
+                case 'm': return TimeSpan.FromMinutes(n);
+                case 's': return TimeSpan.FromSeconds(n);
+            }
+        }
+
+        throw CacheException.Invalid($"'{text}' is not a duration: write a positive number followed by d, h, m or s (e.g. 30d)");
+    }
+
+    public static string Format(TimeSpan span) =>
+        span.TotalDays >= 1 && span.Ticks % TimeSpan.TicksPerDay == 0 ? $"{(long)span.TotalDays}d"
+        : span.Ticks % TimeSpan.TicksPerHour == 0 ? $"{(long)span.TotalHours}h"
+        : span.Ticks % TimeSpan.TicksPerMinute == 0 ? $"{(long)span.TotalMinutes}m"
+        : $"{(long)span.TotalSeconds}s";
+}

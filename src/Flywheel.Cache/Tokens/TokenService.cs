@@ -1,0 +1,120 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using System.Text;
+using Flywheel.Cache.Index;
+using Flywheel.Cache.Storage;
+
+namespace Flywheel.Cache.Tokens;
+
+/// <summary>
+/// Issues, checks and revokes access tokens. A token is a random secret shown once; the index keeps only its
+/// SHA-256 (the secret has 256 bits of entropy, so a plain hash is as strong as a slow one here).
+/// Checked tokens are remembered for <see cref="AuthCacheTtl"/> so the hot paths do not ask the index per request;
+/// a revocation through this instance takes effect at once, through another gateway within that time.
+/// </summary>
+public sealed class TokenService
+{
+    public const string SecretPrefix = "fw1_";
+    public static readonly TimeSpan AuthCacheTtl = TimeSpan.FromSeconds(10);
+
+    private readonly IMetadataStore _index;
+    private readonly TimeProvider _time;
+    private readonly ConcurrentDictionary<BlobDigest, Entry> _checked = new();
+
+    public TokenService(IMetadataStore index, TimeProvider time)
+    {
+        _index = index;
+        _time = time;
+    }
+
+    public async Task<(TokenRecord Token, string Secret)> CreateAsync(
+        string cachePattern, TokenScopes scopes, TimeSpan? ttl, string? description, CancellationToken cancellationToken)
+    {
+        if (!CachePattern.IsValid(cachePattern))
+        {
+            throw CacheException.Invalid($"'{cachePattern}' is not a valid cache pattern: use cache-name characters and the wildcards * and ?");
+        }
+
+        if (scopes == TokenScopes.None)
+        {
+            throw CacheException.Invalid("a token needs at least one scope");
+        }
+
+        if (ttl is { } t && t <= TimeSpan.Zero)
+        {
+            throw CacheException.Invalid("a token's time to live must be positive");
+        }
+
+        var secret = SecretPrefix + Base64Url(RandomNumberGenerator.GetBytes(32));
+        var id = "tok_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
+        var now = _time.GetUtcNow();
+        var token = new TokenRecord(id, HashSecret(secret), cachePattern, scopes, description, now, now + ttl, null);
+        await _index.CreateTokenAsync(token, cancellationToken).ConfigureAwait(false);
+        return (token, secret);
+    }
+
+    /// <summary>The live token with this secret, or null when it is unknown, revoked or expired.</summary>
+    public ValueTask<TokenRecord?> AuthenticateAsync(string secret, CancellationToken cancellationToken)
+    {
+        if (secret.Length is 0 or > 256)
+        {
+            return ValueTask.FromResult<TokenRecord?>(null);
+        }
+
+        var hash = HashSecret(secret);
+        var now = _time.GetTimestamp();
+        if (_checked.TryGetValue(hash, out var entry) && now < entry.ExpiresAt)
+        {
+            return ValueTask.FromResult(IsLive(entry.Token) ? entry.Token : null);
+        }
+
+        return LoadAsync(hash, cancellationToken);
+    }
+
+    private async ValueTask<TokenRecord?> LoadAsync(BlobDigest hash, CancellationToken cancellationToken)
+    {
+        var token = await _index.FindTokenAsync(hash, cancellationToken).ConfigureAwait(false);
+        if (_checked.Count > 100_000)
+        {
+            _checked.Clear(); // bounded memory against floods of random secrets
+        }
+
+        _checked[hash] = new Entry(token, _time.GetTimestamp() + (long)(AuthCacheTtl.TotalSeconds * _time.TimestampFrequency));
+        return IsLive(token) ? token : null;
+    }
+
+    public async Task<bool> RevokeAsync(string id, CancellationToken cancellationToken)
+    {
+        var revoked = await _index.RevokeTokenAsync(id, _time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+        foreach (var (hash, entry) in _checked)
+        {
+            if (entry.Token?.Id == id)
+            {
+                _checked.TryRemove(hash, out _);
+            }
+        }
+
+        return revoked;
+    }
+
+    public Task<IReadOnlyList<TokenRecord>> ListAsync(CancellationToken cancellationToken) => _index.ListTokensAsync(cancellationToken);
+
+    /// <summary>Whether the token grants every scope in <paramref name="needed"/> on the named cache.</summary>
+    public static bool Allows(TokenRecord token, string cacheName, TokenScopes needed) =>
+        (token.Scopes & needed) == needed && CachePattern.Matches(token.CachePattern, cacheName);
+
+    public static BlobDigest HashSecret(string secret)
+    {
+        Span<byte> utf8 = stackalloc byte[Encoding.UTF8.GetMaxByteCount(secret.Length)];
+        var n = Encoding.UTF8.GetBytes(secret, utf8);
+        return BlobDigest.Compute(utf8[..n]);
+    }
+
+    private bool IsLive(TokenRecord? token) =>
+        token is not null && token.RevokedAt is null && (token.ExpiresAt is null || token.ExpiresAt > _time.GetUtcNow());
+
+    private static string Base64Url(byte[] bytes) =>
+        Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    private sealed record Entry(TokenRecord? Token, long ExpiresAt);
+}

@@ -1,0 +1,62 @@
+using Flywheel.Cache.Server;
+using Flywheel.Cache.Server.Hosting;
+using Microsoft.AspNetCore.Builder;
+
+namespace Flywheel.Cache.Tests.Server;
+
+/// <summary>
+/// A real daemon (Kestrel on a loopback port, embedded default in a temporary data folder) for one test class.
+/// </summary>
+public sealed class DaemonFixture : IAsyncLifetime
+{
+    private WebApplication? _app;
+
+    public string DataDirectory { get; } = Path.Combine(Path.GetTempPath(), "flywheel-test-" + Guid.NewGuid().ToString("N"));
+
+    public Uri BaseAddress { get; private set; } = null!;
+
+    public string AdminToken { get; private set; } = "";
+
+    public IServiceProvider Services => _app!.Services;
+
+    public Dictionary<string, string?> Settings { get; } = new();
+
+    public async Task InitializeAsync()
+    {
+        Settings[ConfigKeys.Http] = "127.0.0.1:0";
+        Settings[ConfigKeys.Data] = DataDirectory;
+        Settings.TryAdd(ConfigKeys.MaxNarInfoBytes, "16384");
+        _app = FlywheelHost.Build(Settings);
+        BaseAddress = await FlywheelHost.StartAsync(_app, CancellationToken.None);
+        AdminToken = (await File.ReadAllTextAsync(Path.Combine(DataDirectory, Bootstrap.AdminTokenFile))).Trim();
+    }
+
+    public HttpClient CreateClient(string? token = null)
+    {
+        var client = new HttpClient { BaseAddress = BaseAddress };
+        if (token is not null)
+        {
+            client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        }
+
+        return client;
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_app is not null)
+        {
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+        }
+
+        try
+        {
+            Directory.Delete(DataDirectory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // best effort: a leftover temp folder does not fail the test run
+        }
+    }
+}
