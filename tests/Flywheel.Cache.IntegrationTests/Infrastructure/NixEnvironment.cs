@@ -91,6 +91,7 @@ public sealed class NixEnvironment : IDisposable, IAsyncDisposable
         narinfo-cache-positive-ttl = 0
         connect-timeout = 5
         auto-optimise-store = false
+        keep-build-log = false
 
         """;
 
