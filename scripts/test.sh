@@ -22,6 +22,7 @@ results="$(mktemp -d)"
 trap 'rm -rf "$results"' EXIT
 
 dotnet build Flywheel.Cache.sln -c Release --nologo -v quiet
+dotnet format Flywheel.Cache.sln --verify-no-changes --no-restore
 status=0
 dotnet test Flywheel.Cache.sln -c Release --no-build --nologo \
   --logger "trx" --logger "console;verbosity=normal" --results-directory "$results" </dev/null || status=$?

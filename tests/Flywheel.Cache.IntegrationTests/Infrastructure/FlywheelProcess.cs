@@ -1,0 +1,143 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Flywheel.Cache.IntegrationTests.Infrastructure;
+
+/// <summary>
+/// The real <c>flywheel</c> executable, started as users start it (<c>flywheel serve --http … --data …</c>) on a free
+/// loopback port with a temporary data folder; what it prints at start is parsed for the key and token path.
+/// </summary>
+public sealed class FlywheelProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+
+    private FlywheelProcess(Process process, string dataDirectory, int port)
+    {
+        _process = process;
+        DataDirectory = dataDirectory;
+        Port = port;
+    }
+
+    public string DataDirectory { get; }
+
+    public int Port { get; }
+
+    public Uri BaseAddress => new($"http://127.0.0.1:{Port}/");
+
+    public string PublicKey { get; private set; } = "";
+
+    public string AdminToken { get; private set; } = "";
+
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _output.ToString();
+            }
+        }
+    }
+
+    public static string FlywheelDll => Path.Combine(AppContext.BaseDirectory, "flywheel.dll");
+
+    public static async Task<FlywheelProcess> StartAsync(string? dataDirectory = null, params string[] extraArgs)
+    {
+        dataDirectory ??= Path.Combine(Path.GetTempPath(), "flywheel-it-" + Guid.NewGuid().ToString("N"));
+        var port = FreePort();
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in new[] { FlywheelDll, "serve", "--http", $"127.0.0.1:{port}", "--data", dataDirectory }.Concat(extraArgs))
+        {
+            start.ArgumentList.Add(a);
+        }
+
+        var process = Process.Start(start) ?? throw new InvalidOperationException("could not start flywheel");
+        var daemon = new FlywheelProcess(process, dataDirectory, port);
+        process.OutputDataReceived += (_, e) => daemon.Append(e.Data);
+        process.ErrorDataReceived += (_, e) => daemon.Append(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+
+        using var http = new HttpClient();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (true)
+        {
+            if (process.HasExited)
+            {
+                throw new InvalidOperationException($"flywheel exited with {process.ExitCode}:\n{daemon.Output}");
+            }
+
+            try
+            {
+                using var response = await http.GetAsync(new Uri(daemon.BaseAddress, "healthz"));
+                if (response.IsSuccessStatusCode && daemon.Output.Contains("admin token:", StringComparison.Ordinal))
+                {
+                    break;
+                }
+            }
+            catch (HttpRequestException)
+            {
+                // not listening yet
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"flywheel did not become healthy within 60 s:\n{daemon.Output}");
+            }
+
+            await Task.Delay(100);
+        }
+
+        daemon.PublicKey = daemon.Output.Split('\n').Select(l => l.Trim())
+            .First(l => l.StartsWith("trusted-public-keys:", StringComparison.Ordinal))["trusted-public-keys:".Length..].Trim();
+        var tokenFile = Path.Combine(dataDirectory, "admin.token");
+        daemon.AdminToken = File.Exists(tokenFile) ? (await File.ReadAllTextAsync(tokenFile)).Trim() : "";
+        return daemon;
+    }
+
+    /// <summary>Runs the <c>flywheel</c> CLI (the same executable) and returns its result.</summary>
+    public static Task<ProcessResult> CliAsync(params string[] args) =>
+        ProcessRunner.RunAsync("dotnet", new[] { FlywheelDll }.Concat(args), timeout: TimeSpan.FromSeconds(60));
+
+    private void Append(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_output)
+        {
+            _output.AppendLine(line);
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+
+        _process.Dispose();
+        try
+        {
+            Directory.Delete(DataDirectory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // best effort
+        }
+    }
+}
