@@ -40,7 +40,8 @@ public static class FlywheelHost
         var services = builder.Services;
         services.AddSingleton(options);
         services.AddSingleton(TimeProvider.System);
-        services.AddSingleton(sp => Backends.CreateBlobStore(options, sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<IBlobStore>(sp => new MeteredBlobStore(
+            Backends.CreateBlobStore(options, sp.GetRequiredService<TimeProvider>()), sp.GetRequiredService<FlywheelMetrics>()));
         services.AddSingleton(sp => Backends.CreateIndex(options, sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(sp => new NarInfoMemoryCache(options.NarInfoCacheBytes, options.NarInfoNegativeTtl, sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(sp => new NixBinaryCache(

@@ -1,3 +1,4 @@
+using Flywheel.Cache.Server.Metrics;
 using Microsoft.AspNetCore.Http.Features;
 
 namespace Flywheel.Cache.Server.Http;
@@ -9,13 +10,19 @@ namespace Flywheel.Cache.Server.Http;
 /// </summary>
 public sealed class ErrorHandling
 {
+    // Indexed by CacheError: the label values of flywheel_uploads_rejected_total.
+    private static readonly string[] RejectionReasons =
+        ["not_found", "invalid", "too_large", "quota", "unauthenticated", "forbidden", "conflict", "unavailable"];
+
     private readonly RequestDelegate _next;
     private readonly ILogger<ErrorHandling> _logger;
+    private readonly FlywheelMetrics _metrics;
 
-    public ErrorHandling(RequestDelegate next, ILogger<ErrorHandling> logger)
+    public ErrorHandling(RequestDelegate next, ILogger<ErrorHandling> logger, FlywheelMetrics metrics)
     {
         _next = next;
         _logger = logger;
+        _metrics = metrics;
     }
 
     public async Task InvokeAsync(HttpContext context)
@@ -30,6 +37,10 @@ public sealed class ErrorHandling
             var level = status >= 500 ? LogLevel.Error : LogLevel.Information;
             _logger.Log(level, e.InnerException, "{Method} {Path} -> {Status}: {Message}",
                 context.Request.Method, context.Request.Path.Value, status, e.Message);
+            if (HttpMethods.IsPut(context.Request.Method) || HttpMethods.IsPost(context.Request.Method))
+            {
+                _metrics.RecordUploadRejected(RejectionReasons[(int)e.Error]);
+            }
             await WriteErrorAsync(context, status, e.Message);
         }
         catch (BadHttpRequestException e)

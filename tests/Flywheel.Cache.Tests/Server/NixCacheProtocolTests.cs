@@ -193,10 +193,19 @@ public sealed class NixCacheProtocolTests : IClassFixture<DaemonFixture>
         using var client = _daemon.CreateClient();
         (await client.GetAsync("/main/nix-cache-info")).Dispose();
         (await client.GetAsync($"/main/{NixBase32.Encode(new byte[20])}.narinfo")).Dispose();
+        using var pusher = _daemon.CreateClient(_daemon.AdminToken);
+        await NarUpload.Create("metered", "counted").PushAsync(pusher);
+        (await pusher.PutAsync($"/main/{NixBase32.Encode(new byte[20])}.narinfo", new StringContent("not a narinfo"))).Dispose();
+
         var text = await client.GetStringAsync("/metrics");
         Assert.Contains("flywheel_http_requests_total", text);
         Assert.Contains("/{cache}/nix-cache-info", text);
         Assert.Contains("/{cache}/{hash}.narinfo", text);
+        Assert.Contains("flywheel_narinfo_lookups_total{cache=\"main\",result=\"miss\"}", text);
+        Assert.Contains("flywheel_blob_store_operations_total{op=\"commit\",result=\"ok\"}", text);
+        Assert.Contains("flywheel_blob_store_operation_duration_seconds_bucket", text);
+        Assert.Contains("flywheel_uploads_rejected_total{reason=\"invalid\"}", text);
+        Assert.Contains("flywheel_http_received_bytes_total", text);
     }
 
     private async Task<string> CachePublicKeyAsync(HttpClient client)
