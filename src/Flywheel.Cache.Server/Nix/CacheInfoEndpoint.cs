@@ -18,4 +18,17 @@ internal static class CacheInfoEndpoint
             await context.Response.Body.WriteAsync(c.CacheInfo, context.RequestAborted);
         }
     }
+
+    /// <summary>
+    /// <c>PUT /&lt;cache&gt;/nix-cache-info</c>: what <c>nix copy --to</c> sends when it thinks the cache is new.
+    /// The cache's own settings stay authoritative; the upload is acknowledged for an existing cache (with a push
+    /// token) and refused with a clear message for an unknown one.
+    /// </summary>
+    public static async Task PutAsync(HttpContext context, string cache, CacheCatalog catalog, RequestAuthorizer auth)
+    {
+        var c = await catalog.FindAsync(cache, context.RequestAborted)
+            ?? throw CacheException.NotFound($"no cache named '{cache}'; create it first with `flywheel cache create {cache}`");
+        await auth.RequireAsync(context, c, TokenScopes.Push);
+        context.Response.StatusCode = StatusCodes.Status204NoContent;
+    }
 }

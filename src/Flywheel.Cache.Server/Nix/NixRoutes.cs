@@ -8,6 +8,7 @@ internal static class NixRoutes
         string[] read = [HttpMethods.Get, HttpMethods.Head];
         string[] write = [HttpMethods.Put];
         app.MapMethods("/{cache}/nix-cache-info", read, CacheInfoEndpoint.GetAsync);
+        app.MapMethods("/{cache}/nix-cache-info", write, CacheInfoEndpoint.PutAsync);
         app.MapMethods("/{cache}/{hash}.narinfo", read, NarInfoEndpoint.GetAsync);
         app.MapMethods("/{cache}/{hash}.narinfo", write, NarInfoEndpoint.PutAsync);
         app.MapMethods("/{cache}/nar/{file}", read, NarEndpoint.GetAsync);

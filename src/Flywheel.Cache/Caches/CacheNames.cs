@@ -9,6 +9,13 @@ public static class CacheNames
 {
     public const int MaxLength = 64;
 
+    private static readonly HashSet<string> ReservedSet = new(StringComparer.Ordinal) { "ac", "cas", "metrics", "healthz", "readyz" };
+    private static readonly HashSet<string>.AlternateLookup<ReadOnlySpan<char>> ReservedLookup = ReservedSet.GetAlternateLookup<ReadOnlySpan<char>>();
+
+    /// <summary>Names that are first path segments of other routes (Bazel's <c>/ac/</c> and <c>/cas/</c>, health, metrics).</summary>
+    /// <remarks>Declared after the set it exposes: static fields initialise in order.</remarks>
+    public static readonly IReadOnlySet<string> Reserved = ReservedSet;
+
     public static bool IsValid(ReadOnlySpan<char> name)
     {
         if (name.Length is 0 or > MaxLength || !IsLowerAlnum(name[0]))
@@ -24,7 +31,7 @@ public static class CacheNames
             }
         }
 
-        return !name.Contains("..", StringComparison.Ordinal);
+        return !name.Contains("..", StringComparison.Ordinal) && !ReservedLookup.Contains(name);
     }
 
     public static void Validate(string name)
@@ -32,7 +39,7 @@ public static class CacheNames
         if (!IsValid(name))
         {
             throw CacheException.Invalid(
-                $"'{name}' is not a valid cache name: use 1 to {MaxLength} characters a-z, 0-9, '-', '_' or '.', starting with a letter or digit");
+                $"'{name}' is not a valid cache name: use 1 to {MaxLength} characters a-z, 0-9, '-', '_' or '.', starting with a letter or digit, and none of the reserved names {string.Join(", ", Reserved)}");
         }
     }
 

@@ -97,6 +97,8 @@ public sealed class NixCacheAuthTests : IClassFixture<DaemonFixture>
     [InlineData("{\"name\":\"Bad Name\"}")]
     [InlineData("{\"name\":\"_api\"}")]
     [InlineData("{\"name\":\"../etc\"}")]
+    [InlineData("{\"name\":\"cas\"}")]
+    [InlineData("{\"name\":\"metrics\"}")]
     public async Task Creating_a_cache_with_a_bad_name_is_400_problem_details(string body)
     {
         using var admin = _daemon.CreateClient(_daemon.AdminToken);

@@ -26,6 +26,28 @@ public sealed class NixCacheProtocolTests : IClassFixture<DaemonFixture>
     }
 
     [Fact]
+    public async Task Nix_cache_info_uploads_are_acknowledged_for_existing_caches_and_refused_for_unknown_ones()
+    {
+        var body = new StringContent("StoreDir: /nix/store\n");
+        using var anonymous = _daemon.CreateClient();
+        using (var unauthenticated = await anonymous.PutAsync("/main/nix-cache-info", body))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, unauthenticated.StatusCode);
+        }
+
+        using var pusher = _daemon.CreateClient(_daemon.AdminToken);
+        using (var acknowledged = await pusher.PutAsync("/main/nix-cache-info", body))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, acknowledged.StatusCode);
+        }
+
+        using var unknown = await pusher.PutAsync("/nowhere/nix-cache-info", body);
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+        Assert.Contains("flywheel cache create nowhere", await unknown.Content.ReadAsStringAsync());
+        Assert.Contains("Priority: 40", await anonymous.GetStringAsync("/main/nix-cache-info"));
+    }
+
+    [Fact]
     public async Task Pushed_path_is_served_signed_by_the_cache_with_uploaded_signatures_kept()
     {
         var upload = NarUpload.Create("hello-1.0", "hello world\n");
