@@ -79,6 +79,12 @@ public sealed class GrpcTestHost : IAsyncLifetime
 
     private void MapTestMethods(WebApplication app)
     {
+        app.MapPost("/plain/unavailable", (Microsoft.AspNetCore.Http.HttpContext http) =>
+        {
+            http.Response.StatusCode = 503;
+            return Task.CompletedTask;
+        });
+
         app.MapGrpcUnary("/test.Echo/Unary", StringValue.Parser, (request, call) =>
             Task.FromResult(new StringValue { Value = request.Value }));
 
