@@ -34,6 +34,17 @@ public sealed class DeadlineAndCancellationTests(GrpcTestHost host)
         Assert.Equal(GrpcStatusCode.DeadlineExceeded, ex.Status);
     }
 
+    [Theory]
+    [InlineData("99999999H")]
+    [InlineData("bogus")]
+    public async Task Huge_or_malformed_timeout_means_no_deadline(string value)
+    {
+        var trailers = new Dictionary<string, string>();
+        var options = new GrpcCallOptions { Headers = { ["grpc-timeout"] = value }, ResponseTrailers = trailers };
+        await host.Client.UnaryAsync("/test.Echo/Metadata", new StringValue { Value = "x" }, StringValue.Parser, options);
+        Assert.Equal("none", trailers["x-deadline"]);
+    }
+
     [Fact]
     public async Task Deadline_is_visible_to_the_handler()
     {

@@ -13,6 +13,8 @@ namespace Flywheel.Cache.Grpc.Server;
 /// </summary>
 internal abstract partial class GrpcServerCallHandler
 {
+    private static readonly TimeSpan MaxTimerTimeout = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
+
     protected GrpcServerCallHandler(string method, GrpcServerOptions options, ILogger logger)
     {
         Method = method;
@@ -75,7 +77,7 @@ internal abstract partial class GrpcServerCallHandler
         }
 
         TimeSpan? timeout = ReadTimeout(request);
-        using var deadlineSource = timeout is { } t ? new CancellationTokenSource(ClampTimeout(t)) : null;
+        using var deadlineSource = timeout is { } t ? new CancellationTokenSource(t) : null;
         using var callSource = deadlineSource is null
             ? null
             : CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, deadlineSource.Token);
@@ -142,18 +144,12 @@ internal abstract partial class GrpcServerCallHandler
 
         if (GrpcTimeout.TryParse(value, out TimeSpan timeout))
         {
-            return timeout;
+            // Timers reach ~49 days; a longer timeout (up to 99999999H is legal) is as good as none.
+            return timeout < MaxTimerTimeout ? timeout : null;
         }
 
         LogBadTimeout(Logger, Method, value);
         return null;
-    }
-
-    /// <summary>Timers take at most ~49 days; a longer deadline is as good as none, but we keep a timer anyway.</summary>
-    private static TimeSpan ClampTimeout(TimeSpan timeout)
-    {
-        TimeSpan max = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
-        return timeout > max ? max : timeout;
     }
 
     /// <summary>A non-gRPC request to a gRPC endpoint: HTTP error status, plus grpc-status for gRPC clients.</summary>
