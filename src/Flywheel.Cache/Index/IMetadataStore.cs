@@ -3,8 +3,8 @@ using Flywheel.Cache.Storage;
 namespace Flywheel.Cache.Index;
 
 /// <summary>
-/// The metadata index: caches, tokens, narinfo records, NAR verification records, auxiliary files and blob
-/// bookkeeping. Implementations: SQLite (embedded default) and PostgreSQL (shared by any number of gateways).
+/// The metadata index: caches, tokens, narinfo records, NAR verification records, auxiliary files, action-cache
+/// entries and blob bookkeeping. Implementations: SQLite (embedded default) and PostgreSQL (shared by any number of gateways).
 /// Every method is safe to call concurrently, from several gateway processes too.
 /// </summary>
 public interface IMetadataStore
@@ -81,4 +81,22 @@ public interface IMetadataStore
 
     /// <summary>Bumps the last access time of blobs, batched.</summary>
     Task TouchBlobsAsync(IReadOnlyCollection<BlobDigest> digests, DateTimeOffset when, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Positions (ascending) in <paramref name="blobs"/> of the blobs the index does not have at that size: unknown
+    /// digests, and digests recorded with another size. One statement per batch; a blob asked for twice is reported
+    /// at its first position only. The empty blob at size 0 is never missing.
+    /// </summary>
+    Task<IReadOnlyList<int>> FindMissingSizedBlobsAsync(IReadOnlyList<SizedBlob> blobs, CancellationToken cancellationToken);
+
+    // ---- action cache (Bazel), per cache
+
+    /// <summary>The stored action result bytes for an action hash in a cache, or null.</summary>
+    Task<byte[]?> GetActionResultAsync(long cacheId, BlobDigest actionHash, CancellationToken cancellationToken);
+
+    /// <summary>Inserts or replaces the action result of an action hash in a cache.</summary>
+    Task PutActionResultAsync(long cacheId, BlobDigest actionHash, ReadOnlyMemory<byte> actionResult, DateTimeOffset when, CancellationToken cancellationToken);
 }
+
+/// <summary>A blob digest with the size a client says it has (a REAPI digest, in storage terms).</summary>
+public readonly record struct SizedBlob(BlobDigest Digest, long Size);

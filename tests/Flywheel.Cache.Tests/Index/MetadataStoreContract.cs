@@ -521,6 +521,93 @@ public abstract class MetadataStoreContract : IAsyncLifetime
         Assert.Equal(known.Skip(1000).ToHashSet(), (await Store.FindMissingBlobsAsync(known, None)).ToHashSet());
     }
 
+    // ---------------------------------------------------------------- blobs with sizes
+
+    [Fact]
+    public async Task Sized_lookup_reports_unknown_blobs_and_blobs_recorded_with_another_size()
+    {
+        await Store.RecordBlobAsync(Digest("a"), 10, Time.GetUtcNow(), None);
+        await Store.RecordBlobAsync(Digest("b"), 20, Time.GetUtcNow(), None);
+
+        var missing = await Store.FindMissingSizedBlobsAsync(
+            [new(Digest("a"), 10), new(Digest("b"), 21), new(Digest("c"), 0), new(Digest("a"), 10), new(Digest("c"), 0), new(Digest("a"), 11)], None);
+
+        Assert.Equal([1, 2, 5], missing);
+    }
+
+    [Fact]
+    public async Task Sized_lookup_never_misses_the_empty_blob_at_size_zero()
+    {
+        Assert.Empty(await Store.FindMissingSizedBlobsAsync([new(BlobDigest.Empty, 0)], None));
+        Assert.Empty(await Store.FindMissingSizedBlobsAsync([], None));
+        Assert.Equal([0], await Store.FindMissingSizedBlobsAsync([new(BlobDigest.Empty, 1)], None));
+    }
+
+    [Fact]
+    public async Task Sized_lookup_answers_ten_thousand_blobs_with_large_sizes()
+    {
+        var all = Enumerable.Range(0, 10_000).Select(i => new SizedBlob(Digest(i), i * 1_000_003L)).ToList();
+        for (var i = 0; i < all.Count; i += 5)
+        {
+            await Store.RecordBlobAsync(all[i].Digest, all[i].Size, Time.GetUtcNow(), None);
+        }
+
+        var missing = await Store.FindMissingSizedBlobsAsync(all, None);
+
+        Assert.Equal(Enumerable.Range(0, 10_000).Where(i => i % 5 != 0), missing);
+    }
+
+    // ---------------------------------------------------------------- action cache
+
+    [Fact]
+    public async Task Action_result_round_trips_and_is_replaced_by_a_later_put()
+    {
+        var cache = await CreateCacheIdAsync();
+        var action = Digest("action");
+
+        Assert.Null(await Store.GetActionResultAsync(cache, action, None));
+        await Store.PutActionResultAsync(cache, action, new byte[] { 1, 2, 3 }, Time.GetUtcNow(), None);
+        Assert.Equal(new byte[] { 1, 2, 3 }, await Store.GetActionResultAsync(cache, action, None));
+
+        Time.Advance(TimeSpan.FromMinutes(1));
+        await NewStore().PutActionResultAsync(cache, action, new byte[] { 9 }, Time.GetUtcNow(), None);
+
+        Assert.Equal(new byte[] { 9 }, await Store.GetActionResultAsync(cache, action, None));
+    }
+
+    [Fact]
+    public async Task Empty_action_result_bytes_round_trip()
+    {
+        var cache = await CreateCacheIdAsync();
+
+        await Store.PutActionResultAsync(cache, Digest("action"), ReadOnlyMemory<byte>.Empty, Time.GetUtcNow(), None);
+
+        var read = await Store.GetActionResultAsync(cache, Digest("action"), None);
+        Assert.NotNull(read);
+        Assert.Empty(read);
+    }
+
+    [Fact]
+    public async Task Action_results_belong_to_their_cache()
+    {
+        var main = await CreateCacheIdAsync("main");
+        var other = await CreateCacheIdAsync("other");
+
+        await Store.PutActionResultAsync(main, Digest("action"), new byte[] { 1 }, Time.GetUtcNow(), None);
+
+        Assert.Null(await Store.GetActionResultAsync(other, Digest("action"), None));
+        Assert.Null(await Store.GetActionResultAsync(main, Digest("other action"), None));
+    }
+
+    [Fact]
+    public async Task Action_result_for_an_unknown_cache_is_not_found()
+    {
+        var e = await Assert.ThrowsAsync<CacheException>(() =>
+            Store.PutActionResultAsync(987_654, Digest("action"), new byte[] { 1 }, Time.GetUtcNow(), None));
+
+        Assert.Equal(CacheError.NotFound, e.Error);
+    }
+
     [Fact]
     public async Task Concurrent_writers_from_several_stores_do_not_fail()
     {
