@@ -171,6 +171,15 @@ in
       };
     };
 
+    bazel = {
+      defaultInstance = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        example = "main";
+        description = "The cache that serves Bazel clients naming no instance (no --remote_instance_name, no path prefix). `null` keeps the daemon's default, `main`.";
+      };
+    };
+
     openFirewall = mkOption {
       type = types.bool;
       default = false;

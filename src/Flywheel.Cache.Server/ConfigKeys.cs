@@ -43,11 +43,15 @@ public static class ConfigKeys
     /// <summary>How long a narinfo miss is remembered, as a TimeSpan (e.g. 00:00:02); 0 turns it off.</summary>
     public const string NarInfoNegativeTtl = "NarInfoCache:NegativeTtl";
 
+    /// <summary>The Bazel instance used when a client names none (no --remote_instance_name, no path prefix); default main.</summary>
+    public const string BazelDefaultInstance = "Bazel:DefaultInstance";
+
     /// <summary>All keys above, for validation and for the test that compares them with the NixOS module.</summary>
     public static readonly IReadOnlyList<string> All =
     [
         Http, Grpc, Data, Storage, Index, PublicUrl,
         MaxNarInfoBytes, MaxNarBytes, MaxLogBytes,
         NarInfoCacheBytes, NarInfoNegativeTtl,
+        BazelDefaultInstance,
     ];
 }

@@ -1,4 +1,9 @@
+using Flywheel.Cache.Bazel;
 using Flywheel.Cache.Caches;
+using Flywheel.Cache.Grpc;
+using Flywheel.Cache.Server.Bazel;
+using Flywheel.Cache.Server.Bazel.Grpc;
+using Flywheel.Cache.Server.Bazel.Http;
 using Flywheel.Cache.Index;
 using Flywheel.Cache.Nix;
 using Flywheel.Cache.Server.Api;
@@ -8,8 +13,7 @@ using Flywheel.Cache.Server.Metrics;
 using Flywheel.Cache.Server.Nix;
 using Flywheel.Cache.Storage;
 using Flywheel.Cache.Tokens;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 namespace Flywheel.Cache.Server.Hosting;
 
@@ -30,15 +34,22 @@ public static class FlywheelHost
         configure?.Invoke(builder);
 
         var options = ServerOptions.Load(builder.Configuration);
+        var listeners = new Listeners();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
             kestrel.Limits.MaxRequestBodySize = null; // each route enforces its own configurable limit
-            kestrel.Listen(options.Http);
+            kestrel.Listen(options.Http, listen => listeners.Http = listen);
+            kestrel.Listen(options.Grpc, listen =>
+            {
+                listen.Protocols = HttpProtocols.Http2; // cleartext h2 with prior knowledge, as grpc:// clients speak
+                listeners.Grpc = listen;
+            });
         });
 
         var services = builder.Services;
         services.AddSingleton(options);
+        services.AddSingleton(listeners);
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<IBlobStore>(sp => new MeteredBlobStore(
             Backends.CreateBlobStore(options, sp.GetRequiredService<TimeProvider>()), sp.GetRequiredService<FlywheelMetrics>()));
@@ -51,6 +62,12 @@ public static class FlywheelHost
         services.AddSingleton<TokenService>();
         services.AddSingleton<RequestAuthorizer>();
         services.AddSingleton<Bootstrap>();
+        services.AddSingleton(sp => new BazelCache(
+            sp.GetRequiredService<IBlobStore>(), sp.GetRequiredService<IMetadataStore>(), BazelLimits.Default, sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp => new BazelInstances(
+            sp.GetRequiredService<CacheCatalog>(), sp.GetRequiredService<RequestAuthorizer>(), options.BazelDefaultInstance));
+        services.AddSingleton<ByteStreamUploads>();
+        services.AddGrpcLayer(grpc => grpc.ExceptionMapper = GrpcErrorMapping.Map);
         services.AddFlywheelMetrics();
 
         var app = builder.Build();
@@ -62,26 +79,35 @@ public static class FlywheelHost
         CachesApi.Map(api);
         TokensApi.Map(api);
         NixRoutes.Map(app);
+        BazelHttpEndpoints.Map(app);
+        CapabilitiesService.Map(app);
+        ActionCacheService.Map(app);
+        ContentAddressableStorageService.Map(app);
+        ByteStreamService.Map(app);
+        app.MapGrpcFallback();
         return app;
     }
 
-    /// <summary>Migrates, bootstraps and starts listening; returns the address actually bound (port 0 resolves here).</summary>
-    public static async Task<Uri> StartAsync(WebApplication app, CancellationToken cancellationToken)
+    /// <summary>Migrates, bootstraps and starts listening; returns the addresses actually bound (port 0 resolves here).</summary>
+    public static async Task<BoundAddresses> StartAsync(WebApplication app, CancellationToken cancellationToken)
     {
         var bootstrap = app.Services.GetRequiredService<Bootstrap>();
         var main = await bootstrap.RunAsync(cancellationToken);
         await app.StartAsync(cancellationToken);
 
         var options = app.Services.GetRequiredService<ServerOptions>();
-        var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault();
-        var address = bound is null ? options.PublicUrl : new Uri(bound.Replace("0.0.0.0", "127.0.0.1").Replace("[::]", "[::1]"));
-        var publicUrl = options.Http.Port == 0 ? address : options.PublicUrl;
+        var listeners = app.Services.GetRequiredService<Listeners>();
+        var bound = new BoundAddresses(
+            Listeners.ToUri(listeners.Http?.IPEndPoint ?? options.Http, "http"),
+            Listeners.ToUri(listeners.Grpc?.IPEndPoint ?? options.Grpc, "grpc"));
+        var publicUrl = options.Http.Port == 0 ? bound.Http : options.PublicUrl;
 
-        Console.WriteLine($"flywheel listening on {address}");
+        Console.WriteLine($"flywheel listening on {bound.Http} (HTTP) and {bound.Grpc} (gRPC)");
         Console.WriteLine($"  data folder:         {options.DataDirectory}");
         Console.WriteLine($"  Nix substituter:     {new Uri(publicUrl, Bootstrap.DefaultCache)}");
         Console.WriteLine($"  trusted-public-keys: {main.PublicKey}");
+        Console.WriteLine($"  Bazel remote cache:  --remote_cache={bound.Grpc.ToString().TrimEnd('/')} or --remote_cache={publicUrl.ToString().TrimEnd('/')}");
         Console.WriteLine($"  admin token:         {bootstrap.AdminTokenPath}{(File.Exists(bootstrap.AdminTokenPath) ? "" : " (not on this machine: issued by another replica)")}");
-        return address;
+        return bound;
     }
 }

@@ -19,6 +19,7 @@ public sealed record ServerOptions
     public required NixCacheLimits Limits { get; init; }
     public required long NarInfoCacheBytes { get; init; }
     public required TimeSpan NarInfoNegativeTtl { get; init; }
+    public required string BazelDefaultInstance { get; init; }
 
     public static ServerOptions Load(IConfiguration configuration)
     {
@@ -35,6 +36,11 @@ public sealed record ServerOptions
             Size(configuration, ConfigKeys.MaxLogBytes, defaults.MaxFileBytes, errors));
         var narInfoCacheBytes = Size(configuration, ConfigKeys.NarInfoCacheBytes, 64L * 1024 * 1024, errors, allowZero: true);
         var negativeTtl = Duration(configuration, ConfigKeys.NarInfoNegativeTtl, TimeSpan.FromSeconds(2), errors);
+        var bazelDefaultInstance = configuration[ConfigKeys.BazelDefaultInstance] is { Length: > 0 } instance ? instance : "main";
+        if (!Flywheel.Cache.Caches.CacheNames.IsValid(bazelDefaultInstance))
+        {
+            errors.Add($"{ConfigKeys.BazelDefaultInstance}: '{bazelDefaultInstance}' is not a valid cache name");
+        }
 
         Uri? publicUrl = null;
         var publicText = configuration[ConfigKeys.PublicUrl];
@@ -71,6 +77,7 @@ public sealed record ServerOptions
             Limits = limits,
             NarInfoCacheBytes = narInfoCacheBytes,
             NarInfoNegativeTtl = negativeTtl,
+            BazelDefaultInstance = bazelDefaultInstance,
         };
     }
 

@@ -81,6 +81,9 @@ public sealed partial class BazelCache
         return handle is not null && handle.Length == digest.SizeBytes ? handle : null;
     }
 
+    /// <summary>Opens a CAS blob by its hash alone (Bazel's HTTP cache names blobs without their size), or returns null.</summary>
+    public Task<BlobHandle?> OpenAsync(BlobDigest hash, CancellationToken cancellationToken) => _blobs.OpenAsync(hash, cancellationToken);
+
     /// <summary>Starts an upload of a blob that must end up as <paramref name="expected"/>.</summary>
     public ValueTask<CasUpload> BeginUploadAsync(BazelDigest expected, CancellationToken cancellationToken) =>
         BeginUploadAsync(expected, BlobCompressor.Identity, cancellationToken);

@@ -14,16 +14,22 @@ public sealed class FlywheelProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly StringBuilder _output = new();
 
-    private FlywheelProcess(Process process, string dataDirectory, int port)
+    private FlywheelProcess(Process process, string dataDirectory, int port, int grpcPort)
     {
         _process = process;
         DataDirectory = dataDirectory;
         Port = port;
+        GrpcPort = grpcPort;
     }
 
     public string DataDirectory { get; }
 
     public int Port { get; }
+
+    public int GrpcPort { get; }
+
+    /// <summary>What Bazel takes as --remote_cache for the REAPI over gRPC.</summary>
+    public string GrpcUrl => $"grpc://127.0.0.1:{GrpcPort}";
 
     public Uri BaseAddress => new($"http://127.0.0.1:{Port}/");
 
@@ -48,14 +54,15 @@ public sealed class FlywheelProcess : IAsyncDisposable
     {
         dataDirectory ??= Path.Combine(Path.GetTempPath(), "flywheel-it-" + Guid.NewGuid().ToString("N"));
         var port = FreePort();
+        var grpcPort = FreePort();
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { FlywheelDll, "serve", "--http", $"127.0.0.1:{port}", "--data", dataDirectory }.Concat(extraArgs))
+        foreach (var a in new[] { FlywheelDll, "serve", "--http", $"127.0.0.1:{port}", "--grpc", $"127.0.0.1:{grpcPort}", "--data", dataDirectory }.Concat(extraArgs))
         {
             start.ArgumentList.Add(a);
         }
 
         var process = Process.Start(start) ?? throw new InvalidOperationException("could not start flywheel");
-        var daemon = new FlywheelProcess(process, dataDirectory, port);
+        var daemon = new FlywheelProcess(process, dataDirectory, port, grpcPort);
         process.OutputDataReceived += (_, e) => daemon.Append(e.Data);
         process.ErrorDataReceived += (_, e) => daemon.Append(e.Data);
         process.BeginOutputReadLine();

@@ -15,6 +15,8 @@ public sealed class DaemonFixture : IAsyncLifetime
 
     public Uri BaseAddress { get; private set; } = null!;
 
+    public Uri GrpcAddress { get; private set; } = null!;
+
     public string AdminToken { get; private set; } = "";
 
     public IServiceProvider Services => _app!.Services;
@@ -24,10 +26,13 @@ public sealed class DaemonFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Settings[ConfigKeys.Http] = "127.0.0.1:0";
+        Settings[ConfigKeys.Grpc] = "127.0.0.1:0";
         Settings[ConfigKeys.Data] = DataDirectory;
         Settings.TryAdd(ConfigKeys.MaxNarInfoBytes, "16384");
         _app = FlywheelHost.Build(Settings);
-        BaseAddress = await FlywheelHost.StartAsync(_app, CancellationToken.None);
+        var bound = await FlywheelHost.StartAsync(_app, CancellationToken.None);
+        BaseAddress = bound.Http;
+        GrpcAddress = new Uri($"http://{bound.Grpc.Authority}/");
         AdminToken = (await File.ReadAllTextAsync(Path.Combine(DataDirectory, Bootstrap.AdminTokenFile))).Trim();
     }
 

@@ -1,0 +1,40 @@
+using Flywheel.Cache.Caches;
+using Flywheel.Cache.Index;
+using Flywheel.Cache.Server.Auth;
+
+namespace Flywheel.Cache.Server.Bazel;
+
+/// <summary>
+/// Bazel instance names are caches: the same namespaces, tokens and quotas as the Nix caches. The empty
+/// instance name (what Bazel sends without <c>--remote_instance_name</c>, and the HTTP cache without a path
+/// prefix) is the configured default instance.
+/// </summary>
+public sealed class BazelInstances
+{
+    private readonly CacheCatalog _catalog;
+    private readonly RequestAuthorizer _auth;
+
+    public BazelInstances(CacheCatalog catalog, RequestAuthorizer auth, string defaultInstance)
+    {
+        _catalog = catalog;
+        _auth = auth;
+        DefaultInstance = defaultInstance;
+    }
+
+    public string DefaultInstance { get; }
+
+    /// <summary>Finds the instance and checks the request's token for <paramref name="needed"/> on it.</summary>
+    public async ValueTask<CacheContext> ResolveAsync(HttpContext context, string? instanceName, TokenScopes needed)
+    {
+        var name = string.IsNullOrEmpty(instanceName) ? DefaultInstance : instanceName;
+        if (!CacheNames.IsValid(name))
+        {
+            throw CacheException.Invalid($"'{name}' is not a valid instance name: instances are caches, named with a-z, 0-9, '-', '_' or '.'");
+        }
+
+        var cache = await _catalog.FindAsync(name, context.RequestAborted)
+            ?? throw CacheException.NotFound($"no instance named '{name}'; create it with `flywheel cache create {name}`");
+        await _auth.RequireAsync(context, cache, needed);
+        return cache;
+    }
+}

@@ -1,0 +1,90 @@
+using Flywheel.Cache.IntegrationTests.Infrastructure;
+
+namespace Flywheel.Cache.IntegrationTests.Bazel;
+
+/// <summary>
+/// Real Bazel 4.2.3 against the real <c>flywheel</c> executable: a workspace built with the remote cache, expunged
+/// and built again gets every action from the cache, over gRPC (REAPI) and over HTTP.
+/// </summary>
+public sealed class BazelRemoteCacheRealBazelTests : IAsyncLifetime
+{
+    private readonly BazelEnvironment _bazel = BazelEnvironment.Require();
+    private FlywheelProcess _daemon = null!;
+
+    public async Task InitializeAsync() => _daemon = await FlywheelProcess.StartAsync();
+
+    public async Task DisposeAsync()
+    {
+        await _bazel.DisposeAsync();
+        await _daemon.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Grpc_remote_cache_serves_every_action_after_clean_expunge()
+    {
+        var token = await CreateTokenAsync("main", "pull,push");
+        await BuildTwiceAndExpectFullHitsAsync("grpc", ["--remote_cache=" + _daemon.GrpcUrl, "--remote_header=Authorization=Bearer " + token]);
+    }
+
+    [Fact]
+    public async Task Grpc_remote_cache_keeps_instances_apart()
+    {
+        (await FlywheelProcess.CliAsync("cache", "create", "team-b", "--data", _daemon.DataDirectory)).EnsureSuccess();
+        var token = await CreateTokenAsync("team-b", "pull,push");
+        string[] flags = ["--remote_cache=" + _daemon.GrpcUrl, "--remote_instance_name=team-b", "--remote_header=Authorization=Bearer " + token];
+        await BuildTwiceAndExpectFullHitsAsync("instance", flags);
+
+        // The same actions in the default instance were never cached there: a token for main sees misses.
+        await _bazel.CleanExpungeAsync();
+        var mainToken = await CreateTokenAsync("main", "pull,push");
+        var other = (await _bazel.BuildAsync(["--remote_cache=" + _daemon.GrpcUrl, "--remote_header=Authorization=Bearer " + mainToken])).EnsureSuccess();
+        Assert.Equal(0, other.RemoteCacheHits);
+    }
+
+    [Fact]
+    public async Task Http_remote_cache_serves_every_action_after_clean_expunge()
+    {
+        var token = await CreateTokenAsync("main", "pull,push");
+        await BuildTwiceAndExpectFullHitsAsync("http", ["--remote_cache=" + _daemon.BaseAddress.ToString().TrimEnd('/'), "--remote_header=Authorization=Bearer " + token]);
+    }
+
+    [Fact]
+    public async Task Grpc_remote_cache_with_a_wrong_token_fails_the_build_clearly()
+    {
+        _bazel.WriteWorkspace("wrong-token");
+        var result = await _bazel.BuildAsync(["--remote_cache=" + _daemon.GrpcUrl, "--remote_header=Authorization=Bearer fw1_wrong"]);
+        result.EnsureFailure();
+        Assert.Contains("UNAUTHENTICATED", result.Output);
+        Assert.Contains("unknown, revoked or expired", result.Output);
+    }
+
+    [Fact]
+    public async Task Http_remote_cache_with_a_wrong_token_is_reported_and_caches_nothing()
+    {
+        _bazel.WriteWorkspace("wrong-http-token");
+        var result = (await _bazel.BuildAsync(["--remote_cache=" + _daemon.BaseAddress.ToString().TrimEnd('/'), "--remote_header=Authorization=Bearer fw1_wrong"]))
+            .EnsureSuccess(); // Bazel's HTTP cache only warns on cache errors
+        Assert.Contains(result.RemoteCacheWarnings, w => w.Contains("401", StringComparison.Ordinal));
+        Assert.Equal(0, result.RemoteCacheHits);
+    }
+
+    private async Task BuildTwiceAndExpectFullHitsAsync(string name, string[] flags)
+    {
+        _bazel.WriteWorkspace(name);
+        var cold = (await _bazel.BuildAsync(flags)).EnsureSuccess();
+        Assert.Empty(cold.RemoteCacheWarnings);
+        Assert.Equal(0, cold.RemoteCacheHits);
+        var before = await _bazel.OutputDigestsAsync();
+
+        await _bazel.CleanExpungeAsync();
+        var warm = (await _bazel.BuildAsync(flags)).EnsureSuccess();
+        Assert.Empty(warm.RemoteCacheWarnings);
+        Assert.Equal(BazelEnvironment.WorkspaceActions, warm.RemoteCacheHits);
+        Assert.Equal(0, warm.Executed);
+        Assert.Equal(before, await _bazel.OutputDigestsAsync());
+    }
+
+    private async Task<string> CreateTokenAsync(string cache, string scopes) =>
+        (await FlywheelProcess.CliAsync("token", "create", "--cache", cache, "--scope", scopes, "--data", _daemon.DataDirectory))
+            .EnsureSuccess().StandardOutput.Trim();
+}
