@@ -1,13 +1,13 @@
 using Flywheel.Cache.Bazel;
 using Flywheel.Cache.Caches;
 using Flywheel.Cache.Grpc;
-using Flywheel.Cache.Server.Bazel;
-using Flywheel.Cache.Server.Bazel.Grpc;
-using Flywheel.Cache.Server.Bazel.Http;
 using Flywheel.Cache.Index;
 using Flywheel.Cache.Nix;
 using Flywheel.Cache.Server.Api;
 using Flywheel.Cache.Server.Auth;
+using Flywheel.Cache.Server.Bazel;
+using Flywheel.Cache.Server.Bazel.Grpc;
+using Flywheel.Cache.Server.Bazel.Http;
 using Flywheel.Cache.Server.Http;
 using Flywheel.Cache.Server.Metrics;
 using Flywheel.Cache.Server.Nix;
