@@ -65,7 +65,8 @@ internal static class ByteStreamService
             int read;
             while ((read = await ReadFullAsync(stream, buffer.AsMemory(0, ChunkSize), call.CancellationToken)) > 0)
             {
-                await writer.WriteAsync(new ReadResponse { Data = ByteString.CopyFrom(buffer, 0, read) }, call.CancellationToken);
+                // No copy: the message wraps the pooled buffer, which is reused only after the write completed.
+                await writer.WriteAsync(new ReadResponse { Data = UnsafeByteOperations.UnsafeWrap(buffer.AsMemory(0, read)) }, call.CancellationToken);
             }
         }
         finally
@@ -94,7 +95,7 @@ internal static class ByteStreamService
                 compressor.Compress(buffer.AsSpan(0, read), output);
                 if (output.WrittenCount >= ChunkSize)
                 {
-                    await writer.WriteAsync(new ReadResponse { Data = ByteString.CopyFrom(output.WrittenSpan) }, call.CancellationToken);
+                    await writer.WriteAsync(new ReadResponse { Data = UnsafeByteOperations.UnsafeWrap(output.WrittenMemory) }, call.CancellationToken);
                     output.ResetWrittenCount();
                 }
             }
@@ -102,7 +103,7 @@ internal static class ByteStreamService
             compressor.Finish(output);
             if (output.WrittenCount > 0)
             {
-                await writer.WriteAsync(new ReadResponse { Data = ByteString.CopyFrom(output.WrittenSpan) }, call.CancellationToken);
+                await writer.WriteAsync(new ReadResponse { Data = UnsafeByteOperations.UnsafeWrap(output.WrittenMemory) }, call.CancellationToken);
             }
         }
         finally
