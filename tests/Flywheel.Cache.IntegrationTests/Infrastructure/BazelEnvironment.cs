@@ -98,7 +98,7 @@ public sealed class BazelEnvironment : IAsyncDisposable
     /// <summary>A new isolated environment, or an exception saying bazel-bootstrap must be installed. We never skip.</summary>
     public static BazelEnvironment Require()
     {
-        var bazel = FindOnPath("bazel");
+        var bazel = TestTools.FindOnPath("bazel");
         if (bazel is null)
         {
             var where = System.Environment.GetEnvironmentVariable("CI") == "true" ? "CI" : "this machine";
@@ -106,7 +106,7 @@ public sealed class BazelEnvironment : IAsyncDisposable
                 $"Real Bazel is required on {where} but bazel is not on PATH. " +
                 "Install the Debian package bazel-bootstrap (apt-get install bazel-bootstrap, Bazel 4.2.3); the integration test command does.");
         }
-        return new BazelEnvironment(Path.Combine(Path.GetTempPath(), "flywheel-bazel-" + RandomNonce(12)), bazel);
+        return new BazelEnvironment(Path.Combine(Path.GetTempPath(), "flywheel-bazel-" + TestTools.RandomNonce(12)), bazel);
     }
 
     /// <summary>
@@ -118,7 +118,7 @@ public sealed class BazelEnvironment : IAsyncDisposable
     /// </summary>
     public string WriteWorkspace(string name)
     {
-        var nonce = RandomNonce(10);
+        var nonce = TestTools.RandomNonce(10);
         var safeName = new string(name.Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' ? c : '-').ToArray());
         if (safeName.Length > 60)
         {
@@ -247,31 +247,13 @@ public sealed class BazelEnvironment : IAsyncDisposable
     /// <summary>A new, empty folder inside <see cref="Root"/> for <c>--disk_cache=</c>.</summary>
     public string NewDiskCacheDir(string name)
     {
-        var dir = Path.Combine(Root, "caches", $"{name}-{RandomNonce(6)}");
+        var dir = Path.Combine(Root, "caches", $"{name}-{TestTools.RandomNonce(6)}");
         Directory.CreateDirectory(dir);
         return dir;
     }
 
     private string RequireWorkspace() =>
         Workspace ?? throw new InvalidOperationException("Call WriteWorkspace before running Bazel.");
-
-    private static string RandomNonce(int length)
-    {
-        const string alphabet = "0123456789abcdfghijklmnpqrsvwxyz";
-        return string.Create(length, 0, (span, _) =>
-        {
-            for (var i = 0; i < span.Length; i++)
-            {
-                span[i] = alphabet[RandomNumberGenerator.GetInt32(alphabet.Length)];
-            }
-        });
-    }
-
-    private static string? FindOnPath(string tool) =>
-        (System.Environment.GetEnvironmentVariable("PATH") ?? "")
-        .Split(':', StringSplitOptions.RemoveEmptyEntries)
-        .Select(dir => Path.Combine(dir, tool))
-        .FirstOrDefault(File.Exists);
 
     /// <summary>Shuts down the server of every workspace this instance wrote, then deletes <see cref="Root"/>.</summary>
     public async ValueTask DisposeAsync()

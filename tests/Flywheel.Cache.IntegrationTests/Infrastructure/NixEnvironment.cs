@@ -98,7 +98,7 @@ public sealed class NixEnvironment : IDisposable, IAsyncDisposable
     /// <summary>A new isolated environment, or an exception saying nix-bin must be installed. We never skip.</summary>
     public static NixEnvironment Require()
     {
-        var missing = RequiredTools.Where(tool => FindOnPath(tool) is null).ToArray();
+        var missing = RequiredTools.Where(tool => TestTools.FindOnPath(tool) is null).ToArray();
         if (missing.Length > 0)
         {
             var where = System.Environment.GetEnvironmentVariable("CI") == "true" ? "CI" : "this machine";
@@ -106,7 +106,7 @@ public sealed class NixEnvironment : IDisposable, IAsyncDisposable
                 $"Real Nix is required on {where} but {string.Join(", ", missing)} is not on PATH. " +
                 "Install the Debian package nix-bin (apt-get install nix-bin); the integration test command does.");
         }
-        var root = Path.Combine(Path.GetTempPath(), "flywheel-nix-" + RandomNonce(12));
+        var root = Path.Combine(Path.GetTempPath(), "flywheel-nix-" + TestTools.RandomNonce(12));
         return new NixEnvironment(root);
     }
 
@@ -122,7 +122,7 @@ public sealed class NixEnvironment : IDisposable, IAsyncDisposable
     /// </summary>
     public async Task<NixClosure> BuildClosureAsync(string testName, int largeBytes = 2 * 1024 * 1024)
     {
-        var nonce = RandomNonce(10);
+        var nonce = TestTools.RandomNonce(10);
         lock (_gate)
         {
             _nonces.Add(nonce);
@@ -217,7 +217,7 @@ public sealed class NixEnvironment : IDisposable, IAsyncDisposable
         var secret = (await RunAsync("nix", ["key", "generate-secret", "--key-name", name])).EnsureSuccess().StandardOutput.Trim();
         var publicKey = (await RunAsync("nix", ["key", "convert-secret-to-public"], standardInput: secret))
             .EnsureSuccess().StandardOutput.Trim();
-        var file = Path.Combine(Root, "keys", $"{name}-{RandomNonce(6)}.secret");
+        var file = Path.Combine(Root, "keys", $"{name}-{TestTools.RandomNonce(6)}.secret");
         await File.WriteAllTextAsync(file, secret);
         if (!OperatingSystem.IsWindows())
         {
@@ -265,7 +265,7 @@ public sealed class NixEnvironment : IDisposable, IAsyncDisposable
     /// sends it as preemptive Basic auth to that host (any port). Pass the path as <c>netrcFile</c>.</summary>
     public string WriteNetrc(string host, string password, string login = "x")
     {
-        var file = Path.Combine(Root, $"netrc-{RandomNonce(6)}");
+        var file = Path.Combine(Root, $"netrc-{TestTools.RandomNonce(6)}");
         File.WriteAllText(file, $"machine {host} login {login} password {password}\n");
         if (!OperatingSystem.IsWindows())
         {
@@ -283,7 +283,7 @@ public sealed class NixEnvironment : IDisposable, IAsyncDisposable
     /// <summary>A new, empty <c>file://</c> binary cache inside <see cref="Root"/>.</summary>
     public string NewFileCacheUrl(string name, string compression = "zstd")
     {
-        var dir = Path.Combine(Root, "caches", $"{name}-{RandomNonce(6)}");
+        var dir = Path.Combine(Root, "caches", $"{name}-{TestTools.RandomNonce(6)}");
         Directory.CreateDirectory(dir);
         return $"file://{dir}?compression={compression}";
     }
@@ -304,24 +304,6 @@ public sealed class NixEnvironment : IDisposable, IAsyncDisposable
             }
         }
     }
-
-    private static string RandomNonce(int length)
-    {
-        const string alphabet = "0123456789abcdfghijklmnpqrsvwxyz";
-        return string.Create(length, 0, (span, _) =>
-        {
-            for (var i = 0; i < span.Length; i++)
-            {
-                span[i] = alphabet[RandomNumberGenerator.GetInt32(alphabet.Length)];
-            }
-        });
-    }
-
-    private static string? FindOnPath(string tool) =>
-        (System.Environment.GetEnvironmentVariable("PATH") ?? "")
-        .Split(':', StringSplitOptions.RemoveEmptyEntries)
-        .Select(dir => Path.Combine(dir, tool))
-        .FirstOrDefault(File.Exists);
 
     public async ValueTask DisposeAsync()
     {
