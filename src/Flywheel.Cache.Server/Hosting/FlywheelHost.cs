@@ -9,6 +9,7 @@ using Flywheel.Cache.Server.Bazel;
 using Flywheel.Cache.Server.Bazel.Grpc;
 using Flywheel.Cache.Server.Bazel.Http;
 using Flywheel.Cache.Server.Http;
+using Flywheel.Cache.Server.Maintenance;
 using Flywheel.Cache.Server.Metrics;
 using Flywheel.Cache.Server.Nix;
 using Flywheel.Cache.Storage;
@@ -55,15 +56,18 @@ public static class FlywheelHost
             Backends.CreateBlobStore(options, sp.GetRequiredService<TimeProvider>()), sp.GetRequiredService<FlywheelMetrics>()));
         services.AddSingleton(sp => Backends.CreateIndex(options, sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(sp => new NarInfoMemoryCache(options.NarInfoCacheBytes, options.NarInfoNegativeTtl, sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<AccessTracker>();
+        services.AddHostedService<AccessFlushService>();
         services.AddSingleton(sp => new NixBinaryCache(
             sp.GetRequiredService<IBlobStore>(), sp.GetRequiredService<IMetadataStore>(), sp.GetRequiredService<NarInfoMemoryCache>(),
-            options.Limits, sp.GetRequiredService<TimeProvider>()));
+            options.Limits, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<AccessTracker>()));
         services.AddSingleton<CacheCatalog>();
         services.AddSingleton<TokenService>();
         services.AddSingleton<RequestAuthorizer>();
         services.AddSingleton<Bootstrap>();
         services.AddSingleton(sp => new BazelCache(
-            sp.GetRequiredService<IBlobStore>(), sp.GetRequiredService<IMetadataStore>(), BazelLimits.Default, sp.GetRequiredService<TimeProvider>()));
+            sp.GetRequiredService<IBlobStore>(), sp.GetRequiredService<IMetadataStore>(), BazelLimits.Default, sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<AccessTracker>()));
         services.AddSingleton(sp => new BazelInstances(
             sp.GetRequiredService<CacheCatalog>(), sp.GetRequiredService<RequestAuthorizer>(), options.BazelDefaultInstance));
         services.AddSingleton<ByteStreamUploads>();

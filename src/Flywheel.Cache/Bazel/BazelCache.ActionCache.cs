@@ -174,6 +174,12 @@ public sealed partial class BazelCache
             {
                 return null;
             }
+
+            // A hit keeps everything it needs alive for LRU eviction, downloaded by the client or not.
+            foreach (var digest in references)
+            {
+                _access?.RecordBlob(digest.Hash);
+            }
         }
 
         return (bytes, result);

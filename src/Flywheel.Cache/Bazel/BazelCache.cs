@@ -14,8 +14,10 @@ public sealed partial class BazelCache
     private readonly IBlobStore _blobs;
     private readonly IMetadataStore _index;
     private readonly TimeProvider _time;
+    private readonly AccessTracker? _access;
 
-    public BazelCache(IBlobStore blobs, IMetadataStore index, BazelLimits limits, TimeProvider time)
+    /// <param name="access">Records reads for last-access times (LRU eviction); null records nothing.</param>
+    public BazelCache(IBlobStore blobs, IMetadataStore index, BazelLimits limits, TimeProvider time, AccessTracker? access = null)
     {
         ArgumentNullException.ThrowIfNull(blobs);
         ArgumentNullException.ThrowIfNull(index);
@@ -25,6 +27,7 @@ public sealed partial class BazelCache
         _index = index;
         Limits = limits;
         _time = time;
+        _access = access;
     }
 
     public BazelLimits Limits { get; }
@@ -78,11 +81,26 @@ public sealed partial class BazelCache
     public async Task<BlobHandle?> OpenAsync(BazelDigest digest, CancellationToken cancellationToken)
     {
         var handle = await _blobs.OpenAsync(digest.Hash, cancellationToken).ConfigureAwait(false);
-        return handle is not null && handle.Length == digest.SizeBytes ? handle : null;
+        if (handle is null || handle.Length != digest.SizeBytes)
+        {
+            return null;
+        }
+
+        _access?.RecordBlob(digest.Hash);
+        return handle;
     }
 
     /// <summary>Opens a CAS blob by its hash alone (Bazel's HTTP cache names blobs without their size), or returns null.</summary>
-    public Task<BlobHandle?> OpenAsync(BlobDigest hash, CancellationToken cancellationToken) => _blobs.OpenAsync(hash, cancellationToken);
+    public async Task<BlobHandle?> OpenAsync(BlobDigest hash, CancellationToken cancellationToken)
+    {
+        var handle = await _blobs.OpenAsync(hash, cancellationToken).ConfigureAwait(false);
+        if (handle is not null)
+        {
+            _access?.RecordBlob(hash);
+        }
+
+        return handle;
+    }
 
     /// <summary>Starts an upload of a blob that must end up as <paramref name="expected"/>.</summary>
     public ValueTask<CasUpload> BeginUploadAsync(BazelDigest expected, CancellationToken cancellationToken) =>

@@ -20,14 +20,18 @@ public sealed class NixBinaryCache
     private readonly IMetadataStore _index;
     private readonly NarInfoMemoryCache _memory;
     private readonly TimeProvider _time;
+    private readonly AccessTracker? _access;
 
-    public NixBinaryCache(IBlobStore blobs, IMetadataStore index, NarInfoMemoryCache memory, NixCacheLimits limits, TimeProvider time)
+    /// <param name="access">Records reads for last-access times (retention); null records nothing.</param>
+    public NixBinaryCache(
+        IBlobStore blobs, IMetadataStore index, NarInfoMemoryCache memory, NixCacheLimits limits, TimeProvider time, AccessTracker? access = null)
     {
         _blobs = blobs;
         _index = index;
         _memory = memory;
         Limits = limits;
         _time = time;
+        _access = access;
     }
 
     public NixCacheLimits Limits { get; }
@@ -40,9 +44,17 @@ public sealed class NixBinaryCache
             throw InvalidHashPart(storePathHash);
         }
 
-        return _memory.TryGet(cache.Id, storePathHash, out var text)
-            ? ValueTask.FromResult(text)
-            : LoadNarInfoAsync(cache, storePathHash, cancellationToken);
+        if (_memory.TryGet(cache.Id, storePathHash, out var text))
+        {
+            if (text is not null)
+            {
+                _access?.RecordNarInfo(cache.Id, storePathHash);
+            }
+
+            return ValueTask.FromResult(text);
+        }
+
+        return LoadNarInfoAsync(cache, storePathHash, cancellationToken);
     }
 
     private async ValueTask<byte[]?> LoadNarInfoAsync(CacheContext cache, string storePathHash, CancellationToken cancellationToken)
@@ -55,6 +67,7 @@ public sealed class NixBinaryCache
         }
 
         _memory.SetFound(cache.Id, storePathHash, record.Text);
+        _access?.RecordNarInfo(cache.Id, storePathHash);
         return record.Text;
     }
 
@@ -100,7 +113,13 @@ public sealed class NixBinaryCache
             return null;
         }
 
-        return await _blobs.OpenAsync(name.FileHash, cancellationToken).ConfigureAwait(false);
+        var blob = await _blobs.OpenAsync(name.FileHash, cancellationToken).ConfigureAwait(false);
+        if (blob is not null)
+        {
+            _access?.RecordBlob(name.FileHash);
+        }
+
+        return blob;
     }
 
     /// <summary>
