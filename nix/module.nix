@@ -131,6 +131,11 @@ in
         default = false;
         description = "Use path-style addressing (endpoint/bucket/key), as most self-hosted S3 servers need.";
       };
+      presignDownloads = mkOption {
+        type = types.bool;
+        default = false;
+        description = "Answer NAR downloads with a redirect to a presigned S3 URL. Only when every client can reach the object store.";
+      };
       credentialsFile = mkOption {
         type = types.nullOr types.path;
         default = null;

@@ -41,6 +41,7 @@ let
     "S3:Region" = cfg: s3 cfg cfg.s3.region;
     "S3:Prefix" = cfg: s3 cfg cfg.s3.prefix;
     "S3:PathStyle" = cfg: s3 cfg cfg.s3.pathStyle;
+    "S3:PresignDownloads" = cfg: s3 cfg cfg.s3.presignDownloads;
   };
 
   # Keys whose values are secrets. They never go into the unit's Environment= (that would put them in the

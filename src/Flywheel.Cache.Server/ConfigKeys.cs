@@ -19,7 +19,7 @@ public static class ConfigKeys
     /// <summary>Data folder of the embedded default (blobs, SQLite index, admin token). Flag --data.</summary>
     public const string Data = "Data";
 
-    /// <summary>Blob storage: disk (default) or s3. Flag --storage.</summary>
+    /// <summary>Blob storage: disk (default) or s3 (S3-compatible; credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY). Flag --storage.</summary>
     public const string Storage = "Storage";
 
     /// <summary>Metadata index: sqlite (default) or postgres. Flag --index.</summary>
@@ -46,6 +46,27 @@ public static class ConfigKeys
     /// <summary>The Bazel instance used when a client names none (no --remote_instance_name, no path prefix); default main.</summary>
     public const string BazelDefaultInstance = "Bazel:DefaultInstance";
 
+    /// <summary>S3 endpoint URL (RustFS, MinIO); absent for AWS itself. Flag --s3-endpoint.</summary>
+    public const string S3Endpoint = "S3:Endpoint";
+
+    /// <summary>S3 bucket. Flag --s3-bucket.</summary>
+    public const string S3Bucket = "S3:Bucket";
+
+    /// <summary>S3 region; default us-east-1. Flag --s3-region.</summary>
+    public const string S3Region = "S3:Region";
+
+    /// <summary>Key prefix inside the bucket, e.g. flywheel/. Flag --s3-prefix.</summary>
+    public const string S3Prefix = "S3:Prefix";
+
+    /// <summary>Path-style addressing (RustFS and MinIO need it): true or false. Flag --s3-path-style.</summary>
+    public const string S3PathStyle = "S3:PathStyle";
+
+    /// <summary>Answer NAR GETs with a redirect to a presigned S3 URL (clients must reach the object store); default false.</summary>
+    public const string S3PresignDownloads = "S3:PresignDownloads";
+
+    /// <summary>PostgreSQL connection string (a secret: prefer the environment or a file). Flag --postgres.</summary>
+    public const string Postgres = "Postgres";
+
     /// <summary>All keys above, for validation and for the test that compares them with the NixOS module.</summary>
     public static readonly IReadOnlyList<string> All =
     [
@@ -53,5 +74,6 @@ public static class ConfigKeys
         MaxNarInfoBytes, MaxNarBytes, MaxLogBytes,
         NarInfoCacheBytes, NarInfoNegativeTtl,
         BazelDefaultInstance,
+        S3Endpoint, S3Bucket, S3Region, S3Prefix, S3PathStyle, S3PresignDownloads, Postgres,
     ];
 }

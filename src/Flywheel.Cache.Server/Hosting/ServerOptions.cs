@@ -21,14 +21,26 @@ public sealed record ServerOptions
     public required TimeSpan NarInfoNegativeTtl { get; init; }
     public required string BazelDefaultInstance { get; init; }
 
+    /// <summary>The S3 settings when <see cref="Storage"/> is s3, else null.</summary>
+    public S3Settings? S3 { get; init; }
+
+    /// <summary>The PostgreSQL connection string when <see cref="Index"/> is postgres, else null.</summary>
+    public string? PostgresConnectionString { get; init; }
+
     public static ServerOptions Load(IConfiguration configuration)
     {
         var errors = new List<string>();
         var http = Endpoint(configuration, ConfigKeys.Http, "127.0.0.1:8080", errors);
         var grpc = Endpoint(configuration, ConfigKeys.Grpc, "127.0.0.1:9092", errors);
         var data = Path.GetFullPath(configuration[ConfigKeys.Data] is { Length: > 0 } d ? d : ".flywheel");
-        var storage = OneOf(configuration, ConfigKeys.Storage, "disk", ["disk"], errors);
-        var index = OneOf(configuration, ConfigKeys.Index, "sqlite", ["sqlite"], errors);
+        var storage = OneOf(configuration, ConfigKeys.Storage, "disk", ["disk", "s3"], errors);
+        var index = OneOf(configuration, ConfigKeys.Index, "sqlite", ["sqlite", "postgres"], errors);
+        var s3 = storage == "s3" ? S3Settings.Load(configuration, errors) : null;
+        var postgres = configuration[ConfigKeys.Postgres];
+        if (index == "postgres" && string.IsNullOrWhiteSpace(postgres))
+        {
+            errors.Add($"{ConfigKeys.Postgres}: --index postgres needs a connection string (--postgres or FLYWHEEL_POSTGRES), e.g. Host=db;Username=flywheel;Password=…;Database=flywheel");
+        }
         var defaults = NixCacheLimits.Default;
         var limits = new NixCacheLimits(
             Size(configuration, ConfigKeys.MaxNarInfoBytes, defaults.MaxNarInfoBytes, errors),
@@ -78,6 +90,8 @@ public sealed record ServerOptions
             NarInfoCacheBytes = narInfoCacheBytes,
             NarInfoNegativeTtl = negativeTtl,
             BazelDefaultInstance = bazelDefaultInstance,
+            S3 = s3,
+            PostgresConnectionString = index == "postgres" ? postgres : null,
         };
     }
 

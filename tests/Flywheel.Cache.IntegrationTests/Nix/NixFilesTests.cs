@@ -17,14 +17,10 @@ namespace Flywheel.Cache.IntegrationTests.Nix;
 public sealed partial class NixFilesTests(ITestOutputHelper output)
 {
     /// <summary>
-    /// Keys the module already sets but ConfigKeys.cs does not have yet; the S3/PostgreSQL issue adds them
-    /// to ConfigKeys (and then removes them here — the test fails while a key is in both lists).
+    /// Keys the module may set before ConfigKeys.cs has them (none now); a key added to ConfigKeys must be
+    /// removed here — the test fails while a key is in both lists.
     /// </summary>
-    private static readonly string[] PendingKeys =
-    [
-        "S3:Endpoint", "S3:Bucket", "S3:Region", "S3:Prefix", "S3:PathStyle",
-        "Postgres",
-    ];
+    private static readonly string[] PendingKeys = [];
 
     private static readonly TimeSpan ProcessTimeout = TimeSpan.FromSeconds(60);
 
@@ -248,6 +244,7 @@ public sealed partial class NixFilesTests(ITestOutputHelper output)
             ["region"] = "eu-central-1",
             ["prefix"] = "cache/",
             ["pathStyle"] = true,
+            ["presignDownloads"] = false,
             ["credentialsFile"] = "/run/secrets/flywheel-s3.env",
         },
         ["postgres"] = new JsonObject { ["connectionStringFile"] = "/run/secrets/flywheel-postgres" },
