@@ -32,6 +32,7 @@ internal sealed class S3BlobWriter : IBlobWriter
     private readonly int _partSize;
     private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
     private byte[] _buffer = [];
+    private int _capacity; // of _buffer, but never more than a part (the pool may hand out a larger array)
     private int _buffered;
     private string? _uploadKey;
     private string? _uploadId;
@@ -53,7 +54,7 @@ internal sealed class S3BlobWriter : IBlobWriter
         ObjectDisposedException.ThrowIf(_finished, this);
         _hash.AppendData(data.Span);
         Length += data.Length;
-        if (_buffered + data.Length <= _buffer.Length)
+        if (_buffered + data.Length <= _capacity)
         {
             data.Span.CopyTo(_buffer.AsSpan(_buffered));
             _buffered += data.Length;
@@ -141,16 +142,17 @@ internal sealed class S3BlobWriter : IBlobWriter
 
     private void Reserve(int needed)
     {
-        if (needed <= _buffer.Length)
+        if (needed <= _capacity)
         {
             return;
         }
 
-        var size = Math.Max(needed, (int)Math.Min(_partSize, Math.Max(InitialBufferSize, (long)_buffer.Length * 2)));
+        var size = Math.Max(needed, (int)Math.Min(_partSize, Math.Max(InitialBufferSize, (long)_capacity * 2)));
         var bigger = ArrayPool<byte>.Shared.Rent(size);
         _buffer.AsSpan(0, _buffered).CopyTo(bigger);
         ReturnBuffer();
         _buffer = bigger;
+        _capacity = Math.Min(bigger.Length, _partSize);
     }
 
     private async Task PutAsync(string key, CancellationToken cancellationToken)
@@ -287,6 +289,7 @@ internal sealed class S3BlobWriter : IBlobWriter
     {
         ReturnBuffer();
         _buffer = [];
+        _capacity = 0;
         _buffered = 0;
         _hash.Dispose();
         if (_uploadId is { } uploadId)
