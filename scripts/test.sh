@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the tests need (Debian packages), then builds and runs every test.
+# Installs what the tests need (Debian packages, s3rver), then builds and runs every test.
 # This is the README's test command and what .ci/run calls. Safe to run again: installed things are skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +17,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -q
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
 fi
+
+# s3rver, the S3 stand-in (for RustFS/MinIO) the S3 blob store tests run against, in a project-local folder.
+S3RVER_VERSION=3.7.1
+S3RVER_DIR="$PWD/.test-env/s3rver"
+if [ "$(node -p "try{require('$S3RVER_DIR/node_modules/s3rver/package.json').version}catch(e){''}" 2>/dev/null)" != "$S3RVER_VERSION" ]; then
+  echo "test.sh: installing s3rver@$S3RVER_VERSION into $S3RVER_DIR"
+  npm install --no-save --no-audit --no-fund --prefix "$S3RVER_DIR" "s3rver@$S3RVER_VERSION" </dev/null
+fi
+export FLYWHEEL_TEST_S3RVER="$S3RVER_DIR/node_modules/s3rver/bin/s3rver.js"
 
 results="$(mktemp -d)"
 trap 'rm -rf "$results"' EXIT

@@ -18,9 +18,9 @@ public sealed class MeteredBlobStore : IBlobStore
         _metrics = metrics;
     }
 
-    public async ValueTask<IBlobWriter> BeginWriteAsync(CancellationToken cancellationToken)
+    public async ValueTask<IBlobWriter> BeginWriteAsync(BlobDigest? expected, CancellationToken cancellationToken)
     {
-        var writer = await MeasureAsync(BlobStoreOperation.Write, () => _inner.BeginWriteAsync(cancellationToken).AsTask());
+        var writer = await MeasureAsync(BlobStoreOperation.Write, () => _inner.BeginWriteAsync(expected, cancellationToken).AsTask());
         return new MeteredWriter(writer, _metrics);
     }
 

@@ -117,7 +117,7 @@ public sealed partial class BazelCache
             throw TooLarge($"blob {expected}", expected.SizeBytes, Limits.MaxBlobBytes);
         }
 
-        var writer = await _blobs.BeginWriteAsync(cancellationToken).ConfigureAwait(false);
+        var writer = await _blobs.BeginWriteAsync(expected.Hash, cancellationToken).ConfigureAwait(false);
         try
         {
             return new CasUpload(writer, expected, compressor, _index, _time);

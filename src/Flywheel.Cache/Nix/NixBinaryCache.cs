@@ -85,7 +85,7 @@ public sealed class NixBinaryCache
         }
 
         using var hasher = new NarHasher(name.Compression);
-        await using var writer = await _blobs.BeginWriteAsync(cancellationToken).ConfigureAwait(false);
+        await using var writer = await _blobs.BeginWriteAsync(name.FileHash, cancellationToken).ConfigureAwait(false);
         await CopyAsync(body, writer, Limits.MaxNarBytes, "NAR", hasher, cancellationToken).ConfigureAwait(false);
         var hashes = hasher.Complete();
         if (hashes.FileHash != name.FileHash)
@@ -217,7 +217,7 @@ public sealed class NixBinaryCache
             throw TooLarge(path, declaredLength.Value, Limits.MaxFileBytes);
         }
 
-        await using var writer = await _blobs.BeginWriteAsync(cancellationToken).ConfigureAwait(false);
+        await using var writer = await _blobs.BeginWriteAsync(expected: null, cancellationToken).ConfigureAwait(false);
         await CopyAsync(body, writer, Limits.MaxFileBytes, path, null, cancellationToken).ConfigureAwait(false);
         var commit = await writer.CommitAsync(null, cancellationToken).ConfigureAwait(false);
         var now = _time.GetUtcNow();

@@ -10,7 +10,7 @@ public static class BlobStoreExtensions
     public static async Task<BlobCommit> WriteAsync(
         this IBlobStore store, Stream content, BlobDigest? expected, CancellationToken cancellationToken)
     {
-        await using var writer = await store.BeginWriteAsync(cancellationToken).ConfigureAwait(false);
+        await using var writer = await store.BeginWriteAsync(expected, cancellationToken).ConfigureAwait(false);
         var buffer = ArrayPool<byte>.Shared.Rent(CopyBufferSize);
         try
         {
@@ -35,7 +35,7 @@ public static class BlobStoreExtensions
 
         static async Task<BlobCommit> WriteBytesAsync(IBlobStore store, ReadOnlyMemory<byte> content, BlobDigest? expected, CancellationToken ct)
         {
-            await using var writer = await store.BeginWriteAsync(ct).ConfigureAwait(false);
+            await using var writer = await store.BeginWriteAsync(expected, ct).ConfigureAwait(false);
             await writer.WriteAsync(content, ct).ConfigureAwait(false);
             return await writer.CommitAsync(expected, ct).ConfigureAwait(false);
         }

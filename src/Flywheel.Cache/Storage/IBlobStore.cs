@@ -10,8 +10,12 @@ public interface IBlobStore
     /// <summary>
     /// Starts a write. Bytes go to a temporary location while being hashed; nothing is visible until
     /// <see cref="IBlobWriter.CommitAsync"/> verifies them. Disposing an uncommitted writer discards it.
+    /// <paramref name="expected"/> is the digest the caller will commit as, when it knows it up front (a Nix
+    /// NAR's FileHash, a Bazel digest): a store may then write straight towards the final name (S3 uploads a
+    /// multipart upload to the final key and completes it only after verifying). A hint is binding: bytes that
+    /// hash to anything else fail the commit with <see cref="CacheError.Invalid"/>. Null when unknown (logs).
     /// </summary>
-    ValueTask<IBlobWriter> BeginWriteAsync(CancellationToken cancellationToken);
+    ValueTask<IBlobWriter> BeginWriteAsync(BlobDigest? expected, CancellationToken cancellationToken);
 
     /// <summary>Opens a blob for reading, or returns null when it is not stored.</summary>
     Task<BlobHandle?> OpenAsync(BlobDigest digest, CancellationToken cancellationToken);

@@ -94,7 +94,7 @@ public abstract class BlobStoreContract : IAsyncLifetime
     [Fact]
     public async Task Writer_counts_the_bytes_written()
     {
-        await using var writer = await Store.BeginWriteAsync(None);
+        await using var writer = await Store.BeginWriteAsync(null, None);
         await writer.WriteAsync(new byte[10], None);
         await writer.WriteAsync(new byte[5], None);
         Assert.Equal(15, writer.Length);
@@ -144,11 +144,13 @@ public abstract class BlobStoreContract : IAsyncLifetime
         Assert.Empty(await ListAllAsync());
     }
 
-    [Fact]
-    public async Task Uncommitted_writer_leaves_nothing()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Uncommitted_writer_leaves_nothing(bool hinted)
     {
         var content = RandomBytes(70_000, 5);
-        await using (var writer = await Store.BeginWriteAsync(None))
+        await using (var writer = await Store.BeginWriteAsync(hinted ? BlobDigest.Compute(content) : null, None))
         {
             await writer.WriteAsync(content, None);
         }
@@ -182,7 +184,7 @@ public abstract class BlobStoreContract : IAsyncLifetime
 
         var commits = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Run(async () =>
         {
-            await using var writer = await Store.BeginWriteAsync(None);
+            await using var writer = await Store.BeginWriteAsync(digest, None);
             for (var i = 0; i < content.Length; i += 50_000)
             {
                 await writer.WriteAsync(content.AsMemory(i, Math.Min(50_000, content.Length - i)), None);
@@ -199,15 +201,17 @@ public abstract class BlobStoreContract : IAsyncLifetime
         Assert.Single(await ListAllAsync());
     }
 
-    [Fact]
-    public async Task Large_blob_fed_in_odd_sized_chunks_round_trips()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Large_blob_fed_in_odd_sized_chunks_round_trips(bool hinted)
     {
         const int size = 20 << 20;
         var content = RandomBytes(size, 8);
         var digest = BlobDigest.Compute(content);
         int[] chunkSizes = [1, 7, 4093, 65_537, 131_071, 3, 1_000_003];
 
-        await using var writer = await Store.BeginWriteAsync(None);
+        await using var writer = await Store.BeginWriteAsync(hinted ? digest : null, None);
         var offset = 0;
         for (var i = 0; offset < size; i++)
         {

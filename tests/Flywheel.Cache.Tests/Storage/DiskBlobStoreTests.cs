@@ -54,7 +54,7 @@ public sealed class DiskBlobStoreTests : BlobStoreContract
     public async Task Writes_in_progress_stay_in_the_temporary_directory()
     {
         var content = RandomBytes(200_000, 1);
-        await using var writer = await Store.BeginWriteAsync(None);
+        await using var writer = await Store.BeginWriteAsync(null, None);
         await writer.WriteAsync(content, None);
 
         Assert.Single(Directory.EnumerateFiles(TemporaryDirectory));
@@ -69,7 +69,7 @@ public sealed class DiskBlobStoreTests : BlobStoreContract
     [Fact]
     public async Task Abandoned_and_rejected_writes_leave_no_temporary_files()
     {
-        await using (var writer = await Store.BeginWriteAsync(None))
+        await using (var writer = await Store.BeginWriteAsync(null, None))
         {
             await writer.WriteAsync(RandomBytes(1000, 2), None);
         }

@@ -90,10 +90,11 @@ public sealed class DiskBlobStore : IBlobStore
         return deleted;
     }
 
-    public ValueTask<IBlobWriter> BeginWriteAsync(CancellationToken cancellationToken)
+    /// <summary>Starts a write to a temporary file. The hint is not needed (the rename picks the name), but it is binding.</summary>
+    public ValueTask<IBlobWriter> BeginWriteAsync(BlobDigest? expected, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        return ValueTask.FromResult<IBlobWriter>(new DiskBlobWriter(this));
+        return ValueTask.FromResult<IBlobWriter>(new DiskBlobWriter(this, expected));
     }
 
     public Task<BlobHandle?> OpenAsync(BlobDigest digest, CancellationToken cancellationToken)

@@ -9,14 +9,16 @@ namespace Flywheel.Cache.Storage.Disk;
 internal sealed class DiskBlobWriter : IBlobWriter
 {
     private readonly DiskBlobStore _store;
+    private readonly BlobDigest? _hint;
     private readonly string _temporaryPath;
     private readonly FileStream _file;
     private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
     private bool _finished;
 
-    public DiskBlobWriter(DiskBlobStore store)
+    public DiskBlobWriter(DiskBlobStore store, BlobDigest? hint)
     {
         _store = store;
+        _hint = hint;
         _temporaryPath = Path.Combine(store.TemporaryDirectory, Guid.NewGuid().ToString("N"));
         try
         {
@@ -53,6 +55,12 @@ internal sealed class DiskBlobWriter : IBlobWriter
             {
                 throw new CacheException(
                     CacheError.Invalid, $"digest mismatch: expected {want.ToHex()}, got {actual.ToHex()} ({Length} bytes)");
+            }
+
+            if (_hint is { } hinted && hinted != actual)
+            {
+                throw new CacheException(
+                    CacheError.Invalid, $"digest mismatch: the write began as {hinted.ToHex()}, got {actual.ToHex()} ({Length} bytes)");
             }
 
             var size = Length;

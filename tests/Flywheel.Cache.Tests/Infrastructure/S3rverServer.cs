@@ -1,0 +1,144 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Flywheel.Cache.Storage.S3;
+
+namespace Flywheel.Cache.Tests.Infrastructure;
+
+/// <summary>
+/// A real s3rver (the S3 stand-in for RustFS/MinIO) on a free loopback port, with one bucket, in a temporary
+/// directory; killed and removed on dispose. Found through FLYWHEEL_TEST_S3RVER (its bin/s3rver.js, which
+/// scripts/test.sh installs and exports) or the repository's .test-env/ folder; missing, every test using it fails.
+/// </summary>
+public sealed class S3rverServer : IAsyncLifetime
+{
+    public const string Collection = "s3rver";
+    public const string Bucket = "flywheel-test";
+    public const string AccessKey = "S3RVER";
+    public const string SecretKey = "S3RVER";
+
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(30);
+
+    private Process? _process;
+
+    public string Directory { get; } = Path.Combine(Path.GetTempPath(), "flywheel-s3rver-" + Guid.NewGuid().ToString("N"));
+
+    public Uri ServiceUrl { get; private set; } = new("http://127.0.0.1:1/");
+
+    /// <summary>Options for a store on this server under its own <paramref name="prefix"/>, with test-sized timeouts.</summary>
+    public S3BlobStoreOptions Options(string prefix, long partSizeBytes = S3BlobStoreOptions.DefaultPartSizeBytes) => new()
+    {
+        ServiceUrl = ServiceUrl,
+        Region = "us-east-1",
+        Bucket = Bucket,
+        Prefix = prefix,
+        ForcePathStyle = true,
+        AccessKey = AccessKey,
+        SecretKey = SecretKey,
+        PartSizeBytes = partSizeBytes,
+        RequestTimeout = TimeSpan.FromSeconds(10),
+        MaxRetries = 1,
+    };
+
+    public async Task InitializeAsync()
+    {
+        var s3rver = FindS3rver();
+        var host = Path.Combine(AppContext.BaseDirectory, "Infrastructure", "s3rver-host.js");
+        var packageDir = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(s3rver)!, ".."));
+        var port = FreePort();
+        System.IO.Directory.CreateDirectory(Directory);
+        ServiceUrl = new Uri($"http://127.0.0.1:{port}/");
+
+        var start = new ProcessStartInfo("node")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in (string[])[host, packageDir, "127.0.0.1", port.ToString(), Directory, Bucket])
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        _process = Process.Start(start) ?? throw new InvalidOperationException("could not start node");
+        var stderr = _process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(StartTimeout);
+        try
+        {
+            while (await _process.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
+            {
+                if (line.Contains("s3rver ready", StringComparison.Ordinal))
+                {
+                    _ = _process.StandardOutput.ReadToEndAsync(); // keep draining
+                    return;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        Kill();
+        throw new InvalidOperationException(
+            $"s3rver ({s3rver}) did not start on port {port} within {StartTimeout.TotalSeconds} s: {await stderr}");
+    }
+
+    public Task DisposeAsync()
+    {
+        Kill();
+        try
+        {
+            System.IO.Directory.Delete(Directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Stops the server at once (the "storage went away" case).</summary>
+    public void Kill()
+    {
+        if (_process is { HasExited: false })
+        {
+            _process.Kill(entireProcessTree: true);
+            _process.WaitForExit(10_000);
+        }
+    }
+
+    /// <summary>A loopback port nothing listens on (for the "unreachable" tests).</summary>
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static string FindS3rver()
+    {
+        var configured = Environment.GetEnvironmentVariable("FLYWHEEL_TEST_S3RVER");
+        if (!string.IsNullOrEmpty(configured) && File.Exists(configured))
+        {
+            return configured;
+        }
+
+        // `dotnet test` run by hand after scripts/test.sh installed it once
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            var local = Path.Combine(dir.FullName, ".test-env", "s3rver", "node_modules", "s3rver", "bin", "s3rver.js");
+            if (File.Exists(local))
+            {
+                return local;
+            }
+        }
+
+        var ci = Environment.GetEnvironmentVariable("CI") == "true" ? " (CI)" : "";
+        throw new InvalidOperationException(
+            $"s3rver not found{ci}: FLYWHEEL_TEST_S3RVER is '{configured}'. scripts/test.sh installs it " +
+            "(npm install --no-save --prefix .test-env/s3rver s3rver@3.7.1) and exports FLYWHEEL_TEST_S3RVER; run it once.");
+    }
+}
+
+[CollectionDefinition(S3rverServer.Collection)]
+public sealed class S3rverCollection : ICollectionFixture<S3rverServer>;
