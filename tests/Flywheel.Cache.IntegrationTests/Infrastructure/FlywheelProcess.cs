@@ -50,7 +50,11 @@ public sealed class FlywheelProcess : IAsyncDisposable
 
     public static string FlywheelDll => Path.Combine(AppContext.BaseDirectory, "flywheel.dll");
 
-    public static async Task<FlywheelProcess> StartAsync(string? dataDirectory = null, params string[] extraArgs)
+    public static Task<FlywheelProcess> StartAsync(string? dataDirectory = null, params string[] extraArgs) =>
+        StartAsync(dataDirectory, new Dictionary<string, string>(), extraArgs);
+
+    /// <summary>Starts the daemon with extra environment variables (e.g. FLYWHEEL_POSTGRES, AWS_ACCESS_KEY_ID) and flags.</summary>
+    public static async Task<FlywheelProcess> StartAsync(string? dataDirectory, IReadOnlyDictionary<string, string> environment, params string[] extraArgs)
     {
         dataDirectory ??= Path.Combine(Path.GetTempPath(), "flywheel-it-" + Guid.NewGuid().ToString("N"));
         var port = FreePort();
@@ -59,6 +63,11 @@ public sealed class FlywheelProcess : IAsyncDisposable
         foreach (var a in new[] { FlywheelDll, "serve", "--http", $"127.0.0.1:{port}", "--grpc", $"127.0.0.1:{grpcPort}", "--data", dataDirectory }.Concat(extraArgs))
         {
             start.ArgumentList.Add(a);
+        }
+
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
         }
 
         var process = Process.Start(start) ?? throw new InvalidOperationException("could not start flywheel");
