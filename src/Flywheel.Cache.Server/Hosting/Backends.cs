@@ -1,7 +1,9 @@
 using Flywheel.Cache.Index;
+using Flywheel.Cache.Index.Postgres;
 using Flywheel.Cache.Index.Sqlite;
 using Flywheel.Cache.Storage;
 using Flywheel.Cache.Storage.Disk;
+using Flywheel.Cache.Storage.S3;
 
 namespace Flywheel.Cache.Server.Hosting;
 
@@ -11,12 +13,15 @@ public static class Backends
     public static IBlobStore CreateBlobStore(ServerOptions options, TimeProvider time) => options.Storage switch
     {
         "disk" => new DiskBlobStore(Path.Combine(options.DataDirectory, "blobs"), time),
+        "s3" => new S3BlobStore(options.S3 ?? throw new InvalidOperationException("storage s3 without S3 settings"), time),
         var other => throw new InvalidOperationException($"storage '{other}' is not supported"),
     };
 
     public static IMetadataStore CreateIndex(ServerOptions options, TimeProvider time) => options.Index switch
     {
         "sqlite" => CreateSqliteIndex(options.DataDirectory, time),
+        "postgres" => new PostgresMetadataStore(
+            options.PostgresConnectionString ?? throw new InvalidOperationException("index postgres without a connection string"), time),
         var other => throw new InvalidOperationException($"index '{other}' is not supported"),
     };
 

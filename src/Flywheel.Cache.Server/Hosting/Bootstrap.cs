@@ -46,7 +46,7 @@ public sealed class Bootstrap
             catch (CacheException e) when (e.Error == CacheError.Conflict)
             {
                 // another replica created it at the same moment
-                main = await _catalog.FindAsync(DefaultCache, cancellationToken)
+                main = await _catalog.ReloadAsync(DefaultCache, cancellationToken)
                     ?? throw new InvalidOperationException($"cache {DefaultCache} was reported to exist but cannot be read", e);
             }
         }

@@ -1,36 +1,39 @@
+using Flywheel.Cache.Storage.S3;
+
 namespace Flywheel.Cache.Server.Hosting;
 
-/// <summary>The S3 part of the configuration (<c>S3:*</c> keys), validated with the rest at start.</summary>
-public sealed record S3Settings(Uri? Endpoint, string Bucket, string Region, string Prefix, bool PathStyle, bool PresignDownloads)
+/// <summary>Reads the <c>S3:*</c> keys into the S3 store's options; the store's own validation names what is wrong.</summary>
+public static class S3Settings
 {
-    public static S3Settings? Load(IConfiguration configuration, List<string> errors)
+    public static S3BlobStoreOptions Load(IConfiguration configuration, List<string> errors)
     {
         Uri? endpoint = null;
         if (configuration[ConfigKeys.S3Endpoint] is { Length: > 0 } endpointText
             && (!Uri.TryCreate(endpointText, UriKind.Absolute, out endpoint) || endpoint.Scheme is not ("http" or "https")))
         {
             errors.Add($"{ConfigKeys.S3Endpoint}: '{endpointText}' is not an http(s) URL");
+            endpoint = null; // keep validating the other keys
         }
 
-        var bucket = configuration[ConfigKeys.S3Bucket] ?? "";
-        if (bucket.Length is < 3 or > 63 || !bucket.All(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '-' or '.'))
+        var options = new S3BlobStoreOptions
         {
-            errors.Add($"{ConfigKeys.S3Bucket}: --storage s3 needs a bucket name (3-63 characters a-z, 0-9, '-', '.'), got '{bucket}'");
-        }
-
-        var prefix = configuration[ConfigKeys.S3Prefix] ?? "";
-        if (prefix.Contains("..", StringComparison.Ordinal) || prefix.StartsWith('/') || prefix.Any(char.IsControl))
+            ServiceUrl = endpoint,
+            Region = configuration[ConfigKeys.S3Region] is { Length: > 0 } region ? region : "us-east-1",
+            Bucket = configuration[ConfigKeys.S3Bucket] ?? "",
+            Prefix = configuration[ConfigKeys.S3Prefix] ?? "",
+            ForcePathStyle = Flag(configuration, ConfigKeys.S3PathStyle, errors),
+            PresignDownloads = Flag(configuration, ConfigKeys.S3PresignDownloads, errors),
+        };
+        try
         {
-            errors.Add($"{ConfigKeys.S3Prefix}: '{prefix}' must be a relative key prefix without '..'");
+            options.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            errors.Add($"S3 ({ConfigKeys.S3Bucket}, {ConfigKeys.S3Prefix}, …): {e.Message}");
         }
 
-        return new S3Settings(
-            endpoint,
-            bucket,
-            configuration[ConfigKeys.S3Region] is { Length: > 0 } region ? region : "us-east-1",
-            prefix,
-            Flag(configuration, ConfigKeys.S3PathStyle, errors),
-            Flag(configuration, ConfigKeys.S3PresignDownloads, errors));
+        return options;
     }
 
     private static bool Flag(IConfiguration configuration, string key, List<string> errors)

@@ -22,7 +22,7 @@ public sealed record ServerOptions
     public required string BazelDefaultInstance { get; init; }
 
     /// <summary>The S3 settings when <see cref="Storage"/> is s3, else null.</summary>
-    public S3Settings? S3 { get; init; }
+    public Flywheel.Cache.Storage.S3.S3BlobStoreOptions? S3 { get; init; }
 
     /// <summary>The PostgreSQL connection string when <see cref="Index"/> is postgres, else null.</summary>
     public string? PostgresConnectionString { get; init; }

@@ -36,6 +36,10 @@ public sealed class CacheCatalog
         return CacheNames.IsValid(name) ? LoadAsync(name, cancellationToken) : ValueTask.FromResult<CacheContext?>(null);
     }
 
+    /// <summary>Like <see cref="FindAsync"/>, but asks the index even when memory has an answer (e.g. after another gateway created it).</summary>
+    public ValueTask<CacheContext?> ReloadAsync(string name, CancellationToken cancellationToken) =>
+        CacheNames.IsValid(name) ? LoadAsync(name, cancellationToken) : ValueTask.FromResult<CacheContext?>(null);
+
     private async ValueTask<CacheContext?> LoadAsync(string name, CancellationToken cancellationToken)
     {
         var record = await _index.GetCacheAsync(name, cancellationToken).ConfigureAwait(false);

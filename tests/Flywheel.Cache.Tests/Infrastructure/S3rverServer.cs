@@ -23,6 +23,8 @@ public sealed class S3rverServer : IAsyncLifetime
 
     public string Directory { get; } = Path.Combine(Path.GetTempPath(), "flywheel-s3rver-" + Guid.NewGuid().ToString("N"));
 
+    private int _port;
+
     public Uri ServiceUrl { get; private set; } = new("http://127.0.0.1:1/");
 
     /// <summary>Options for a store on this server under its own <paramref name="prefix"/>, with test-sized timeouts.</summary>
@@ -40,12 +42,19 @@ public sealed class S3rverServer : IAsyncLifetime
         MaxRetries = 1,
     };
 
-    public async Task InitializeAsync()
+    public Task InitializeAsync()
+    {
+        _port = FreePort();
+        return StartAsync();
+    }
+
+    /// <summary>Starts the server (again, after <see cref="Kill"/>) on the same port and folder: the stored blobs come back.</summary>
+    public async Task StartAsync()
     {
         var s3rver = FindS3rver();
         var host = Path.Combine(AppContext.BaseDirectory, "Infrastructure", "s3rver-host.js");
         var packageDir = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(s3rver)!, ".."));
-        var port = FreePort();
+        var port = _port;
         System.IO.Directory.CreateDirectory(Directory);
         ServiceUrl = new Uri($"http://127.0.0.1:{port}/");
 

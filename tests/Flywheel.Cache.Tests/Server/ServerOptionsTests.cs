@@ -52,7 +52,9 @@ public sealed class ServerOptionsTests
         var options = Load(
             (ConfigKeys.Storage, "s3"), (ConfigKeys.S3Bucket, "flywheel"), (ConfigKeys.S3Endpoint, "http://127.0.0.1:9000"),
             (ConfigKeys.S3PathStyle, "true"), (ConfigKeys.Index, "postgres"), (ConfigKeys.Postgres, "Host=db;Database=flywheel"));
-        Assert.Equal(new S3Settings(new Uri("http://127.0.0.1:9000"), "flywheel", "us-east-1", "", true, false), options.S3);
+        Assert.NotNull(options.S3);
+        Assert.Equal((new Uri("http://127.0.0.1:9000"), "flywheel", "us-east-1", true, false),
+            (options.S3.ServiceUrl, options.S3.Bucket, options.S3.Region, options.S3.ForcePathStyle, options.S3.PresignDownloads));
         Assert.Equal("Host=db;Database=flywheel", options.PostgresConnectionString);
     }
 }
