@@ -4,14 +4,19 @@ namespace Flywheel.Cache.IntegrationTests.Bazel;
 
 /// <summary>
 /// Real Bazel 4.2.3 against the real <c>flywheel</c> executable: a workspace built with the remote cache, expunged
-/// and built again gets every action from the cache, over gRPC (REAPI) and over HTTP.
+/// and built again gets every action from the cache, over gRPC (REAPI) and over HTTP. Run on every backend.
 /// </summary>
-public sealed class BazelRemoteCacheRealBazelTests : IAsyncLifetime
+public abstract class BazelRemoteCacheRealBazelTests : IAsyncLifetime
 {
     private readonly BazelEnvironment _bazel = BazelEnvironment.Require();
     private FlywheelProcess _daemon = null!;
 
-    public async Task InitializeAsync() => _daemon = await FlywheelProcess.StartAsync();
+    /// <summary>An admin token of the daemon's backend.</summary>
+    protected virtual string AdminToken => _daemon.AdminToken;
+
+    protected abstract Task<FlywheelProcess> StartDaemonAsync();
+
+    public async Task InitializeAsync() => _daemon = await StartDaemonAsync();
 
     public async Task DisposeAsync()
     {
@@ -29,7 +34,7 @@ public sealed class BazelRemoteCacheRealBazelTests : IAsyncLifetime
     [Fact]
     public async Task Grpc_remote_cache_keeps_instances_apart()
     {
-        (await FlywheelProcess.CliAsync("cache", "create", "team-b", "--data", _daemon.DataDirectory)).EnsureSuccess();
+        (await FlywheelProcess.CliAsync("cache", "create", "team-b", "--server", _daemon.BaseAddress.ToString(), "--token", AdminToken)).EnsureSuccess();
         var token = await CreateTokenAsync("team-b", "pull,push");
         string[] flags = ["--remote_cache=" + _daemon.GrpcUrl, "--remote_instance_name=team-b", "--remote_header=Authorization=Bearer " + token];
         await BuildTwiceAndExpectFullHitsAsync("instance", flags);
@@ -85,6 +90,20 @@ public sealed class BazelRemoteCacheRealBazelTests : IAsyncLifetime
     }
 
     private async Task<string> CreateTokenAsync(string cache, string scopes) =>
-        (await FlywheelProcess.CliAsync("token", "create", "--cache", cache, "--scope", scopes, "--data", _daemon.DataDirectory))
+        (await FlywheelProcess.CliAsync("token", "create", "--cache", cache, "--scope", scopes, "--server", _daemon.BaseAddress.ToString(), "--token", AdminToken))
             .EnsureSuccess().StandardOutput.Trim();
+}
+
+/// <summary>The suite on the embedded default (local disk + SQLite).</summary>
+public sealed class BazelRemoteCacheOnEmbeddedDefaultTests : BazelRemoteCacheRealBazelTests
+{
+    protected override Task<FlywheelProcess> StartDaemonAsync() => FlywheelProcess.StartAsync();
+}
+
+/// <summary>The suite on the production backends: S3 (s3rver) and PostgreSQL.</summary>
+public sealed class BazelRemoteCacheOnS3AndPostgresTests(ProductionBackend backend) : BazelRemoteCacheRealBazelTests, IClassFixture<ProductionBackend>
+{
+    protected override string AdminToken => backend.AdminToken;
+
+    protected override Task<FlywheelProcess> StartDaemonAsync() => backend.StartGatewayAsync();
 }

@@ -4,15 +4,24 @@ using Flywheel.Cache.IntegrationTests.Infrastructure;
 namespace Flywheel.Cache.IntegrationTests.Nix;
 
 /// <summary>
-/// Real Nix 2.8 against the real <c>flywheel</c> executable on the embedded default: push with a netrc token,
-/// substitute back with signatures required, refuse what must be refused.
+/// Real Nix 2.8 against the real <c>flywheel</c> executable: push with a netrc token, substitute back with
+/// signatures required, refuse what must be refused. Run on every backend (subclasses below).
 /// </summary>
-public sealed class NixBinaryCacheRealNixTests : IAsyncLifetime
+public abstract class NixBinaryCacheRealNixTests : IAsyncLifetime
 {
     private readonly NixEnvironment _nix = NixEnvironment.Require();
     private FlywheelProcess _daemon = null!;
 
-    public async Task InitializeAsync() => _daemon = await FlywheelProcess.StartAsync();
+    protected NixEnvironment Nix => _nix;
+
+    protected FlywheelProcess Daemon => _daemon;
+
+    /// <summary>An admin token of the daemon's backend.</summary>
+    protected virtual string AdminToken => _daemon.AdminToken;
+
+    protected abstract Task<FlywheelProcess> StartDaemonAsync();
+
+    public async Task InitializeAsync() => _daemon = await StartDaemonAsync();
 
     public async Task DisposeAsync()
     {
@@ -126,42 +135,10 @@ public sealed class NixBinaryCacheRealNixTests : IAsyncLifetime
         await _nix.RealiseAsync([closure.Leaf], new Uri(_daemon.BaseAddress, "main").ToString(), _daemon.PublicKey);
     }
 
-    [Fact]
-    public async Task Cli_manages_caches_and_tokens_on_a_running_daemon_and_on_the_data_folder()
+    protected async Task<string> CreateTokenAsync(string cache, string scopes)
     {
-        var server = _daemon.BaseAddress.ToString();
-        (await FlywheelProcess.CliAsync("cache", "create", "team-a", "--server", server, "--token", _daemon.AdminToken, "--priority", "30"))
-            .EnsureSuccess();
-        var key = (await FlywheelProcess.CliAsync("cache", "key", "team-a", "--server", server, "--token", _daemon.AdminToken)).EnsureSuccess();
-        Assert.StartsWith("team-a.flywheel-1:", key.StandardOutput.Trim());
-
-        var list = (await FlywheelProcess.CliAsync("cache", "list", "--data", _daemon.DataDirectory)).EnsureSuccess();
-        Assert.Contains("team-a", list.StandardOutput);
-        Assert.Contains("main", list.StandardOutput);
-
-        var duplicate = await FlywheelProcess.CliAsync("cache", "create", "team-a", "--data", _daemon.DataDirectory);
-        Assert.NotEqual(0, duplicate.ExitCode);
-        Assert.Contains("team-a", duplicate.StandardError);
-
-        var created = (await FlywheelProcess.CliAsync("token", "create", "--cache", "team-a", "--scope", "pull,push", "--ttl", "1d",
-            "--server", server, "--token", _daemon.AdminToken)).EnsureSuccess();
-        var secret = created.StandardOutput.Trim();
-        var id = created.StandardError.Split(' ', ':')[1];
-        Assert.StartsWith("tok_", id);
-
-        var closure = await _nix.BuildClosureAsync("cli-token");
-        var netrc = _nix.WriteNetrc("127.0.0.1", secret);
-        await _nix.CopyToAsync(new Uri(_daemon.BaseAddress, "team-a") + "?compression=zstd", [closure.Leaf], netrc);
-
-        (await FlywheelProcess.CliAsync("token", "revoke", id, "--data", _daemon.DataDirectory)).EnsureSuccess();
-        await Task.Delay(TimeSpan.FromSeconds(11)); // a revocation made outside the daemon is seen within its token cache TTL (10 s)
-        var other = await _nix.BuildClosureAsync("cli-revoked");
-        (await _nix.CopyToAsync(new Uri(_daemon.BaseAddress, "team-a") + "?compression=zstd", [other.Leaf], netrc, check: false)).EnsureFailure();
-    }
-
-    private async Task<string> CreateTokenAsync(string cache, string scopes)
-    {
-        var result = (await FlywheelProcess.CliAsync("token", "create", "--cache", cache, "--scope", scopes, "--data", _daemon.DataDirectory)).EnsureSuccess();
+        var result = (await FlywheelProcess.CliAsync(
+            "token", "create", "--cache", cache, "--scope", scopes, "--server", _daemon.BaseAddress.ToString(), "--token", AdminToken)).EnsureSuccess();
         return result.StandardOutput.Trim();
     }
 
@@ -175,4 +152,51 @@ public sealed class NixBinaryCacheRealNixTests : IAsyncLifetime
         return string.Join(';', Directory.EnumerateFileSystemEntries(path, "*", SearchOption.AllDirectories).Order()
             .Select(p => p + "=" + (File.Exists(p) ? Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(p))) : "dir")));
     }
+}
+
+/// <summary>The suite on the embedded default (local disk + SQLite), plus the CLI working on the data folder.</summary>
+public sealed class NixBinaryCacheOnEmbeddedDefaultTests : NixBinaryCacheRealNixTests
+{
+    protected override Task<FlywheelProcess> StartDaemonAsync() => FlywheelProcess.StartAsync();
+
+    [Fact]
+    public async Task Cli_manages_caches_and_tokens_on_a_runningDaemon_and_on_the_data_folder()
+    {
+        var server = Daemon.BaseAddress.ToString();
+        (await FlywheelProcess.CliAsync("cache", "create", "team-a", "--server", server, "--token", Daemon.AdminToken, "--priority", "30"))
+            .EnsureSuccess();
+        var key = (await FlywheelProcess.CliAsync("cache", "key", "team-a", "--server", server, "--token", Daemon.AdminToken)).EnsureSuccess();
+        Assert.StartsWith("team-a.flywheel-1:", key.StandardOutput.Trim());
+
+        var list = (await FlywheelProcess.CliAsync("cache", "list", "--data", Daemon.DataDirectory)).EnsureSuccess();
+        Assert.Contains("team-a", list.StandardOutput);
+        Assert.Contains("main", list.StandardOutput);
+
+        var duplicate = await FlywheelProcess.CliAsync("cache", "create", "team-a", "--data", Daemon.DataDirectory);
+        Assert.NotEqual(0, duplicate.ExitCode);
+        Assert.Contains("team-a", duplicate.StandardError);
+
+        var created = (await FlywheelProcess.CliAsync("token", "create", "--cache", "team-a", "--scope", "pull,push", "--ttl", "1d",
+            "--server", server, "--token", Daemon.AdminToken)).EnsureSuccess();
+        var secret = created.StandardOutput.Trim();
+        var id = created.StandardError.Split(' ', ':')[1];
+        Assert.StartsWith("tok_", id);
+
+        var closure = await Nix.BuildClosureAsync("cli-token");
+        var netrc = Nix.WriteNetrc("127.0.0.1", secret);
+        await Nix.CopyToAsync(new Uri(Daemon.BaseAddress, "team-a") + "?compression=zstd", [closure.Leaf], netrc);
+
+        (await FlywheelProcess.CliAsync("token", "revoke", id, "--data", Daemon.DataDirectory)).EnsureSuccess();
+        await Task.Delay(TimeSpan.FromSeconds(11)); // a revocation made outside the daemon is seen within its token cache TTL (10 s)
+        var other = await Nix.BuildClosureAsync("cli-revoked");
+        (await Nix.CopyToAsync(new Uri(Daemon.BaseAddress, "team-a") + "?compression=zstd", [other.Leaf], netrc, check: false)).EnsureFailure();
+    }
+}
+
+/// <summary>The suite on the production backends: S3 (s3rver) and PostgreSQL.</summary>
+public sealed class NixBinaryCacheOnS3AndPostgresTests(ProductionBackend backend) : NixBinaryCacheRealNixTests, IClassFixture<ProductionBackend>
+{
+    protected override string AdminToken => backend.AdminToken;
+
+    protected override Task<FlywheelProcess> StartDaemonAsync() => backend.StartGatewayAsync();
 }
