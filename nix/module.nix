@@ -176,6 +176,21 @@ in
       };
     };
 
+    gc = {
+      interval = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        example = "01:00:00";
+        description = "How often garbage collection runs (one gateway at a time), as a .NET TimeSpan; `\"0\"` turns it off. `null` keeps the daemon's default (1 h).";
+      };
+      orphanGrace = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        example = "06:00:00";
+        description = "How old a stored blob the index does not know must be before it is removed; longer than any upload. `null` keeps the daemon's default (6 h).";
+      };
+    };
+
     bazel = {
       defaultInstance = mkOption {
         type = types.nullOr types.str;

@@ -67,6 +67,12 @@ public static class ConfigKeys
     /// <summary>PostgreSQL connection string (a secret: prefer the environment or a file). Flag --postgres.</summary>
     public const string Postgres = "Postgres";
 
+    /// <summary>How often garbage collection runs, as a TimeSpan (default 01:00:00); 0 turns the periodic run off.</summary>
+    public const string GcInterval = "Gc:Interval";
+
+    /// <summary>Age beyond which a stored blob the index does not know is removed (default 06:00:00); longer than any upload.</summary>
+    public const string GcOrphanGrace = "Gc:OrphanGrace";
+
     /// <summary>All keys above, for validation and for the test that compares them with the NixOS module.</summary>
     public static readonly IReadOnlyList<string> All =
     [
@@ -75,5 +81,6 @@ public static class ConfigKeys
         NarInfoCacheBytes, NarInfoNegativeTtl,
         BazelDefaultInstance,
         S3Endpoint, S3Bucket, S3Region, S3Prefix, S3PathStyle, S3PresignDownloads, Postgres,
+        GcInterval, GcOrphanGrace,
     ];
 }

@@ -11,6 +11,7 @@ public static class FlywheelCommandLine
         root.Add(ServeCommand.Create());
         root.Add(AdminCommands.CreateCacheCommand());
         root.Add(AdminCommands.CreateTokenCommand());
+        root.Add(GcCommand.Create());
         return root;
     }
 

@@ -57,6 +57,9 @@ public static class FlywheelHost
         services.AddSingleton(sp => Backends.CreateIndex(options, sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(sp => new NarInfoMemoryCache(options.NarInfoCacheBytes, options.NarInfoNegativeTtl, sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<AccessTracker>();
+        services.AddSingleton(options.Gc);
+        services.AddSingleton<GarbageCollector>();
+        services.AddHostedService<GcService>();
         services.AddHostedService<AccessFlushService>();
         services.AddSingleton(sp => new NixBinaryCache(
             sp.GetRequiredService<IBlobStore>(), sp.GetRequiredService<IMetadataStore>(), sp.GetRequiredService<NarInfoMemoryCache>(),

@@ -24,6 +24,8 @@ public sealed record ServerOptions
     /// <summary>The S3 settings when <see cref="Storage"/> is s3, else null.</summary>
     public Flywheel.Cache.Storage.S3.S3BlobStoreOptions? S3 { get; init; }
 
+    public required Maintenance.GcOptions Gc { get; init; }
+
     /// <summary>The PostgreSQL connection string when <see cref="Index"/> is postgres, else null.</summary>
     public string? PostgresConnectionString { get; init; }
 
@@ -48,6 +50,9 @@ public sealed record ServerOptions
             Size(configuration, ConfigKeys.MaxLogBytes, defaults.MaxFileBytes, errors));
         var narInfoCacheBytes = Size(configuration, ConfigKeys.NarInfoCacheBytes, 64L * 1024 * 1024, errors, allowZero: true);
         var negativeTtl = Duration(configuration, ConfigKeys.NarInfoNegativeTtl, TimeSpan.FromSeconds(2), errors);
+        var gc = new Maintenance.GcOptions(
+            Duration(configuration, ConfigKeys.GcInterval, Maintenance.GcOptions.Default.Interval, errors),
+            Duration(configuration, ConfigKeys.GcOrphanGrace, Maintenance.GcOptions.Default.OrphanGrace, errors));
         var bazelDefaultInstance = configuration[ConfigKeys.BazelDefaultInstance] is { Length: > 0 } instance ? instance : "main";
         if (!Flywheel.Cache.Caches.CacheNames.IsValid(bazelDefaultInstance))
         {
@@ -91,6 +96,7 @@ public sealed record ServerOptions
             NarInfoNegativeTtl = negativeTtl,
             BazelDefaultInstance = bazelDefaultInstance,
             S3 = s3,
+            Gc = gc,
             PostgresConnectionString = index == "postgres" ? postgres : null,
         };
     }

@@ -43,6 +43,9 @@ public sealed class FlywheelMetrics
         BlobStoreOperations = Meter.CreateCounter<long>("flywheel.blob_store.operations", "{operation}", "Blob store calls by operation and result (ok or error).");
         BlobStoreOperationDuration = Meter.CreateHistogram("flywheel.blob_store.operation.duration", "s", "Blob store call duration by operation and result.", tags: null, advice: seconds);
         UploadsRejected = Meter.CreateCounter<long>("flywheel.uploads.rejected", "{upload}", "Uploads refused, by reason.");
+        GcRuns = Meter.CreateCounter<long>("flywheel.gc.runs", "{run}", "Garbage collection runs by result (completed, skipped: another gateway held the lock, failed).");
+        GcRemovedBlobs = Meter.CreateCounter<long>("flywheel.gc.removed_blobs", "{blob}", "Blobs removed by garbage collection, by reason.");
+        GcRemovedBytes = Meter.CreateCounter<long>("flywheel.gc.removed", "By", "Bytes removed by garbage collection, by reason.");
     }
 
     public Meter Meter { get; }
@@ -70,6 +73,15 @@ public sealed class FlywheelMetrics
 
     /// <summary><c>flywheel_uploads_rejected_total{reason}</c></summary>
     public Counter<long> UploadsRejected { get; }
+
+    /// <summary><c>flywheel_gc_runs_total{result}</c></summary>
+    public Counter<long> GcRuns { get; }
+
+    /// <summary><c>flywheel_gc_removed_blobs_total{reason}</c></summary>
+    public Counter<long> GcRemovedBlobs { get; }
+
+    /// <summary><c>flywheel_gc_removed_bytes_total{reason}</c></summary>
+    public Counter<long> GcRemovedBytes { get; }
 
     /// <summary>One served request. <paramref name="route"/> is the route pattern (or <c>unmatched</c>), never the raw path.</summary>
     public void RecordHttpRequest(string route, string method, int statusCode, TimeSpan duration, long? requestBytes = null, long? responseBytes = null)

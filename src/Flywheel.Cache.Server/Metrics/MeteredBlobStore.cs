@@ -37,6 +37,9 @@ public sealed class MeteredBlobStore : IBlobStore
 
     public Task CheckHealthAsync(CancellationToken cancellationToken) => _inner.CheckHealthAsync(cancellationToken);
 
+    public Task<int> SweepIncompleteWritesAsync(TimeSpan olderThan, CancellationToken cancellationToken) =>
+        _inner.SweepIncompleteWritesAsync(olderThan, cancellationToken);
+
     private async Task<T> MeasureAsync<T>(BlobStoreOperation operation, Func<Task<T>> call)
     {
         var start = Stopwatch.GetTimestamp();

@@ -15,6 +15,12 @@ public interface IMetadataStore
     /// <summary>Throws <see cref="CacheException"/> with <see cref="CacheError.Unavailable"/> when the index cannot be reached.</summary>
     Task CheckHealthAsync(CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Takes the maintenance lock, so that one garbage collector runs at a time across every gateway on this index;
+    /// null when another holder has it. Disposing the result releases it (so does the holder's process ending).
+    /// </summary>
+    Task<IAsyncDisposable?> TryAcquireMaintenanceLockAsync(CancellationToken cancellationToken);
+
     // ---- settings (small key/value facts, e.g. that the first start's bootstrap happened)
 
     Task<string?> GetSettingAsync(string key, CancellationToken cancellationToken);

@@ -34,6 +34,12 @@ public interface IBlobStore
 
     /// <summary>Throws <see cref="CacheException"/> with <see cref="CacheError.Unavailable"/> when the store cannot be reached.</summary>
     Task CheckHealthAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Removes what writes that never committed left behind (temporary files, pending multipart uploads) when it is
+    /// older than <paramref name="olderThan"/>, e.g. after a crash; returns how many were removed.
+    /// </summary>
+    Task<int> SweepIncompleteWritesAsync(TimeSpan olderThan, CancellationToken cancellationToken);
 }
 
 /// <summary>A blob as the store lists it.</summary>

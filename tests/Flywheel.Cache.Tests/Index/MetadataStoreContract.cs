@@ -103,6 +103,20 @@ public abstract class MetadataStoreContract : IAsyncLifetime
     // ---------------------------------------------------------------- migrations and health
 
     [Fact]
+    public async Task Maintenance_lock_has_one_holder_at_a_time()
+    {
+        var first = await Store.TryAcquireMaintenanceLockAsync(None);
+        Assert.NotNull(first);
+        Assert.Null(await NewStore().TryAcquireMaintenanceLockAsync(None)); // another gateway on the same index
+        Assert.Null(await Store.TryAcquireMaintenanceLockAsync(None));
+
+        await first.DisposeAsync();
+        var again = await NewStore().TryAcquireMaintenanceLockAsync(None);
+        Assert.NotNull(again);
+        await again.DisposeAsync();
+    }
+
+    [Fact]
     public async Task Migrating_again_changes_nothing()
     {
         var id = await CreateCacheIdAsync();

@@ -61,6 +61,19 @@ public abstract class BlobStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Sweeping_incomplete_writes_leaves_a_write_in_flight_alone()
+    {
+        var data = new byte[300_000];
+        Random.Shared.NextBytes(data);
+        await using var writer = await Store.BeginWriteAsync(BlobDigest.Compute(data), None);
+        await writer.WriteAsync(data.AsMemory(0, 100_000), None);
+        Assert.Equal(0, await Store.SweepIncompleteWritesAsync(TimeSpan.FromHours(1), None));
+        await writer.WriteAsync(data.AsMemory(100_000), None);
+        var commit = await writer.CommitAsync(BlobDigest.Compute(data), None);
+        Assert.Equal(data.Length, commit.Size);
+    }
+
+    [Fact]
     public async Task Write_commit_and_read_round_trip()
     {
         var content = Encoding.UTF8.GetBytes("hello, flywheel");

@@ -22,6 +22,9 @@ public sealed partial class PostgresMetadataStore : IMetadataStore, IAsyncDispos
     /// </summary>
     public const long MigrationLockKey = 0x466C_7977_6865_656C;
 
+    /// <summary>The <c>pg_try_advisory_lock</c> key of the maintenance (GC) lock ("FlywheeG").</summary>
+    public const long MaintenanceLockKey = 0x466C_7977_6865_6547;
+
     private const string CreateMigrationsTableSql =
         "CREATE TABLE IF NOT EXISTS schema_migrations (id TEXT NOT NULL PRIMARY KEY, applied_at BIGINT NOT NULL)";
 
@@ -217,6 +220,57 @@ public sealed partial class PostgresMetadataStore : IMetadataStore, IAsyncDispos
             if (connection is not null)
             {
                 await connection.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The maintenance lock is a session-level advisory lock held on a connection of its own for as long as the
+    /// holder keeps it; it is released on dispose, or by the server when that connection dies with its gateway.
+    /// </summary>
+    public async Task<IAsyncDisposable?> TryAcquireMaintenanceLockAsync(CancellationToken cancellationToken)
+    {
+        NpgsqlConnection? connection = null;
+        try
+        {
+            connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            await using var command = new NpgsqlCommand("SELECT pg_try_advisory_lock($1)", connection);
+            command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = MaintenanceLockKey });
+            if (await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is true)
+            {
+                var held = new AdvisoryLock(connection);
+                connection = null;
+                return held;
+            }
+
+            return null;
+        }
+        catch (NpgsqlException e) when (PostgresErrors.Translate(e, _description) is { } error)
+        {
+            throw error;
+        }
+        finally
+        {
+            if (connection is not null)
+            {
+                await connection.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    private sealed class AdvisoryLock(NpgsqlConnection connection) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            try
+            {
+                await using var unlock = new NpgsqlCommand("SELECT pg_advisory_unlock($1)", connection);
+                unlock.Parameters.Add(new NpgsqlParameter<long> { TypedValue = MaintenanceLockKey });
+                await unlock.ExecuteNonQueryAsync().ConfigureAwait(false);
+            }
+            finally
+            {
+                await connection.DisposeAsync().ConfigureAwait(false); // a broken connection releases the lock server-side
             }
         }
     }

@@ -165,4 +165,44 @@ public sealed partial class SqliteMetadataStore : IMetadataStore, IDisposable
             _ => null,
         },
     };
+
+    /// <summary>
+    /// The embedded index serves one machine: the maintenance lock is an exclusive lock on a file next to the
+    /// database (across processes), or a process-wide one for in-memory databases.
+    /// </summary>
+    public Task<IAsyncDisposable?> TryAcquireMaintenanceLockAsync(CancellationToken cancellationToken)
+    {
+        if (Path.IsPathRooted(_description))
+        {
+            try
+            {
+                var file = new FileStream(_description + ".maintenance-lock", FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+                return Task.FromResult<IAsyncDisposable?>(file);
+            }
+            catch (IOException)
+            {
+                return Task.FromResult<IAsyncDisposable?>(null); // held by another process or store
+            }
+        }
+
+        var gate = MemoryLocks.GetOrAdd(_description, _ => new SemaphoreSlim(1, 1));
+        return Task.FromResult<IAsyncDisposable?>(gate.Wait(0) ? new Releaser(gate) : null);
+    }
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, SemaphoreSlim> MemoryLocks = new(StringComparer.Ordinal);
+
+    private sealed class Releaser(SemaphoreSlim gate) : IAsyncDisposable
+    {
+        private int _released;
+
+        public ValueTask DisposeAsync()
+        {
+            if (Interlocked.Exchange(ref _released, 1) == 0)
+            {
+                gate.Release();
+            }
+
+            return ValueTask.CompletedTask;
+        }
+    }
 }

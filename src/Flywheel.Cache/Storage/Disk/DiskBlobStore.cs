@@ -59,6 +59,9 @@ public sealed class DiskBlobStore : IBlobStore
     /// Deletes temporary files not written to for <paramref name="olderThan"/> (left by crashed or abandoned
     /// writes); returns how many were deleted. Safe while other writes are in progress if the age is generous.
     /// </summary>
+    public Task<int> SweepIncompleteWritesAsync(TimeSpan olderThan, CancellationToken cancellationToken) =>
+        Task.FromResult(CleanStaleTemporaryFiles(olderThan));
+
     public int CleanStaleTemporaryFiles(TimeSpan olderThan)
     {
         var cutoff = _time.GetUtcNow().UtcDateTime - olderThan;

@@ -217,6 +217,9 @@ public sealed partial class S3BlobStore : IBlobStore, IDisposable
     /// ago and deletes temporary objects as old (both left by crashed processes); returns how many it removed.
     /// Run it with an age well above the longest upload (an hour or more) while other writers are active.
     /// </summary>
+    public Task<int> SweepIncompleteWritesAsync(TimeSpan olderThan, CancellationToken cancellationToken) =>
+        AbortStaleUploadsAsync(olderThan, cancellationToken);
+
     public async Task<int> AbortStaleUploadsAsync(TimeSpan olderThan, CancellationToken cancellationToken = default)
     {
         var cutoff = _time.GetUtcNow() - olderThan;

@@ -1,0 +1,117 @@
+using System.Diagnostics.Metrics;
+using Flywheel.Cache.Index.Sqlite;
+using Flywheel.Cache.Server.Maintenance;
+using Flywheel.Cache.Server.Metrics;
+using Flywheel.Cache.Storage;
+using Flywheel.Cache.Storage.Disk;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Flywheel.Cache.Tests.Server;
+
+/// <summary>The orphan sweep removes only blobs the index does not know, only when old enough, one collector at a time.</summary>
+public sealed class GarbageCollectorTests : IAsyncLifetime
+{
+    private readonly string _folder = Path.Combine(Path.GetTempPath(), "flywheel-gc-" + Guid.NewGuid().ToString("N"));
+    private readonly ServiceProvider _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+    private DiskBlobStore _blobs = null!;
+    private SqliteMetadataStore _index = null!;
+
+    public async Task InitializeAsync()
+    {
+        Directory.CreateDirectory(_folder);
+        _blobs = new DiskBlobStore(Path.Combine(_folder, "blobs"));
+        _index = new SqliteMetadataStore(Path.Combine(_folder, "index.sqlite"));
+        await _index.MigrateAsync(CancellationToken.None);
+    }
+
+    private GarbageCollector Collector(TimeSpan grace) => new(
+        _blobs, _index, TimeProvider.System, new GcOptions(TimeSpan.Zero, grace),
+        new FlywheelMetrics(_services.GetRequiredService<IMeterFactory>()), NullLogger<GarbageCollector>.Instance);
+
+    private async Task<BlobDigest> StoreAsync(string content, bool record)
+    {
+        var bytes = System.Text.Encoding.UTF8.GetBytes(content);
+        var commit = await _blobs.WriteAsync(bytes, BlobDigest.Compute(bytes), CancellationToken.None);
+        if (record)
+        {
+            await _index.RecordBlobAsync(commit.Digest, commit.Size, DateTimeOffset.UtcNow, CancellationToken.None);
+        }
+
+        return commit.Digest;
+    }
+
+    [Fact]
+    public async Task Orphans_older_than_the_grace_are_removed_and_known_blobs_kept()
+    {
+        var known = await StoreAsync("known", record: true);
+        var orphan = await StoreAsync("orphan", record: false);
+        await Task.Delay(50);
+        var removed = new Dictionary<string, long>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == FlywheelMetrics.MeterName && instrument.Name.StartsWith("flywheel.gc.", StringComparison.Ordinal))
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((instrument, value, _, _) =>
+        {
+            lock (removed)
+            {
+                removed[instrument.Name] = removed.GetValueOrDefault(instrument.Name) + value;
+            }
+        });
+        listener.Start();
+
+        var report = await Collector(TimeSpan.FromMilliseconds(10)).RunAsync(dryRun: false, CancellationToken.None);
+        Assert.True(report.Ran);
+        Assert.Equal(2, report.BlobsScanned);
+        Assert.Equal(1, report.Orphans);
+        Assert.Equal("orphan".Length, report.OrphanBytes);
+        Assert.Equal(1, report.OrphansRemoved);
+        Assert.NotNull(await _blobs.OpenAsync(known, CancellationToken.None));
+        Assert.Null(await _blobs.OpenAsync(orphan, CancellationToken.None));
+        Assert.Equal(1, removed["flywheel.gc.removed_blobs"]);
+        Assert.Equal("orphan".Length, removed["flywheel.gc.removed"]);
+        Assert.Equal(1, removed["flywheel.gc.runs"]);
+    }
+
+    [Fact]
+    public async Task Young_orphans_are_kept_so_uploads_in_flight_are_safe()
+    {
+        var orphan = await StoreAsync("just stored, not yet recorded", record: false);
+        var report = await Collector(TimeSpan.FromHours(1)).RunAsync(dryRun: false, CancellationToken.None);
+        Assert.Equal(0, report.Orphans);
+        Assert.NotNull(await _blobs.OpenAsync(orphan, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Dry_run_reports_and_removes_nothing()
+    {
+        var orphan = await StoreAsync("orphan in a dry run", record: false);
+        await Task.Delay(50);
+        var report = await Collector(TimeSpan.FromMilliseconds(10)).RunAsync(dryRun: true, CancellationToken.None);
+        Assert.Equal(1, report.Orphans);
+        Assert.Equal(0, report.OrphansRemoved);
+        Assert.NotNull(await _blobs.OpenAsync(orphan, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task A_second_collector_skips_while_one_holds_the_lock()
+    {
+        await using var held = await _index.TryAcquireMaintenanceLockAsync(CancellationToken.None);
+        Assert.NotNull(held);
+        var report = await Collector(TimeSpan.Zero).RunAsync(dryRun: false, CancellationToken.None);
+        Assert.False(report.Ran);
+    }
+
+    public Task DisposeAsync()
+    {
+        _index.Dispose();
+        _services.Dispose();
+        Directory.Delete(_folder, recursive: true);
+        return Task.CompletedTask;
+    }
+}
