@@ -91,13 +91,23 @@ internal sealed class DiskBlobWriter : IBlobWriter
         await DiscardAsync().ConfigureAwait(false);
     }
 
-    /// <summary>Renames the temporary file to <paramref name="finalPath"/>; false when a blob was there already.</summary>
+    /// <summary>
+    /// Puts the temporary file in place as <paramref name="finalPath"/>; false when a blob was there already.
+    /// On Unix this is link(2) then unlink(2): link fails with EEXIST when the name exists, so of several writers
+    /// racing with the same bytes exactly one publishes (File.Move without overwrite checks, then renames, and two
+    /// racers can both "win"). Where hard links are not available it falls back to File.Move.
+    /// </summary>
     private bool MoveIntoPlace(BlobDigest digest, string finalPath)
     {
         for (var attempt = 0; ; attempt++)
         {
             try
             {
+                if (!OperatingSystem.IsWindows() && UnixLinks.TryLink(_temporaryPath, finalPath, out var exists))
+                {
+                    return !exists;
+                }
+
                 File.Move(_temporaryPath, finalPath, overwrite: false);
                 return true;
             }
