@@ -79,14 +79,5 @@ public sealed partial class PostgresMetadataStore
         return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? ReadCache(reader) : null;
     }
 
-    private static CacheRecord ReadCache(NpgsqlDataReader reader) => new(
-        Id: reader.GetInt64(0),
-        Name: reader.GetString(1),
-        IsPublic: reader.GetBoolean(2),
-        Priority: reader.GetInt32(3),
-        StoreDir: reader.GetString(4),
-        SigningSecretKey: reader.GetString(5),
-        PublicKey: reader.GetString(6),
-        Retention: reader.IsDBNull(7) ? null : TimeSpan.FromSeconds(reader.GetInt64(7)),
-        CreatedAt: FromUnix(reader.GetInt64(8)));
+    private static CacheRecord ReadCache(NpgsqlDataReader reader) => IndexRows.Cache(reader);
 }

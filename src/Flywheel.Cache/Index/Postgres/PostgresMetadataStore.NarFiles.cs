@@ -45,13 +45,7 @@ public sealed partial class PostgresMetadataStore
                 return null;
             }
 
-            return new NarFileRecord(
-                FileHash: s.fileHash,
-                Compression: reader.GetString(0),
-                FileSize: reader.GetInt64(1),
-                NarHash: reader.GetString(2),
-                NarSize: reader.GetInt64(3),
-                CreatedAt: FromUnix(reader.GetInt64(4)));
+            return IndexRows.NarFile(reader, s.fileHash);
         }, cancellationToken);
 
     public Task PutCacheFileAsync(long cacheId, CacheFileRecord file, CancellationToken cancellationToken)
@@ -80,13 +74,7 @@ public sealed partial class PostgresMetadataStore
                 return null;
             }
 
-            return new CacheFileRecord(
-                Path: s.path,
-                Blob: reader.GetDigest(0),
-                Size: reader.GetInt64(1),
-                ContentType: reader.GetString(2),
-                ContentEncoding: reader.IsDBNull(3) ? null : reader.GetString(3),
-                CreatedAt: FromUnix(reader.GetInt64(4)));
+            return IndexRows.CacheFile(reader, s.path, reader.GetDigest(0));
         }, cancellationToken);
     }
 }

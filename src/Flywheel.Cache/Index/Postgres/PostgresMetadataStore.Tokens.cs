@@ -72,13 +72,5 @@ public sealed partial class PostgresMetadataStore
         }, cancellationToken);
     }
 
-    private static TokenRecord ReadToken(NpgsqlDataReader reader) => new(
-        Id: reader.GetString(0),
-        SecretHash: reader.GetDigest(1),
-        CachePattern: reader.GetString(2),
-        Scopes: (TokenScopes)reader.GetInt32(3),
-        Description: reader.IsDBNull(4) ? null : reader.GetString(4),
-        CreatedAt: FromUnix(reader.GetInt64(5)),
-        ExpiresAt: reader.IsDBNull(6) ? null : FromUnix(reader.GetInt64(6)),
-        RevokedAt: reader.IsDBNull(7) ? null : FromUnix(reader.GetInt64(7)));
+    private static TokenRecord ReadToken(NpgsqlDataReader reader) => IndexRows.Token(reader, reader.GetDigest(1));
 }

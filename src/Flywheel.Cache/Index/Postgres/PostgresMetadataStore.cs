@@ -190,7 +190,7 @@ public sealed partial class PostgresMetadataStore : IMetadataStore, IAsyncDispos
 
     private static long? ToUnix(DateTimeOffset? time) => time?.ToUnixTimeMilliseconds();
 
-    private static DateTimeOffset FromUnix(long milliseconds) => DateTimeOffset.FromUnixTimeMilliseconds(milliseconds);
+    private static DateTimeOffset FromUnix(long milliseconds) => IndexRows.FromUnix(milliseconds);
 
     /// <summary>
     /// Runs <paramref name="operation"/> on a pooled connection. PostgreSQL errors that mean the index cannot be

@@ -53,13 +53,7 @@ public sealed partial class SqliteMetadataStore
                 return null;
             }
 
-            return new NarFileRecord(
-                FileHash: s.fileHash,
-                Compression: reader.GetString(0),
-                FileSize: reader.GetInt64(1),
-                NarHash: reader.GetString(2),
-                NarSize: reader.GetInt64(3),
-                CreatedAt: FromUnix(reader.GetInt64(4)));
+            return IndexRows.NarFile(reader, s.fileHash);
         }, cancellationToken);
 
     public Task PutCacheFileAsync(long cacheId, CacheFileRecord file, CancellationToken cancellationToken)
@@ -95,13 +89,7 @@ public sealed partial class SqliteMetadataStore
                 return null;
             }
 
-            return new CacheFileRecord(
-                Path: s.path,
-                Blob: session.ReadDigest(reader, 0),
-                Size: reader.GetInt64(1),
-                ContentType: reader.GetString(2),
-                ContentEncoding: reader.IsDBNull(3) ? null : reader.GetString(3),
-                CreatedAt: FromUnix(reader.GetInt64(4)));
+            return IndexRows.CacheFile(reader, s.path, session.ReadDigest(reader, 0));
         }, cancellationToken);
     }
 }

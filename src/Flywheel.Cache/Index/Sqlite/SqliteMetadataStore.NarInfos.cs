@@ -67,18 +67,7 @@ public sealed partial class SqliteMetadataStore
                 return null;
             }
 
-            return new NarInfoRecord(
-                StorePathHash: s.storePathHash,
-                StorePath: reader.GetString(0),
-                FileHash: session.ReadDigest(reader, 1),
-                FileSize: reader.GetInt64(2),
-                NarHash: reader.GetString(3),
-                NarSize: reader.GetInt64(4),
-                References: reader.GetString(5),
-                Deriver: reader.IsDBNull(6) ? null : reader.GetString(6),
-                Text: reader.GetFieldValue<byte[]>(7),
-                CreatedAt: FromUnix(reader.GetInt64(8)),
-                LastAccess: FromUnix(reader.GetInt64(9)));
+            return IndexRows.NarInfo(reader, s.storePathHash, session.ReadDigest(reader, 1));
         }, cancellationToken);
     }
 

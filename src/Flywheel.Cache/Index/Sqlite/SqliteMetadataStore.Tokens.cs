@@ -80,13 +80,5 @@ public sealed partial class SqliteMetadataStore
         }, cancellationToken);
     }
 
-    private static TokenRecord ReadToken(SqliteSession session, SqliteDataReader reader) => new(
-        Id: reader.GetString(0),
-        SecretHash: session.ReadDigest(reader, 1),
-        CachePattern: reader.GetString(2),
-        Scopes: (TokenScopes)reader.GetInt64(3),
-        Description: reader.IsDBNull(4) ? null : reader.GetString(4),
-        CreatedAt: FromUnix(reader.GetInt64(5)),
-        ExpiresAt: reader.IsDBNull(6) ? null : FromUnix(reader.GetInt64(6)),
-        RevokedAt: reader.IsDBNull(7) ? null : FromUnix(reader.GetInt64(7)));
+    private static TokenRecord ReadToken(SqliteSession session, SqliteDataReader reader) => IndexRows.Token(reader, session.ReadDigest(reader, 1));
 }

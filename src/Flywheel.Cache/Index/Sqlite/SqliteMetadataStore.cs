@@ -100,7 +100,7 @@ public sealed partial class SqliteMetadataStore : IMetadataStore, IDisposable
 
     private static long? ToUnix(DateTimeOffset? time) => time?.ToUnixTimeMilliseconds();
 
-    private static DateTimeOffset FromUnix(long milliseconds) => DateTimeOffset.FromUnixTimeMilliseconds(milliseconds);
+    private static DateTimeOffset FromUnix(long milliseconds) => IndexRows.FromUnix(milliseconds);
 
     private static object OrNull<T>(T? value) where T : class => value ?? (object)DBNull.Value;
 
