@@ -2,6 +2,7 @@ using Flywheel.Cache.Caches;
 using Flywheel.Cache.Index;
 using Flywheel.Cache.Nix;
 using Flywheel.Cache.Server.Auth;
+using Flywheel.Cache.Server.Http;
 using Flywheel.Cache.Server.Metrics;
 
 namespace Flywheel.Cache.Server.Nix;
@@ -37,7 +38,7 @@ internal static class NarInfoEndpoint
     {
         var c = await NixRequests.ResolveCacheAsync(context, catalog, cache);
         await auth.RequireAsync(context, c, TokenScopes.Push);
-        var body = await NixRequests.ReadSmallBodyAsync(context.Request, nix.Limits.MaxNarInfoBytes, "narinfo");
+        var body = await RequestBodies.ReadSmallAsync(context.Request, nix.Limits.MaxNarInfoBytes, "narinfo");
         var record = await nix.PutNarInfoAsync(c, hash, body, context.RequestAborted);
         logger.LogInformation("cache {Cache}: stored narinfo {StorePath} ({NarSize} NAR bytes)", c.Name, record.StorePath, record.NarSize);
         context.Response.StatusCode = StatusCodes.Status204NoContent;

@@ -51,7 +51,7 @@ internal static class BazelHttpEndpoints
     {
         var digest = ParseHash(hash);
         var ns = await instances.ResolveAsync(context, instance, TokenScopes.Push);
-        var body = await Nix.NixRequests.ReadSmallBodyAsync(context.Request, cache.Limits.MaxActionResultBytes, "action result");
+        var body = await RequestBodies.ReadSmallAsync(context.Request, cache.Limits.MaxActionResultBytes, "action result");
         await cache.PutActionResultAsync(ns, new BazelDigest(digest, 0), body, context.RequestAborted);
         logger.LogInformation("instance {Instance}: stored action result {Action} ({Bytes} bytes)", ns.Name, hash, body.Length);
         context.Response.StatusCode = StatusCodes.Status204NoContent;
