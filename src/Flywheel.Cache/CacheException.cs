@@ -1,5 +1,3 @@
-using System.Diagnostics.CodeAnalysis;
-
 namespace Flywheel.Cache;
 
 /// <summary>
@@ -36,9 +34,6 @@ public sealed class CacheException : Exception
     }
 
     public CacheError Error { get; }
-
-    [DoesNotReturn]
-    public static void Throw(CacheError error, string message) => throw new CacheException(error, message);
 
     public static CacheException NotFound(string message) => new(CacheError.NotFound, message);
     public static CacheException Invalid(string message) => new(CacheError.Invalid, message);

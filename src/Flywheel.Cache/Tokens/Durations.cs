@@ -21,10 +21,4 @@ public static class Durations
 
         throw CacheException.Invalid($"'{text}' is not a duration: write a positive number followed by d, h, m or s (e.g. 30d)");
     }
-
-    public static string Format(TimeSpan span) =>
-        span.TotalDays >= 1 && span.Ticks % TimeSpan.TicksPerDay == 0 ? $"{(long)span.TotalDays}d"
-        : span.Ticks % TimeSpan.TicksPerHour == 0 ? $"{(long)span.TotalHours}h"
-        : span.Ticks % TimeSpan.TicksPerMinute == 0 ? $"{(long)span.TotalMinutes}m"
-        : $"{(long)span.TotalSeconds}s";
 }
