@@ -18,6 +18,11 @@ public sealed class ManualTimeProvider : TimeProvider
 
     public override DateTimeOffset GetUtcNow() => _now;
 
+    /// <summary>Timestamps follow the manual clock too, so TTLs measured with GetTimestamp move only with <see cref="Advance"/>.</summary>
+    public override long GetTimestamp() => _now.UtcTicks;
+
+    public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+
     public void Advance(TimeSpan by) => _now += by;
 
     public void SetUtcNow(DateTimeOffset now) => _now = now;

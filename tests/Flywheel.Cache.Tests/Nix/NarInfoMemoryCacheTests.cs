@@ -1,0 +1,76 @@
+using Flywheel.Cache.Nix;
+using Flywheel.Cache.Tests.Infrastructure;
+
+namespace Flywheel.Cache.Tests.Nix;
+
+/// <summary>The narinfo memory cache in front of the index: bounded by size, misses remembered only briefly.</summary>
+public sealed class NarInfoMemoryCacheTests
+{
+    private readonly ManualTimeProvider _time = new();
+
+    [Fact]
+    public void Found_entries_are_served_and_forgotten_on_request()
+    {
+        var cache = new NarInfoMemoryCache(1 << 20, TimeSpan.FromSeconds(2), _time);
+        cache.SetFound(1, "a", [1, 2, 3]);
+        Assert.True(cache.TryGet(1, "a", out var text));
+        Assert.Equal([1, 2, 3], text);
+        Assert.False(cache.TryGet(2, "a", out _)); // another cache's entry is not this one
+
+        cache.Forget(1, "a");
+        Assert.False(cache.TryGet(1, "a", out _));
+        Assert.Equal(0, cache.SizeBytes);
+    }
+
+    [Fact]
+    public void Misses_are_remembered_for_the_negative_ttl_only_and_never_hide_a_found_entry()
+    {
+        var cache = new NarInfoMemoryCache(1 << 20, TimeSpan.FromSeconds(2), _time);
+        cache.SetMissing(1, "gone");
+        Assert.True(cache.TryGet(1, "gone", out var text));
+        Assert.Null(text);
+
+        _time.Advance(TimeSpan.FromSeconds(3));
+        Assert.False(cache.TryGet(1, "gone", out _));
+
+        cache.SetFound(1, "here", [9]);
+        cache.SetMissing(1, "here"); // a lookup that missed just before a PUT landed
+        Assert.True(cache.TryGet(1, "here", out var found));
+        Assert.Equal([9], found);
+    }
+
+    [Fact]
+    public void A_zero_negative_ttl_remembers_no_miss()
+    {
+        var cache = new NarInfoMemoryCache(1 << 20, TimeSpan.Zero, _time);
+        cache.SetMissing(1, "gone");
+        Assert.False(cache.TryGet(1, "gone", out _));
+        Assert.Equal(0, cache.Count);
+    }
+
+    [Fact]
+    public void Memory_stays_bounded_and_recently_read_entries_survive_eviction()
+    {
+        const long limit = 64 * 1024;
+        var cache = new NarInfoMemoryCache(limit, TimeSpan.FromSeconds(2), _time);
+        var text = new byte[500];
+        cache.SetFound(1, "hot", text);
+        for (var i = 0; i < 2000; i++)
+        {
+            Assert.True(cache.TryGet(1, "hot", out _)); // read between insertions: referenced at every sweep
+            cache.SetFound(1, "cold-" + i, text);
+            Assert.True(cache.SizeBytes <= limit + 1024, $"{cache.SizeBytes} bytes after {i} insertions");
+        }
+
+        Assert.True(cache.TryGet(1, "hot", out _));
+        Assert.InRange(cache.Count, 10, 2000);
+    }
+
+    [Fact]
+    public void Entries_too_large_for_the_budget_are_not_kept()
+    {
+        var cache = new NarInfoMemoryCache(16 * 1024, TimeSpan.FromSeconds(2), _time);
+        cache.SetFound(1, "huge", new byte[8 * 1024]);
+        Assert.False(cache.TryGet(1, "huge", out _));
+    }
+}
