@@ -168,6 +168,12 @@ in
 
     narInfoCache = {
       maxBytes = bytes "Memory for rendered narinfos kept in front of the index";
+      ttl = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        example = "00:05:00";
+        description = "How long a found narinfo is kept in memory, as a .NET TimeSpan (hh:mm:ss): the longest a change made through another replica (or by garbage collection) goes unseen here; `\"0\"` turns the memory cache off. `null` keeps the daemon's default (5 minutes).";
+      };
       negativeTtl = mkOption {
         type = types.nullOr types.str;
         default = null;

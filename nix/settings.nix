@@ -32,6 +32,7 @@ let
     "Limits:MaxNarBytes" = cfg: cfg.limits.maxNarBytes;
     "Limits:MaxLogBytes" = cfg: cfg.limits.maxLogBytes;
     "NarInfoCache:MaxBytes" = cfg: cfg.narInfoCache.maxBytes;
+    "NarInfoCache:Ttl" = cfg: cfg.narInfoCache.ttl;
     "NarInfoCache:NegativeTtl" = cfg: cfg.narInfoCache.negativeTtl;
     "Bazel:DefaultInstance" = cfg: cfg.bazel.defaultInstance;
     "Gc:Interval" = cfg: cfg.gc.interval;

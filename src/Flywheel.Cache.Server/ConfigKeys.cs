@@ -40,6 +40,9 @@ public static class ConfigKeys
     /// <summary>Memory for rendered narinfos kept in front of the index, bytes.</summary>
     public const string NarInfoCacheBytes = "NarInfoCache:MaxBytes";
 
+    /// <summary>How long a found narinfo is kept in memory, as a TimeSpan (default 00:05:00): the longest another gateway's change (or removal) goes unseen; 0 turns the memory cache off.</summary>
+    public const string NarInfoTtl = "NarInfoCache:Ttl";
+
     /// <summary>How long a narinfo miss is remembered, as a TimeSpan (e.g. 00:00:02); 0 turns it off.</summary>
     public const string NarInfoNegativeTtl = "NarInfoCache:NegativeTtl";
 
@@ -78,7 +81,7 @@ public static class ConfigKeys
     [
         Http, Grpc, Data, Storage, Index, PublicUrl,
         MaxNarInfoBytes, MaxNarBytes, MaxLogBytes,
-        NarInfoCacheBytes, NarInfoNegativeTtl,
+        NarInfoCacheBytes, NarInfoTtl, NarInfoNegativeTtl,
         BazelDefaultInstance,
         S3Endpoint, S3Bucket, S3Region, S3Prefix, S3PathStyle, S3PresignDownloads, Postgres,
         GcInterval, GcOrphanGrace,

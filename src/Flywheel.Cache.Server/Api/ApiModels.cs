@@ -1,15 +1,61 @@
+using Flywheel.Cache.Caches;
 using Flywheel.Cache.Index;
 using Flywheel.Cache.Tokens;
 
 namespace Flywheel.Cache.Server.Api;
 
 /// <summary>A cache as the API shows it (never its secret key).</summary>
-public sealed record CacheView(string Name, bool Public, int Priority, string StoreDir, string PublicKey, DateTimeOffset CreatedAt)
+/// <param name="Retention">How long Nix paths are kept after their last access (e.g. <c>30d</c>); null: kept.</param>
+/// <param name="Quota">The most CAS bytes the cache may use (e.g. <c>50GiB</c>); null: no quota.</param>
+/// <param name="Usage">What the cache holds; shown for a single cache, not in lists.</param>
+public sealed record CacheView(
+    string Name, bool Public, int Priority, string StoreDir, string PublicKey, DateTimeOffset CreatedAt,
+    string? Retention = null, string? Quota = null, long? QuotaBytes = null, CacheUsage? Usage = null)
 {
-    public static CacheView From(CacheRecord r) => new(r.Name, r.IsPublic, r.Priority, r.StoreDir, r.PublicKey, r.CreatedAt);
+    public static CacheView From(CacheRecord r) => From(r, null);
+
+    public static CacheView From(CacheRecord r, CacheUsage? usage) => new(
+        r.Name, r.IsPublic, r.Priority, r.StoreDir, r.PublicKey, r.CreatedAt,
+        r.Retention is { } retention ? Durations.Format(retention) : null,
+        r.QuotaBytes is { } quota ? ByteSizes.Format(quota) : null,
+        r.QuotaBytes,
+        usage);
 }
 
-public sealed record CreateCacheRequest(string Name, bool Public = false, int Priority = 40);
+/// <param name="Retention">e.g. <c>30d</c>; absent: Nix paths are kept.</param>
+/// <param name="Quota">e.g. <c>50GiB</c>; absent: no quota.</param>
+public sealed record CreateCacheRequest(string Name, bool Public = false, int Priority = 40, string? Retention = null, string? Quota = null)
+{
+    public CacheChange Settings() => CacheSettingsText.Change(null, null, Retention, Quota);
+}
+
+/// <summary>A change of a cache's settings; absent fields stay as they are, <c>off</c> removes a retention or quota.</summary>
+public sealed record UpdateCacheRequest(bool? Public = null, int? Priority = null, string? Retention = null, string? Quota = null)
+{
+    public CacheChange Change() => CacheSettingsText.Change(Public, Priority, Retention, Quota);
+}
+
+/// <param name="StorePath">A store path, its base name, or its 32-character hash part.</param>
+public sealed record PinRequest(string StorePath, string? Reason = null);
+
+public sealed record PinView(string StorePathHash, string Reason, DateTimeOffset CreatedAt)
+{
+    public static PinView From(PinRecord p) => new(p.StorePathHash, p.Reason, p.CreatedAt);
+}
+
+/// <summary>Retention and quota as users write them: <c>30d</c>, <c>50GiB</c>, and <c>off</c> to remove one.</summary>
+internal static class CacheSettingsText
+{
+    private const string Off = "off";
+
+    public static CacheChange Change(bool? isPublic, int? priority, string? retention, string? quota) => new(
+        isPublic,
+        priority,
+        retention is null ? null : IsOff(retention) ? TimeSpan.Zero : Durations.Parse(retention),
+        quota is null ? null : IsOff(quota) ? 0 : ByteSizes.Parse(quota));
+
+    private static bool IsOff(string text) => string.Equals(text.Trim(), Off, StringComparison.OrdinalIgnoreCase);
+}
 
 /// <summary>A token as the API shows it (never its secret).</summary>
 public sealed record TokenView(

@@ -5,7 +5,10 @@ using Flywheel.Cache.Tokens;
 
 namespace Flywheel.Cache.Server.Api;
 
-/// <summary><c>/_api/v1/caches</c>: list (admin), create (admin), show one with its public key (pull).</summary>
+/// <summary>
+/// <c>/_api/v1/caches</c>: list (admin), create (admin), show one with its public key and usage (pull), change its
+/// settings (admin).
+/// </summary>
 internal static class CachesApi
 {
     public static void Map(IEndpointRouteBuilder api)
@@ -13,6 +16,7 @@ internal static class CachesApi
         api.MapGet("/caches", ListAsync);
         api.MapPost("/caches", CreateAsync);
         api.MapGet("/caches/{name}", GetAsync);
+        api.MapPatch("/caches/{name}", UpdateAsync);
     }
 
     private static async Task<IResult> ListAsync(HttpContext context, CacheCatalog catalog, RequestAuthorizer auth)
@@ -30,15 +34,31 @@ internal static class CachesApi
     private static async Task<IResult> CreateAsync(HttpContext context, CreateCacheRequest request, CacheCatalog catalog, RequestAuthorizer auth, ILogger<CacheCatalog> logger)
     {
         await auth.RequireTokenAsync(context, request.Name ?? "", TokenScopes.Admin);
-        var cache = await catalog.CreateAsync(request.Name ?? "", request.Public, request.Priority, context.RequestAborted);
-        logger.LogInformation("created cache {Cache} (public: {Public}, priority {Priority}, key {PublicKey})", cache.Name, request.Public, request.Priority, cache.Record.PublicKey);
+        var settings = request.Settings();
+        var cache = await catalog.CreateAsync(
+            request.Name ?? "", request.Public, request.Priority, context.RequestAborted, settings.Retention, settings.QuotaBytes);
+        logger.LogInformation(
+            "created cache {Cache} (public: {Public}, priority {Priority}, retention {Retention}, quota {Quota}, key {PublicKey})",
+            cache.Name, request.Public, request.Priority, cache.Record.Retention, cache.Record.QuotaBytes, cache.Record.PublicKey);
         return Results.Created($"/_api/v1/caches/{cache.Name}", CacheView.From(cache.Record));
     }
 
-    private static async Task<IResult> GetAsync(HttpContext context, string name, CacheCatalog catalog, RequestAuthorizer auth)
+    private static async Task<IResult> GetAsync(HttpContext context, string name, CacheCatalog catalog, RequestAuthorizer auth, IMetadataStore index)
     {
-        var cache = await catalog.FindAsync(name, context.RequestAborted) ?? throw CacheException.NotFound($"no cache named '{name}'");
+        var cache = await catalog.ReloadAsync(name, context.RequestAborted) ?? throw CacheException.NotFound($"no cache named '{name}'");
         await auth.RequireAsync(context, cache, TokenScopes.Pull);
-        return Results.Ok(CacheView.From(cache.Record));
+        return Results.Ok(CacheView.From(cache.Record, await index.GetCacheUsageAsync(cache.Id, context.RequestAborted)));
+    }
+
+    private static async Task<IResult> UpdateAsync(
+        HttpContext context, string name, UpdateCacheRequest request, CacheCatalog catalog, RequestAuthorizer auth, ILogger<CacheCatalog> logger)
+    {
+        await auth.RequireTokenAsync(context, name, TokenScopes.Admin);
+        var cache = await catalog.UpdateAsync(name, request.Change(), context.RequestAborted);
+        var r = cache.Record;
+        logger.LogInformation(
+            "changed cache {Cache}: public: {Public}, priority {Priority}, retention {Retention}, quota {Quota}",
+            r.Name, r.IsPublic, r.Priority, r.Retention, r.QuotaBytes);
+        return Results.Ok(CacheView.From(r));
     }
 }

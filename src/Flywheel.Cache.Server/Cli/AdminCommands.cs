@@ -15,7 +15,7 @@ internal static class AdminCommands
 
     public static Command CreateCacheCommand()
     {
-        var cache = new Command("cache", "Create, list and inspect Nix caches.");
+        var cache = new Command("cache", "Create, list, inspect and change caches (Nix caches and Bazel instances); pin store paths.");
         cache.Add(Server);
         cache.Add(Token);
         cache.Add(Data);
@@ -23,12 +23,73 @@ internal static class AdminCommands
         var name = new Argument<string>("NAME") { Description = "cache name (a-z, 0-9, '-', '_', '.')" };
         var isPublic = new Option<bool>("--public") { Description = "anyone may pull without a token" };
         var priority = new Option<int>("--priority") { Description = "Priority in nix-cache-info (lower is preferred); default 40", DefaultValueFactory = _ => 40 };
-        var create = new Command("create", "Create a cache with a fresh signing key.") { name, isPublic, priority };
+        var retention = new Option<string>("--retention") { Description = "collect Nix paths not accessed for this long, e.g. 30d (at least 1h); default: keep them" };
+        var quota = new Option<string>("--quota") { Description = "evict the least recently used CAS blobs beyond this size, e.g. 50GiB; default: no quota" };
+        var create = new Command("create", "Create a cache with a fresh signing key.") { name, isPublic, priority, retention, quota };
         create.SetAction((parse, ct) => RunAsync(parse, ct, async client =>
         {
-            var view = await client.CreateCacheAsync(new CreateCacheRequest(parse.GetValue(name)!, parse.GetValue(isPublic), parse.GetValue(priority)), ct);
-            Console.WriteLine($"created cache {view.Name} ({(view.Public ? "public" : "private")}, priority {view.Priority})");
+            var view = await client.CreateCacheAsync(
+                new CreateCacheRequest(parse.GetValue(name)!, parse.GetValue(isPublic), parse.GetValue(priority), parse.GetValue(retention), parse.GetValue(quota)), ct);
+            Console.WriteLine($"created cache {view.Name} ({Describe(view)})");
             Console.WriteLine($"trusted-public-keys: {view.PublicKey}");
+        }));
+
+        var updateName = new Argument<string>("NAME") { Description = "cache name" };
+        var setPublic = new Option<bool?>("--public") { Description = "true: anyone may pull without a token; false: pulling needs a token" };
+        var setPriority = new Option<int?>("--priority") { Description = "Priority in nix-cache-info (lower is preferred)" };
+        var setRetention = new Option<string>("--retention") { Description = "e.g. 30d, or off to keep Nix paths" };
+        var setQuota = new Option<string>("--quota") { Description = "e.g. 50GiB, or off for no quota" };
+        var update = new Command("update", "Change a cache's settings; what is not given stays.") { updateName, setPublic, setPriority, setRetention, setQuota };
+        update.SetAction((parse, ct) => RunAsync(parse, ct, async client =>
+        {
+            var view = await client.UpdateCacheAsync(
+                parse.GetValue(updateName)!,
+                new UpdateCacheRequest(parse.GetValue(setPublic), parse.GetValue(setPriority), parse.GetValue(setRetention), parse.GetValue(setQuota)),
+                ct);
+            Console.WriteLine($"cache {view.Name}: {Describe(view)}");
+        }));
+
+        var showName = new Argument<string>("NAME") { Description = "cache name" };
+        var show = new Command("show", "Show a cache's settings and what it holds.") { showName };
+        show.SetAction((parse, ct) => RunAsync(parse, ct, async client =>
+        {
+            var view = await client.GetCacheAsync(parse.GetValue(showName)!, ct);
+            Console.WriteLine($"cache {view.Name}: {Describe(view)}");
+            Console.WriteLine($"public key: {view.PublicKey}");
+            if (view.Usage is { } u)
+            {
+                Console.WriteLine($"narinfos: {u.NarInfos}, NAR files: {u.NarFiles} ({u.NarBytes} bytes), pins: {u.Pins}");
+                Console.WriteLine($"CAS blobs: {u.Blobs} ({u.BlobBytes} bytes{(view.QuotaBytes is { } q ? $" of {q} allowed" : "")}), action results: {u.ActionResults}");
+            }
+        }));
+
+        var pinCache = new Argument<string>("NAME") { Description = "cache name" };
+        var pinPath = new Argument<string>("STORE-PATH") { Description = "store path, its base name, or its hash part" };
+        var reason = new Option<string>("--reason") { Description = "why it is pinned (shown in pin lists)" };
+        var pin = new Command("pin", "Pin a store path: retention never collects it or its closure.") { pinCache, pinPath, reason };
+        pin.SetAction((parse, ct) => RunAsync(parse, ct, async client =>
+        {
+            await client.PinAsync(parse.GetValue(pinCache)!, new PinRequest(parse.GetValue(pinPath)!, parse.GetValue(reason)), ct);
+            Console.WriteLine($"pinned {parse.GetValue(pinPath)} in {parse.GetValue(pinCache)}");
+        }));
+
+        var unpinCache = new Argument<string>("NAME") { Description = "cache name" };
+        var unpinPath = new Argument<string>("STORE-PATH") { Description = "store path, its base name, or its hash part" };
+        var unpin = new Command("unpin", "Remove a pin.") { unpinCache, unpinPath };
+        unpin.SetAction((parse, ct) => RunAsync(parse, ct, async client =>
+        {
+            await client.UnpinAsync(parse.GetValue(unpinCache)!, parse.GetValue(unpinPath)!, ct);
+            Console.WriteLine($"unpinned {parse.GetValue(unpinPath)} in {parse.GetValue(unpinCache)}");
+        }));
+
+        var pinsCache = new Argument<string>("NAME") { Description = "cache name" };
+        var pins = new Command("pins", "List a cache's pins.") { pinsCache };
+        pins.SetAction((parse, ct) => RunAsync(parse, ct, async client =>
+        {
+            foreach (var p in await client.ListPinsAsync(parse.GetValue(pinsCache)!, ct))
+            {
+                Console.WriteLine($"{p.StorePathHash}  {p.CreatedAt:yyyy-MM-dd HH:mm}  {p.Reason}");
+            }
         }));
 
         var list = new Command("list", "List caches.");
@@ -48,10 +109,18 @@ internal static class AdminCommands
             Console.WriteLine((await client.GetCacheAsync(parse.GetValue(keyName)!, ct)).PublicKey)));
 
         cache.Add(create);
+        cache.Add(update);
         cache.Add(list);
+        cache.Add(show);
         cache.Add(key);
+        cache.Add(pin);
+        cache.Add(unpin);
+        cache.Add(pins);
         return cache;
     }
+
+    private static string Describe(CacheView view) =>
+        $"{(view.Public ? "public" : "private")}, priority {view.Priority}, retention {view.Retention ?? "off"}, quota {view.Quota ?? "off"}";
 
     public static Command CreateTokenCommand()
     {

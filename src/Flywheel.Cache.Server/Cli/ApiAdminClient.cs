@@ -27,6 +27,18 @@ public sealed class ApiAdminClient : IAdminClient
     public Task<CacheView> GetCacheAsync(string name, CancellationToken cancellationToken) =>
         SendAsync<CacheView>(HttpMethod.Get, "caches/" + Uri.EscapeDataString(name), null, cancellationToken);
 
+    public Task<CacheView> UpdateCacheAsync(string name, UpdateCacheRequest request, CancellationToken cancellationToken) =>
+        SendAsync<CacheView>(HttpMethod.Patch, "caches/" + Uri.EscapeDataString(name), request, cancellationToken);
+
+    public Task PinAsync(string cache, PinRequest request, CancellationToken cancellationToken) =>
+        SendAsync<object>(HttpMethod.Post, $"caches/{Uri.EscapeDataString(cache)}/pins", request, cancellationToken);
+
+    public Task UnpinAsync(string cache, string storePath, CancellationToken cancellationToken) =>
+        SendAsync<object>(HttpMethod.Delete, $"caches/{Uri.EscapeDataString(cache)}/pins/{Uri.EscapeDataString(PinPath(storePath))}", null, cancellationToken);
+
+    public Task<IReadOnlyList<PinView>> ListPinsAsync(string cache, CancellationToken cancellationToken) =>
+        SendAsync<IReadOnlyList<PinView>>(HttpMethod.Get, $"caches/{Uri.EscapeDataString(cache)}/pins", null, cancellationToken);
+
     public Task<CreatedToken> CreateTokenAsync(CreateTokenRequest request, CancellationToken cancellationToken) =>
         SendAsync<CreatedToken>(HttpMethod.Post, "tokens", request, cancellationToken);
 
@@ -35,6 +47,9 @@ public sealed class ApiAdminClient : IAdminClient
 
     public Task RevokeTokenAsync(string id, CancellationToken cancellationToken) =>
         SendAsync<object>(HttpMethod.Delete, "tokens/" + Uri.EscapeDataString(id), null, cancellationToken);
+
+    /// <summary>A full store path travels as its base name (a URL path segment holds no slash).</summary>
+    private static string PinPath(string storePath) => storePath.Contains('/', StringComparison.Ordinal) ? storePath[(storePath.LastIndexOf('/') + 1)..] : storePath;
 
     private async Task<T> SendAsync<T>(HttpMethod method, string path, object? body, CancellationToken cancellationToken)
     {

@@ -33,8 +33,7 @@ internal static class GcCommand
                     return 0;
                 }
 
-                Console.WriteLine($"{(report.DryRun ? "dry run: " : "")}{report.BlobsScanned} blobs scanned, {report.Orphans} orphaned ({report.OrphanBytes} bytes), "
-                    + $"{report.OrphansRemoved} removed, {report.IncompleteWritesRemoved} incomplete writes removed, in {report.Duration.TotalSeconds:F1} s");
+                Console.WriteLine(report.ToString());
                 return 0;
             }
             catch (CacheException e)

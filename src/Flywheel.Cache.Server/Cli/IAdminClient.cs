@@ -12,7 +12,16 @@ public interface IAdminClient : IAsyncDisposable
 
     Task<IReadOnlyList<CacheView>> ListCachesAsync(CancellationToken cancellationToken);
 
+    /// <summary>The cache with its usage.</summary>
     Task<CacheView> GetCacheAsync(string name, CancellationToken cancellationToken);
+
+    Task<CacheView> UpdateCacheAsync(string name, UpdateCacheRequest request, CancellationToken cancellationToken);
+
+    Task PinAsync(string cache, PinRequest request, CancellationToken cancellationToken);
+
+    Task UnpinAsync(string cache, string storePath, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<PinView>> ListPinsAsync(string cache, CancellationToken cancellationToken);
 
     Task<CreatedToken> CreateTokenAsync(CreateTokenRequest request, CancellationToken cancellationToken);
 

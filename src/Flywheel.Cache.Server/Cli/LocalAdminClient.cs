@@ -12,12 +12,14 @@ public sealed class LocalAdminClient : IAdminClient
     private readonly IMetadataStore _index;
     private readonly CacheCatalog _catalog;
     private readonly TokenService _tokens;
+    private readonly CachePins _pins;
 
     private LocalAdminClient(IMetadataStore index)
     {
         _index = index;
         _catalog = new CacheCatalog(index, TimeProvider.System);
         _tokens = new TokenService(index, TimeProvider.System);
+        _pins = new CachePins(index, TimeProvider.System);
     }
 
     public static async Task<LocalAdminClient> OpenAsync(string dataDirectory, CancellationToken cancellationToken)
@@ -34,14 +36,41 @@ public sealed class LocalAdminClient : IAdminClient
         return new LocalAdminClient(index);
     }
 
-    public async Task<CacheView> CreateCacheAsync(CreateCacheRequest request, CancellationToken cancellationToken) =>
-        CacheView.From((await _catalog.CreateAsync(request.Name, request.Public, request.Priority, cancellationToken)).Record);
+    public async Task<CacheView> CreateCacheAsync(CreateCacheRequest request, CancellationToken cancellationToken)
+    {
+        var settings = request.Settings();
+        var cache = await _catalog.CreateAsync(request.Name, request.Public, request.Priority, cancellationToken, settings.Retention, settings.QuotaBytes);
+        return CacheView.From(cache.Record);
+    }
 
     public async Task<IReadOnlyList<CacheView>> ListCachesAsync(CancellationToken cancellationToken) =>
         (await _catalog.ListAsync(cancellationToken)).Select(CacheView.From).ToList();
 
-    public async Task<CacheView> GetCacheAsync(string name, CancellationToken cancellationToken) =>
-        CacheView.From((await _catalog.FindAsync(name, cancellationToken) ?? throw CacheException.NotFound($"no cache named '{name}'")).Record);
+    public async Task<CacheView> GetCacheAsync(string name, CancellationToken cancellationToken)
+    {
+        var cache = await FindAsync(name, cancellationToken);
+        return CacheView.From(cache.Record, await _index.GetCacheUsageAsync(cache.Id, cancellationToken));
+    }
+
+    public async Task<CacheView> UpdateCacheAsync(string name, UpdateCacheRequest request, CancellationToken cancellationToken) =>
+        CacheView.From((await _catalog.UpdateAsync(name, request.Change(), cancellationToken)).Record);
+
+    public async Task PinAsync(string cache, PinRequest request, CancellationToken cancellationToken) =>
+        await _pins.PinAsync(await FindAsync(cache, cancellationToken), request.StorePath, request.Reason, cancellationToken);
+
+    public async Task UnpinAsync(string cache, string storePath, CancellationToken cancellationToken)
+    {
+        if (!await _pins.UnpinAsync(await FindAsync(cache, cancellationToken), storePath, cancellationToken))
+        {
+            throw CacheException.NotFound($"cache '{cache}' has no pin on {storePath}");
+        }
+    }
+
+    public async Task<IReadOnlyList<PinView>> ListPinsAsync(string cache, CancellationToken cancellationToken) =>
+        (await _pins.ListAsync(await FindAsync(cache, cancellationToken), cancellationToken)).Select(PinView.From).ToList();
+
+    private async Task<CacheContext> FindAsync(string name, CancellationToken cancellationToken) =>
+        await _catalog.FindAsync(name, cancellationToken) ?? throw CacheException.NotFound($"no cache named '{name}'");
 
     public async Task<CreatedToken> CreateTokenAsync(CreateTokenRequest request, CancellationToken cancellationToken)
     {

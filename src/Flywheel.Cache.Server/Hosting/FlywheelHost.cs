@@ -55,7 +55,7 @@ public static class FlywheelHost
         services.AddSingleton<IBlobStore>(sp => new MeteredBlobStore(
             Backends.CreateBlobStore(options, sp.GetRequiredService<TimeProvider>()), sp.GetRequiredService<FlywheelMetrics>()));
         services.AddSingleton(sp => Backends.CreateIndex(options, sp.GetRequiredService<TimeProvider>()));
-        services.AddSingleton(sp => new NarInfoMemoryCache(options.NarInfoCacheBytes, options.NarInfoNegativeTtl, sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp => new NarInfoMemoryCache(options.NarInfoCacheBytes, options.NarInfoTtl, options.NarInfoNegativeTtl, sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<AccessTracker>();
         services.AddSingleton(options.Gc);
         services.AddSingleton<GarbageCollector>();
@@ -65,6 +65,7 @@ public static class FlywheelHost
             sp.GetRequiredService<IBlobStore>(), sp.GetRequiredService<IMetadataStore>(), sp.GetRequiredService<NarInfoMemoryCache>(),
             options.Limits, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<AccessTracker>()));
         services.AddSingleton<CacheCatalog>();
+        services.AddSingleton<CachePins>();
         services.AddSingleton<TokenService>();
         services.AddSingleton<RequestAuthorizer>();
         services.AddSingleton<Bootstrap>();
@@ -85,6 +86,7 @@ public static class FlywheelHost
         var api = app.MapGroup("/_api/v1");
         CachesApi.Map(api);
         TokensApi.Map(api);
+        PinsApi.Map(api);
         NixRoutes.Map(app);
         BazelHttpEndpoints.Map(app);
         CapabilitiesService.Map(app);

@@ -18,6 +18,8 @@ public sealed record ServerOptions
     public required Uri PublicUrl { get; init; }
     public required NixCacheLimits Limits { get; init; }
     public required long NarInfoCacheBytes { get; init; }
+    public required TimeSpan NarInfoTtl { get; init; }
+
     public required TimeSpan NarInfoNegativeTtl { get; init; }
     public required string BazelDefaultInstance { get; init; }
 
@@ -49,6 +51,7 @@ public sealed record ServerOptions
             Size(configuration, ConfigKeys.MaxNarBytes, defaults.MaxNarBytes, errors),
             Size(configuration, ConfigKeys.MaxLogBytes, defaults.MaxFileBytes, errors));
         var narInfoCacheBytes = Size(configuration, ConfigKeys.NarInfoCacheBytes, 64L * 1024 * 1024, errors, allowZero: true);
+        var narInfoTtl = Duration(configuration, ConfigKeys.NarInfoTtl, TimeSpan.FromMinutes(5), errors);
         var negativeTtl = Duration(configuration, ConfigKeys.NarInfoNegativeTtl, TimeSpan.FromSeconds(2), errors);
         var gc = new Maintenance.GcOptions(
             Duration(configuration, ConfigKeys.GcInterval, Maintenance.GcOptions.Default.Interval, errors),
@@ -93,6 +96,7 @@ public sealed record ServerOptions
             PublicUrl = publicUrl!,
             Limits = limits,
             NarInfoCacheBytes = narInfoCacheBytes,
+            NarInfoTtl = narInfoTtl,
             NarInfoNegativeTtl = negativeTtl,
             BazelDefaultInstance = bazelDefaultInstance,
             S3 = s3,

@@ -5,23 +5,20 @@ using Flywheel.Cache.Storage;
 
 namespace Flywheel.Cache.Server.Maintenance;
 
-/// <summary>Garbage collection settings (<c>Gc:*</c>).</summary>
-/// <param name="Interval">How often a gateway tries to collect; zero turns the periodic run off.</param>
-/// <param name="OrphanGrace">How old a stored blob the index does not know must be before it is removed; longer than any upload takes.</param>
-public sealed record GcOptions(TimeSpan Interval, TimeSpan OrphanGrace)
-{
-    public static GcOptions Default { get; } = new(TimeSpan.FromHours(1), TimeSpan.FromHours(6));
-}
-
-/// <summary>What one garbage collection run found and did.</summary>
-public sealed record GcReport(
-    bool Ran, bool DryRun, int IncompleteWritesRemoved, long BlobsScanned, long Orphans, long OrphanBytes, long OrphansRemoved, TimeSpan Duration);
-
 /// <summary>
 /// Garbage collection, one gateway at a time (the index's maintenance lock: a PostgreSQL advisory lock, or a file
-/// lock on the embedded default). A run removes writes that never committed, then sweeps orphans: stored blobs
-/// the index does not know (a crash between storing and recording) that are older than <see cref="GcOptions.OrphanGrace"/>,
-/// so an upload in flight is never touched. Everything the index knows is kept.
+/// lock on the embedded default). A run, in order:
+/// <list type="number">
+/// <item>removes writes that never committed;</item>
+/// <item>per cache: evicts the least recently used blobs of a cache over its quota (<see cref="QuotaEviction"/>),
+/// removes narinfos past the cache's retention (<see cref="NixRetention"/>), and NAR records no narinfo names;</item>
+/// <item>removes blob records nothing references any more (no cache uses them, no NAR record, narinfo or cache file
+/// names them), when older than <see cref="GcOptions.OrphanGrace"/>;</item>
+/// <item>sweeps orphans: stored blobs the index does not know (just unreferenced, or left by a crash between storing
+/// and recording) older than the grace period, so an upload in flight is never touched.</item>
+/// </list>
+/// The index is changed before the store, so a failure halfway leaves at worst an orphan for the next run, never a
+/// record of a blob that is gone. Without quotas and retention nothing the index references is removed.
 /// </summary>
 public sealed class GarbageCollector
 {
@@ -54,18 +51,19 @@ public sealed class GarbageCollector
         {
             _logger.LogInformation("garbage collection skipped: another gateway is collecting");
             _metrics.GcRuns.Add(1, new KeyValuePair<string, object?>("result", "skipped"));
-            return new GcReport(false, dryRun, 0, 0, 0, 0, 0, Stopwatch.GetElapsedTime(started));
+            return new GcReport { Ran = false, DryRun = dryRun, Duration = Stopwatch.GetElapsedTime(started) };
         }
 
         try
         {
-            var incomplete = dryRun ? 0 : await _blobs.SweepIncompleteWritesAsync(_options.OrphanGrace, cancellationToken);
-            var (scanned, orphans, orphanBytes, removed) = await SweepOrphansAsync(dryRun, cancellationToken);
-            var report = new GcReport(true, dryRun, incomplete, scanned, orphans, orphanBytes, removed, Stopwatch.GetElapsedTime(started));
+            var report = new GcReport { Ran = true, DryRun = dryRun };
+            report = report with { IncompleteWritesRemoved = dryRun ? 0 : await _blobs.SweepIncompleteWritesAsync(_options.OrphanGrace, cancellationToken) };
+            report = await CollectCachesAsync(report, cancellationToken);
+            report = report with { UnreferencedBlobs = await SweepUnreferencedAsync(dryRun, cancellationToken) };
+            report = await SweepOrphansAsync(report, cancellationToken);
+            report = report with { Duration = Stopwatch.GetElapsedTime(started) };
             _metrics.GcRuns.Add(1, new KeyValuePair<string, object?>("result", "completed"));
-            _logger.LogInformation(
-                "garbage collection{DryRun}: {Incomplete} incomplete writes removed, {Scanned} blobs scanned, {Orphans} orphans ({OrphanBytes} bytes), {Removed} removed, in {Seconds:F1} s",
-                dryRun ? " (dry run)" : "", incomplete, scanned, orphans, orphanBytes, removed, report.Duration.TotalSeconds);
+            _logger.LogInformation("garbage collection: {Report}", report);
             return report;
         }
         catch (Exception e) when (e is not OperationCanceledException)
@@ -75,7 +73,65 @@ public sealed class GarbageCollector
         }
     }
 
-    private async Task<(long Scanned, long Orphans, long OrphanBytes, long Removed)> SweepOrphansAsync(bool dryRun, CancellationToken cancellationToken)
+    private async Task<GcReport> CollectCachesAsync(GcReport report, CancellationToken cancellationToken)
+    {
+        var quotas = new QuotaEviction(_index);
+        var retention = new NixRetention(_index);
+        var usage = new List<(string, long, long?)>();
+        foreach (var cache in await _index.ListCachesAsync(cancellationToken))
+        {
+            var now = _time.GetUtcNow();
+            var (evicted, actions, blobBytes) = await quotas.RunAsync(cache, report.DryRun, cancellationToken);
+            var expired = await retention.RunAsync(cache, now, report.DryRun, cancellationToken);
+            var narFiles = report.DryRun
+                ? RemovedEntries.None
+                : await _index.RemoveUnreferencedNarFilesAsync(cache.Id, now - _options.OrphanGrace, cancellationToken);
+            usage.Add((cache.Name, blobBytes, cache.QuotaBytes));
+            if (!report.DryRun)
+            {
+                _metrics.RecordGcRemovedEntries(cache.Name, "cache_blob", evicted.Count);
+                _metrics.RecordGcRemovedEntries(cache.Name, "action_result", actions.Count);
+                _metrics.RecordGcRemovedEntries(cache.Name, "narinfo", expired.Count);
+                _metrics.RecordGcRemovedEntries(cache.Name, "nar_file", narFiles.Count);
+            }
+
+            if (evicted.Count + actions.Count + expired.Count + narFiles.Count > 0)
+            {
+                _logger.LogInformation(
+                    "garbage collection{DryRun} of cache {Cache}: {Evicted} blobs evicted ({EvictedBytes} bytes; quota {Quota}), {Actions} action results evicted, {Expired} narinfos expired (retention {Retention}), {NarFiles} NAR records removed",
+                    report.DryRun ? " (dry run)" : "", cache.Name, evicted.Count, evicted.Bytes, cache.QuotaBytes, actions.Count, expired.Count, cache.Retention, narFiles.Count);
+            }
+
+            report = report with
+            {
+                Evicted = report.Evicted + evicted,
+                ActionResultsEvicted = report.ActionResultsEvicted + actions,
+                NarInfosExpired = report.NarInfosExpired + expired,
+                NarFilesRemoved = report.NarFilesRemoved + narFiles,
+            };
+        }
+
+        _metrics.RecordCacheUsage(usage);
+        return report;
+    }
+
+    private async Task<RemovedEntries> SweepUnreferencedAsync(bool dryRun, CancellationToken cancellationToken)
+    {
+        var since = _time.GetUtcNow() - _options.OrphanGrace;
+        var removed = RemovedEntries.None;
+        BlobDigest? after = null;
+        do
+        {
+            var page = await _index.SweepUnreferencedBlobsAsync(after, BatchSize, since, dryRun, cancellationToken);
+            removed += new RemovedEntries(page.Unreferenced.Count, page.Unreferenced.Sum(b => b.Size));
+            after = page.Next;
+        }
+        while (after is not null);
+
+        return removed;
+    }
+
+    private async Task<GcReport> SweepOrphansAsync(GcReport report, CancellationToken cancellationToken)
     {
         var cutoff = _time.GetUtcNow() - _options.OrphanGrace;
         long scanned = 0, orphans = 0, orphanBytes = 0, removed = 0;
@@ -95,7 +151,7 @@ public sealed class GarbageCollector
         }
 
         await SweepBatchAsync();
-        return (scanned, orphans, orphanBytes, removed);
+        return report with { BlobsScanned = scanned, Orphans = orphans, OrphanBytes = orphanBytes, OrphansRemoved = removed };
 
         async Task SweepBatchAsync()
         {
@@ -110,7 +166,7 @@ public sealed class GarbageCollector
                 orphans++;
                 orphanBytes += blob.Size;
                 // Asked again right before deleting: a concurrent upload of the same bytes may have recorded it meanwhile.
-                if (dryRun || (await _index.FindMissingBlobsAsync([blob.Digest], cancellationToken)).Count == 0)
+                if (report.DryRun || (await _index.FindMissingBlobsAsync([blob.Digest], cancellationToken)).Count == 0)
                 {
                     continue;
                 }

@@ -46,6 +46,10 @@ public sealed class FlywheelMetrics
         GcRuns = Meter.CreateCounter<long>("flywheel.gc.runs", "{run}", "Garbage collection runs by result (completed, skipped: another gateway held the lock, failed).");
         GcRemovedBlobs = Meter.CreateCounter<long>("flywheel.gc.removed_blobs", "{blob}", "Blobs removed by garbage collection, by reason.");
         GcRemovedBytes = Meter.CreateCounter<long>("flywheel.gc.removed", "By", "Bytes removed by garbage collection, by reason.");
+        GcRemovedEntries = Meter.CreateCounter<long>(
+            "flywheel.gc.removed_entries", "{entry}", "Index entries removed by garbage collection, by cache and kind (cache_blob: evicted over quota, action_result, narinfo: past retention, nar_file).");
+        Meter.CreateObservableGauge("flywheel.cache.blobs", ObserveCacheBlobBytes, "By", "Bytes of the blobs each cache uses (what its quota limits), as of the last garbage collection.");
+        Meter.CreateObservableGauge("flywheel.cache.quota", ObserveCacheQuotas, "By", "Each cache's quota, for caches that have one, as of the last garbage collection.");
     }
 
     public Meter Meter { get; }
@@ -82,6 +86,30 @@ public sealed class FlywheelMetrics
 
     /// <summary><c>flywheel_gc_removed_bytes_total{reason}</c></summary>
     public Counter<long> GcRemovedBytes { get; }
+
+    /// <summary><c>flywheel_gc_removed_entries_total{cache,kind}</c></summary>
+    public Counter<long> GcRemovedEntries { get; }
+
+    private volatile IReadOnlyList<(string Cache, long BlobBytes, long? QuotaBytes)> _cacheUsage = [];
+
+    /// <summary>What garbage collection last measured of each cache (<c>flywheel_cache_blobs_bytes</c>, <c>flywheel_cache_quota_bytes</c>).</summary>
+    public void RecordCacheUsage(IReadOnlyList<(string Cache, long BlobBytes, long? QuotaBytes)> usage) => _cacheUsage = usage;
+
+    /// <summary>Index entries of one kind that garbage collection removed from a cache.</summary>
+    public void RecordGcRemovedEntries(string cache, string kind, long count)
+    {
+        if (count > 0)
+        {
+            GcRemovedEntries.Add(count, new KeyValuePair<string, object?>("cache", cache), new KeyValuePair<string, object?>("kind", kind));
+        }
+    }
+
+    private IEnumerable<Measurement<long>> ObserveCacheBlobBytes() =>
+        _cacheUsage.Select(u => new Measurement<long>(u.BlobBytes, new KeyValuePair<string, object?>("cache", u.Cache)));
+
+    private IEnumerable<Measurement<long>> ObserveCacheQuotas() =>
+        _cacheUsage.Where(u => u.QuotaBytes is not null)
+            .Select(u => new Measurement<long>(u.QuotaBytes!.Value, new KeyValuePair<string, object?>("cache", u.Cache)));
 
     /// <summary>One served request. <paramref name="route"/> is the route pattern (or <c>unmatched</c>), never the raw path.</summary>
     public void RecordHttpRequest(string route, string method, int statusCode, TimeSpan duration, long? requestBytes = null, long? responseBytes = null)

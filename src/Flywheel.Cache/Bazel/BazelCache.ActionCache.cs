@@ -46,7 +46,7 @@ public sealed partial class BazelCache
             result.StdoutRaw = ByteString.Empty;
             if (inlineStdout)
             {
-                (result.StdoutRaw, budget) = await InlineAsync(result.StdoutDigest, budget, cancellationToken).ConfigureAwait(false);
+                (result.StdoutRaw, budget) = await InlineAsync(cache, result.StdoutDigest, budget, cancellationToken).ConfigureAwait(false);
             }
         }
 
@@ -55,7 +55,7 @@ public sealed partial class BazelCache
             result.StderrRaw = ByteString.Empty;
             if (inlineStderr)
             {
-                (result.StderrRaw, budget) = await InlineAsync(result.StderrDigest, budget, cancellationToken).ConfigureAwait(false);
+                (result.StderrRaw, budget) = await InlineAsync(cache, result.StderrDigest, budget, cancellationToken).ConfigureAwait(false);
             }
         }
 
@@ -65,7 +65,7 @@ public sealed partial class BazelCache
             file.Contents = ByteString.Empty;
             if (wanted is not null && wanted.Contains(file.Path))
             {
-                (file.Contents, budget) = await InlineAsync(file.Digest, budget, cancellationToken).ConfigureAwait(false);
+                (file.Contents, budget) = await InlineAsync(cache, file.Digest, budget, cancellationToken).ConfigureAwait(false);
             }
         }
 
@@ -96,8 +96,9 @@ public sealed partial class BazelCache
         }
 
         ActionResultReferences.Validate(result);
-        await _index.PutActionResultAsync(cache.Id, actionDigest.Hash, serializedActionResult, _time.GetUtcNow(), cancellationToken)
-            .ConfigureAwait(false);
+        var now = _time.GetUtcNow();
+        await _index.PutActionResultAsync(cache.Id, actionDigest.Hash, serializedActionResult, now, cancellationToken).ConfigureAwait(false);
+        await KeepReferencesAsync(cache, result, now, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -112,13 +113,13 @@ public sealed partial class BazelCache
         ArgumentNullException.ThrowIfNull(cache);
         ArgumentNullException.ThrowIfNull(actionResult);
         var result = actionResult.Clone();
-        result.StdoutDigest = await MoveInlineAsync(result.StdoutRaw, result.StdoutDigest, "stdout_raw", cancellationToken).ConfigureAwait(false);
+        result.StdoutDigest = await MoveInlineAsync(cache, result.StdoutRaw, result.StdoutDigest, "stdout_raw", cancellationToken).ConfigureAwait(false);
         result.StdoutRaw = ByteString.Empty;
-        result.StderrDigest = await MoveInlineAsync(result.StderrRaw, result.StderrDigest, "stderr_raw", cancellationToken).ConfigureAwait(false);
+        result.StderrDigest = await MoveInlineAsync(cache, result.StderrRaw, result.StderrDigest, "stderr_raw", cancellationToken).ConfigureAwait(false);
         result.StderrRaw = ByteString.Empty;
         foreach (var file in result.OutputFiles)
         {
-            file.Digest = await MoveInlineAsync(file.Contents, file.Digest, $"contents of {file.Path}", cancellationToken).ConfigureAwait(false);
+            file.Digest = await MoveInlineAsync(cache, file.Contents, file.Digest, $"contents of {file.Path}", cancellationToken).ConfigureAwait(false);
             file.Contents = ByteString.Empty;
         }
 
@@ -129,8 +130,32 @@ public sealed partial class BazelCache
             throw TooLarge("ActionResult", bytes.Length, Limits.MaxActionResultBytes);
         }
 
-        await _index.PutActionResultAsync(cache.Id, actionDigest.Hash, bytes, _time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+        var now = _time.GetUtcNow();
+        await _index.PutActionResultAsync(cache.Id, actionDigest.Hash, bytes, now, cancellationToken).ConfigureAwait(false);
+        await KeepReferencesAsync(cache, result, now, cancellationToken).ConfigureAwait(false);
         return result;
+    }
+
+    /// <summary>
+    /// Makes the blobs a new action result references ones the cache uses, so that another cache's eviction cannot
+    /// take them while this entry is fresh (a client that found them present uploaded nothing through this cache).
+    /// Trees that cannot be read yet contribute their own digest only; blobs the CAS lacks are skipped.
+    /// </summary>
+    private async Task KeepReferencesAsync(CacheContext cache, ActionResult result, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var references = await ActionResultReferences.CollectAsync(result, (d, ct) => ReadTreeAsync(null, d, ct), cancellationToken)
+            .ConfigureAwait(false);
+        if (references is null)
+        {
+            var direct = new HashSet<BazelDigest>();
+            ActionResultReferences.AddDirect(result, direct);
+            references = direct;
+        }
+
+        if (references.Count > 0)
+        {
+            await _index.TouchCacheBlobsAsync(cache.Id, references.Select(d => d.Hash).ToList(), now, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <summary>The entry and its parsed form when it exists, parses and is complete; otherwise null.</summary>
@@ -154,7 +179,8 @@ public sealed partial class BazelCache
             return null; // a damaged entry is a miss: the client rebuilds and replaces it
         }
 
-        var references = await ActionResultReferences.CollectAsync(result, ReadTreeAsync, cancellationToken).ConfigureAwait(false);
+        var references = await ActionResultReferences.CollectAsync(result, (d, ct) => ReadTreeAsync(cache, d, ct), cancellationToken)
+            .ConfigureAwait(false);
         if (references is null)
         {
             return null;
@@ -178,16 +204,17 @@ public sealed partial class BazelCache
             // A hit keeps everything it needs alive for LRU eviction, downloaded by the client or not.
             foreach (var digest in references)
             {
-                _access?.RecordBlob(digest.Hash);
+                _access?.RecordBlob(cache.Id, digest.Hash);
             }
         }
 
+        _access?.RecordActionResult(cache.Id, actionDigest.Hash);
         return (bytes, result);
     }
 
-    private async ValueTask<Tree?> ReadTreeAsync(BazelDigest digest, CancellationToken cancellationToken)
+    private async ValueTask<Tree?> ReadTreeAsync(CacheContext? reader, BazelDigest digest, CancellationToken cancellationToken)
     {
-        var bytes = await ReadSmallAsync(digest, Limits.MaxTreeBytes, cancellationToken).ConfigureAwait(false);
+        var bytes = await ReadSmallCoreAsync(reader, digest, Limits.MaxTreeBytes, cancellationToken).ConfigureAwait(false);
         if (bytes is null)
         {
             return null;
@@ -203,18 +230,18 @@ public sealed partial class BazelCache
         }
     }
 
-    private async ValueTask<(ByteString Bytes, long Budget)> InlineAsync(Digest? digest, long budget, CancellationToken cancellationToken)
+    private async ValueTask<(ByteString Bytes, long Budget)> InlineAsync(CacheContext cache, Digest? digest, long budget, CancellationToken cancellationToken)
     {
         if (!BazelDigest.TryFrom(digest, out var parsed) || parsed.SizeBytes > budget)
         {
             return (ByteString.Empty, budget);
         }
 
-        var bytes = await ReadSmallAsync(parsed, budget, cancellationToken).ConfigureAwait(false);
+        var bytes = await ReadSmallAsync(cache, parsed, budget, cancellationToken).ConfigureAwait(false);
         return bytes is null ? (ByteString.Empty, budget) : (UnsafeByteOperations.UnsafeWrap(bytes), budget - bytes.Length);
     }
 
-    private async ValueTask<Digest?> MoveInlineAsync(ByteString raw, Digest? digest, string what, CancellationToken cancellationToken)
+    private async ValueTask<Digest?> MoveInlineAsync(CacheContext cache, ByteString raw, Digest? digest, string what, CancellationToken cancellationToken)
     {
         if (raw.IsEmpty)
         {
@@ -227,7 +254,7 @@ public sealed partial class BazelCache
             throw CacheException.Invalid($"{what} hashes to {actual}, but the result names {digest.Hash}/{digest.SizeBytes}");
         }
 
-        await PutAsync(actual, raw.Memory, cancellationToken).ConfigureAwait(false);
+        await PutAsync(cache, actual, raw.Memory, cancellationToken).ConfigureAwait(false);
         return digest ?? actual.ToProto();
     }
 }

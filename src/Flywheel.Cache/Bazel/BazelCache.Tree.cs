@@ -107,7 +107,7 @@ public sealed partial class BazelCache
 
     private async Task<RemoteDirectory?> ReadDirectoryAsync(BazelDigest digest, CancellationToken cancellationToken)
     {
-        var bytes = await ReadSmallAsync(digest, Limits.MaxTreeBytes, cancellationToken).ConfigureAwait(false);
+        var bytes = await ReadSmallCoreAsync(null, digest, Limits.MaxTreeBytes, cancellationToken).ConfigureAwait(false);
         if (bytes is null)
         {
             return null;

@@ -1,3 +1,4 @@
+using Flywheel.Cache.Caches;
 using Flywheel.Cache.Index;
 using Flywheel.Cache.Storage;
 
@@ -7,6 +8,8 @@ namespace Flywheel.Cache.Bazel;
 /// The Bazel remote cache's operations on the storage core, free of transport types: the REAPI gRPC services and
 /// the Bazel HTTP front door both call this. The CAS is the one content-addressed store shared by every cache (a
 /// blob Nix also stored is the same blob); the action cache is per cache, the cache being the REAPI instance.
+/// Each cache keeps the set of blobs it uses (written, read, or referenced by its action results through it), with
+/// the last access, so a cache over its quota evicts its least recently used blobs without touching other caches'.
 /// This file: the CAS. <c>BazelCache.ActionCache.cs</c>: action results. <c>BazelCache.Tree.cs</c>: GetTree.
 /// </summary>
 public sealed partial class BazelCache
@@ -16,7 +19,7 @@ public sealed partial class BazelCache
     private readonly TimeProvider _time;
     private readonly AccessTracker? _access;
 
-    /// <param name="access">Records reads for last-access times (LRU eviction); null records nothing.</param>
+    /// <param name="access">Records reads per cache for last-access times (LRU eviction); null records nothing.</param>
     public BazelCache(IBlobStore blobs, IMetadataStore index, BazelLimits limits, TimeProvider time, AccessTracker? access = null)
     {
         ArgumentNullException.ThrowIfNull(blobs);
@@ -65,53 +68,60 @@ public sealed partial class BazelCache
         return missing;
     }
 
-    /// <summary>Whether the CAS has the blob at that size (the index's answer), e.g. for ByteStream Write's early return.</summary>
-    public async Task<bool> ExistsAsync(BazelDigest digest, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Whether the CAS has the blob at that size (the index's answer), e.g. for ByteStream Write's early return; a
+    /// blob a cache found there instead of uploading counts as that cache's access.
+    /// </summary>
+    public async Task<bool> ExistsAsync(CacheContext cache, BazelDigest digest, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(cache);
         if (digest.IsEmpty)
         {
             return true;
         }
 
         var missing = await _index.FindMissingSizedBlobsAsync([digest.ToSizedBlob()], cancellationToken).ConfigureAwait(false);
-        return missing.Count == 0;
-    }
-
-    /// <summary>Opens a CAS blob, or returns null when it is not stored at that size. The empty blob always opens.</summary>
-    public async Task<BlobHandle?> OpenAsync(BazelDigest digest, CancellationToken cancellationToken)
-    {
-        var handle = await _blobs.OpenAsync(digest.Hash, cancellationToken).ConfigureAwait(false);
-        if (handle is null || handle.Length != digest.SizeBytes)
+        if (missing.Count > 0)
         {
-            return null;
+            return false;
         }
 
-        _access?.RecordBlob(digest.Hash);
-        return handle;
+        _access?.RecordBlob(cache.Id, digest.Hash);
+        return true;
+    }
+
+    /// <summary>Opens a CAS blob for a cache, or returns null when it is not stored at that size. The empty blob always opens.</summary>
+    public Task<BlobHandle?> OpenAsync(CacheContext cache, BazelDigest digest, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(cache);
+        return OpenCoreAsync(cache, digest, cancellationToken);
     }
 
     /// <summary>Opens a CAS blob by its hash alone (Bazel's HTTP cache names blobs without their size), or returns null.</summary>
-    public async Task<BlobHandle?> OpenAsync(BlobDigest hash, CancellationToken cancellationToken)
+    public async Task<BlobHandle?> OpenAsync(CacheContext cache, BlobDigest hash, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(cache);
         var handle = await _blobs.OpenAsync(hash, cancellationToken).ConfigureAwait(false);
         if (handle is not null)
         {
-            _access?.RecordBlob(hash);
+            _access?.RecordBlob(cache.Id, hash);
         }
 
         return handle;
     }
 
-    /// <summary>Starts an upload of a blob that must end up as <paramref name="expected"/>.</summary>
-    public ValueTask<CasUpload> BeginUploadAsync(BazelDigest expected, CancellationToken cancellationToken) =>
-        BeginUploadAsync(expected, BlobCompressor.Identity, cancellationToken);
+    /// <summary>Starts an upload, through a cache, of a blob that must end up as <paramref name="expected"/>.</summary>
+    public ValueTask<CasUpload> BeginUploadAsync(CacheContext cache, BazelDigest expected, CancellationToken cancellationToken) =>
+        BeginUploadAsync(cache, expected, BlobCompressor.Identity, cancellationToken);
 
     /// <summary>
     /// Starts an upload whose bytes arrive as <paramref name="compressor"/> says (zstd: compressed, verified once
     /// decompressed). Blobs over <see cref="BazelLimits.MaxBlobBytes"/> are refused with <see cref="CacheError.TooLarge"/>.
+    /// Once committed, the blob is one the cache uses.
     /// </summary>
-    public async ValueTask<CasUpload> BeginUploadAsync(BazelDigest expected, BlobCompressor compressor, CancellationToken cancellationToken)
+    public async ValueTask<CasUpload> BeginUploadAsync(CacheContext cache, BazelDigest expected, BlobCompressor compressor, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(cache);
         if (expected.SizeBytes > Limits.MaxBlobBytes)
         {
             throw TooLarge($"blob {expected}", expected.SizeBytes, Limits.MaxBlobBytes);
@@ -120,7 +130,7 @@ public sealed partial class BazelCache
         var writer = await _blobs.BeginWriteAsync(expected.Hash, cancellationToken).ConfigureAwait(false);
         try
         {
-            return new CasUpload(writer, expected, compressor, _index, _time);
+            return new CasUpload(writer, expected, compressor, cache.Id, _index, _time);
         }
         catch
         {
@@ -130,9 +140,9 @@ public sealed partial class BazelCache
     }
 
     /// <summary>Stores a blob held in memory (BatchUpdateBlobs, inline contents), verified against <paramref name="expected"/>.</summary>
-    public async Task PutAsync(BazelDigest expected, ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
+    public async Task PutAsync(CacheContext cache, BazelDigest expected, ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
     {
-        await using var upload = await BeginUploadAsync(expected, cancellationToken).ConfigureAwait(false);
+        await using var upload = await BeginUploadAsync(cache, expected, cancellationToken).ConfigureAwait(false);
         await upload.WriteAsync(content, cancellationToken).ConfigureAwait(false);
         await upload.CommitAsync(cancellationToken).ConfigureAwait(false);
     }
@@ -141,7 +151,30 @@ public sealed partial class BazelCache
     /// Reads a small blob into memory (Trees, Directories, inlined outputs), or returns null when it is missing,
     /// stored at another size, or larger than <paramref name="limit"/>.
     /// </summary>
-    public async Task<byte[]?> ReadSmallAsync(BazelDigest digest, long limit, CancellationToken cancellationToken)
+    public Task<byte[]?> ReadSmallAsync(CacheContext cache, BazelDigest digest, long limit, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(cache);
+        return ReadSmallCoreAsync(cache, digest, limit, cancellationToken);
+    }
+
+    /// <summary>Opens a blob at its size; a read for a cache (<paramref name="reader"/> not null) counts as that cache's access.</summary>
+    private async Task<BlobHandle?> OpenCoreAsync(CacheContext? reader, BazelDigest digest, CancellationToken cancellationToken)
+    {
+        var handle = await _blobs.OpenAsync(digest.Hash, cancellationToken).ConfigureAwait(false);
+        if (handle is null || handle.Length != digest.SizeBytes)
+        {
+            return null;
+        }
+
+        if (reader is not null)
+        {
+            _access?.RecordBlob(reader.Id, digest.Hash);
+        }
+
+        return handle;
+    }
+
+    private async Task<byte[]?> ReadSmallCoreAsync(CacheContext? reader, BazelDigest digest, long limit, CancellationToken cancellationToken)
     {
         if (digest.SizeBytes > limit || digest.SizeBytes > Array.MaxLength)
         {
@@ -153,7 +186,7 @@ public sealed partial class BazelCache
             return [];
         }
 
-        var handle = await OpenAsync(digest, cancellationToken).ConfigureAwait(false);
+        var handle = await OpenCoreAsync(reader, digest, cancellationToken).ConfigureAwait(false);
         if (handle is null)
         {
             return null;

@@ -14,6 +14,7 @@ namespace Flywheel.Cache.Bazel;
 public sealed class CasUpload : IAsyncDisposable
 {
     private readonly IBlobWriter _writer;
+    private readonly long _cacheId;
     private readonly IMetadataStore _index;
     private readonly TimeProvider _time;
     private readonly IDecompressor? _decompressor;
@@ -21,9 +22,10 @@ public sealed class CasUpload : IAsyncDisposable
     private bool _committed;
     private bool _disposed;
 
-    internal CasUpload(IBlobWriter writer, BazelDigest expected, BlobCompressor compressor, IMetadataStore index, TimeProvider time)
+    internal CasUpload(IBlobWriter writer, BazelDigest expected, BlobCompressor compressor, long cacheId, IMetadataStore index, TimeProvider time)
     {
         _writer = writer;
+        _cacheId = cacheId;
         _index = index;
         _time = time;
         Expected = expected;
@@ -111,7 +113,9 @@ public sealed class CasUpload : IAsyncDisposable
             throw new CacheException(CacheError.Invalid, $"blob {Expected} was uploaded with other content: {e.Message}", e);
         }
 
-        await _index.RecordBlobAsync(commit.Digest, commit.Size, _time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+        var now = _time.GetUtcNow();
+        await _index.RecordBlobAsync(commit.Digest, commit.Size, now, cancellationToken).ConfigureAwait(false);
+        await _index.TouchCacheBlobsAsync(_cacheId, [commit.Digest], now, cancellationToken).ConfigureAwait(false);
         _committed = true;
     }
 

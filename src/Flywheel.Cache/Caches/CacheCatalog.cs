@@ -48,24 +48,76 @@ public sealed class CacheCatalog
         return cache;
     }
 
-    public async Task<CacheContext> CreateAsync(string name, bool isPublic, int priority, CancellationToken cancellationToken)
+    /// <summary>The shortest retention accepted: longer than any gateway keeps a narinfo in memory and than access times take to reach the index.</summary>
+    public static readonly TimeSpan MinRetention = TimeSpan.FromHours(1);
+
+    public async Task<CacheContext> CreateAsync(
+        string name, bool isPublic, int priority, CancellationToken cancellationToken, TimeSpan? retention = null, long? quotaBytes = null)
     {
         CacheNames.Validate(name);
+        ValidatePriority(priority);
+        ValidateRetention(retention);
+        ValidateQuota(quotaBytes);
+        var key = NixSigningKey.Generate($"{name}.flywheel-1");
+        var record = await _index.CreateCacheAsync(
+            new CacheRecord(0, name, isPublic, priority, DefaultStoreDir, key.ToString(), key.PublicKey.ToString(), retention, _time.GetUtcNow(), quotaBytes),
+            cancellationToken).ConfigureAwait(false);
+        return Remember(record);
+    }
+
+    /// <summary>Changes a cache's settings; what <paramref name="change"/> leaves null stays as it is.</summary>
+    public async Task<CacheContext> UpdateAsync(string name, CacheChange change, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(change);
+        var current = await _index.GetCacheAsync(name, cancellationToken).ConfigureAwait(false)
+            ?? throw CacheException.NotFound($"no cache named '{name}'");
+        var retention = change.Retention is { } r ? (r == TimeSpan.Zero ? null : r) : current.Retention;
+        var quota = change.QuotaBytes is { } q ? (q == 0 ? null : q) : current.QuotaBytes;
+        var priority = change.Priority ?? current.Priority;
+        ValidatePriority(priority);
+        ValidateRetention(retention);
+        ValidateQuota(quota);
+        var record = await _index.UpdateCacheAsync(
+            current with { IsPublic = change.IsPublic ?? current.IsPublic, Priority = priority, Retention = retention, QuotaBytes = quota },
+            cancellationToken).ConfigureAwait(false);
+        return Remember(record);
+    }
+
+    private CacheContext Remember(CacheRecord record)
+    {
+        var cache = new CacheContext(record);
+        _entries[record.Name] = new Entry(cache, _time.GetTimestamp() + (long)(LookupTtl.TotalSeconds * _time.TimestampFrequency));
+        return cache;
+    }
+
+    private static void ValidatePriority(int priority)
+    {
         if (priority is < 0 or > 10_000)
         {
             throw CacheException.Invalid($"priority {priority} is out of range 0..10000 (lower is preferred by Nix)");
         }
+    }
 
-        var key = NixSigningKey.Generate($"{name}.flywheel-1");
-        var record = await _index.CreateCacheAsync(
-            new CacheRecord(0, name, isPublic, priority, DefaultStoreDir, key.ToString(), key.PublicKey.ToString(), null, _time.GetUtcNow()),
-            cancellationToken).ConfigureAwait(false);
-        var cache = new CacheContext(record);
-        _entries[name] = new Entry(cache, _time.GetTimestamp() + (long)(LookupTtl.TotalSeconds * _time.TimestampFrequency));
-        return cache;
+    private static void ValidateRetention(TimeSpan? retention)
+    {
+        if (retention is { } r && r < MinRetention)
+        {
+            throw CacheException.Invalid($"a retention of {r} is too short: at least {MinRetention.TotalHours:0} h (or off)");
+        }
+    }
+
+    private static void ValidateQuota(long? quotaBytes)
+    {
+        if (quotaBytes is <= 0)
+        {
+            throw CacheException.Invalid($"a quota of {quotaBytes} bytes is not positive (use off to remove it)");
+        }
     }
 
     public Task<IReadOnlyList<CacheRecord>> ListAsync(CancellationToken cancellationToken) => _index.ListCachesAsync(cancellationToken);
 
     private sealed record Entry(CacheContext? Cache, long ExpiresAt);
 }
+
+/// <summary>A change of a cache's settings: null leaves a setting as it is; a zero Retention or QuotaBytes removes it.</summary>
+public sealed record CacheChange(bool? IsPublic = null, int? Priority = null, TimeSpan? Retention = null, long? QuotaBytes = null);

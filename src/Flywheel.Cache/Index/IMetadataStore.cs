@@ -37,7 +37,7 @@ public interface IMetadataStore
 
     Task<IReadOnlyList<CacheRecord>> ListCachesAsync(CancellationToken cancellationToken);
 
-    /// <summary>Updates IsPublic, Priority and Retention of an existing cache.</summary>
+    /// <summary>Updates IsPublic, Priority, Retention and QuotaBytes of an existing cache.</summary>
     Task<CacheRecord> UpdateCacheAsync(CacheRecord cache, CancellationToken cancellationToken);
 
     // ---- tokens
@@ -85,8 +85,11 @@ public interface IMetadataStore
     /// <summary>Which of the given digests the index does not know, in batched set queries.</summary>
     Task<IReadOnlyList<BlobDigest>> FindMissingBlobsAsync(IReadOnlyCollection<BlobDigest> digests, CancellationToken cancellationToken);
 
-    /// <summary>Bumps the last access time of blobs, batched.</summary>
-    Task TouchBlobsAsync(IReadOnlyCollection<BlobDigest> digests, DateTimeOffset when, CancellationToken cancellationToken);
+    /// <summary>
+    /// Records that a cache uses these blobs (it wrote, read or references them) and bumps their last access in
+    /// that cache, in one statement per batch. Digests the index does not know are ignored; times only move forward.
+    /// </summary>
+    Task TouchCacheBlobsAsync(long cacheId, IReadOnlyCollection<BlobDigest> digests, DateTimeOffset when, CancellationToken cancellationToken);
 
     /// <summary>
     /// Positions (ascending) in <paramref name="blobs"/> of the blobs the index does not have at that size: unknown
@@ -102,6 +105,59 @@ public interface IMetadataStore
 
     /// <summary>Inserts or replaces the action result of an action hash in a cache.</summary>
     Task PutActionResultAsync(long cacheId, BlobDigest actionHash, ReadOnlyMemory<byte> actionResult, DateTimeOffset when, CancellationToken cancellationToken);
+
+    /// <summary>Bumps the last access time of a cache's action results, in one statement per batch; times only move forward.</summary>
+    Task TouchActionResultsAsync(long cacheId, IReadOnlyCollection<BlobDigest> actionHashes, DateTimeOffset when, CancellationToken cancellationToken);
+
+    // ---- pins (store paths that retention never collects, with their closure)
+
+    /// <summary>Pins a store path of a cache; pinning it again keeps the first pin. The path need not be in the cache yet.</summary>
+    Task PinAsync(long cacheId, string storePathHash, string reason, DateTimeOffset when, CancellationToken cancellationToken);
+
+    /// <summary>Removes a pin; returns false when there was none.</summary>
+    Task<bool> UnpinAsync(long cacheId, string storePathHash, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<PinRecord>> ListPinsAsync(long cacheId, CancellationToken cancellationToken);
+
+    // ---- garbage collection
+
+    /// <summary>What a cache holds: the blobs it uses and their bytes, narinfos, NAR bytes, action results.</summary>
+    Task<CacheUsage> GetCacheUsageAsync(long cacheId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The blobs a cache uses, least recently accessed first (ties by digest), at most <paramref name="limit"/>,
+    /// starting after <paramref name="after"/> in that order (null: from the start).
+    /// </summary>
+    Task<IReadOnlyList<CacheBlobEntry>> ListLeastRecentCacheBlobsAsync(long cacheId, CacheBlobEntry? after, int limit, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Stops a cache using the given blobs, each only when its last access is still the one listed (a blob read
+    /// meanwhile stays). Returns how many entries and bytes were removed.
+    /// </summary>
+    Task<RemovedEntries> RemoveCacheBlobsAsync(long cacheId, IReadOnlyList<CacheBlobEntry> entries, CancellationToken cancellationToken);
+
+    /// <summary>Removes a cache's action results not accessed since <paramref name="since"/>.</summary>
+    Task<RemovedEntries> RemoveActionResultsAsync(long cacheId, DateTimeOffset since, CancellationToken cancellationToken);
+
+    /// <summary>A page of a cache's narinfos as a reference graph (store path hash order, after <paramref name="after"/>).</summary>
+    Task<IReadOnlyList<NarInfoNode>> ListNarInfoNodesAsync(long cacheId, string? after, int limit, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Removes narinfos of a cache (and their <c>.ls</c> listings), each only when it is not pinned and was not
+    /// accessed since <paramref name="since"/>. Returns how many narinfos were removed (bytes: their NARs' FileSize).
+    /// </summary>
+    Task<RemovedEntries> RemoveNarInfosAsync(long cacheId, IReadOnlyCollection<string> storePathHashes, DateTimeOffset since, CancellationToken cancellationToken);
+
+    /// <summary>Removes a cache's NAR records that no narinfo of the cache names and that were created before <paramref name="before"/>.</summary>
+    Task<RemovedEntries> RemoveUnreferencedNarFilesAsync(long cacheId, DateTimeOffset before, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Looks at one page of blob records (digest order, after <paramref name="after"/>, at most <paramref name="limit"/>)
+    /// and returns those that nothing references (no cache uses them, no NAR record or cache file names them) and
+    /// that were not accessed since <paramref name="since"/>; unless <paramref name="dryRun"/>, their records are
+    /// removed in the same statement. <see cref="BlobSweepPage.Next"/> is null after the last page.
+    /// </summary>
+    Task<BlobSweepPage> SweepUnreferencedBlobsAsync(BlobDigest? after, int limit, DateTimeOffset since, bool dryRun, CancellationToken cancellationToken);
 }
 
 /// <summary>A blob digest with the size a client says it has (a REAPI digest, in storage terms).</summary>

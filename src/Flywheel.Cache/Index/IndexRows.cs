@@ -12,7 +12,7 @@ internal static class IndexRows
 {
     public static DateTimeOffset FromUnix(long milliseconds) => DateTimeOffset.FromUnixTimeMilliseconds(milliseconds);
 
-    /// <summary>id, name, is_public, priority, store_dir, signing_secret_key, public_key, retention_seconds, created_at</summary>
+    /// <summary>id, name, is_public, priority, store_dir, signing_secret_key, public_key, retention_seconds, created_at, quota_bytes</summary>
     public static CacheRecord Cache(DbDataReader reader) => new(
         Id: reader.GetInt64(0),
         Name: reader.GetString(1),
@@ -22,7 +22,8 @@ internal static class IndexRows
         SigningSecretKey: reader.GetString(5),
         PublicKey: reader.GetString(6),
         Retention: reader.IsDBNull(7) ? null : TimeSpan.FromSeconds(reader.GetInt64(7)),
-        CreatedAt: FromUnix(reader.GetInt64(8)));
+        CreatedAt: FromUnix(reader.GetInt64(8)),
+        QuotaBytes: reader.IsDBNull(9) ? null : reader.GetInt64(9));
 
     /// <summary>id, (secret_hash: <paramref name="secretHash"/>), cache_pattern, scopes, description, created_at, expires_at, revoked_at</summary>
     public static TokenRecord Token(DbDataReader reader, BlobDigest secretHash) => new(
@@ -66,4 +67,21 @@ internal static class IndexRows
         Text: reader.GetFieldValue<byte[]>(7),
         CreatedAt: FromUnix(reader.GetInt64(8)),
         LastAccess: FromUnix(reader.GetInt64(9)));
+
+    /// <summary>store_path_hash, reason, created_at</summary>
+    public static PinRecord Pin(DbDataReader reader) => new(reader.GetString(0), reader.GetString(1), FromUnix(reader.GetInt64(2)));
+
+    /// <summary>store_path_hash, refs, last_access, file_size</summary>
+    public static NarInfoNode NarInfoNode(DbDataReader reader) =>
+        new(reader.GetString(0), reader.GetString(1), FromUnix(reader.GetInt64(2)), reader.GetInt64(3));
+
+    /// <summary>
+    /// The clause that makes a blob record unreferenced: no cache uses it, and no NAR record, narinfo or cache file
+    /// names it (the same text for every dialect; <c>b</c> is the blobs row).
+    /// </summary>
+    public const string UnreferencedBlob =
+        "NOT EXISTS (SELECT 1 FROM cache_blobs AS c WHERE c.digest = b.digest) " +
+        "AND NOT EXISTS (SELECT 1 FROM nar_files AS n WHERE n.file_hash = b.digest) " +
+        "AND NOT EXISTS (SELECT 1 FROM narinfos AS i WHERE i.file_hash = b.digest) " +
+        "AND NOT EXISTS (SELECT 1 FROM cache_files AS f WHERE f.blob = b.digest)";
 }

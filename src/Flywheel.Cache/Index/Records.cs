@@ -6,6 +6,7 @@ namespace Flywheel.Cache.Index;
 /// <param name="SigningSecretKey">The cache's Ed25519 secret key in Nix's format, <c>name:base64(64 bytes)</c>.</param>
 /// <param name="PublicKey">The matching public key, <c>name:base64(32 bytes)</c>, as users put it in trusted-public-keys.</param>
 /// <param name="Retention">Nix paths not accessed for this long may be collected; null keeps them.</param>
+/// <param name="QuotaBytes">The most CAS bytes the cache (a Bazel instance) may use before the least recently used are evicted; null: no quota.</param>
 public sealed record CacheRecord(
     long Id,
     string Name,
@@ -15,7 +16,8 @@ public sealed record CacheRecord(
     string SigningSecretKey,
     string PublicKey,
     TimeSpan? Retention,
-    DateTimeOffset CreatedAt);
+    DateTimeOffset CreatedAt,
+    long? QuotaBytes = null);
 
 /// <summary>What a token may do.</summary>
 [Flags]

@@ -5,21 +5,25 @@ namespace Flywheel.Cache.Nix;
 /// <summary>
 /// Rendered narinfo bytes kept in memory in front of the index, bounded by total size, plus a short-lived
 /// memory of misses. Eviction is a clock sweep: entries read since the last sweep survive it.
-/// Misses are remembered only for <c>negativeTtl</c>, and a PUT through this gateway forgets them at once.
+/// Misses are remembered only for <c>negativeTtl</c>, and a PUT through this gateway forgets them at once. Found
+/// entries live at most <c>ttl</c>, so what another gateway changed (a replaced narinfo, one that garbage collection
+/// removed) is seen within that time.
 /// </summary>
 public sealed class NarInfoMemoryCache
 {
     private readonly ConcurrentDictionary<(long CacheId, string Hash), Entry> _entries = new();
     private readonly long _maxBytes;
     private readonly long _negativeTtlTicks;
+    private readonly long _ttlTicks;
     private readonly TimeProvider _time;
     private long _bytes;
     private int _sweeping;
 
-    public NarInfoMemoryCache(long maxBytes, TimeSpan negativeTtl, TimeProvider time)
+    public NarInfoMemoryCache(long maxBytes, TimeSpan ttl, TimeSpan negativeTtl, TimeProvider time)
     {
         _maxBytes = maxBytes;
         _time = time;
+        _ttlTicks = (long)(ttl.TotalSeconds * time.TimestampFrequency);
         _negativeTtlTicks = (long)(negativeTtl.TotalSeconds * time.TimestampFrequency);
     }
 
@@ -34,22 +38,16 @@ public sealed class NarInfoMemoryCache
     {
         if (_entries.TryGetValue((cacheId, hash), out var entry))
         {
-            if (entry.Text is not null)
+            if (_time.GetTimestamp() < entry.ExpiresAt)
             {
                 entry.Referenced = true;
                 text = entry.Text;
                 return true;
             }
 
-            if (_time.GetTimestamp() < entry.MissExpiresAt)
-            {
-                text = null;
-                return true;
-            }
-
             if (_entries.TryRemove(new KeyValuePair<(long, string), Entry>((cacheId, hash), entry)))
             {
-                Interlocked.Add(ref _bytes, -Cost(hash, null));
+                Interlocked.Add(ref _bytes, -Cost(hash, entry.Text));
             }
         }
 
@@ -59,13 +57,13 @@ public sealed class NarInfoMemoryCache
 
     public void SetFound(long cacheId, string hash, byte[] text)
     {
-        if (_maxBytes <= 0 || text.Length > _maxBytes / 16)
+        if (_maxBytes <= 0 || _ttlTicks <= 0 || text.Length > _maxBytes / 16)
         {
             return;
         }
 
         var cost = Cost(hash, text);
-        var entry = new Entry(text, 0);
+        var entry = new Entry(text, _time.GetTimestamp() + _ttlTicks);
         var key = (cacheId, hash);
         while (true)
         {
@@ -130,7 +128,7 @@ public sealed class NarInfoMemoryCache
                     break;
                 }
 
-                if (entry.Text is null ? now >= entry.MissExpiresAt : !entry.Referenced)
+                if (now >= entry.ExpiresAt || !entry.Referenced)
                 {
                     if (_entries.TryRemove(new KeyValuePair<(long, string), Entry>(key, entry)))
                     {
@@ -151,11 +149,12 @@ public sealed class NarInfoMemoryCache
 
     private static long Cost(string hash, byte[]? text) => 64 + (hash.Length * 2) + (text?.Length ?? 0);
 
-    private sealed class Entry(byte[]? text, long missExpiresAt)
+    private sealed class Entry(byte[]? text, long expiresAt)
     {
+        /// <summary>The rendered narinfo, or null for a remembered miss.</summary>
         public byte[]? Text { get; } = text;
 
-        public long MissExpiresAt { get; } = missExpiresAt;
+        public long ExpiresAt { get; } = expiresAt;
 
         public bool Referenced { get; set; }
     }

@@ -113,13 +113,9 @@ public sealed class NixBinaryCache
             return null;
         }
 
-        var blob = await _blobs.OpenAsync(name.FileHash, cancellationToken).ConfigureAwait(false);
-        if (blob is not null)
-        {
-            _access?.RecordBlob(name.FileHash);
-        }
-
-        return blob;
+        // No access is recorded for the blob: a Nix cache keeps a NAR for as long as a narinfo names it (retention
+        // works on narinfo access), so the NAR must not join the cache's blobs, which only a quota would evict.
+        return await _blobs.OpenAsync(name.FileHash, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>

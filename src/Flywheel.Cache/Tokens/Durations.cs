@@ -21,4 +21,17 @@ public static class Durations
 
         throw CacheException.Invalid($"'{text}' is not a duration: write a positive number followed by d, h, m or s (e.g. 30d)");
     }
+
+    /// <summary>The largest unit that divides the duration exactly: <c>30d</c>, <c>36h</c>, <c>90m</c>, <c>45s</c>.</summary>
+    public static string Format(TimeSpan duration)
+    {
+        var seconds = (long)duration.TotalSeconds;
+        return seconds switch
+        {
+            > 0 when seconds % 86_400 == 0 => (seconds / 86_400).ToString(CultureInfo.InvariantCulture) + "d",
+            > 0 when seconds % 3_600 == 0 => (seconds / 3_600).ToString(CultureInfo.InvariantCulture) + "h",
+            > 0 when seconds % 60 == 0 => (seconds / 60).ToString(CultureInfo.InvariantCulture) + "m",
+            _ => seconds.ToString(CultureInfo.InvariantCulture) + "s",
+        };
+    }
 }

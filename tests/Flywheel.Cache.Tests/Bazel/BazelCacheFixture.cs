@@ -59,7 +59,7 @@ public abstract class BazelCacheFixture : IAsyncLifetime
     {
         var bytes = BazelFixtures.Bytes(text);
         var digest = BazelDigest.Compute(bytes);
-        await Cache.PutAsync(digest, bytes, None);
+        await Cache.PutAsync(Main, digest, bytes, None);
         return digest;
     }
 
@@ -67,13 +67,13 @@ public abstract class BazelCacheFixture : IAsyncLifetime
     {
         var bytes = message.ToByteArray();
         var digest = BazelDigest.Compute(bytes);
-        await Cache.PutAsync(digest, bytes, None);
+        await Cache.PutAsync(Main, digest, bytes, None);
         return digest;
     }
 
     protected async Task<byte[]?> ReadAsync(BazelDigest digest)
     {
-        var handle = await Cache.OpenAsync(digest, None);
+        var handle = await Cache.OpenAsync(Main, digest, None);
         if (handle is null)
         {
             return null;

@@ -13,7 +13,7 @@ public sealed class BazelCasTests : BazelCacheFixture
     public async Task The_empty_blob_is_always_present_and_opens()
     {
         Assert.Empty(await Cache.FindMissingAsync([BazelDigest.Empty], None));
-        Assert.True(await Cache.ExistsAsync(BazelDigest.Empty, None));
+        Assert.True(await Cache.ExistsAsync(Main, BazelDigest.Empty, None));
         Assert.Empty((await ReadAsync(BazelDigest.Empty))!);
     }
 
@@ -23,7 +23,7 @@ public sealed class BazelCasTests : BazelCacheFixture
         var digest = DigestOf("hello");
         Assert.Equal([digest], await Cache.FindMissingAsync([digest], None));
 
-        await using (var upload = await Cache.BeginUploadAsync(digest, None))
+        await using (var upload = await Cache.BeginUploadAsync(Main, digest, None))
         {
             await upload.WriteAsync(Bytes("hel"));
             await upload.WriteAsync(Bytes("lo"));
@@ -33,7 +33,7 @@ public sealed class BazelCasTests : BazelCacheFixture
         }
 
         Assert.Empty(await Cache.FindMissingAsync([digest], None));
-        Assert.True(await Cache.ExistsAsync(digest, None));
+        Assert.True(await Cache.ExistsAsync(Main, digest, None));
         Assert.Equal(Bytes("hello"), await ReadAsync(digest));
     }
 
@@ -51,7 +51,7 @@ public sealed class BazelCasTests : BazelCacheFixture
     {
         var claimed = DigestOf("right");
 
-        var e = await Assert.ThrowsAsync<CacheException>(() => Cache.PutAsync(claimed, Bytes("wrong"), None));
+        var e = await Assert.ThrowsAsync<CacheException>(() => Cache.PutAsync(Main, claimed, Bytes("wrong"), None));
 
         Assert.Equal(CacheError.Invalid, e.Error);
         Assert.Contains(claimed.ToString(), e.Message);
@@ -65,7 +65,7 @@ public sealed class BazelCasTests : BazelCacheFixture
     {
         var claimed = DigestOf("hello") with { SizeBytes = 6 };
 
-        var e = await Assert.ThrowsAsync<CacheException>(() => Cache.PutAsync(claimed, Bytes("hello"), None));
+        var e = await Assert.ThrowsAsync<CacheException>(() => Cache.PutAsync(Main, claimed, Bytes("hello"), None));
 
         Assert.Equal(CacheError.Invalid, e.Error);
         Assert.Contains(claimed.ToString(), e.Message);
@@ -77,7 +77,7 @@ public sealed class BazelCasTests : BazelCacheFixture
     public async Task A_blob_longer_than_its_size_is_refused_at_the_first_extra_byte()
     {
         var claimed = DigestOf("hello") with { SizeBytes = 4 };
-        await using var upload = await Cache.BeginUploadAsync(claimed, None);
+        await using var upload = await Cache.BeginUploadAsync(Main, claimed, None);
 
         await upload.WriteAsync(Bytes("hell"));
         var e = await Assert.ThrowsAsync<CacheException>(async () => await upload.WriteAsync(Bytes("o")));
@@ -90,13 +90,13 @@ public sealed class BazelCasTests : BazelCacheFixture
     public async Task An_upload_disposed_without_commit_leaves_nothing()
     {
         var digest = DigestOf("interrupted");
-        await using (var upload = await Cache.BeginUploadAsync(digest, None))
+        await using (var upload = await Cache.BeginUploadAsync(Main, digest, None))
         {
             await upload.WriteAsync(Bytes("interr"));
         }
 
         Assert.Equal([digest], await Cache.FindMissingAsync([digest], None));
-        Assert.Null(await Cache.OpenAsync(digest, None));
+        Assert.Null(await Cache.OpenAsync(Main, digest, None));
         Assert.Empty(Directory.EnumerateFiles(Path.Combine(Blobs.Root, ".tmp")));
     }
 
@@ -104,7 +104,7 @@ public sealed class BazelCasTests : BazelCacheFixture
     public async Task Blobs_over_the_size_limit_are_refused_before_any_byte()
     {
         var e = await Assert.ThrowsAsync<CacheException>(async () =>
-            await Cache.BeginUploadAsync(DigestOf("x") with { SizeBytes = Cache.Limits.MaxBlobBytes + 1 }, None));
+            await Cache.BeginUploadAsync(Main, DigestOf("x") with { SizeBytes = Cache.Limits.MaxBlobBytes + 1 }, None));
 
         Assert.Equal(CacheError.TooLarge, e.Error);
     }
@@ -116,7 +116,7 @@ public sealed class BazelCasTests : BazelCacheFixture
         var digest = BazelDigest.Compute(content);
         var compressed = ZstdCompressor.CompressAll(content);
 
-        await using (var upload = await Cache.BeginUploadAsync(digest, BlobCompressor.Zstd, None))
+        await using (var upload = await Cache.BeginUploadAsync(Main, digest, BlobCompressor.Zstd, None))
         {
             foreach (var chunk in compressed.Chunk(100))
             {
@@ -136,7 +136,7 @@ public sealed class BazelCasTests : BazelCacheFixture
         var content = new byte[1_000_000];
         var claimed = BazelDigest.Compute(content) with { SizeBytes = 1000 };
 
-        await using var upload = await Cache.BeginUploadAsync(claimed, BlobCompressor.Zstd, None);
+        await using var upload = await Cache.BeginUploadAsync(Main, claimed, BlobCompressor.Zstd, None);
         var e = await Assert.ThrowsAsync<CacheException>(async () => await upload.WriteAsync(ZstdCompressor.CompressAll(content)));
 
         Assert.Equal(CacheError.Invalid, e.Error);
@@ -149,8 +149,8 @@ public sealed class BazelCasTests : BazelCacheFixture
         var wrongSize = digest with { SizeBytes = 99 };
 
         Assert.Equal([wrongSize], await Cache.FindMissingAsync([digest, wrongSize], None));
-        Assert.False(await Cache.ExistsAsync(wrongSize, None));
-        Assert.Null(await Cache.OpenAsync(wrongSize, None));
+        Assert.False(await Cache.ExistsAsync(Main, wrongSize, None));
+        Assert.Null(await Cache.OpenAsync(Main, wrongSize, None));
         Assert.Equal([BazelDigest.Empty with { SizeBytes = 1 }], await Cache.FindMissingAsync([BazelDigest.Empty with { SizeBytes = 1 }], None));
     }
 

@@ -30,7 +30,7 @@ public sealed class AccessTrackerTests : IDisposable
         var cache = await new CacheCatalog(_index, _time).CreateAsync("main", isPublic: true, priority: 40, CancellationToken.None);
         var tracker = new AccessTracker(_index, _time);
         var nix = new NixBinaryCache(new DiskBlobStore(Path.Combine(_folder, "blobs"), _time), _index,
-            new NarInfoMemoryCache(1 << 20, TimeSpan.Zero, _time), NixCacheLimits.Default, _time, tracker);
+            new NarInfoMemoryCache(1 << 20, TimeSpan.FromMinutes(5), TimeSpan.Zero, _time), NixCacheLimits.Default, _time, tracker);
         var upload = NarUpload.Create("touched", "contents");
         await nix.PutNarAsync(cache, upload.NarFileName, new MemoryStream(upload.Nar), upload.Nar.Length, CancellationToken.None);
         await nix.PutNarInfoAsync(cache, upload.StorePathHash, Encoding.UTF8.GetBytes(upload.NarInfo), CancellationToken.None);
@@ -55,7 +55,7 @@ public sealed class AccessTrackerTests : IDisposable
         var tracker = new AccessTracker(_index, _time);
         for (var i = 0; i < AccessTracker.MaxPending + 10; i++)
         {
-            tracker.RecordBlob(Flywheel.Cache.Storage.BlobDigest.Compute(BitConverter.GetBytes(i)));
+            tracker.RecordBlob(1, Flywheel.Cache.Storage.BlobDigest.Compute(BitConverter.GetBytes(i)));
         }
 
         Assert.Equal(AccessTracker.MaxPending, tracker.PendingBlobs);

@@ -11,7 +11,7 @@ namespace Flywheel.Cache.Tests.Index;
 /// per test, and <see cref="CreateStore"/> gives stores on empty databases that belong to that test: every store
 /// created with the same database key is another client of one database, as another gateway process would be.
 /// </summary>
-public abstract class MetadataStoreContract : IAsyncLifetime
+public abstract partial class MetadataStoreContract : IAsyncLifetime
 {
     private readonly List<IMetadataStore> _stores = [];
     private IMetadataStore? _store;
@@ -521,18 +521,21 @@ public abstract class MetadataStoreContract : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Touching_blobs_is_batched_and_does_not_record_unknown_ones()
+    public async Task Touching_a_caches_blobs_is_batched_and_does_not_record_unknown_ones()
     {
+        var cache = await CreateCacheIdAsync();
         var known = Enumerable.Range(0, 2000).Select(Digest).ToList();
         foreach (var digest in known.Take(1000))
         {
-            await Store.RecordBlobAsync(digest, 1, Time.GetUtcNow(), None);
+            await Store.RecordBlobAsync(digest, 3, Time.GetUtcNow(), None);
         }
 
-        await Store.TouchBlobsAsync(known, Time.GetUtcNow().AddDays(1), None);
-        await Store.TouchBlobsAsync([], Time.GetUtcNow(), None);
+        await Store.TouchCacheBlobsAsync(cache, known, Time.GetUtcNow().AddDays(1), None);
+        await Store.TouchCacheBlobsAsync(cache, [], Time.GetUtcNow(), None);
 
         Assert.Equal(known.Skip(1000).ToHashSet(), (await Store.FindMissingBlobsAsync(known, None)).ToHashSet());
+        var usage = await Store.GetCacheUsageAsync(cache, None);
+        Assert.Equal((1000L, 3000L), (usage.Blobs, usage.BlobBytes));
     }
 
     // ---------------------------------------------------------------- blobs with sizes
@@ -634,7 +637,7 @@ public abstract class MetadataStoreContract : IAsyncLifetime
             await store.PutNarInfoAsync(cache, NewNarInfo(i), None);
             await store.RecordBlobAsync(Digest(i), i, Time.GetUtcNow(), None);
             await store.TouchNarInfosAsync(cache, [StorePathHash(i)], Time.GetUtcNow().AddSeconds(i), None);
-            await store.TouchBlobsAsync([Digest(i)], Time.GetUtcNow().AddSeconds(i), None);
+            await store.TouchCacheBlobsAsync(cache, [Digest(i)], Time.GetUtcNow().AddSeconds(i), None);
             Assert.NotNull(await store.GetNarInfoAsync(cache, StorePathHash(i), None));
         })));
 

@@ -137,14 +137,17 @@ public sealed class PostgresMetadataStoreTests : MetadataStoreContract, IClassFi
     [Fact]
     public async Task Touching_blobs_moves_last_access_forward_only()
     {
+        var cache = await CreateCacheIdAsync();
         var digest = Digest("blob");
         await Store.RecordBlobAsync(digest, 5, Time.GetUtcNow(), None);
         var later = Time.GetUtcNow().AddHours(2);
 
-        await Store.TouchBlobsAsync([digest], later, None);
-        await Store.TouchBlobsAsync([digest], later.AddHours(-1), None);
+        await Store.TouchCacheBlobsAsync(cache, [digest], later, None);
+        await Store.TouchCacheBlobsAsync(cache, [digest], later.AddHours(-1), None);
+        await Store.RecordBlobAsync(digest, 999, later, None);
         await Store.RecordBlobAsync(digest, 999, later.AddHours(-1), None);
 
+        Assert.Equal(later.ToUnixTimeMilliseconds(), await ScalarAsync("SELECT last_access FROM cache_blobs"));
         Assert.Equal(later.ToUnixTimeMilliseconds(), await ScalarAsync("SELECT last_access FROM blobs"));
         Assert.Equal(Time.GetUtcNow().ToUnixTimeMilliseconds(), await ScalarAsync("SELECT created_at FROM blobs"));
         Assert.Equal(5L, await ScalarAsync("SELECT size FROM blobs"));
@@ -153,6 +156,7 @@ public sealed class PostgresMetadataStoreTests : MetadataStoreContract, IClassFi
     [Fact]
     public async Task Overlapping_touch_batches_from_several_stores_do_not_deadlock()
     {
+        var cache = await CreateCacheIdAsync();
         var digests = Enumerable.Range(0, 500).Select(Digest).ToList();
         foreach (var digest in digests)
         {
@@ -163,10 +167,10 @@ public sealed class PostgresMetadataStoreTests : MetadataStoreContract, IClassFi
         await Task.WhenAll(Enumerable.Range(0, 24).Select(i => Task.Run(() =>
         {
             var order = i % 2 == 0 ? digests : Enumerable.Reverse(digests).ToList();
-            return stores[i % stores.Length].TouchBlobsAsync(order, Time.GetUtcNow().AddSeconds(i + 1), None);
+            return stores[i % stores.Length].TouchCacheBlobsAsync(cache, order, Time.GetUtcNow().AddSeconds(i + 1), None);
         })));
 
-        Assert.Equal(Time.GetUtcNow().AddSeconds(24).ToUnixTimeMilliseconds(), await ScalarAsync("SELECT min(last_access) FROM blobs"));
+        Assert.Equal(Time.GetUtcNow().AddSeconds(24).ToUnixTimeMilliseconds(), await ScalarAsync("SELECT min(last_access) FROM cache_blobs"));
     }
 
     // ---------------------------------------------------------------- configuration

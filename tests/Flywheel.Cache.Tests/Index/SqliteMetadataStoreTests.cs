@@ -64,15 +64,18 @@ public sealed class SqliteMetadataStoreTests : MetadataStoreContract
     [Fact]
     public async Task Touching_blobs_moves_last_access_forward_only()
     {
+        var cache = await CreateCacheIdAsync();
         var digest = Digest("blob");
         await Store.RecordBlobAsync(digest, 5, Time.GetUtcNow(), None);
         var later = Time.GetUtcNow().AddHours(2);
 
-        await Store.TouchBlobsAsync([digest], later, None);
-        await Store.TouchBlobsAsync([digest], later.AddHours(-1), None);
+        await Store.TouchCacheBlobsAsync(cache, [digest], later, None);
+        await Store.TouchCacheBlobsAsync(cache, [digest], later.AddHours(-1), None);
+        await Store.RecordBlobAsync(digest, 999, later, None);
         await Store.RecordBlobAsync(digest, 999, later.AddHours(-1), None);
 
         using var connection = OpenRaw();
+        Assert.Equal(later.ToUnixTimeMilliseconds(), Scalar(connection, "SELECT last_access FROM cache_blobs"));
         Assert.Equal(later.ToUnixTimeMilliseconds(), Scalar(connection, "SELECT last_access FROM blobs"));
         Assert.Equal(Time.GetUtcNow().ToUnixTimeMilliseconds(), Scalar(connection, "SELECT created_at FROM blobs"));
         Assert.Equal(5L, Scalar(connection, "SELECT size FROM blobs"));

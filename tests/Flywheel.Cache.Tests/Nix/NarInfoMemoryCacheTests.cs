@@ -11,7 +11,7 @@ public sealed class NarInfoMemoryCacheTests
     [Fact]
     public void Found_entries_are_served_and_forgotten_on_request()
     {
-        var cache = new NarInfoMemoryCache(1 << 20, TimeSpan.FromSeconds(2), _time);
+        var cache = new NarInfoMemoryCache(1 << 20, TimeSpan.FromMinutes(5), TimeSpan.FromSeconds(2), _time);
         cache.SetFound(1, "a", [1, 2, 3]);
         Assert.True(cache.TryGet(1, "a", out var text));
         Assert.Equal([1, 2, 3], text);
@@ -25,7 +25,7 @@ public sealed class NarInfoMemoryCacheTests
     [Fact]
     public void Misses_are_remembered_for_the_negative_ttl_only_and_never_hide_a_found_entry()
     {
-        var cache = new NarInfoMemoryCache(1 << 20, TimeSpan.FromSeconds(2), _time);
+        var cache = new NarInfoMemoryCache(1 << 20, TimeSpan.FromMinutes(5), TimeSpan.FromSeconds(2), _time);
         cache.SetMissing(1, "gone");
         Assert.True(cache.TryGet(1, "gone", out var text));
         Assert.Null(text);
@@ -42,7 +42,7 @@ public sealed class NarInfoMemoryCacheTests
     [Fact]
     public void A_zero_negative_ttl_remembers_no_miss()
     {
-        var cache = new NarInfoMemoryCache(1 << 20, TimeSpan.Zero, _time);
+        var cache = new NarInfoMemoryCache(1 << 20, TimeSpan.FromMinutes(5), TimeSpan.Zero, _time);
         cache.SetMissing(1, "gone");
         Assert.False(cache.TryGet(1, "gone", out _));
         Assert.Equal(0, cache.Count);
@@ -52,7 +52,7 @@ public sealed class NarInfoMemoryCacheTests
     public void Memory_stays_bounded_and_recently_read_entries_survive_eviction()
     {
         const long limit = 64 * 1024;
-        var cache = new NarInfoMemoryCache(limit, TimeSpan.FromSeconds(2), _time);
+        var cache = new NarInfoMemoryCache(limit, TimeSpan.FromMinutes(5), TimeSpan.FromSeconds(2), _time);
         var text = new byte[500];
         cache.SetFound(1, "hot", text);
         for (var i = 0; i < 2000; i++)
@@ -69,7 +69,7 @@ public sealed class NarInfoMemoryCacheTests
     [Fact]
     public void Entries_too_large_for_the_budget_are_not_kept()
     {
-        var cache = new NarInfoMemoryCache(16 * 1024, TimeSpan.FromSeconds(2), _time);
+        var cache = new NarInfoMemoryCache(16 * 1024, TimeSpan.FromMinutes(5), TimeSpan.FromSeconds(2), _time);
         cache.SetFound(1, "huge", new byte[8 * 1024]);
         Assert.False(cache.TryGet(1, "huge", out _));
     }

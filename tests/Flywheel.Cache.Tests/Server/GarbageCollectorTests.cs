@@ -9,7 +9,10 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Flywheel.Cache.Tests.Server;
 
-/// <summary>The orphan sweep removes only blobs the index does not know, only when old enough, one collector at a time.</summary>
+/// <summary>
+/// The orphan sweep removes only blobs the index does not know, only when old enough, one collector at a time.
+/// Quotas and retention: <see cref="GcQuotaAndRetentionTests"/>.
+/// </summary>
 public sealed class GarbageCollectorTests : IAsyncLifetime
 {
     private readonly string _folder = Path.Combine(Path.GetTempPath(), "flywheel-gc-" + Guid.NewGuid().ToString("N"));
@@ -29,13 +32,17 @@ public sealed class GarbageCollectorTests : IAsyncLifetime
         _blobs, _index, TimeProvider.System, new GcOptions(TimeSpan.Zero, grace),
         new FlywheelMetrics(_services.GetRequiredService<IMeterFactory>()), NullLogger<GarbageCollector>.Instance);
 
+    /// <summary>Stores a blob; when <paramref name="record"/>, the index records it as a blob the cache <c>main</c> uses.</summary>
     private async Task<BlobDigest> StoreAsync(string content, bool record)
     {
         var bytes = System.Text.Encoding.UTF8.GetBytes(content);
         var commit = await _blobs.WriteAsync(bytes, BlobDigest.Compute(bytes), CancellationToken.None);
         if (record)
         {
+            var cache = await _index.GetCacheAsync("main", CancellationToken.None)
+                ?? await _index.CreateCacheAsync(new Flywheel.Cache.Index.CacheRecord(0, "main", true, 40, "/nix/store", "main-1:c2VjcmV0", "main-1:cHVibGlj", null, default), CancellationToken.None);
             await _index.RecordBlobAsync(commit.Digest, commit.Size, DateTimeOffset.UtcNow, CancellationToken.None);
+            await _index.TouchCacheBlobsAsync(cache.Id, [commit.Digest], DateTimeOffset.UtcNow, CancellationToken.None);
         }
 
         return commit.Digest;

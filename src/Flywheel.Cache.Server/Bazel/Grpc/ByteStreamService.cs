@@ -33,13 +33,13 @@ internal static class ByteStreamService
         }
 
         var services = call.HttpContext.RequestServices;
-        await services.GetRequiredService<BazelInstances>().ResolveAsync(call.HttpContext, resource.InstanceName, TokenScopes.Pull);
+        var instance = await services.GetRequiredService<BazelInstances>().ResolveAsync(call.HttpContext, resource.InstanceName, TokenScopes.Pull);
         if (request.ReadOffset < 0 || request.ReadLimit < 0)
         {
             throw CacheException.Invalid("read_offset and read_limit must not be negative");
         }
 
-        var blob = await services.GetRequiredService<BazelCache>().OpenAsync(resource.Digest, call.CancellationToken)
+        var blob = await services.GetRequiredService<BazelCache>().OpenAsync(instance, resource.Digest, call.CancellationToken)
             ?? throw CacheException.NotFound($"blob {resource.Digest} not found");
         if (resource.Compressor == BlobCompressor.Zstd)
         {
@@ -132,8 +132,8 @@ internal static class ByteStreamService
                         throw CacheException.Invalid($"resource name '{resourceName}': {error}");
                     }
 
-                    await services.GetRequiredService<BazelInstances>().ResolveAsync(call.HttpContext, resource.InstanceName, TokenScopes.Push);
-                    if (await cache.ExistsAsync(resource.Digest, call.CancellationToken))
+                    var instance = await services.GetRequiredService<BazelInstances>().ResolveAsync(call.HttpContext, resource.InstanceName, TokenScopes.Push);
+                    if (await cache.ExistsAsync(instance, resource.Digest, call.CancellationToken))
                     {
                         // Early return: the blob is there; the client stops sending.
                         if (uploads.Take(resourceName) is { } stale)
@@ -158,7 +158,7 @@ internal static class ByteStreamService
                             throw CacheException.Invalid($"write_offset {message.WriteOffset} for a new upload; nothing of {resourceName} is committed here (QueryWriteStatus says 0)");
                         }
 
-                        upload = await cache.BeginUploadAsync(resource.Digest, resource.Compressor, call.CancellationToken);
+                        upload = await cache.BeginUploadAsync(instance, resource.Digest, resource.Compressor, call.CancellationToken);
                     }
                 }
                 else if (message.ResourceName.Length > 0 && message.ResourceName != resourceName)
@@ -208,8 +208,8 @@ internal static class ByteStreamService
         }
 
         var services = call.HttpContext.RequestServices;
-        await services.GetRequiredService<BazelInstances>().ResolveAsync(call.HttpContext, resource.InstanceName, TokenScopes.Push);
-        if (await services.GetRequiredService<BazelCache>().ExistsAsync(resource.Digest, call.CancellationToken))
+        var instance = await services.GetRequiredService<BazelInstances>().ResolveAsync(call.HttpContext, resource.InstanceName, TokenScopes.Push);
+        if (await services.GetRequiredService<BazelCache>().ExistsAsync(instance, resource.Digest, call.CancellationToken))
         {
             return new QueryWriteStatusResponse { CommittedSize = resource.Digest.SizeBytes, Complete = true };
         }

@@ -1,5 +1,6 @@
 using Build.Bazel.Remote.Execution.V2;
 using Flywheel.Cache.Bazel;
+using Flywheel.Cache.Caches;
 using Flywheel.Cache.Grpc;
 using Flywheel.Cache.Index;
 using Google.Protobuf;
@@ -46,7 +47,7 @@ internal static class ContentAddressableStorageService
     private static async Task<BatchUpdateBlobsResponse> BatchUpdateAsync(BatchUpdateBlobsRequest request, GrpcCallContext call)
     {
         var services = call.HttpContext.RequestServices;
-        await services.GetRequiredService<BazelInstances>().ResolveAsync(call.HttpContext, request.InstanceName, TokenScopes.Push);
+        var instance = await services.GetRequiredService<BazelInstances>().ResolveAsync(call.HttpContext, request.InstanceName, TokenScopes.Push);
         var cache = services.GetRequiredService<BazelCache>();
         var total = request.Requests.Sum(r => (long)r.Data.Length);
         if (total > cache.Limits.MaxBatchTotalBytes)
@@ -57,14 +58,14 @@ internal static class ContentAddressableStorageService
         var response = new BatchUpdateBlobsResponse();
         foreach (var item in request.Requests)
         {
-            var status = await StoreAsync(cache, item, call.CancellationToken);
+            var status = await StoreAsync(cache, instance, item, call.CancellationToken);
             response.Responses.Add(new BatchUpdateBlobsResponse.Types.Response { Digest = item.Digest, Status = status });
         }
 
         return response;
     }
 
-    private static async Task<RpcStatus> StoreAsync(BazelCache cache, BatchUpdateBlobsRequest.Types.Request item, CancellationToken cancellationToken)
+    private static async Task<RpcStatus> StoreAsync(BazelCache cache, CacheContext instance, BatchUpdateBlobsRequest.Types.Request item, CancellationToken cancellationToken)
     {
         try
         {
@@ -75,7 +76,7 @@ internal static class ContentAddressableStorageService
                 Compressor.Types.Value.Zstd => BlobCompressor.Zstd,
                 var other => throw CacheException.Invalid($"unsupported compressor {other}"),
             };
-            await using var upload = await cache.BeginUploadAsync(digest, compressor, cancellationToken);
+            await using var upload = await cache.BeginUploadAsync(instance, digest, compressor, cancellationToken);
             await upload.WriteAsync(item.Data.Memory, cancellationToken);
             await upload.CommitAsync(cancellationToken);
             return new RpcStatus { Code = (int)GrpcStatusCode.OK };
@@ -89,7 +90,7 @@ internal static class ContentAddressableStorageService
     private static async Task<BatchReadBlobsResponse> BatchReadAsync(BatchReadBlobsRequest request, GrpcCallContext call)
     {
         var services = call.HttpContext.RequestServices;
-        await services.GetRequiredService<BazelInstances>().ResolveAsync(call.HttpContext, request.InstanceName, TokenScopes.Pull);
+        var instance = await services.GetRequiredService<BazelInstances>().ResolveAsync(call.HttpContext, request.InstanceName, TokenScopes.Pull);
         var cache = services.GetRequiredService<BazelCache>();
         var digests = request.Digests.Select(d => BazelDigest.From(d, "digests")).ToArray();
         var total = digests.Sum(d => d.SizeBytes);
@@ -101,7 +102,7 @@ internal static class ContentAddressableStorageService
         var response = new BatchReadBlobsResponse();
         foreach (var digest in digests)
         {
-            var data = await cache.ReadSmallAsync(digest, cache.Limits.MaxBatchTotalBytes, call.CancellationToken);
+            var data = await cache.ReadSmallAsync(instance, digest, cache.Limits.MaxBatchTotalBytes, call.CancellationToken);
             response.Responses.Add(new BatchReadBlobsResponse.Types.Response
             {
                 Digest = digest.ToProto(),

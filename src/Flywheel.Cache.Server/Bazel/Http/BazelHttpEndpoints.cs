@@ -59,8 +59,8 @@ internal static class BazelHttpEndpoints
 
     private static async Task GetBlobAsync(HttpContext context, string hash, string? instance, BazelInstances instances, BazelCache cache)
     {
-        await instances.ResolveAsync(context, instance, TokenScopes.Pull);
-        var blob = await cache.OpenAsync(ParseHash(hash), context.RequestAborted);
+        var ns = await instances.ResolveAsync(context, instance, TokenScopes.Pull);
+        var blob = await cache.OpenAsync(ns, ParseHash(hash), context.RequestAborted);
         if (blob is null)
         {
             context.Response.StatusCode = StatusCodes.Status404NotFound;
@@ -73,10 +73,10 @@ internal static class BazelHttpEndpoints
     private static async Task PutBlobAsync(HttpContext context, string hash, string? instance, BazelInstances instances, BazelCache cache)
     {
         var digest = ParseHash(hash);
-        await instances.ResolveAsync(context, instance, TokenScopes.Push);
+        var ns = await instances.ResolveAsync(context, instance, TokenScopes.Push);
         var length = context.Request.ContentLength
             ?? throw new CacheException(CacheError.Invalid, "a CAS PUT needs a Content-Length: the blob's size is part of its digest");
-        await using var upload = await cache.BeginUploadAsync(new BazelDigest(digest, length), context.RequestAborted);
+        await using var upload = await cache.BeginUploadAsync(ns, new BazelDigest(digest, length), context.RequestAborted);
         var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(128 * 1024);
         try
         {

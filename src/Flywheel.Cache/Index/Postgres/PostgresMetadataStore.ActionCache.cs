@@ -23,6 +23,13 @@ public sealed partial class PostgresMetadataStore
         "WHERE NOT EXISTS (SELECT 1 FROM blobs WHERE blobs.digest = d.digest AND blobs.size = d.size) " +
         "GROUP BY d.digest, d.size ORDER BY 1";
 
+    // Forward only, rows locked in key order first (see TouchNarInfosSql).
+    private const string TouchActionResultsSql =
+        "UPDATE action_results AS a SET last_access = GREATEST(a.last_access, $1) " +
+        "FROM (SELECT action_hash FROM action_results WHERE cache_id = $2 AND action_hash = ANY($3) AND last_access < $1 " +
+        "ORDER BY action_hash FOR NO KEY UPDATE) AS l " +
+        "WHERE a.cache_id = $2 AND a.action_hash = l.action_hash";
+
     public Task<byte[]?> GetActionResultAsync(long cacheId, BlobDigest actionHash, CancellationToken cancellationToken) =>
         RunAsync((cacheId, actionHash), static async (connection, s, ct) =>
         {
@@ -30,6 +37,23 @@ public sealed partial class PostgresMetadataStore
             await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
             return await reader.ReadAsync(ct).ConfigureAwait(false) ? reader.GetFieldValue<byte[]>(0) : null;
         }, cancellationToken);
+
+    public Task TouchActionResultsAsync(
+        long cacheId, IReadOnlyCollection<BlobDigest> actionHashes, DateTimeOffset when, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(actionHashes);
+        if (actionHashes.Count == 0)
+        {
+            return Task.CompletedTask;
+        }
+
+        return RunAsync((cacheId, actionHashes, when), static async (connection, s, ct) =>
+        {
+            await using var command = PostgresCommands.Create(connection, TouchActionResultsSql)
+                .With(ToUnix(s.when)).With(s.cacheId).WithDigests(s.actionHashes);
+            return await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        }, cancellationToken);
+    }
 
     public Task PutActionResultAsync(
         long cacheId, BlobDigest actionHash, ReadOnlyMemory<byte> actionResult, DateTimeOffset when, CancellationToken cancellationToken) =>

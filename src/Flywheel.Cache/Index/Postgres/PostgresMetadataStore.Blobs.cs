@@ -16,11 +16,13 @@ public sealed partial class PostgresMetadataStore
         "WHERE NOT EXISTS (SELECT 1 FROM blobs WHERE blobs.digest = d.digest) " +
         "GROUP BY d.digest ORDER BY 1";
 
-    // Forward only, rows locked in key order first (see TouchNarInfosSql).
-    private const string TouchBlobsSql =
-        "UPDATE blobs AS b SET last_access = GREATEST(b.last_access, $1) " +
-        "FROM (SELECT digest FROM blobs WHERE digest = ANY($2) AND last_access < $1 ORDER BY digest FOR NO KEY UPDATE) AS l " +
-        "WHERE b.digest = l.digest";
+    // Only blobs the index knows join the cache (their size comes from blobs); times only move forward. Rows are
+    // written in key order, so two overlapping batches from different gateways cannot deadlock.
+    private const string TouchCacheBlobsSql =
+        "INSERT INTO cache_blobs (cache_id, digest, size, last_access) " +
+        "SELECT $1, b.digest, b.size, $2 FROM blobs AS b WHERE b.digest = ANY($3) ORDER BY b.digest " +
+        "ON CONFLICT (cache_id, digest) DO UPDATE SET last_access = GREATEST(cache_blobs.last_access, excluded.last_access) " +
+        "WHERE cache_blobs.last_access < excluded.last_access";
 
     public Task RecordBlobAsync(BlobDigest digest, long size, DateTimeOffset when, CancellationToken cancellationToken) =>
         RunAsync((digest, size, when), static async (connection, s, ct) =>
@@ -61,7 +63,7 @@ public sealed partial class PostgresMetadataStore
         }, cancellationToken);
     }
 
-    public Task TouchBlobsAsync(IReadOnlyCollection<BlobDigest> digests, DateTimeOffset when, CancellationToken cancellationToken)
+    public Task TouchCacheBlobsAsync(long cacheId, IReadOnlyCollection<BlobDigest> digests, DateTimeOffset when, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(digests);
         if (digests.Count == 0)
@@ -69,9 +71,10 @@ public sealed partial class PostgresMetadataStore
             return Task.CompletedTask;
         }
 
-        return RunAsync((digests, when), static async (connection, s, ct) =>
+        return RunAsync((cacheId, digests, when), static async (connection, s, ct) =>
         {
-            await using var command = PostgresCommands.Create(connection, TouchBlobsSql).With(ToUnix(s.when)).WithDigests(s.digests);
+            await using var command = PostgresCommands.Create(connection, TouchCacheBlobsSql)
+                .With(s.cacheId).With(ToUnix(s.when)).WithDigests(s.digests);
             return await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
         }, cancellationToken);
     }

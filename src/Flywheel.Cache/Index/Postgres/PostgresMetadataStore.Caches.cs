@@ -6,11 +6,11 @@ namespace Flywheel.Cache.Index.Postgres;
 public sealed partial class PostgresMetadataStore
 {
     private const string CacheColumns =
-        "id, name, is_public, priority, store_dir, signing_secret_key, public_key, retention_seconds, created_at";
+        "id, name, is_public, priority, store_dir, signing_secret_key, public_key, retention_seconds, created_at, quota_bytes";
 
     private const string CreateCacheSql =
-        "INSERT INTO caches (name, is_public, priority, store_dir, signing_secret_key, public_key, retention_seconds, created_at) " +
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) " +
+        "INSERT INTO caches (name, is_public, priority, store_dir, signing_secret_key, public_key, retention_seconds, created_at, quota_bytes) " +
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) " +
         "ON CONFLICT (name) DO NOTHING RETURNING " + CacheColumns;
 
     private const string GetCacheSql = "SELECT " + CacheColumns + " FROM caches WHERE name = $1";
@@ -18,7 +18,7 @@ public sealed partial class PostgresMetadataStore
     private const string ListCachesSql = "SELECT " + CacheColumns + " FROM caches ORDER BY name COLLATE \"C\"";
 
     private const string UpdateCacheSql =
-        "UPDATE caches SET is_public = $1, priority = $2, retention_seconds = $3 WHERE name = $4 RETURNING " + CacheColumns;
+        "UPDATE caches SET is_public = $1, priority = $2, retention_seconds = $3, quota_bytes = $4 WHERE name = $5 RETURNING " + CacheColumns;
 
     public Task<CacheRecord> CreateCacheAsync(CacheRecord cache, CancellationToken cancellationToken)
     {
@@ -28,7 +28,8 @@ public sealed partial class PostgresMetadataStore
             var c = s.cache;
             await using var command = PostgresCommands.Create(connection, CreateCacheSql)
                 .With(c.Name).With(c.IsPublic).With(c.Priority).With(c.StoreDir).With(c.SigningSecretKey).With(c.PublicKey)
-                .WithNullable(RetentionSeconds(c.Retention), NpgsqlDbType.Bigint).With(s.now);
+                .WithNullable(RetentionSeconds(c.Retention), NpgsqlDbType.Bigint).With(s.now)
+                .WithNullable(c.QuotaBytes, NpgsqlDbType.Bigint);
             return await ReadSingleCacheAsync(command, ct).ConfigureAwait(false)
                 ?? throw new CacheException(CacheError.Conflict, $"a cache named '{c.Name}' exists already");
         }, cancellationToken);
@@ -58,14 +59,15 @@ public sealed partial class PostgresMetadataStore
             return (IReadOnlyList<CacheRecord>)caches;
         }, cancellationToken);
 
-    /// <summary>Updates IsPublic, Priority and Retention of the cache with the record's <see cref="CacheRecord.Name"/>.</summary>
+    /// <summary>Updates IsPublic, Priority, Retention and QuotaBytes of the cache with the record's <see cref="CacheRecord.Name"/>.</summary>
     public Task<CacheRecord> UpdateCacheAsync(CacheRecord cache, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(cache);
         return RunAsync(cache, static async (connection, c, ct) =>
         {
             await using var command = PostgresCommands.Create(connection, UpdateCacheSql)
-                .With(c.IsPublic).With(c.Priority).WithNullable(RetentionSeconds(c.Retention), NpgsqlDbType.Bigint).With(c.Name);
+                .With(c.IsPublic).With(c.Priority).WithNullable(RetentionSeconds(c.Retention), NpgsqlDbType.Bigint)
+                .WithNullable(c.QuotaBytes, NpgsqlDbType.Bigint).With(c.Name);
             return await ReadSingleCacheAsync(command, ct).ConfigureAwait(false)
                 ?? throw CacheException.NotFound($"no cache named '{c.Name}'");
         }, cancellationToken);

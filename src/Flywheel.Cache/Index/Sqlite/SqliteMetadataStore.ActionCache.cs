@@ -21,6 +21,31 @@ public sealed partial class SqliteMetadataStore
         "AND blobs.size = CAST(substr(j.value, 66) AS INTEGER)) " +
         "GROUP BY j.value ORDER BY 1";
 
+    // Access times only move forward, so late or repeated touches write nothing.
+    private const string TouchActionResultsSql =
+        "UPDATE action_results SET last_access = @when " +
+        "WHERE cache_id = @cache_id AND action_hash IN (SELECT unhex(value) FROM json_each(@hashes)) AND last_access < @when";
+
+    public Task TouchActionResultsAsync(
+        long cacheId, IReadOnlyCollection<BlobDigest> actionHashes, DateTimeOffset when, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(actionHashes);
+        if (actionHashes.Count == 0)
+        {
+            return Task.CompletedTask;
+        }
+
+        var list = actionHashes as IReadOnlyList<BlobDigest> ?? [.. actionHashes];
+        return RunAsync((cacheId, json: SqliteJson.DigestArray(list), when), static (session, s) =>
+        {
+            var command = session.Command(TouchActionResultsSql, "@when", "@cache_id", "@hashes");
+            command.Parameters[0].Value = ToUnix(s.when);
+            command.Parameters[1].Value = s.cacheId;
+            command.Parameters[2].Value = s.json;
+            return command.ExecuteNonQuery();
+        }, cancellationToken);
+    }
+
     public Task<byte[]?> GetActionResultAsync(long cacheId, BlobDigest actionHash, CancellationToken cancellationToken) =>
         RunAsync((cacheId, actionHash), static (session, s) =>
         {

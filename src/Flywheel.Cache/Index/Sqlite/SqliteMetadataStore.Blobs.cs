@@ -15,9 +15,11 @@ public sealed partial class SqliteMetadataStore
         "WHERE NOT EXISTS (SELECT 1 FROM blobs WHERE blobs.digest = unhex(j.value)) " +
         "GROUP BY j.value ORDER BY 1";
 
-    private const string TouchBlobsSql =
-        "UPDATE blobs SET last_access = @when " +
-        "WHERE digest IN (SELECT unhex(value) FROM json_each(@digests)) AND last_access < @when";
+    // Only blobs the index knows join the cache (their size comes from blobs); times only move forward.
+    private const string TouchCacheBlobsSql =
+        "INSERT INTO cache_blobs (cache_id, digest, size, last_access) " +
+        "SELECT @cache_id, b.digest, b.size, @when FROM blobs AS b WHERE b.digest IN (SELECT unhex(value) FROM json_each(@digests)) " +
+        "ON CONFLICT (cache_id, digest) DO UPDATE SET last_access = excluded.last_access WHERE cache_blobs.last_access < excluded.last_access";
 
     public Task RecordBlobAsync(BlobDigest digest, long size, DateTimeOffset when, CancellationToken cancellationToken) =>
         RunAsync((digest, size, when), static (session, s) =>
@@ -62,7 +64,7 @@ public sealed partial class SqliteMetadataStore
         }, cancellationToken);
     }
 
-    public Task TouchBlobsAsync(IReadOnlyCollection<BlobDigest> digests, DateTimeOffset when, CancellationToken cancellationToken)
+    public Task TouchCacheBlobsAsync(long cacheId, IReadOnlyCollection<BlobDigest> digests, DateTimeOffset when, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(digests);
         if (digests.Count == 0)
@@ -71,11 +73,12 @@ public sealed partial class SqliteMetadataStore
         }
 
         var list = digests as IReadOnlyList<BlobDigest> ?? [.. digests];
-        return RunAsync((json: SqliteJson.DigestArray(list), when), static (session, s) =>
+        return RunAsync((cacheId, json: SqliteJson.DigestArray(list), when), static (session, s) =>
         {
-            var command = session.Command(TouchBlobsSql, "@when", "@digests");
-            command.Parameters[0].Value = ToUnix(s.when);
-            command.Parameters[1].Value = s.json;
+            var command = session.Command(TouchCacheBlobsSql, "@cache_id", "@when", "@digests");
+            command.Parameters[0].Value = s.cacheId;
+            command.Parameters[1].Value = ToUnix(s.when);
+            command.Parameters[2].Value = s.json;
             return command.ExecuteNonQuery();
         }, cancellationToken);
     }

@@ -1,0 +1,53 @@
+using Flywheel.Cache.Caches;
+using Flywheel.Cache.Index;
+using Flywheel.Cache.Server.Auth;
+
+namespace Flywheel.Cache.Server.Api;
+
+/// <summary>
+/// <c>/_api/v1/caches/{name}/pins</c>: list (pull), pin and unpin (admin) store paths that retention never collects,
+/// with their closure.
+/// </summary>
+internal static class PinsApi
+{
+    public static void Map(IEndpointRouteBuilder api)
+    {
+        api.MapGet("/caches/{name}/pins", ListAsync);
+        api.MapPost("/caches/{name}/pins", PinAsync);
+        api.MapDelete("/caches/{name}/pins/{path}", UnpinAsync);
+    }
+
+    private static async Task<IResult> ListAsync(HttpContext context, string name, CacheCatalog catalog, CachePins pins, RequestAuthorizer auth)
+    {
+        var cache = await FindAsync(catalog, name, context);
+        await auth.RequireAsync(context, cache, TokenScopes.Pull);
+        return Results.Ok((await pins.ListAsync(cache, context.RequestAborted)).Select(PinView.From));
+    }
+
+    private static async Task<IResult> PinAsync(
+        HttpContext context, string name, PinRequest request, CacheCatalog catalog, CachePins pins, RequestAuthorizer auth, ILogger<CachePins> logger)
+    {
+        var cache = await FindAsync(catalog, name, context);
+        await auth.RequireAsync(context, cache, TokenScopes.Admin);
+        var hash = await pins.PinAsync(cache, request.StorePath ?? "", request.Reason, context.RequestAborted);
+        logger.LogInformation("cache {Cache}: pinned {StorePath} ({Reason})", cache.Name, request.StorePath, request.Reason);
+        return Results.Created($"/_api/v1/caches/{cache.Name}/pins/{hash}", null);
+    }
+
+    private static async Task<IResult> UnpinAsync(
+        HttpContext context, string name, string path, CacheCatalog catalog, CachePins pins, RequestAuthorizer auth, ILogger<CachePins> logger)
+    {
+        var cache = await FindAsync(catalog, name, context);
+        await auth.RequireAsync(context, cache, TokenScopes.Admin);
+        if (!await pins.UnpinAsync(cache, path, context.RequestAborted))
+        {
+            throw CacheException.NotFound($"cache '{cache.Name}' has no pin on {path}");
+        }
+
+        logger.LogInformation("cache {Cache}: unpinned {StorePath}", cache.Name, path);
+        return Results.NoContent();
+    }
+
+    private static async Task<CacheContext> FindAsync(CacheCatalog catalog, string name, HttpContext context) =>
+        await catalog.FindAsync(name, context.RequestAborted) ?? throw CacheException.NotFound($"no cache named '{name}'");
+}

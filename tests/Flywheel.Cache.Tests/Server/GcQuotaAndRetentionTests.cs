@@ -1,0 +1,223 @@
+using System.Diagnostics.Metrics;
+using System.Text;
+using Flywheel.Cache.Bazel;
+using Flywheel.Cache.Caches;
+using Flywheel.Cache.Index;
+using Flywheel.Cache.Index.Sqlite;
+using Flywheel.Cache.Server.Maintenance;
+using Flywheel.Cache.Server.Metrics;
+using Flywheel.Cache.Storage;
+using Flywheel.Cache.Storage.Disk;
+using Flywheel.Cache.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Flywheel.Cache.Tests.Server;
+
+/// <summary>
+/// Garbage collection with quotas (LRU eviction per cache) and Nix retention (pins and closures protected), on the
+/// real disk store and SQLite index, with the clock under the test's control (days pass in a line).
+/// </summary>
+public sealed class GcQuotaAndRetentionTests : IAsyncLifetime
+{
+    private static readonly TimeSpan Grace = TimeSpan.FromHours(1);
+    private readonly string _folder = Path.Combine(Path.GetTempPath(), "flywheel-gcq-" + Guid.NewGuid().ToString("N"));
+    private readonly ServiceProvider _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+    private readonly ManualTimeProvider _time = new(DateTimeOffset.UtcNow);
+    private DiskBlobStore _blobs = null!;
+    private SqliteMetadataStore _index = null!;
+    private CacheCatalog _catalog = null!;
+    private AccessTracker _access = null!;
+    private BazelCache _bazel = null!;
+
+    private static CancellationToken None => CancellationToken.None;
+
+    public async Task InitializeAsync()
+    {
+        Directory.CreateDirectory(_folder);
+        _blobs = new DiskBlobStore(Path.Combine(_folder, "blobs"));
+        _index = new SqliteMetadataStore(Path.Combine(_folder, "index.sqlite"), _time);
+        await _index.MigrateAsync(None);
+        _catalog = new CacheCatalog(_index, _time);
+        _access = new AccessTracker(_index, _time);
+        _bazel = new BazelCache(_blobs, _index, BazelLimits.Default, _time, _access);
+    }
+
+    private GarbageCollector Collector() => new(
+        _blobs, _index, _time, new GcOptions(TimeSpan.Zero, Grace),
+        new FlywheelMetrics(_services.GetRequiredService<IMeterFactory>()), NullLogger<GarbageCollector>.Instance);
+
+    private async Task<BazelDigest> PutAsync(CacheContext cache, string seed, int size)
+    {
+        var bytes = Encoding.UTF8.GetBytes(seed.PadRight(size, '.'));
+        var digest = BazelDigest.Compute(bytes);
+        await _bazel.PutAsync(cache, digest, bytes, None);
+        return digest;
+    }
+
+    private async Task<bool> StoredAsync(BazelDigest digest) => await _blobs.OpenAsync(digest.Hash, None) is not null;
+
+    [Fact]
+    public async Task A_cache_over_quota_evicts_its_least_recently_used_blobs_and_their_bytes_go_after_the_grace_period()
+    {
+        var bazel = await _catalog.CreateAsync("bazel", isPublic: false, priority: 40, None, quotaBytes: 250);
+        var other = await _catalog.CreateAsync("other", isPublic: false, priority: 40, None);
+        var blobs = new List<BazelDigest>();
+        for (var i = 0; i < 4; i++)
+        {
+            blobs.Add(await PutAsync(bazel, $"blob {i}", 100));
+            _time.Advance(TimeSpan.FromMinutes(1));
+        }
+
+        // blob 0 is read again (most recently used now); blob 1 is also used by another cache.
+        Assert.NotNull(await _bazel.OpenAsync(bazel, blobs[0], None));
+        Assert.True(await _bazel.ExistsAsync(other, blobs[1], None));
+        await _access.FlushAsync(None);
+        _time.Advance(Grace * 2);
+
+        var report = await Collector().RunAsync(dryRun: false, None);
+
+        Assert.Equal(new RemovedEntries(2, 200), report.Evicted);
+        Assert.Equal(new RemovedEntries(1, 100), report.UnreferencedBlobs); // blob 2; blob 1 is the other cache's too
+        Assert.Equal(1, report.OrphansRemoved);
+        Assert.True(await StoredAsync(blobs[0]));
+        Assert.True(await StoredAsync(blobs[1]));
+        Assert.False(await StoredAsync(blobs[2]));
+        Assert.True(await StoredAsync(blobs[3]));
+        Assert.Equal([blobs[2]], await _bazel.FindMissingAsync(blobs, None));
+        var usage = await _index.GetCacheUsageAsync(bazel.Id, None);
+        Assert.Equal((2L, 200L), (usage.Blobs, usage.BlobBytes));
+
+        var again = await Collector().RunAsync(dryRun: false, None);
+        Assert.Equal(RemovedEntries.None, again.Evicted);
+        Assert.Equal(0, again.OrphansRemoved);
+    }
+
+    [Fact]
+    public async Task Eviction_takes_action_results_not_used_since_and_keeps_those_in_use_with_their_outputs()
+    {
+        var bazel = await _catalog.CreateAsync("bazel", isPublic: false, priority: 40, None, quotaBytes: 150);
+        var oldOutput = await PutAsync(bazel, "old output", 100);
+        var oldAction = BazelDigest.Compute(Encoding.UTF8.GetBytes("old action"));
+        await _bazel.UpdateActionResultAsync(bazel, oldAction, ResultWith(oldOutput), None);
+        _time.Advance(TimeSpan.FromMinutes(5));
+        var usedOutput = await PutAsync(bazel, "used output", 100);
+        var usedAction = BazelDigest.Compute(Encoding.UTF8.GetBytes("used action"));
+        await _bazel.UpdateActionResultAsync(bazel, usedAction, ResultWith(usedOutput), None);
+        _time.Advance(TimeSpan.FromMinutes(5));
+        Assert.NotNull(await _bazel.GetActionResultAsync(bazel, usedAction, None)); // a hit keeps the entry and its outputs fresh
+        await _access.FlushAsync(None);
+        _time.Advance(Grace * 2);
+
+        var report = await Collector().RunAsync(dryRun: false, None);
+
+        Assert.Equal(new RemovedEntries(1, 100), report.Evicted);
+        Assert.Equal(1, report.ActionResultsEvicted.Count);
+        Assert.Null(await _index.GetActionResultAsync(bazel.Id, oldAction.Hash, None));
+        Assert.NotNull(await _bazel.GetActionResultAsync(bazel, usedAction, None));
+        Assert.False(await StoredAsync(oldOutput));
+        Assert.True(await StoredAsync(usedOutput));
+    }
+
+    [Fact]
+    public async Task Without_quota_or_retention_nothing_referenced_is_removed()
+    {
+        var main = await _catalog.CreateAsync("main", isPublic: true, priority: 40, None);
+        var blob = await PutAsync(main, "kept", 5000);
+        await NixPathAsync(main, "kept-path", "");
+        _time.Advance(TimeSpan.FromDays(400));
+
+        var report = await Collector().RunAsync(dryRun: false, None);
+
+        Assert.Equal(RemovedEntries.None, report.Evicted);
+        Assert.Equal(RemovedEntries.None, report.NarInfosExpired);
+        Assert.Equal(RemovedEntries.None, report.UnreferencedBlobs);
+        Assert.Equal(0, report.OrphansRemoved);
+        Assert.True(await StoredAsync(blob));
+        Assert.NotNull(await _index.GetNarInfoAsync(main.Id, Hash("kept-path"), None));
+    }
+
+    [Fact]
+    public async Task Retention_removes_expired_paths_but_never_pinned_ones_or_the_closure_of_kept_ones()
+    {
+        var nix = await _catalog.CreateAsync("nix", isPublic: true, priority: 40, None, retention: TimeSpan.FromDays(7));
+        var pins = new CachePins(_index, _time);
+        var expired = await NixPathAsync(nix, "expired", "");
+        var depOfFresh = await NixPathAsync(nix, "dep-of-fresh", "");
+        var fresh = await NixPathAsync(nix, "fresh", BaseName("dep-of-fresh"));
+        var depOfPinned = await NixPathAsync(nix, "dep-of-pinned", "");
+        var pinned = await NixPathAsync(nix, "pinned", BaseName("dep-of-pinned") + " " + BaseName("pinned"));
+        await pins.PinAsync(nix, "/nix/store/" + BaseName("pinned"), "release", None);
+        _time.Advance(TimeSpan.FromDays(8));
+        await _index.TouchNarInfosAsync(nix.Id, [Hash("fresh")], _time.GetUtcNow(), None);
+
+        var dry = await Collector().RunAsync(dryRun: true, None);
+        Assert.Equal(new RemovedEntries(1, expired.Size), dry.NarInfosExpired);
+        Assert.NotNull(await _index.GetNarInfoAsync(nix.Id, Hash("expired"), None));
+
+        var report = await Collector().RunAsync(dryRun: false, None);
+
+        Assert.Equal(new RemovedEntries(1, expired.Size), report.NarInfosExpired);
+        Assert.Equal(1, report.NarFilesRemoved.Count);
+        Assert.Null(await _index.GetNarInfoAsync(nix.Id, Hash("expired"), None));
+        Assert.Null(await _index.GetNarFileAsync(nix.Id, expired.Digest, None));
+        Assert.Null(await _blobs.OpenAsync(expired.Digest, None));
+        foreach (var (name, blob) in new[] { ("dep-of-fresh", depOfFresh), ("fresh", fresh), ("dep-of-pinned", depOfPinned), ("pinned", pinned) })
+        {
+            Assert.NotNull(await _index.GetNarInfoAsync(nix.Id, Hash(name), None));
+            Assert.NotNull(await _blobs.OpenAsync(blob.Digest, None));
+        }
+
+        await pins.UnpinAsync(nix, Hash("pinned"), None);
+        var after = await Collector().RunAsync(dryRun: false, None);
+        Assert.Equal(2, after.NarInfosExpired.Count); // pinned and its dependency, now unprotected
+    }
+
+    [Fact]
+    public async Task A_dry_run_reports_evictions_and_changes_nothing()
+    {
+        var bazel = await _catalog.CreateAsync("bazel", isPublic: false, priority: 40, None, quotaBytes: 100);
+        var first = await PutAsync(bazel, "first", 100);
+        _time.Advance(TimeSpan.FromMinutes(1));
+        await PutAsync(bazel, "second", 100);
+        _time.Advance(Grace * 2);
+
+        var report = await Collector().RunAsync(dryRun: true, None);
+
+        Assert.True(report.DryRun);
+        Assert.Equal(new RemovedEntries(1, 100), report.Evicted);
+        Assert.Equal(2, (await _index.GetCacheUsageAsync(bazel.Id, None)).Blobs);
+        Assert.True(await StoredAsync(first));
+    }
+
+    private static Build.Bazel.Remote.Execution.V2.ActionResult ResultWith(BazelDigest output) => new()
+    {
+        OutputFiles = { new Build.Bazel.Remote.Execution.V2.OutputFile { Path = "out", Digest = output.ToProto() } },
+    };
+
+    private static string Hash(string name) => Flywheel.Cache.Nix.NixBase32.Encode(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(name))[..20]);
+
+    private static string BaseName(string name) => $"{Hash(name)}-{name}";
+
+    /// <summary>A narinfo with its NAR record and stored NAR blob, as a push leaves them.</summary>
+    private async Task<(BlobDigest Digest, long Size)> NixPathAsync(CacheContext cache, string name, string references)
+    {
+        var nar = Encoding.UTF8.GetBytes("nar of " + name);
+        var commit = await _blobs.WriteAsync(nar, BlobDigest.Compute(nar), None);
+        var now = _time.GetUtcNow();
+        await _index.RecordBlobAsync(commit.Digest, commit.Size, now, None);
+        await _index.PutNarFileAsync(cache.Id, new NarFileRecord(commit.Digest, "none", commit.Size, "sha256:" + name, commit.Size, now), None);
+        await _index.PutNarInfoAsync(cache.Id, new NarInfoRecord(
+            Hash(name), "/nix/store/" + BaseName(name), commit.Digest, commit.Size, "sha256:" + name, commit.Size, references, null,
+            Encoding.UTF8.GetBytes("StorePath: /nix/store/" + BaseName(name) + "\n"), now, now), None);
+        return (commit.Digest, commit.Size);
+    }
+
+    public Task DisposeAsync()
+    {
+        _index.Dispose();
+        _services.Dispose();
+        Directory.Delete(_folder, recursive: true);
+        return Task.CompletedTask;
+    }
+}
