@@ -31,7 +31,9 @@ internal static class PinsApi
         await auth.RequireAsync(context, cache, TokenScopes.Admin);
         var hash = await pins.PinAsync(cache, request.StorePath ?? "", request.Reason, context.RequestAborted);
         logger.LogInformation("cache {Cache}: pinned {StorePath} ({Reason})", cache.Name, request.StorePath, request.Reason);
-        return Results.Created($"/_api/v1/caches/{cache.Name}/pins/{hash}", null);
+        var pin = (await pins.ListAsync(cache, context.RequestAborted)).FirstOrDefault(p => p.StorePathHash == hash)
+            ?? throw new CacheException(CacheError.Unavailable, $"the pin on {hash} was removed while it was being made");
+        return Results.Created($"/_api/v1/caches/{cache.Name}/pins/{hash}", PinView.From(pin));
     }
 
     private static async Task<IResult> UnpinAsync(

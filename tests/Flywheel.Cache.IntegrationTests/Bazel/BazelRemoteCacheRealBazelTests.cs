@@ -16,6 +16,9 @@ public abstract class BazelRemoteCacheRealBazelTests : IAsyncLifetime
 
     protected abstract Task<FlywheelProcess> StartDaemonAsync();
 
+    /// <summary>Runs <c>flywheel gc</c> with <paramref name="args"/> on the daemon's backends.</summary>
+    protected abstract Task<ProcessResult> GcAsync(FlywheelProcess daemon, params string[] args);
+
     public async Task InitializeAsync() => _daemon = await StartDaemonAsync();
 
     public async Task DisposeAsync()
@@ -44,6 +47,36 @@ public abstract class BazelRemoteCacheRealBazelTests : IAsyncLifetime
         var mainToken = await CreateTokenAsync("main", "pull,push");
         var other = (await _bazel.BuildAsync(["--remote_cache=" + _daemon.GrpcUrl, "--remote_header=Authorization=Bearer " + mainToken])).EnsureSuccess();
         Assert.Equal(0, other.RemoteCacheHits);
+    }
+
+    [Fact]
+    public async Task An_instance_over_its_quota_is_evicted_by_gc_and_bazel_rebuilds_what_went()
+    {
+        var admin = new[] { "--server", _daemon.BaseAddress.ToString(), "--token", AdminToken };
+        (await FlywheelProcess.CliAsync(["cache", "create", "quota-q", "--quota", "1MiB", .. admin])).EnsureSuccess();
+        var token = await CreateTokenAsync("quota-q", "pull,push");
+        string[] flags = ["--remote_cache=" + _daemon.GrpcUrl, "--remote_instance_name=quota-q", "--remote_header=Authorization=Bearer " + token];
+        _bazel.WriteWorkspace("quota");
+        (await _bazel.BuildAsync(flags)).EnsureSuccess();
+        var before = await _bazel.OutputDigestsAsync();
+        await Task.Delay(TimeSpan.FromSeconds(2)); // older than the grace below
+
+        var gc = (await GcAsync(_daemon, "--grace", "1s")).EnsureSuccess();
+        Assert.Matches(@"[1-9]\d* blobs evicted over quota", gc.StandardOutput);
+        var shown = (await FlywheelProcess.CliAsync(["cache", "show", "quota-q", .. admin])).EnsureSuccess().StandardOutput;
+        var used = long.Parse(System.Text.RegularExpressions.Regex.Match(shown, @"CAS blobs: \d+ \((\d+) bytes").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(used, 0, 1L << 20);
+
+        // What was evicted is a miss, never a failure; Bazel runs those actions again and uploads them afresh.
+        await _bazel.CleanExpungeAsync();
+        var after = (await _bazel.BuildAsync(flags)).EnsureSuccess();
+        Assert.Empty(after.RemoteCacheWarnings);
+        Assert.True(after.RemoteCacheHits < BazelEnvironment.WorkspaceActions, $"{after.RemoteCacheHits} hits after eviction");
+        Assert.Equal(before, await _bazel.OutputDigestsAsync());
+
+        await _bazel.CleanExpungeAsync();
+        var warm = (await _bazel.BuildAsync(flags)).EnsureSuccess();
+        Assert.Equal(BazelEnvironment.WorkspaceActions, warm.RemoteCacheHits);
     }
 
     [Fact]
@@ -98,6 +131,9 @@ public abstract class BazelRemoteCacheRealBazelTests : IAsyncLifetime
 public sealed class BazelRemoteCacheOnEmbeddedDefaultTests : BazelRemoteCacheRealBazelTests
 {
     protected override Task<FlywheelProcess> StartDaemonAsync() => FlywheelProcess.StartAsync();
+
+    protected override Task<ProcessResult> GcAsync(FlywheelProcess daemon, params string[] args) =>
+        FlywheelProcess.CliAsync(["gc", "--data", daemon.DataDirectory, .. args]);
 }
 
 /// <summary>The suite on the production backends: S3 (s3rver) and PostgreSQL.</summary>
@@ -106,4 +142,6 @@ public sealed class BazelRemoteCacheOnS3AndPostgresTests(ProductionBackend backe
     protected override string AdminToken => backend.AdminToken;
 
     protected override Task<FlywheelProcess> StartDaemonAsync() => backend.StartGatewayAsync();
+
+    protected override Task<ProcessResult> GcAsync(FlywheelProcess daemon, params string[] args) => backend.GcAsync(args);
 }

@@ -118,6 +118,11 @@ public sealed class FlywheelProcess : IAsyncDisposable
     public static Task<ProcessResult> CliAsync(params string[] args) =>
         ProcessRunner.RunAsync("dotnet", new[] { FlywheelDll }.Concat(args), timeout: TimeSpan.FromSeconds(60));
 
+    /// <summary>Runs the <c>flywheel</c> CLI with these environment variables set (e.g. backend credentials).</summary>
+    public static Task<ProcessResult> CliAsync(IReadOnlyDictionary<string, string> environment, string[] args) =>
+        ProcessRunner.RunAsync(
+            "dotnet", new[] { FlywheelDll }.Concat(args), environment.ToDictionary(e => e.Key, e => (string?)e.Value), timeout: TimeSpan.FromSeconds(120));
+
     private void Append(string? line)
     {
         if (line is null)

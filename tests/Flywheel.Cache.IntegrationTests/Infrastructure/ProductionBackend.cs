@@ -42,17 +42,24 @@ public sealed class ProductionBackend : IAsyncLifetime
         return gateway;
     }
 
-    private Task<FlywheelProcess> StartProcessAsync() =>
-        FlywheelProcess.StartAsync(
-            null,
-            new Dictionary<string, string>
-            {
-                ["FLYWHEEL_POSTGRES"] = Postgres.ConnectionString(Database),
-                ["AWS_ACCESS_KEY_ID"] = S3rverServer.AccessKey,
-                ["AWS_SECRET_ACCESS_KEY"] = S3rverServer.SecretKey,
-            },
-            "--storage", "s3", "--s3-endpoint", S3.ServiceUrl.ToString().TrimEnd('/'), "--s3-bucket", S3rverServer.Bucket,
-            "--s3-prefix", Prefix, "--s3-path-style", "--index", "postgres");
+    /// <summary>Runs <c>flywheel gc</c> on these backends, as an operator would next to the gateways.</summary>
+    public Task<ProcessResult> GcAsync(params string[] args) =>
+        FlywheelProcess.CliAsync(Environment(), ["gc", .. BackendFlags(), .. args]);
+
+    private Task<FlywheelProcess> StartProcessAsync() => FlywheelProcess.StartAsync(null, Environment(), BackendFlags());
+
+    private Dictionary<string, string> Environment() => new()
+    {
+        ["FLYWHEEL_POSTGRES"] = Postgres.ConnectionString(Database),
+        ["AWS_ACCESS_KEY_ID"] = S3rverServer.AccessKey,
+        ["AWS_SECRET_ACCESS_KEY"] = S3rverServer.SecretKey,
+    };
+
+    private string[] BackendFlags() =>
+    [
+        "--storage", "s3", "--s3-endpoint", S3.ServiceUrl.ToString().TrimEnd('/'), "--s3-bucket", S3rverServer.Bucket,
+        "--s3-prefix", Prefix, "--s3-path-style", "--index", "postgres",
+    ];
 
     public async Task DisposeAsync()
     {

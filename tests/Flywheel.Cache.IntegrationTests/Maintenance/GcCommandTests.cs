@@ -41,4 +41,29 @@ public sealed class GcCommandTests : IAsyncLifetime
         Assert.False(File.Exists(orphanPath));
         Assert.Equal(live, await http.GetByteArrayAsync($"cas/{liveHash}"));
     }
+
+    [Fact]
+    public async Task Retention_quota_and_pins_are_set_with_the_cli_on_a_daemon_and_on_the_data_folder()
+    {
+        const string path = "/nix/store/0c5z0pwpbkxlpzd8b9a6xhfkzqvmmxkv-hello-2.12";
+        string[] server = ["--server", _daemon.BaseAddress.ToString(), "--token", _daemon.AdminToken];
+        var created = (await FlywheelProcess.CliAsync(["cache", "create", "kept", "--retention", "30d", "--quota", "10GiB", .. server])).EnsureSuccess();
+        Assert.Contains("retention 30d, quota 10GiB", created.StandardOutput);
+        (await FlywheelProcess.CliAsync(["cache", "pin", "kept", path, "--reason", "release 1.0", .. server])).EnsureSuccess();
+
+        // The same cache seen through the data folder, no daemon involved.
+        string[] local = ["--data", _daemon.DataDirectory];
+        var pins = (await FlywheelProcess.CliAsync(["cache", "pins", "kept", .. local])).EnsureSuccess();
+        Assert.Contains("0c5z0pwpbkxlpzd8b9a6xhfkzqvmmxkv", pins.StandardOutput);
+        Assert.Contains("release 1.0", pins.StandardOutput);
+        (await FlywheelProcess.CliAsync(["cache", "update", "kept", "--retention", "off", .. local])).EnsureSuccess();
+        var shown = (await FlywheelProcess.CliAsync(["cache", "show", "kept", .. server])).EnsureSuccess();
+        Assert.Contains("retention off, quota 10GiB", shown.StandardOutput);
+        Assert.Contains("pins: 1", shown.StandardOutput);
+
+        var refused = await FlywheelProcess.CliAsync(["cache", "update", "kept", "--retention", "5m", .. server]);
+        Assert.NotEqual(0, refused.ExitCode);
+        Assert.Contains("too short", refused.StandardError);
+        (await FlywheelProcess.CliAsync(["cache", "unpin", "kept", path, .. server])).EnsureSuccess();
+    }
 }

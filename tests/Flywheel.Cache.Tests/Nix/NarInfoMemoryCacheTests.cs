@@ -40,6 +40,22 @@ public sealed class NarInfoMemoryCacheTests
     }
 
     [Fact]
+    public void Found_entries_expire_after_the_ttl_so_changes_made_elsewhere_are_seen()
+    {
+        var cache = new NarInfoMemoryCache(1 << 20, TimeSpan.FromMinutes(5), TimeSpan.FromSeconds(2), _time);
+        cache.SetFound(1, "a", [1, 2, 3]);
+        _time.Advance(TimeSpan.FromMinutes(4));
+        Assert.True(cache.TryGet(1, "a", out _)); // reads do not extend the lifetime
+        _time.Advance(TimeSpan.FromMinutes(2));
+        Assert.False(cache.TryGet(1, "a", out _));
+        Assert.Equal(0, cache.SizeBytes);
+
+        var off = new NarInfoMemoryCache(1 << 20, TimeSpan.Zero, TimeSpan.FromSeconds(2), _time);
+        off.SetFound(1, "a", [1]);
+        Assert.False(off.TryGet(1, "a", out _));
+    }
+
+    [Fact]
     public void A_zero_negative_ttl_remembers_no_miss()
     {
         var cache = new NarInfoMemoryCache(1 << 20, TimeSpan.FromMinutes(5), TimeSpan.Zero, _time);
