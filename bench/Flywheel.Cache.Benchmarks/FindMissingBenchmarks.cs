@@ -1,32 +1,51 @@
 using BenchmarkDotNet.Attributes;
 using Flywheel.Cache.Bazel;
+using Flywheel.Cache.Index;
+using Flywheel.Cache.Index.Postgres;
 using Flywheel.Cache.Index.Sqlite;
-using Flywheel.Cache.Storage;
 using Flywheel.Cache.Storage.Disk;
+using Flywheel.Cache.Tests.Infrastructure;
 
 namespace Flywheel.Cache.Benchmarks;
 
 /// <summary>
-/// FindMissingBlobs over the embedded index: 10,000 digests, half of them stored, answered by one batched query.
+/// FindMissingBlobs over the index: 10,000 digests, half of them stored, answered by one batched query, on the
+/// embedded SQLite index and on a real PostgreSQL (started on loopback like the tests start it).
 /// </summary>
 [MemoryDiagnoser]
 public class FindMissingBenchmarks
 {
     private string _folder = "";
-    private SqliteMetadataStore _index = null!;
+    private PostgresServer? _postgres;
+    private IMetadataStore _index = null!;
     private BazelCache _cache = null!;
     private BazelDigest[] _digests = [];
 
     [Params(10_000)]
     public int Count { get; set; }
 
+    [Params("sqlite", "postgres")]
+    public string Index { get; set; } = "sqlite";
+
     [GlobalSetup]
-    public void Setup()
+    public void Setup() => SetupAsync().GetAwaiter().GetResult();
+
+    private async Task SetupAsync()
     {
         _folder = Path.Combine(Path.GetTempPath(), "flywheel-bench-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(_folder);
-        _index = new SqliteMetadataStore(Path.Combine(_folder, "index.sqlite"));
-        _index.MigrateAsync(CancellationToken.None).GetAwaiter().GetResult();
+        if (Index == "postgres")
+        {
+            _postgres = new PostgresServer();
+            await _postgres.InitializeAsync();
+            _index = new PostgresMetadataStore(_postgres.ConnectionString(await _postgres.CreateDatabaseAsync("bench")));
+        }
+        else
+        {
+            _index = new SqliteMetadataStore(Path.Combine(_folder, "index.sqlite"));
+        }
+
+        await _index.MigrateAsync(CancellationToken.None);
         _cache = new BazelCache(new DiskBlobStore(Path.Combine(_folder, "blobs")), _index, BazelLimits.Default, TimeProvider.System);
         _digests = new BazelDigest[Count];
         for (var i = 0; i < Count; i++)
@@ -35,7 +54,7 @@ public class FindMissingBenchmarks
             _digests[i] = BazelDigest.Compute(content);
             if (i % 2 == 0)
             {
-                _index.RecordBlobAsync(_digests[i].Hash, content.Length, DateTimeOffset.UtcNow, CancellationToken.None).GetAwaiter().GetResult();
+                await _index.RecordBlobAsync(_digests[i].Hash, content.Length, DateTimeOffset.UtcNow, CancellationToken.None);
             }
         }
     }
@@ -46,7 +65,8 @@ public class FindMissingBenchmarks
     [GlobalCleanup]
     public void Cleanup()
     {
-        _index.Dispose();
+        (_index as IDisposable)?.Dispose();
+        _postgres?.DisposeAsync().GetAwaiter().GetResult();
         Directory.Delete(_folder, recursive: true);
     }
 }

@@ -1,9 +1,12 @@
 using System.Buffers.Binary;
+using System.Diagnostics;
+using System.IO.Compression;
 using System.Text;
+using Flywheel.Cache.Compression;
 
 namespace Flywheel.Cache.Benchmarks;
 
-/// <summary>A NAR holding one regular file of semi-compressible bytes.</summary>
+/// <summary>A NAR holding one regular file of semi-compressible bytes, and that NAR compressed as Nix would send it.</summary>
 internal static class NarSample
 {
     public static byte[] Create(int contentLength)
@@ -24,6 +27,61 @@ internal static class NarSample
         Write(nar, contents);
         Write(nar, Encoding.ASCII.GetBytes(")"));
         return nar.ToArray();
+    }
+
+    /// <summary>
+    /// <paramref name="nar"/> compressed: zstd and brotli in process, xz and bzip2 by the command-line tools
+    /// (Debian xz-utils and bzip2, which scripts/test.sh installs), since the core only decompresses those.
+    /// </summary>
+    public static byte[] Compress(byte[] nar, NarCompression compression)
+    {
+        switch (compression)
+        {
+            case NarCompression.None:
+                return nar;
+            case NarCompression.Zstd:
+                return ZstdCompressor.CompressAll(nar);
+            case NarCompression.Brotli:
+                using (var output = new MemoryStream())
+                {
+                    using (var brotli = new BrotliStream(output, CompressionLevel.Fastest, leaveOpen: true))
+                    {
+                        brotli.Write(nar);
+                    }
+
+                    return output.ToArray();
+                }
+
+            case NarCompression.Xz:
+                return CompressWithTool("xz", nar);
+            case NarCompression.Bzip2:
+                return CompressWithTool("bzip2", nar);
+            default:
+                throw new ArgumentOutOfRangeException(nameof(compression), compression, null);
+        }
+    }
+
+    private static byte[] CompressWithTool(string tool, byte[] input)
+    {
+        var start = new ProcessStartInfo(tool, ["-c", "-1"])
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        };
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"cannot start {tool}");
+        var output = new MemoryStream();
+        var copy = process.StandardOutput.BaseStream.CopyToAsync(output);
+        process.StandardInput.BaseStream.Write(input);
+        process.StandardInput.Close();
+        copy.GetAwaiter().GetResult();
+        process.WaitForExit();
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{tool} exited with {process.ExitCode}");
+        }
+
+        return output.ToArray();
     }
 
     private static void Write(Stream s, byte[] value)

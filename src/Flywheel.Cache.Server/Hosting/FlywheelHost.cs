@@ -32,6 +32,10 @@ public static class FlywheelHost
         builder.Configuration.AddInMemoryCollection(settings);
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning);
+        // While this category is enabled at any level, hosting starts an Activity (random trace id, AsyncLocal) and a
+        // logging scope for every request; it logs only request start/finish, which we do not want. Errors are
+        // logged by ErrorHandling and Kestrel's own categories.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
         configure?.Invoke(builder);
 
         var options = ServerOptions.Load(builder.Configuration);

@@ -1,0 +1,217 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text.Json;
+using Build.Bazel.Remote.Execution.V2;
+using Flywheel.Cache.Grpc;
+using Google.Bytestream;
+using Google.Protobuf;
+
+namespace Flywheel.Cache.Benchmarks.Load;
+
+/// <summary>
+/// <c>load &lt;scenario&gt;</c>: the load bench/load/run.sh cannot get from wrk. gRPC through our own
+/// <see cref="GrpcClient"/> (h2load cannot stream ByteStream messages), and uploads of new bytes on every call over
+/// HTTP/1.1 (wrk repeats one body, and a store that has a blob need not write it again), the same for nginx and us.
+/// Each scenario seeds what it needs, then repeats one call for <c>--duration</c> seconds on <c>--concurrency</c>
+/// callers and prints one JSON object: calls, calls/s, MB/s over the time spent in calls, p50/p99 latency.
+/// Scenarios: <c>findmissing</c> (<c>--count</c> digests per call, half of them stored), <c>bytestream-read</c> and
+/// <c>bytestream-write</c> (<c>--size</c> bytes per call), <c>http-put</c> (<c>--size</c> bytes PUT to
+/// <c>--url</c> + the hex SHA-256). Uploaded bytes are new on every call and hashed before the timed call starts.
+/// </summary>
+public static class LoadCommand
+{
+    private const string Cas = "/build.bazel.remote.execution.v2.ContentAddressableStorage/";
+    private const string ByteStream = "/google.bytestream.ByteStream/";
+    private const int ChunkSize = 64 * 1024;
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var scenario = args.FirstOrDefault() ?? throw new ArgumentException("load: name a scenario (findmissing, bytestream-read, bytestream-write)");
+        var grpc = new Uri(Option(args, "--grpc") ?? "http://127.0.0.1:9092/");
+        var token = Option(args, "--token");
+        var instance = Option(args, "--instance") ?? "main";
+        var duration = TimeSpan.FromSeconds(double.Parse(Option(args, "--duration") ?? "10", System.Globalization.CultureInfo.InvariantCulture));
+        var size = long.Parse(Option(args, "--size") ?? (64L * 1024 * 1024).ToString(System.Globalization.CultureInfo.InvariantCulture), System.Globalization.CultureInfo.InvariantCulture);
+        var count = int.Parse(Option(args, "--count") ?? "10000", System.Globalization.CultureInfo.InvariantCulture);
+        var concurrency = int.Parse(Option(args, "--concurrency") ?? "1", System.Globalization.CultureInfo.InvariantCulture);
+
+        using var client = new GrpcClient(grpc) { MaxReceiveMessageSize = 64 * 1024 * 1024, MaxSendMessageSize = 64 * 1024 * 1024 };
+        GrpcCallOptions Options()
+        {
+            var options = new GrpcCallOptions();
+            if (token is not null)
+            {
+                options.Headers["authorization"] = "Bearer " + token;
+            }
+
+            return options;
+        }
+
+        Func<int, Func<Task<long>>> prepare = scenario switch
+        {
+            "findmissing" => await FindMissingAsync(client, Options, instance, count),
+            "bytestream-read" => await ReadAsync(client, Options, instance, size),
+            "bytestream-write" => NewContent(size, (content, hash) => () => WriteBlobAsync(client, Options(), instance, content, hash)),
+            "http-put" => HttpPut(new Uri(Option(args, "--url") ?? throw new ArgumentException("http-put needs --url")), token, size),
+            _ => throw new ArgumentException($"load: unknown scenario '{scenario}'"),
+        };
+
+        var latencies = new List<double>[concurrency];
+        var bytes = new long[concurrency];
+        var busy = new TimeSpan[concurrency];
+        var end = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
+        var wall = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, concurrency).Select(worker => Task.Run(async () =>
+        {
+            latencies[worker] = [];
+            var iteration = 0;
+            while (Stopwatch.GetTimestamp() < end || iteration == 0)
+            {
+                var timed = prepare((worker << 20) | iteration);
+                var start = Stopwatch.GetTimestamp();
+                bytes[worker] += await timed();
+                var elapsed = Stopwatch.GetElapsedTime(start);
+                busy[worker] += elapsed;
+                latencies[worker].Add(elapsed.TotalMilliseconds);
+                iteration++;
+            }
+        })));
+        wall.Stop();
+
+        var all = latencies.SelectMany(l => l).Order().ToArray();
+        var seconds = wall.Elapsed.TotalSeconds;
+        var busySeconds = busy.Sum(b => b.TotalSeconds) / concurrency;
+        Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["scenario"] = scenario,
+            ["calls"] = all.Length,
+            ["seconds"] = Math.Round(seconds, 3),
+            ["calls_per_s"] = Math.Round(all.Length / seconds, 1),
+            ["mb_per_s"] = Math.Round(bytes.Sum() / 1e6 / busySeconds, 1),
+            ["p50_ms"] = Math.Round(Percentile(all, 0.50), 3),
+            ["p99_ms"] = Math.Round(Percentile(all, 0.99), 3),
+        }));
+        return 0;
+    }
+
+    /// <summary>Seeds, then returns what prepares a call (untimed, e.g. hashing the next upload) and hands back the timed call.</summary>
+    private static async Task<Func<int, Func<Task<long>>>> FindMissingAsync(GrpcClient client, Func<GrpcCallOptions> options, string instance, int count)
+    {
+        // Unique per run, so earlier runs against the same gateway change nothing; every other digest is stored.
+        var run = RandomNumberGenerator.GetBytes(8);
+        var request = new FindMissingBlobsRequest { InstanceName = instance };
+        var seed = new BatchUpdateBlobsRequest { InstanceName = instance };
+        for (var i = 0; i < count; i++)
+        {
+            var content = run.Concat(BitConverter.GetBytes(i)).ToArray();
+            var digest = new Digest { Hash = Convert.ToHexStringLower(SHA256.HashData(content)), SizeBytes = content.Length };
+            request.BlobDigests.Add(digest);
+            if (i % 2 == 0)
+            {
+                seed.Requests.Add(new BatchUpdateBlobsRequest.Types.Request { Digest = digest, Data = ByteString.CopyFrom(content) });
+            }
+
+            if (seed.Requests.Count == 1000 || (i == count - 1 && seed.Requests.Count > 0))
+            {
+                await client.UnaryAsync(Cas + "BatchUpdateBlobs", seed, BatchUpdateBlobsResponse.Parser, options());
+                seed = new BatchUpdateBlobsRequest { InstanceName = instance };
+            }
+        }
+
+        return _ => async () =>
+        {
+            var response = await client.UnaryAsync(Cas + "FindMissingBlobs", request, FindMissingBlobsResponse.Parser, options());
+            if (response.MissingBlobDigests.Count != count / 2)
+            {
+                throw new InvalidOperationException($"FindMissingBlobs reported {response.MissingBlobDigests.Count} missing, expected {count / 2}");
+            }
+
+            return 0;
+        };
+    }
+
+    private static async Task<Func<int, Func<Task<long>>>> ReadAsync(GrpcClient client, Func<GrpcCallOptions> options, string instance, long size)
+    {
+        var content = RandomNumberGenerator.GetBytes(checked((int)size));
+        var hash = Convert.ToHexStringLower(SHA256.HashData(content));
+        await WriteBlobAsync(client, options(), instance, content, hash);
+        var request = new ReadRequest { ResourceName = $"{instance}/blobs/{hash}/{size}" };
+        return _ => async () =>
+        {
+            long received = 0;
+            await foreach (var response in client.ServerStreamingAsync(ByteStream + "Read", request, ReadResponse.Parser, options()))
+            {
+                received += response.Data.Length;
+            }
+
+            return received == size ? received : throw new InvalidOperationException($"read {received} of {size} bytes");
+        };
+    }
+
+    /// <summary>Per call: the bytes of a new blob (the first 16 bytes name this run and call) and their hex SHA-256.</summary>
+    private static Func<int, Func<Task<long>>> NewContent(long size, Func<byte[], string, Func<Task<long>>> timed)
+    {
+        var template = RandomNumberGenerator.GetBytes(checked((int)size));
+        var buffers = new System.Collections.Concurrent.ConcurrentDictionary<int, byte[]>();
+        var run = RandomNumberGenerator.GetBytes(8);
+        return id =>
+        {
+            var content = buffers.GetOrAdd(id >> 20, _ => (byte[])template.Clone());
+            run.CopyTo(content, 0);
+            BitConverter.GetBytes((long)id).CopyTo(content, 8);
+            return timed(content, Convert.ToHexStringLower(SHA256.HashData(content)));
+        };
+    }
+
+    private static Func<int, Func<Task<long>>> HttpPut(Uri url, string? token, long size)
+    {
+        var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 }) { Timeout = TimeSpan.FromMinutes(5) };
+        if (token is not null)
+        {
+            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        }
+
+        return NewContent(size, (content, hash) => async () =>
+        {
+            using var response = await http.PutAsync(new Uri(url, hash), new ByteArrayContent(content));
+            return response.IsSuccessStatusCode
+                ? content.Length
+                : throw new InvalidOperationException($"PUT {url}{hash}: HTTP {(int)response.StatusCode}");
+        });
+    }
+
+    private static async Task<long> WriteBlobAsync(GrpcClient client, GrpcCallOptions options, string instance, byte[] content, string hash)
+    {
+        var resource = $"{instance}/uploads/{Guid.NewGuid()}/blobs/{hash}/{content.Length}";
+        var response = await client.ClientStreamingAsync(ByteStream + "Write", Chunks(resource, content), WriteResponse.Parser, options);
+        return response.CommittedSize == content.Length
+            ? content.Length
+            : throw new InvalidOperationException($"Write committed {response.CommittedSize} of {content.Length} bytes");
+    }
+
+    private static IAsyncEnumerable<WriteRequest> Chunks(string resource, byte[] content) => ChunkList(resource, content).ToAsyncEnumerable();
+
+    private static IEnumerable<WriteRequest> ChunkList(string resource, byte[] content)
+    {
+        for (var offset = 0; offset < content.Length || offset == 0; offset += ChunkSize)
+        {
+            var length = Math.Min(ChunkSize, content.Length - offset);
+            yield return new WriteRequest
+            {
+                ResourceName = offset == 0 ? resource : "",
+                WriteOffset = offset,
+                Data = UnsafeByteOperations.UnsafeWrap(content.AsMemory(offset, length)),
+                FinishWrite = offset + length == content.Length,
+            };
+        }
+    }
+
+    private static double Percentile(double[] sorted, double p) =>
+        sorted.Length == 0 ? 0 : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
+
+    private static string? Option(string[] args, string name)
+    {
+        var i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+    }
+}

@@ -1,0 +1,338 @@
+#!/usr/bin/env bash
+# Side-by-side load run: flywheel and nginx on this machine, serving the same bytes, driven by the same load
+# generators; writes bench/load/results/latest.{md,json}.
+#
+#   bench/load/run.sh [--backend embedded|production|both] [--duration SECONDS] [--smoke] [--keep]
+#
+# --backend    embedded (default: local disk + SQLite), production (s3rver + PostgreSQL started on loopback by
+#              the benchmarks project's `backend` command, the tests' harness), or both, one after the other.
+# --duration   seconds per scenario (default 10); --smoke is --duration 1 and results/smoke.{md,json}.
+# --keep       keep the temporary folder (logs, configs, nginx's directories) for a look afterwards.
+#
+# What runs: the gateway (Release build) and nginx (Debian's, unprivileged, with its own config and prefix in a
+# temporary folder). Content: a small and a 64 MiB store path added to the real Nix store, `nix copy`-ed with
+# compression=none to a file:// binary cache that nginx serves as /main/ and to the gateway's cache main (token
+# from <data>/admin.token, through a netrc, as the integration tests push); a 64 MiB blob PUT to both /cas/
+# (nginx: WebDAV PUT). Reads over HTTP/1.1 are driven by wrk, gRPC by the benchmarks project's `load` command
+# (our GrpcClient), uploads by its `load http-put` (new bytes on every PUT, for nginx and us alike: a store that
+# has a blob need not write it again). Peak RSS is sampled from /proc (gateway; nginx master + workers) every 100 ms.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT="$PWD"
+
+BACKENDS=(embedded)
+DURATION=10
+SMOKE=0
+KEEP=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --backend) case "$2" in
+        embedded|production) BACKENDS=("$2") ;;
+        both) BACKENDS=(embedded production) ;;
+        *) echo "run.sh: --backend is embedded, production or both" >&2; exit 2 ;;
+      esac; shift 2 ;;
+    --duration) DURATION="$2"; shift 2 ;;
+    --smoke) SMOKE=1; DURATION=1; shift ;;
+    --keep) KEEP=1; shift ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+
+# --- tools -------------------------------------------------------------------------------------------------
+DEBIAN_PACKAGES=(wrk nginx nix-bin curl python3 util-linux)
+missing=()
+for p in "${DEBIAN_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "run.sh: installing ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
+fi
+if [[ " ${BACKENDS[*]} " == *" production "* ]]; then
+  # s3rver, as scripts/test.sh installs it for the tests
+  S3RVER_DIR="$ROOT/.test-env/s3rver"
+  if [ ! -f "$S3RVER_DIR/node_modules/s3rver/bin/s3rver.js" ]; then
+    npm install --no-save --no-audit --no-fund --prefix "$S3RVER_DIR" "s3rver@3.7.1" </dev/null
+  fi
+  export FLYWHEEL_TEST_S3RVER="$S3RVER_DIR/node_modules/s3rver/bin/s3rver.js"
+fi
+
+echo "run.sh: building (Release)"
+dotnet build src/Flywheel.Cache.Server -c Release --nologo -v quiet >/dev/null
+dotnet build bench/Flywheel.Cache.Benchmarks -c Release --nologo -v quiet >/dev/null
+FLYWHEEL_DLL="$ROOT/src/Flywheel.Cache.Server/bin/Release/net10.0/flywheel.dll"
+BENCH_DLL="$ROOT/bench/Flywheel.Cache.Benchmarks/bin/Release/net10.0/Flywheel.Cache.Benchmarks.dll"
+
+# --- temporary folder and cleanup ----------------------------------------------------------------------------
+WORK="$(mktemp -d /tmp/flywheel-load.XXXXXX)"
+chmod 755 "$WORK"
+PIDS=()
+STORE_PATHS=()
+cleanup() {
+  set +e
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null; done
+  if [ ${#STORE_PATHS[@]} -gt 0 ]; then nix-store --delete "${STORE_PATHS[@]}" >/dev/null 2>&1; fi
+  if [ "$KEEP" -eq 1 ]; then echo "run.sh: kept $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+now_ms() { date +%s%3N; }
+wait_http() { # url pid what
+  for _ in $(seq 1 600); do
+    curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+    kill -0 "$2" 2>/dev/null || { echo "run.sh: $3 exited" >&2; return 1; }
+    sleep 0.1
+  done
+  echo "run.sh: $3 did not answer $1" >&2; return 1
+}
+
+# RSS sampler: "<ms> <pid> <VmRSS kB>" for every watched process (a file lists the pids of each server).
+mkdir -p "$WORK/rss"
+sample_rss() {
+  while true; do
+    local t; t=$(now_ms)
+    for list in "$WORK"/rss/*.pids; do
+      [ -f "$list" ] || continue
+      local name total=0 pid kb
+      name=$(basename "$list" .pids)
+      for pid in $(cat "$list" 2>/dev/null) $(for p in $(cat "$list" 2>/dev/null); do pgrep -P "$p"; done); do
+        kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
+        total=$((total + ${kb:-0}))
+      done
+      echo "$t $name $total" >> "$WORK/rss/samples"
+    done
+    sleep 0.1
+  done
+}
+peak_rss_mib() { # name from_ms to_ms
+  awk -v n="$1" -v a="$2" -v b="$3" '$2 == n && $1 >= a && $1 <= b && $3 > m {m = $3} END {printf "%.1f", m / 1024}' "$WORK/rss/samples"
+}
+
+# --- content -------------------------------------------------------------------------------------------------
+echo "run.sh: creating content in $WORK"
+export NIX_CONF_DIR="$WORK/nix-conf" XDG_CACHE_HOME="$WORK/xdg-cache" TMPDIR="$WORK/tmp"
+unset NIX_REMOTE NIX_CONFIG || true
+mkdir -p "$NIX_CONF_DIR" "$XDG_CACHE_HOME" "$TMPDIR" "$WORK/content"
+cat > "$NIX_CONF_DIR/nix.conf" <<EOF
+experimental-features = nix-command
+sandbox = false
+build-users-group =
+substituters =
+require-sigs = false
+netrc-file = $WORK/netrc
+narinfo-cache-negative-ttl = 0
+narinfo-cache-positive-ttl = 0
+EOF
+NONCE="$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+printf 'flywheel load run %s\n' "$NONCE" > "$WORK/content/fw-bench-small-$NONCE"
+head -c $((64 * 1024 * 1024)) /dev/urandom > "$WORK/content/fw-bench-large-$NONCE"
+SMALL_PATH="$(nix-store --add "$WORK/content/fw-bench-small-$NONCE")"; STORE_PATHS+=("$SMALL_PATH")
+LARGE_PATH="$(nix-store --add "$WORK/content/fw-bench-large-$NONCE")"; STORE_PATHS+=("$LARGE_PATH")
+SMALL_HASH="$(basename "$SMALL_PATH" | cut -c1-32)"
+LARGE_HASH="$(basename "$LARGE_PATH" | cut -c1-32)"
+MISS_HASH="0123456789abcdfghijklmnpqrsvwxyz"   # valid Nix base32, never a real path
+nix copy --to "file://$WORK/nix-cache?compression=none" "$SMALL_PATH" "$LARGE_PATH"
+NAR_URL="$(sed -n 's/^URL: //p' "$WORK/nix-cache/$LARGE_HASH.narinfo")"
+head -c $((1024 * 1024)) /dev/urandom > "$WORK/content/blob-1m"
+cp "$WORK/content/fw-bench-large-$NONCE" "$WORK/content/blob-64m"
+BLOB_64M_HASH="$(sha256sum "$WORK/content/blob-64m" | cut -d' ' -f1)"
+
+# --- nginx ---------------------------------------------------------------------------------------------------
+NGINX_PORT="$(free_port)"
+NGX="$WORK/nginx"
+mkdir -p "$NGX"/{logs,body,proxy,fastcgi,uwsgi,scgi} "$WORK/webdav/cas"
+cat > "$NGX/nginx.conf" <<EOF
+daemon off;
+worker_processes auto;
+pid $NGX/nginx.pid;
+error_log $NGX/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  log_not_found off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 1000000;
+  client_max_body_size 0;
+  client_body_temp_path $NGX/body;
+  proxy_temp_path $NGX/proxy;
+  fastcgi_temp_path $NGX/fastcgi;
+  uwsgi_temp_path $NGX/uwsgi;
+  scgi_temp_path $NGX/scgi;
+  types { text/x-nix-narinfo narinfo; text/plain nix-cache-info; }
+  default_type application/octet-stream;
+  server {
+    listen 127.0.0.1:$NGINX_PORT;
+    location /main/ { alias $WORK/nix-cache/; }
+    location /cas/ { root $WORK/webdav; dav_methods PUT; create_full_put_path on; }
+  }
+}
+EOF
+NGINX_RUN=(nginx -p "$NGX" -c "$NGX/nginx.conf" -e "$NGX/logs/error.log")
+if [ "$(id -u)" -eq 0 ]; then
+  # unprivileged even when we are root: the whole server runs as nobody
+  chmod -R a+rX "$WORK/nix-cache" "$WORK/content"
+  chown -R nobody: "$NGX" "$WORK/webdav"
+  NGINX_RUN=(setpriv --reuid=nobody --regid=nogroup --clear-groups "${NGINX_RUN[@]}")
+fi
+"${NGINX_RUN[@]}" &
+NGINX_PID=$!; PIDS+=("$NGINX_PID")
+echo "$NGINX_PID" > "$WORK/rss/nginx.pids"
+NGINX_URL="http://127.0.0.1:$NGINX_PORT"
+wait_http "$NGINX_URL/main/nix-cache-info" "$NGINX_PID" nginx
+curl -fsS -X PUT --data-binary @"$WORK/content/blob-64m" "$NGINX_URL/cas/$BLOB_64M_HASH" -o /dev/null
+
+sample_rss &
+PIDS+=("$!")
+
+# --- measurement helpers -------------------------------------------------------------------------------------
+RESULTS="$WORK/results.jsonl"
+: > "$RESULTS"
+cat > "$WORK/report.lua" <<'EOF'
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('{"requests":%d,"seconds":%.3f,"bytes_read":%d,"errors":%d,"non_2xx":%d,"p50_ms":%.3f,"p99_ms":%.3f}\n',
+    summary.requests, summary.duration / 1e6, summary.bytes, e.connect + e.read + e.write + e.timeout, e.status,
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000))
+end
+EOF
+
+# record <scenario> <server> <peak RSS MiB> <json with requests, seconds, ...> <bytes per request or "read">
+record() {
+  python3 - "$@" >> "$RESULTS" <<'PY'
+import json, sys
+scenario, server, rss, raw, per_request = sys.argv[1:6]
+m = json.loads(raw)
+if "calls" in m:  # the gRPC driver
+    row = {"requests": m["calls"], "seconds": m["seconds"], "rps": m["calls_per_s"], "mb_s": m["mb_per_s"],
+           "p50_ms": m["p50_ms"], "p99_ms": m["p99_ms"], "errors": 0}
+else:             # wrk
+    moved = m["bytes_read"] if per_request == "read" else m["requests"] * int(per_request)
+    row = {"requests": m["requests"], "seconds": m["seconds"], "rps": round(m["requests"] / m["seconds"], 1),
+           "mb_s": round(moved / 1e6 / m["seconds"], 1), "p50_ms": m["p50_ms"], "p99_ms": m["p99_ms"],
+           "errors": m["errors"], "non_2xx": m["non_2xx"]}
+row.update(scenario=scenario, server=server, peak_rss_mib=float(rss) if rss else None)
+print(json.dumps(row))
+PY
+}
+
+# wrk_run <scenario> <server> <rss name> <threads> <connections> <bytes per request|read> <url> [wrk args...]
+wrk_run() {
+  local scenario="$1" server="$2" rss="$3" threads="$4" conns="$5" per="$6" url="$7"; shift 7
+  local from to out
+  from=$(now_ms)
+  out="$(wrk -t"$threads" -c"$conns" -d"${DURATION}s" --timeout 60s "$@" "$url" | tail -n 1)"
+  to=$(now_ms)
+  record "$scenario" "$server" "$(peak_rss_mib "$rss" "$from" "$to")" "$out" "$per"
+  echo "  $scenario / $server: $out"
+}
+
+# drive <scenario> <server> <rss name> <load command arguments...>: the benchmarks project's load driver
+drive() {
+  local scenario="$1" server="$2" rss="$3" from to out; shift 3
+  from=$(now_ms)
+  out="$(dotnet "$BENCH_DLL" load "$@" --duration "$DURATION" | tail -n 1)"
+  to=$(now_ms)
+  record "$scenario" "$server" "$(peak_rss_mib "$rss" "$from" "$to")" "$out" read
+  echo "  $scenario / $server: $out"
+}
+
+# dd_run <scenario> <file>: sequential writes of the file's size (fresh file, fsync) for the scenario's duration
+dd_run() {
+  local scenario="$1" file="$2" size n=0 from to
+  size=$(stat -c %s "$file")
+  from=$(date +%s%N)
+  to=$((from + DURATION * 1000000000))
+  local lat=()
+  while [ "$(date +%s%N)" -lt "$to" ] || [ "$n" -eq 0 ]; do
+    local a b
+    rm -f "$WORK/dd.out"
+    a=$(date +%s%N)
+    dd if="$file" of="$WORK/dd.out" bs=1M conv=fsync status=none
+    b=$(date +%s%N)
+    lat+=($(( (b - a) / 1000 )))
+    n=$((n + 1))
+  done
+  local total_us=0
+  for l in "${lat[@]}"; do total_us=$((total_us + l)); done
+  local out
+  out=$(python3 -c 'import json,sys; l=sorted(int(x) for x in sys.argv[3:]); n=len(l); s=sum(l)/1e6
+print(json.dumps({"calls": n, "seconds": round(s,3), "calls_per_s": round(n/s,1), "mb_per_s": round(n*int(sys.argv[1])/1e6/s,1),
+ "p50_ms": l[(n+1)//2-1]/1000, "p99_ms": l[max(0,-(-99*n//100)-1)]/1000}))' "$size" "$n" "${lat[@]}")
+  rm -f "$WORK/dd.out"
+  record "$scenario" "dd" "" "$out" "$size"
+  echo "  $scenario / dd: $out"
+}
+
+# --- nginx scenarios -----------------------------------------------------------------------------------------
+echo "run.sh: nginx $(nginx -v 2>&1 | sed 's/.*\///'), $DURATION s per scenario"
+wrk_run narinfo-hot nginx nginx 2 64 read "$NGINX_URL/main/$SMALL_HASH.narinfo" -s "$WORK/report.lua"
+wrk_run narinfo-miss nginx nginx 2 64 read "$NGINX_URL/main/$MISS_HASH.narinfo" -s "$WORK/report.lua"
+wrk_run nar-get-64m nginx nginx 2 4 read "$NGINX_URL/main/$NAR_URL" -s "$WORK/report.lua"
+wrk_run cas-get-64m nginx nginx 2 4 read "$NGINX_URL/cas/$BLOB_64M_HASH" -s "$WORK/report.lua"
+drive cas-put-1m nginx nginx http-put --url "$NGINX_URL/cas/" --size $((1024 * 1024))
+drive cas-put-64m nginx nginx http-put --url "$NGINX_URL/cas/" --size $((64 * 1024 * 1024))
+dd_run cas-put-1m "$WORK/content/blob-1m"
+dd_run cas-put-64m "$WORK/content/blob-64m"
+
+# --- gateway scenarios, per backend --------------------------------------------------------------------------
+for backend in "${BACKENDS[@]}"; do
+  server="flywheel-$backend"
+  data="$WORK/gateway-$backend"
+  http_port="$(free_port)"; grpc_port="$(free_port)"
+  args=(serve --http "127.0.0.1:$http_port" --grpc "127.0.0.1:$grpc_port" --data "$data")
+  if [ "$backend" = production ]; then
+    dotnet "$BENCH_DLL" backend > "$WORK/backend.env" 2> "$WORK/backend.log" &
+    PIDS+=("$!")
+    for _ in $(seq 1 900); do grep -q '^READY' "$WORK/backend.env" && break; sleep 0.1; done
+    grep -q '^READY' "$WORK/backend.env" || { cat "$WORK/backend.log" >&2; echo "run.sh: backends did not start" >&2; exit 1; }
+    set -a; eval "$(grep -v '^READY' "$WORK/backend.env")"; set +a
+    args+=(--storage s3 --s3-endpoint "$S3_ENDPOINT" --s3-bucket "$S3_BUCKET" --s3-path-style --index postgres)
+  fi
+  echo "run.sh: gateway ($backend) on 127.0.0.1:$http_port, gRPC $grpc_port"
+  dotnet "$FLYWHEEL_DLL" "${args[@]}" > "$WORK/gateway-$backend.log" 2>&1 &
+  gw_pid=$!; PIDS+=("$gw_pid")
+  GW="http://127.0.0.1:$http_port"
+  wait_http "$GW/healthz" "$gw_pid" "gateway ($backend)"
+  for _ in $(seq 1 100); do [ -s "$data/admin.token" ] && break; sleep 0.1; done
+  token="$(cat "$data/admin.token")"
+  printf 'machine 127.0.0.1\nlogin bench\npassword %s\n' "$token" > "$WORK/netrc"
+  nix copy --to "$GW/main?compression=none" "$SMALL_PATH" "$LARGE_PATH"
+  gw_nar_url="$(curl -fsS "$GW/main/$LARGE_HASH.narinfo" | sed -n 's/^URL: //p')"
+  auth=(-H "Authorization: Bearer $token")
+  curl -fsS "${auth[@]}" -X PUT --data-binary @"$WORK/content/blob-64m" "$GW/cas/$BLOB_64M_HASH" -o /dev/null
+  echo "$gw_pid" > "$WORK/rss/$server.pids"
+  sleep 0.3
+
+  wrk_run narinfo-hot "$server" "$server" 2 64 read "$GW/main/$SMALL_HASH.narinfo" -s "$WORK/report.lua"
+  wrk_run narinfo-miss "$server" "$server" 2 64 read "$GW/main/$MISS_HASH.narinfo" -s "$WORK/report.lua"
+  wrk_run nar-get-64m "$server" "$server" 2 4 read "$GW/main/$gw_nar_url" -s "$WORK/report.lua"
+  wrk_run cas-get-64m "$server" "$server" 2 4 read "$GW/cas/$BLOB_64M_HASH" -s "$WORK/report.lua"
+  drive cas-put-1m "$server" "$server" http-put --url "$GW/cas/" --token "$token" --size $((1024 * 1024))
+  drive cas-put-64m "$server" "$server" http-put --url "$GW/cas/" --token "$token" --size $((64 * 1024 * 1024))
+  grpc=(--grpc "http://127.0.0.1:$grpc_port" --token "$token")
+  drive findmissing-10k "$server" "$server" findmissing --count 10000 "${grpc[@]}"
+  drive bytestream-read-64m "$server" "$server" bytestream-read --size $((64 * 1024 * 1024)) --concurrency 4 "${grpc[@]}"
+  drive bytestream-write-64m "$server" "$server" bytestream-write --size $((64 * 1024 * 1024)) "${grpc[@]}"
+  hwm=$(awk '/^VmHWM:/ {printf "%.1f", $2 / 1024}' "/proc/$gw_pid/status")
+  echo "{\"scenario\": \"process\", \"server\": \"$server\", \"vm_hwm_mib\": $hwm}" >> "$RESULTS"
+  kill "$gw_pid"; wait "$gw_pid" 2>/dev/null || true
+  rm -f "$WORK/rss/$server.pids"
+done
+nginx_hwm=0
+for pid in "$NGINX_PID" $(pgrep -P "$NGINX_PID"); do
+  kb=$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0); nginx_hwm=$((nginx_hwm + kb))
+done
+echo "{\"scenario\": \"process\", \"server\": \"nginx\", \"vm_hwm_mib\": $(python3 -c "print(round($nginx_hwm / 1024, 1))")}" >> "$RESULTS"
+
+# --- report --------------------------------------------------------------------------------------------------
+OUT_DIR="$ROOT/bench/load/results"
+NAME=latest; [ "$SMOKE" -eq 1 ] && NAME=smoke
+mkdir -p "$OUT_DIR"
+python3 "$ROOT/bench/load/report.py" "$RESULTS" "$OUT_DIR/$NAME.json" "$OUT_DIR/$NAME.md" "$DURATION" "$(nproc)"
+cat "$OUT_DIR/$NAME.md"
