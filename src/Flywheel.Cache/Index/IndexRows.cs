@@ -66,4 +66,27 @@ internal static class IndexRows
         Text: reader.GetFieldValue<byte[]>(7),
         CreatedAt: FromUnix(reader.GetInt64(8)),
         LastAccess: FromUnix(reader.GetInt64(9)));
+
+    public const string PromotionColumns =
+        "id, cache_id, status, class, target, repository, revision, request, decision, provenance, publication, error, created_at, updated_at";
+
+    /// <summary><see cref="PromotionColumns"/>, with the paths read separately.</summary>
+    public static PromotionRecord Promotion(DbDataReader reader, IReadOnlyList<PromotedPath> paths) => new(
+        Id: reader.GetString(0),
+        CacheId: reader.GetInt64(1),
+        Status: reader.GetString(2),
+        Class: reader.GetString(3),
+        Target: NullableString(reader, 4),
+        Repository: NullableString(reader, 5),
+        Revision: NullableString(reader, 6),
+        Request: reader.GetString(7),
+        Decision: reader.GetString(8),
+        Provenance: NullableString(reader, 9),
+        Publication: NullableString(reader, 10),
+        Error: NullableString(reader, 11),
+        Paths: paths,
+        CreatedAt: FromUnix(reader.GetInt64(12)),
+        UpdatedAt: FromUnix(reader.GetInt64(13)));
+
+    private static string? NullableString(DbDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
 }
