@@ -1,6 +1,6 @@
-using System.Buffers.Binary;
 using System.Text;
 using Flywheel.Cache.Storage;
+using Flywheel.Cache.Tests.Server;
 
 namespace Flywheel.Cache.Tests.Promotion;
 
@@ -83,14 +83,7 @@ internal static class OciLayoutBuilder
         Str(s, ")");
     }
 
-    private static void Str(Stream s, string value) => Bytes(s, Encoding.UTF8.GetBytes(value));
+    private static void Str(Stream s, string value) => NarBuilder.Str(s, value);
 
-    private static void Bytes(Stream s, byte[] value)
-    {
-        Span<byte> length = stackalloc byte[8];
-        BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)value.Length);
-        s.Write(length);
-        s.Write(value);
-        s.Write(new byte[(8 - (value.Length % 8)) % 8]);
-    }
+    private static void Bytes(Stream s, byte[] value) => NarBuilder.Bytes(s, value);
 }
