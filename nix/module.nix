@@ -206,6 +206,15 @@ in
       };
     };
 
+    promotion = {
+      flakeHubUrl = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        example = "https://api.flakehub.com/";
+        description = "Base URL of the FlakeHub API that clean derivations are published through. `null` keeps the daemon's default, `https://api.flakehub.com/`.";
+      };
+    };
+
     openFirewall = mkOption {
       type = types.bool;
       default = false;

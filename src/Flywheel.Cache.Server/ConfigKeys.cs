@@ -76,6 +76,9 @@ public static class ConfigKeys
     /// <summary>Age beyond which a stored blob the index does not know is removed (default 06:00:00); longer than any upload.</summary>
     public const string GcOrphanGrace = "Gc:OrphanGrace";
 
+    /// <summary>Base URL of the FlakeHub API clean derivations are published through (default https://api.flakehub.com/).</summary>
+    public const string FlakeHubUrl = "Promotion:FlakeHubUrl";
+
     /// <summary>All keys above, for validation and for the test that compares them with the NixOS module.</summary>
     public static readonly IReadOnlyList<string> All =
     [
@@ -85,5 +88,6 @@ public static class ConfigKeys
         BazelDefaultInstance,
         S3Endpoint, S3Bucket, S3Region, S3Prefix, S3PathStyle, S3PresignDownloads, Postgres,
         GcInterval, GcOrphanGrace,
+        FlakeHubUrl,
     ];
 }

@@ -3,6 +3,9 @@ using Flywheel.Cache.Caches;
 using Flywheel.Cache.Grpc;
 using Flywheel.Cache.Index;
 using Flywheel.Cache.Nix;
+using Flywheel.Cache.Promotion;
+using Flywheel.Cache.Promotion.FlakeHub;
+using Flywheel.Cache.Promotion.Oci;
 using Flywheel.Cache.Server.Api;
 using Flywheel.Cache.Server.Auth;
 using Flywheel.Cache.Server.Bazel;
@@ -21,6 +24,17 @@ namespace Flywheel.Cache.Server.Hosting;
 /// <summary>Builds and runs the daemon: configuration, backends, front doors.</summary>
 public static class FlywheelHost
 {
+    /// <summary>One client for every publisher (registries, FlakeHub): pooled connections, no redirects to other hosts' credentials.</summary>
+    private static readonly HttpClient PublishingHttp = new(new SocketsHttpHandler
+    {
+        PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+        AllowAutoRedirect = true,
+        ConnectTimeout = TimeSpan.FromSeconds(15),
+    })
+    {
+        Timeout = TimeSpan.FromHours(1),
+    };
+
     /// <summary>
     /// Builds the app. Configuration sources, later ones winning: appsettings.json, <c>FLYWHEEL_</c> environment
     /// variables, then <paramref name="settings"/> (the command line's flags).
@@ -79,6 +93,14 @@ public static class FlywheelHost
         services.AddSingleton(sp => new BazelInstances(
             sp.GetRequiredService<CacheCatalog>(), sp.GetRequiredService<RequestAuthorizer>(), options.BazelDefaultInstance));
         services.AddSingleton<ByteStreamUploads>();
+        services.AddSingleton(sp => new NarSource(sp.GetRequiredService<IMetadataStore>(), sp.GetRequiredService<IBlobStore>()));
+        services.AddSingleton(sp => new PromotionGate(
+            sp.GetRequiredService<IMetadataStore>(), sp.GetRequiredService<NarSource>(),
+            [
+                new OciPublisher(sp.GetRequiredService<NarSource>(), PublishingHttp),
+                new FlakeHubPublisher(sp.GetRequiredService<NarSource>(), PublishingHttp, options.FlakeHubUrl),
+            ],
+            sp.GetRequiredService<TimeProvider>(), new Uri(options.PublicUrl, "_api/v1/promotions").ToString()));
         services.AddGrpcLayer(grpc => grpc.ExceptionMapper = GrpcErrorMapping.Map);
         services.AddFlywheelMetrics();
 
@@ -91,6 +113,7 @@ public static class FlywheelHost
         CachesApi.Map(api);
         TokensApi.Map(api);
         PinsApi.Map(api);
+        PromotionsApi.Map(api);
         NixRoutes.Map(app);
         BazelHttpEndpoints.Map(app);
         CapabilitiesService.Map(app);

@@ -23,6 +23,9 @@ public sealed record ServerOptions
     public required TimeSpan NarInfoNegativeTtl { get; init; }
     public required string BazelDefaultInstance { get; init; }
 
+    /// <summary>The FlakeHub API the promotion gate publishes clean derivations through.</summary>
+    public required Uri FlakeHubUrl { get; init; }
+
     /// <summary>The S3 settings when <see cref="Storage"/> is s3, else null.</summary>
     public Flywheel.Cache.Storage.S3.S3BlobStoreOptions? S3 { get; init; }
 
@@ -62,6 +65,12 @@ public sealed record ServerOptions
             errors.Add($"{ConfigKeys.BazelDefaultInstance}: '{bazelDefaultInstance}' is not a valid cache name");
         }
 
+        var flakeHubText = configuration[ConfigKeys.FlakeHubUrl] is { Length: > 0 } f ? f : "https://api.flakehub.com/";
+        if (!Uri.TryCreate(flakeHubText.TrimEnd('/') + "/", UriKind.Absolute, out var flakeHubUrl) || flakeHubUrl.Scheme is not ("http" or "https"))
+        {
+            errors.Add($"{ConfigKeys.FlakeHubUrl}: '{flakeHubText}' is not an http(s) URL");
+        }
+
         Uri? publicUrl = null;
         var publicText = configuration[ConfigKeys.PublicUrl];
         if (string.IsNullOrEmpty(publicText))
@@ -99,6 +108,7 @@ public sealed record ServerOptions
             NarInfoTtl = narInfoTtl,
             NarInfoNegativeTtl = negativeTtl,
             BazelDefaultInstance = bazelDefaultInstance,
+            FlakeHubUrl = flakeHubUrl!,
             S3 = s3,
             Gc = gc,
             PostgresConnectionString = index == "postgres" ? postgres : null,

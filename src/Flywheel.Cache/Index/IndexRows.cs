@@ -84,4 +84,27 @@ internal static class IndexRows
         "AND NOT EXISTS (SELECT 1 FROM nar_files AS n WHERE n.file_hash = b.digest) " +
         "AND NOT EXISTS (SELECT 1 FROM narinfos AS i WHERE i.file_hash = b.digest) " +
         "AND NOT EXISTS (SELECT 1 FROM cache_files AS f WHERE f.blob = b.digest)";
+
+    public const string PromotionColumns =
+        "id, cache_id, status, class, target, repository, revision, request, decision, provenance, publication, error, created_at, updated_at";
+
+    /// <summary><see cref="PromotionColumns"/>, with the paths read separately.</summary>
+    public static PromotionRecord Promotion(DbDataReader reader, IReadOnlyList<PromotedPath> paths) => new(
+        Id: reader.GetString(0),
+        CacheId: reader.GetInt64(1),
+        Status: reader.GetString(2),
+        Class: reader.GetString(3),
+        Target: NullableString(reader, 4),
+        Repository: NullableString(reader, 5),
+        Revision: NullableString(reader, 6),
+        Request: reader.GetString(7),
+        Decision: reader.GetString(8),
+        Provenance: NullableString(reader, 9),
+        Publication: NullableString(reader, 10),
+        Error: NullableString(reader, 11),
+        Paths: paths,
+        CreatedAt: FromUnix(reader.GetInt64(12)),
+        UpdatedAt: FromUnix(reader.GetInt64(13)));
+
+    private static string? NullableString(DbDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
 }

@@ -252,6 +252,7 @@ public sealed partial class NixFilesTests(ITestOutputHelper output)
         ["narInfoCache"] = new JsonObject { ["maxBytes"] = 1 << 28, ["ttl"] = "00:05:00", ["negativeTtl"] = "00:00:02" },
         ["bazel"] = new JsonObject { ["defaultInstance"] = "main" },
         ["gc"] = new JsonObject { ["interval"] = "01:00:00", ["orphanGrace"] = "06:00:00" },
+        ["promotion"] = new JsonObject { ["flakeHubUrl"] = "https://api.flakehub.com/" },
         ["openFirewall"] = false,
         ["extraEnvironment"] = new JsonObject(),
     };

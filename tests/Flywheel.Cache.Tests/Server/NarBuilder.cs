@@ -27,9 +27,10 @@ public static class NarBuilder
 
     public static byte[] RegularFile(string contents) => RegularFile(Encoding.UTF8.GetBytes(contents));
 
-    private static void Str(Stream s, string value) => Bytes(s, Encoding.UTF8.GetBytes(value));
+    /// <summary>A NAR string: little-endian length, the bytes, zero padding to 8.</summary>
+    internal static void Str(Stream s, string value) => Bytes(s, Encoding.UTF8.GetBytes(value));
 
-    private static void Bytes(Stream s, byte[] value)
+    internal static void Bytes(Stream s, byte[] value)
     {
         Span<byte> length = stackalloc byte[8];
         BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)value.Length);

@@ -8,10 +8,13 @@ namespace Flywheel.Cache.Tests.Server;
 /// <summary>A NAR (uncompressed) and the narinfo that describes it, as `nix copy --to` would upload them.</summary>
 public sealed record NarUpload(string StorePathHash, string StorePath, byte[] Nar, string NarFileName, string NarInfo)
 {
-    public static NarUpload Create(string name, string contents, params string[] references)
+    public static NarUpload Create(string name, string contents, params string[] references) =>
+        FromNar(name, NarBuilder.RegularFile(contents), null, references);
+
+    /// <summary>An upload of any NAR; <paramref name="deriver"/> is a .drv base name or null.</summary>
+    public static NarUpload FromNar(string name, byte[] nar, string? deriver, params string[] references)
     {
         var hash = NixBase32.Encode(RandomNumberGenerator.GetBytes(20));
-        var nar = NarBuilder.RegularFile(contents);
         var digest = BlobDigest.Compute(nar);
         var narHash = NixHash.FromDigest(digest).ToString();
         var fileName = NixBase32.Encode(digest.ToBytes()) + ".nar";
@@ -25,6 +28,7 @@ public sealed record NarUpload(string StorePathHash, string StorePath, byte[] Na
             .Append("NarHash: ").Append(narHash).Append('\n')
             .Append("NarSize: ").Append(nar.Length).Append('\n')
             .Append("References: ").Append(string.Join(' ', references)).Append('\n')
+            .Append(deriver is null ? "" : "Deriver: " + deriver + "\n")
             .ToString();
         return new NarUpload(hash, storePath, nar, fileName, text);
     }

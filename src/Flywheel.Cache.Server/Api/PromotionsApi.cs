@@ -1,0 +1,76 @@
+using Flywheel.Cache.Caches;
+using Flywheel.Cache.Index;
+using Flywheel.Cache.Promotion;
+using Flywheel.Cache.Server.Auth;
+using Flywheel.Cache.Tokens;
+
+namespace Flywheel.Cache.Server.Api;
+
+/// <summary>
+/// <c>/_api/v1/promotions</c>: ask the gate to promote (a token with promote on the cache), read a promotion's
+/// decision and audit record, list promotions with filters (pull on the cache: whoever may read a cache may read
+/// what was promoted from it).
+/// </summary>
+internal static class PromotionsApi
+{
+    public static void Map(IEndpointRouteBuilder api)
+    {
+        api.MapPost("/promotions", PromoteAsync);
+        api.MapGet("/promotions/{id}", GetAsync);
+        api.MapGet("/promotions", ListAsync);
+    }
+
+    private static async Task<IResult> PromoteAsync(
+        HttpContext context, PromotionRequestBody body, CacheCatalog catalog, PromotionGate gate, RequestAuthorizer auth, ILogger<PromotionGate> logger)
+    {
+        var request = body.ToRequest();
+        var cache = await catalog.FindAsync(request.Cache, context.RequestAborted) ?? throw CacheException.NotFound($"no cache named '{request.Cache}'");
+        var token = await auth.RequireTokenAsync(context, cache.Name, TokenScopes.Promote);
+        var record = await gate.PromoteAsync(cache, request, context.RequestAborted);
+        logger.LogInformation("promotion {Id} by {Token} of {Paths} in {Cache}: {Class}, {Status}{Error}",
+            record.Id, token.Id, string.Join(' ', request.StorePaths), cache.Name, record.Class, record.Status, record.Error is null ? "" : " (" + record.Error + ")");
+        return Results.Ok(PromotionView.From(record, cache.Name));
+    }
+
+    private static async Task<IResult> GetAsync(HttpContext context, string id, CacheCatalog catalog, PromotionGate gate, RequestAuthorizer auth)
+    {
+        var record = await gate.GetAsync(id, context.RequestAborted) ?? throw CacheException.NotFound($"no promotion '{id}'");
+        var cache = (await catalog.ListAsync(context.RequestAborted)).FirstOrDefault(c => c.Id == record.CacheId)
+            ?? throw CacheException.NotFound($"no promotion '{id}'");
+        await auth.RequireAsync(context, new CacheContext(cache), TokenScopes.Pull);
+        return Results.Ok(PromotionView.From(record, cache.Name));
+    }
+
+    private static async Task<IResult> ListAsync(
+        HttpContext context, CacheCatalog catalog, PromotionGate gate, RequestAuthorizer auth,
+        string? cache = null, string? status = null, string? @class = null, string? repository = null, string? revision = null,
+        string? storePath = null, DateTimeOffset? before = null, int limit = 100)
+    {
+        if (limit is < 1 or > 1000)
+        {
+            throw CacheException.Invalid("limit is 1 to 1000");
+        }
+
+        string? hash = null;
+        if (storePath is not null)
+        {
+            hash = Flywheel.Cache.Nix.StorePath.TryParse(storePath, out var path) ? path.HashPart
+                : Flywheel.Cache.Nix.StorePath.IsValidHashPart(storePath) ? storePath
+                : throw CacheException.Invalid($"storePath '{storePath}' is neither a store path nor its hash part");
+        }
+
+        var caches = await catalog.ListAsync(context.RequestAborted);
+        long? cacheId = null;
+        if (cache is not null)
+        {
+            var record = caches.FirstOrDefault(c => c.Name == cache) ?? throw CacheException.NotFound($"no cache named '{cache}'");
+            await auth.RequireAsync(context, new CacheContext(record), TokenScopes.Pull);
+            cacheId = record.Id;
+        }
+
+        var token = await auth.AuthenticateAsync(context);
+        var readable = caches.Where(c => c.IsPublic || (token is not null && CachePattern.Matches(token.CachePattern, c.Name))).ToDictionary(c => c.Id, c => c.Name);
+        var found = await gate.ListAsync(new PromotionQuery(cacheId, status, @class, repository, revision, hash, before, limit), context.RequestAborted);
+        return Results.Ok(found.Where(p => readable.ContainsKey(p.CacheId)).Select(p => PromotionView.From(p, readable[p.CacheId])));
+    }
+}

@@ -1,0 +1,250 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Flywheel.Cache.Caches;
+using Flywheel.Cache.Index;
+using Flywheel.Cache.Nix;
+using Flywheel.Cache.Promotion.Oci;
+
+namespace Flywheel.Cache.Promotion;
+
+/// <summary>
+/// The promotion gate: checks a request, gathers the evidence from the cache, classifies, records the decision,
+/// publishes through the publisher of the class and records where it went with its provenance. The same request
+/// (credentials aside) is the same promotion: asking again returns the record, and retries a failed publication.
+/// </summary>
+public sealed class PromotionGate
+{
+    public const int MaxStorePaths = 64;
+    private const int MaxClosure = 100_000;
+    private static readonly TimeSpan StalePublishing = TimeSpan.FromMinutes(30);
+
+    private readonly IMetadataStore _index;
+    private readonly NarSource _nars;
+    private readonly IReadOnlyList<IPromotionPublisher> _publishers;
+    private readonly PromotionClassifier _classifier = new();
+    private readonly TimeProvider _time;
+    private readonly string _builderId;
+
+    public PromotionGate(IMetadataStore index, NarSource nars, IReadOnlyList<IPromotionPublisher> publishers, TimeProvider time, string builderId)
+    {
+        _index = index;
+        _nars = nars;
+        _publishers = publishers;
+        _time = time;
+        _builderId = builderId;
+    }
+
+    public async Task<PromotionRecord> PromoteAsync(CacheContext cache, PromotionRequest request, CancellationToken ct)
+    {
+        var (paths, policy) = Validate(cache, request);
+        var id = IdOf(request);
+        var existing = await _index.GetPromotionAsync(id, ct).ConfigureAwait(false);
+        if (existing is not null)
+        {
+            return await ResumeAsync(cache, request, existing, ct).ConfigureAwait(false);
+        }
+
+        var evidence = await GatherAsync(cache, request, policy, paths, ct).ConfigureAwait(false);
+        var isImage = await IsImageAsync(cache, evidence, ct).ConfigureAwait(false);
+        var decision = _classifier.Classify(evidence, isImage);
+        var status = decision.Class switch
+        {
+            PromotionClass.Rejected => PromotionStatus.Rejected,
+            PromotionClass.Mutable => PromotionStatus.Kept,
+            _ when request.DryRun => PromotionStatus.WouldPublish,
+            _ => PromotionStatus.Publishing,
+        };
+        var now = Now();
+        var record = new PromotionRecord(
+            id, cache.Id, status, decision.Class.ToName(), decision.Target, request.Repository, request.Revision,
+            PromotionJson.Request(request), PromotionJson.Decision(decision), null, null, null,
+            paths.Select(p => new PromotedPath(p.HashPart, p.FullPath)).ToList(), now, now);
+        if (!await _index.TryCreatePromotionAsync(record, ct).ConfigureAwait(false))
+        {
+            return await _index.GetPromotionAsync(id, ct).ConfigureAwait(false) ?? record; // another gateway recorded it first
+        }
+
+        return status == PromotionStatus.Publishing ? await PublishAsync(cache, request, record, evidence, ct).ConfigureAwait(false) : record;
+    }
+
+    /// <summary>The clock at the index's precision (milliseconds), so a record reads back as it was returned.</summary>
+    private DateTimeOffset Now() => DateTimeOffset.FromUnixTimeMilliseconds(_time.GetUtcNow().ToUnixTimeMilliseconds());
+
+    public Task<PromotionRecord?> GetAsync(string id, CancellationToken ct) => _index.GetPromotionAsync(id, ct);
+
+    public Task<IReadOnlyList<PromotionRecord>> ListAsync(PromotionQuery query, CancellationToken ct) => _index.ListPromotionsAsync(query, ct);
+
+    /// <summary>An existing promotion: returned as recorded, unless its publication failed (or was abandoned), which is retried.</summary>
+    private async Task<PromotionRecord> ResumeAsync(CacheContext cache, PromotionRequest request, PromotionRecord existing, CancellationToken ct)
+    {
+        var stale = existing.Status == PromotionStatus.Publishing && Now() - existing.UpdatedAt > StalePublishing;
+        if (existing.Status != PromotionStatus.Failed && !stale)
+        {
+            return existing;
+        }
+
+        var claimed = existing with { Status = PromotionStatus.Publishing, Error = null, UpdatedAt = Now() };
+        if (!await _index.TryUpdatePromotionAsync(claimed, existing.Status, ct).ConfigureAwait(false))
+        {
+            return await _index.GetPromotionAsync(existing.Id, ct).ConfigureAwait(false) ?? existing;
+        }
+
+        var (paths, policy) = Validate(cache, request);
+        var evidence = await GatherAsync(cache, request, policy, paths, ct).ConfigureAwait(false);
+        return await PublishAsync(cache, request, claimed, evidence, ct).ConfigureAwait(false);
+    }
+
+    private async Task<PromotionRecord> PublishAsync(CacheContext cache, PromotionRequest request, PromotionRecord record, PromotionEvidence evidence, CancellationToken ct)
+    {
+        var target = PromotionTarget.Parse(record.Target);
+        var publisher = _publishers.FirstOrDefault(p => p.Class == target.Class)
+            ?? throw new CacheException(CacheError.Unavailable, $"no publisher for {target.Class.ToName()} is configured");
+        var keys = evidence.Paths.Where(p => p.Info is not null)
+            .SelectMany(p => Rules.Signatures.TrustedSigners(p.Info!, evidence.TrustedKeys)).Select(k => k.Name).Distinct().ToList();
+        var mountFrom = target.IsOci ? await MountCandidatesAsync(target, ct).ConfigureAwait(false) : [];
+        var job = new PublishJob(record.Id, cache, target, request, evidence.Paths, record.CreatedAt,
+            subjects => ProvenanceStatement.Create(subjects, request, evidence.Paths, keys, _builderId, record.Id, record.CreatedAt, Now()),
+            mountFrom);
+        // Promoted paths are protected from retention before anything is published (and stay protected if publishing
+        // fails and is retried): a published output must stay substitutable from the cache.
+        foreach (var path in record.Paths)
+        {
+            await _index.PinAsync(cache.Id, path.StorePathHash, $"promotion {record.Id}", Now(), ct).ConfigureAwait(false);
+        }
+
+        PromotionRecord done;
+        try
+        {
+            var publication = await publisher.PublishAsync(job, ct).ConfigureAwait(false);
+            done = record with
+            {
+                Status = PromotionStatus.Published,
+                Provenance = Encoding.UTF8.GetString(publication.Provenance),
+                Publication = PromotionJson.Publication(publication),
+                UpdatedAt = Now(),
+            };
+        }
+        catch (CacheException e)
+        {
+            done = record with { Status = PromotionStatus.Failed, Error = e.Message, UpdatedAt = Now() };
+        }
+
+        await _index.TryUpdatePromotionAsync(done, PromotionStatus.Publishing, CancellationToken.None).ConfigureAwait(false);
+        return done;
+    }
+
+    private async Task<IReadOnlyList<string>> MountCandidatesAsync(PromotionTarget target, CancellationToken ct)
+    {
+        var earlier = await _index.ListPromotionsAsync(new PromotionQuery(Status: PromotionStatus.Published, Class: PromotionClass.OciImage.ToName(), Limit: 20), ct).ConfigureAwait(false);
+        return earlier.Select(p => p.Target).OfType<string>().Select(PromotionTarget.Parse)
+            .Where(t => t.Registry == target.Registry && t.Repository != target.Repository)
+            .Select(t => t.Repository).Distinct().ToList();
+    }
+
+    private static (IReadOnlyList<StorePath> Paths, PromotionPolicy Policy) Validate(CacheContext cache, PromotionRequest request)
+    {
+        if (request.StorePaths.Count is 0 or > MaxStorePaths)
+        {
+            throw CacheException.Invalid($"a promotion names 1 to {MaxStorePaths} store paths, not {request.StorePaths.Count}");
+        }
+
+        var paths = new List<StorePath>();
+        foreach (var text in request.StorePaths)
+        {
+            if (!StorePath.TryParse(text, cache.Record.StoreDir, out var path, out var error))
+            {
+                throw CacheException.Invalid($"'{text}' is not a store path of {cache.Record.StoreDir}: {error}");
+            }
+
+            if (!paths.Contains(path))
+            {
+                paths.Add(path);
+            }
+        }
+
+        if (request.Target is not null)
+        {
+            PromotionTarget.Parse(request.Target);
+        }
+
+        foreach (var rebuild in request.Rebuilds)
+        {
+            if (!NixHash.TryParse(rebuild.NarHash, out _))
+            {
+                throw CacheException.Invalid($"rebuild check for {rebuild.StorePath}: '{rebuild.NarHash}' is not a sha256 NarHash");
+            }
+        }
+
+        return (paths, PolicyLoader.Parse(request.Policy));
+    }
+
+    private async Task<PromotionEvidence> GatherAsync(CacheContext cache, PromotionRequest request, PromotionPolicy policy, IReadOnlyList<StorePath> paths, CancellationToken ct)
+    {
+        var evidence = new List<PathEvidence>();
+        foreach (var path in paths)
+        {
+            var record = await _index.GetNarInfoAsync(cache.Id, path.HashPart, ct).ConfigureAwait(false);
+            var info = record is null ? null : NarInfo.Parse(record.Text, cache.Record.StoreDir);
+            var missing = info is null ? [] : await MissingFromClosureAsync(cache, info, ct).ConfigureAwait(false);
+            evidence.Add(new PathEvidence(path, info, missing));
+        }
+
+        return new PromotionEvidence(request, policy, cache.SigningKey.PublicKey, evidence);
+    }
+
+    /// <summary>Walks the closure by narinfo References, a level at a time with one batched lookup per level.</summary>
+    private async Task<IReadOnlyList<string>> MissingFromClosureAsync(CacheContext cache, NarInfo root, CancellationToken ct)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal) { root.StorePath.BaseName };
+        var missing = new List<string>();
+        var level = root.References.Where(seen.Add).ToList();
+        while (level.Count > 0 && seen.Count < MaxClosure)
+        {
+            var hashes = level.ToDictionary(b => b[..StorePath.HashPartLength], StringComparer.Ordinal);
+            var present = await _index.FindNarInfosAsync(cache.Id, hashes.Keys, ct).ConfigureAwait(false);
+            var next = new List<string>();
+            foreach (var (hash, baseName) in hashes)
+            {
+                if (!present.Contains(hash))
+                {
+                    missing.Add(baseName);
+                    continue;
+                }
+
+                var record = await _index.GetNarInfoAsync(cache.Id, hash, ct).ConfigureAwait(false);
+                if (record is not null)
+                {
+                    next.AddRange(record.References.Split(' ', StringSplitOptions.RemoveEmptyEntries).Where(seen.Add));
+                }
+            }
+
+            level = next;
+        }
+
+        return missing;
+    }
+
+    /// <summary>Whether the (single) output is an OCI image; a broken layout counts as no image (the rules then decide).</summary>
+    private async Task<bool> IsImageAsync(CacheContext cache, PromotionEvidence evidence, CancellationToken ct)
+    {
+        if (evidence.Paths.Count != 1 || evidence.Paths[0].Info is null)
+        {
+            return false;
+        }
+
+        try
+        {
+            await using var nar = await _nars.OpenAsync(cache.Id, evidence.Paths[0].Path, ct).ConfigureAwait(false);
+            return await ImageInspector.InspectAsync(nar, ct).ConfigureAwait(false) is not null;
+        }
+        catch (CacheException e) when (e.Error is CacheError.Invalid or CacheError.NotFound)
+        {
+            return false;
+        }
+    }
+
+    /// <summary><c>prm_</c> + 32 hex of the SHA-256 of the request's canonical JSON (credentials excluded).</summary>
+    public static string IdOf(PromotionRequest request) =>
+        "prm_" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(PromotionJson.Request(request))))[..32];
+}

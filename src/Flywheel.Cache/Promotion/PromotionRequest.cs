@@ -1,0 +1,29 @@
+namespace Flywheel.Cache.Promotion;
+
+/// <summary>
+/// What CI asks the gate for: promote these store paths of a cache, built from this source, to a target.
+/// Everything but <see cref="Credentials"/> is recorded with the promotion and makes up its identity.
+/// </summary>
+/// <param name="Policy">The policy file's text (YAML or JSON), as versioned in the caller's repository.</param>
+/// <param name="Target">oci://… or flakehub://…; null: the policy's target for the class found.</param>
+/// <param name="Rebuilds">Results of <c>nix build --rebuild</c> the caller ran: the NarHash it got per store path.</param>
+public sealed record PromotionRequest(
+    string Cache,
+    IReadOnlyList<string> StorePaths,
+    string? Attribute,
+    string? Repository,
+    string? Revision,
+    string? Target,
+    bool DryRun,
+    string Policy,
+    IReadOnlyList<RebuildCheck> Rebuilds,
+    PublishCredentials? Credentials = null);
+
+/// <summary>A rebuild check's result: the NarHash (<c>sha256:…</c>, any of Nix's encodings) a rebuild of the path produced.</summary>
+public sealed record RebuildCheck(string StorePath, string NarHash);
+
+/// <summary>
+/// Credentials passed through to the publisher, never stored: registry user and password (or token) for the OCI
+/// Bearer flow, and the CI-issued OIDC token FlakeHub accepts.
+/// </summary>
+public sealed record PublishCredentials(string? RegistryUser, string? RegistryPassword, string? FlakeHubToken);

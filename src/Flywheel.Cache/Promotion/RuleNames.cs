@@ -1,0 +1,14 @@
+namespace Flywheel.Cache.Promotion;
+
+/// <summary>The named rules of the gate, as policy files and decisions spell them.</summary>
+public static class RuleNames
+{
+    public const string ClosureComplete = "closure-complete";
+    public const string Provenance = "provenance";
+    public const string ReIdentifiable = "re-identifiable";
+    public const string Reproducible = "reproducible";
+    public const string Intentional = "intentional";
+
+    /// <summary>Every rule, in the order decisions list them.</summary>
+    public static readonly IReadOnlyList<string> All = [ClosureComplete, Provenance, ReIdentifiable, Reproducible, Intentional];
+}

@@ -1,0 +1,184 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Flywheel.Cache.Promotion;
+using Flywheel.Cache.Promotion.Oci;
+using Flywheel.Cache.Server.Api;
+using Flywheel.Cache.Storage;
+using Flywheel.Cache.Tests.Infrastructure;
+using Flywheel.Cache.Tests.Server;
+using static Flywheel.Cache.Tests.Promotion.PromotionClient;
+
+namespace Flywheel.Cache.Tests.Promotion;
+
+/// <summary>
+/// OCI image promotions through the API of a real daemon to a real registry (Debian's docker-registry), checked
+/// with skopeo: the image is pullable, its digest matches, it carries the annotations, and the provenance is attached.
+/// </summary>
+public sealed class OciPromotionRegistryTests : IClassFixture<DaemonFixture>, IClassFixture<DockerRegistry>
+{
+    private const string Policy = """{"trustCacheKey": true, "allow": ["hello-image*"]}""";
+    private readonly DaemonFixture _daemon;
+    private readonly DockerRegistry _registry;
+
+    public OciPromotionRegistryTests(DaemonFixture daemon, DockerRegistry registry)
+    {
+        _daemon = daemon;
+        _registry = registry;
+    }
+
+    private async Task<(HttpClient Client, NarUpload Upload, string ManifestDigest)> PushImageAsync(string contents)
+    {
+        var admin = _daemon.CreateClient(_daemon.AdminToken);
+        var client = _daemon.CreateClient(await CreatePromoteTokenAsync(admin));
+        var (nar, digest, _) = OciLayoutBuilder.Build(contents);
+        var upload = NarUpload.FromNar("hello-image", nar, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-hello-image.drv");
+        await upload.PushAsync(client);
+        return (client, upload, digest);
+    }
+
+    private PromotionRequestBody Request(NarUpload upload, string repository, string policy = Policy, bool dryRun = false) => new(
+        "main", [upload.StorePath], policy, "packages.x86_64-linux.image", "https://github.com/o/r", "0123456789abcdef", $"oci://{_registry.Host}/{repository}:v1", dryRun);
+
+    [Fact]
+    public async Task An_image_is_pushed_with_annotations_and_provenance_and_skopeo_can_pull_it()
+    {
+        var (client, upload, originalDigest) = await PushImageAsync("hello from the image");
+
+        var promotion = await PromoteAsync(client, Request(upload, "hello"));
+
+        Assert.True(promotion.Status == "published", promotion.Error);
+        Assert.Equal("oci-image", promotion.Class);
+        var manifestDigest = promotion.Publication!.Value.GetProperty("details").GetProperty("manifestDigest").GetString()!;
+        Assert.NotEqual(originalDigest, manifestDigest); // annotated: a new manifest over the same blobs
+
+        using var inspect = JsonDocument.Parse(await Skopeo("inspect", "--tls-verify=false", $"docker://{_registry.Host}/hello:v1"));
+        Assert.Equal(manifestDigest, inspect.RootElement.GetProperty("Digest").GetString());
+        var raw = JsonDocument.Parse(await Skopeo("inspect", "--raw", "--tls-verify=false", $"docker://{_registry.Host}/hello:v1")).RootElement;
+        var annotations = raw.GetProperty("annotations");
+        Assert.Equal("https://github.com/o/r", annotations.GetProperty("org.opencontainers.image.source").GetString());
+        Assert.Equal("0123456789abcdef", annotations.GetProperty("org.opencontainers.image.revision").GetString());
+        Assert.True(DateTimeOffset.TryParse(annotations.GetProperty("org.opencontainers.image.created").GetString(), out _));
+
+        var copy = Path.Combine(_registry.Directory, "copy-" + Guid.NewGuid().ToString("N"));
+        await Skopeo("copy", "--src-tls-verify=false", $"docker://{_registry.Host}/hello:v1", $"dir:{copy}"); // verifies every blob's digest
+        Assert.Equal("hello from the image", ReadLayerFile(copy, raw));
+
+        // The registry (distribution 2.8) ignores subjects: the statement is also tagged sha256-<digest>.att.
+        var attached = promotion.Publication.Value.GetProperty("provenanceReference").GetString()!;
+        Assert.EndsWith($":sha256-{manifestDigest[7..]}.att", attached);
+        var attestation = JsonDocument.Parse(await Skopeo("inspect", "--raw", "--tls-verify=false", $"docker://{_registry.Host}/hello:sha256-{manifestDigest[7..]}.att")).RootElement;
+        Assert.Equal(manifestDigest, attestation.GetProperty("subject").GetProperty("digest").GetString());
+
+        var statement = promotion.Provenance!.Value;
+        Assert.Equal(ProvenanceStatement.StatementType, statement.GetProperty("_type").GetString());
+        Assert.Equal(ProvenanceStatement.PredicateType, statement.GetProperty("predicateType").GetString());
+        Assert.Equal(manifestDigest[7..], statement.GetProperty("subject")[0].GetProperty("digest").GetProperty("sha256").GetString());
+        Assert.Equal("0123456789abcdef", statement.GetProperty("predicate").GetProperty("buildDefinition").GetProperty("externalParameters").GetProperty("source").GetProperty("revision").GetString());
+
+        // The same request is the same promotion: nothing is pushed again, the record is returned.
+        var again = await PromoteAsync(client, Request(upload, "hello"));
+        Assert.Equal(promotion.Id, again.Id);
+        Assert.Equal(promotion.UpdatedAt, again.UpdatedAt);
+
+        using var get = await client.GetAsync($"/_api/v1/promotions/{promotion.Id}");
+        Assert.Equal("published", JsonDocument.Parse(await get.Content.ReadAsStringAsync()).RootElement.GetProperty("status").GetString());
+        using var list = await client.GetAsync($"/_api/v1/promotions?cache=main&storePath={upload.StorePath}");
+        Assert.Contains(promotion.Id, await list.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task A_rejected_promotion_publishes_nothing_and_names_the_failed_rules()
+    {
+        var (client, upload, _) = await PushImageAsync("not trusted");
+        var policy = """{"trustedKeys": [], "allow": ["something-else"]}""";
+
+        var promotion = await PromoteAsync(client, Request(upload, "rejected", policy));
+
+        Assert.Equal("rejected", promotion.Status);
+        Assert.Equal("rejected", promotion.Class);
+        var reasons = promotion.Decision!.Value.GetProperty("reasons").EnumerateArray().Select(r => r.GetString()!).ToList();
+        Assert.Contains(reasons, r => r.StartsWith("provenance:", StringComparison.Ordinal));
+        Assert.Contains(reasons, r => r.StartsWith("intentional:", StringComparison.Ordinal));
+        Assert.Null(promotion.Publication);
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => Skopeo("inspect", "--tls-verify=false", $"docker://{_registry.Host}/rejected:v1"));
+        Assert.Contains("manifest unknown", error.Message, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task A_dry_run_decides_without_publishing()
+    {
+        var (client, upload, _) = await PushImageAsync("dry run");
+        var promotion = await PromoteAsync(client, Request(upload, "dry", dryRun: true));
+        Assert.Equal("would-publish", promotion.Status);
+        Assert.Equal("oci-image", promotion.Class);
+        await Assert.ThrowsAsync<InvalidOperationException>(() => Skopeo("inspect", "--tls-verify=false", $"docker://{_registry.Host}/dry:v1"));
+    }
+
+    [Fact]
+    public async Task A_publication_that_fails_is_marked_failed_and_the_same_request_retries_it()
+    {
+        var (client, upload, _) = await PushImageAsync("retry me");
+        await using var late = DockerRegistry.OnPort(S3rverServer.FreePort());
+        var body = Request(upload, "retried") with { Target = $"oci://{late.Host}/retried:v1" };
+
+        var failed = await PromoteAsync(client, body); // nothing listens there yet
+        Assert.Equal("failed", failed.Status);
+        Assert.Contains("unreachable", failed.Error);
+
+        await late.InitializeAsync();
+        var retried = await PromoteAsync(client, body);
+        Assert.Equal(failed.Id, retried.Id);
+        Assert.True(retried.Status == "published", retried.Error);
+        await Skopeo("inspect", "--tls-verify=false", $"docker://{late.Host}/retried:v1");
+    }
+
+    [Fact]
+    public async Task Large_blobs_go_in_chunks_and_existing_blobs_are_skipped()
+    {
+        using var http = new HttpClient();
+        var registry = new RegistryClient(http, new Uri($"http://{_registry.Host}/"), "chunks", null, null, chunkBytes: 1000);
+        var bytes = new byte[4321];
+        Random.Shared.NextBytes(bytes);
+        var digest = "sha256:" + BlobDigest.Compute(bytes).ToHex();
+
+        Assert.False(await registry.BlobExistsAsync(digest, CancellationToken.None));
+        await registry.UploadAsync(digest, bytes.Length, new MemoryStream(bytes), null, CancellationToken.None);
+        Assert.True(await registry.BlobExistsAsync(digest, CancellationToken.None));
+
+        // A cross-repository mount: the registry links the blob into another repository without a byte sent.
+        var other = new RegistryClient(http, new Uri($"http://{_registry.Host}/"), "mounted", null, null);
+        Assert.Null(await other.TryMountAsync(digest, "chunks", CancellationToken.None));
+        Assert.True(await other.BlobExistsAsync(digest, CancellationToken.None));
+    }
+
+    private static string ReadLayerFile(string copyDirectory, JsonElement manifest)
+    {
+        var layerDigest = manifest.GetProperty("layers")[0].GetProperty("digest").GetString()!;
+        var tar = File.ReadAllBytes(Path.Combine(copyDirectory, layerDigest[7..]));
+        var size = Convert.ToInt64(System.Text.Encoding.ASCII.GetString(tar, 124, 11), 8);
+        return System.Text.Encoding.UTF8.GetString(tar, 512, (int)size);
+    }
+
+    private static readonly Lazy<string> EmptyAuthFile = new(() =>
+    {
+        var path = Path.Combine(Path.GetTempPath(), "flywheel-skopeo-auth.json");
+        File.WriteAllText(path, "{}");
+        return path;
+    });
+
+    internal static async Task<string> Skopeo(params string[] args)
+    {
+        var start = new ProcessStartInfo("skopeo") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        start.Environment["REGISTRY_AUTH_FILE"] = EmptyAuthFile.Value; // never the machine's credentials
+        using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start skopeo (install the Debian package skopeo)");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return process.ExitCode == 0 ? await stdout : throw new InvalidOperationException($"skopeo {string.Join(' ', args)}: {await stderr}");
+    }
+}
