@@ -11,7 +11,7 @@ namespace Flywheel.Cache.Tests.Index;
 /// per test, and <see cref="CreateStore"/> gives stores on empty databases that belong to that test: every store
 /// created with the same database key is another client of one database, as another gateway process would be.
 /// </summary>
-public abstract class MetadataStoreContract : IAsyncLifetime
+public abstract partial class MetadataStoreContract : IAsyncLifetime
 {
     private readonly List<IMetadataStore> _stores = [];
     private IMetadataStore? _store;
