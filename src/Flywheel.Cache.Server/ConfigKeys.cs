@@ -73,6 +73,12 @@ public static class ConfigKeys
     /// <summary>Age beyond which a stored blob the index does not know is removed (default 06:00:00); longer than any upload.</summary>
     public const string GcOrphanGrace = "Gc:OrphanGrace";
 
+    /// <summary>How long "no upstream has this narinfo" is remembered, as a TimeSpan (default 00:00:30); 0 turns it off.</summary>
+    public const string UpstreamNegativeTtl = "Upstream:NegativeTtl";
+
+    /// <summary>How long an upstream that keeps failing is skipped before it is tried again, as a TimeSpan (default 00:00:30).</summary>
+    public const string UpstreamBreakDuration = "Upstream:BreakDuration";
+
     /// <summary>All keys above, for validation and for the test that compares them with the NixOS module.</summary>
     public static readonly IReadOnlyList<string> All =
     [
@@ -82,5 +88,6 @@ public static class ConfigKeys
         BazelDefaultInstance,
         S3Endpoint, S3Bucket, S3Region, S3Prefix, S3PathStyle, S3PresignDownloads, Postgres,
         GcInterval, GcOrphanGrace,
+        UpstreamNegativeTtl, UpstreamBreakDuration,
     ];
 }

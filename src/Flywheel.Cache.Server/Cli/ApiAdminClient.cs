@@ -36,6 +36,17 @@ public sealed class ApiAdminClient : IAdminClient
     public Task RevokeTokenAsync(string id, CancellationToken cancellationToken) =>
         SendAsync<object>(HttpMethod.Delete, "tokens/" + Uri.EscapeDataString(id), null, cancellationToken);
 
+    public Task<UpstreamView> AddUpstreamAsync(string cache, AddUpstreamRequest request, CancellationToken cancellationToken) =>
+        SendAsync<UpstreamView>(HttpMethod.Post, UpstreamsPath(cache), request, cancellationToken);
+
+    public Task<IReadOnlyList<UpstreamView>> ListUpstreamsAsync(string cache, CancellationToken cancellationToken) =>
+        SendAsync<IReadOnlyList<UpstreamView>>(HttpMethod.Get, UpstreamsPath(cache), null, cancellationToken);
+
+    public Task RemoveUpstreamAsync(string cache, string url, CancellationToken cancellationToken) =>
+        SendAsync<object>(HttpMethod.Delete, UpstreamsPath(cache) + "?url=" + Uri.EscapeDataString(url), null, cancellationToken);
+
+    private static string UpstreamsPath(string cache) => "caches/" + Uri.EscapeDataString(cache) + "/upstreams";
+
     private async Task<T> SendAsync<T>(HttpMethod method, string path, object? body, CancellationToken cancellationToken)
     {
         using var request = new HttpRequestMessage(method, path);

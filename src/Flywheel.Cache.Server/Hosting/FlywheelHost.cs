@@ -14,6 +14,7 @@ using Flywheel.Cache.Server.Metrics;
 using Flywheel.Cache.Server.Nix;
 using Flywheel.Cache.Storage;
 using Flywheel.Cache.Tokens;
+using Flywheel.Cache.Upstream;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 namespace Flywheel.Cache.Server.Hosting;
@@ -65,6 +66,16 @@ public static class FlywheelHost
             sp.GetRequiredService<IBlobStore>(), sp.GetRequiredService<IMetadataStore>(), sp.GetRequiredService<NarInfoMemoryCache>(),
             options.Limits, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<AccessTracker>()));
         services.AddSingleton<CacheCatalog>();
+        services.AddSingleton(options.Upstream);
+        services.AddSingleton(sp => new UpstreamBreakers(options.Upstream, sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<UpstreamCatalog>();
+        services.AddSingleton(_ => new UpstreamClient());
+        services.AddSingleton(sp =>
+        {
+            var readThrough = ActivatorUtilities.CreateInstance<UpstreamReadThrough>(sp);
+            readThrough.Observer = sp.GetRequiredService<FlywheelMetrics>().RecordUpstreamFetch;
+            return readThrough;
+        });
         services.AddSingleton<TokenService>();
         services.AddSingleton<RequestAuthorizer>();
         services.AddSingleton<Bootstrap>();
@@ -78,6 +89,7 @@ public static class FlywheelHost
         services.AddFlywheelMetrics();
 
         var app = builder.Build();
+        app.Services.GetRequiredService<FlywheelMetrics>().ObserveUpstreamCircuits(app.Services.GetRequiredService<UpstreamBreakers>());
         app.UseMiddleware<ErrorHandling>();
         app.UseRequestMetrics();
         HealthEndpoints.Map(app);
@@ -85,6 +97,7 @@ public static class FlywheelHost
         var api = app.MapGroup("/_api/v1");
         CachesApi.Map(api);
         TokensApi.Map(api);
+        UpstreamsApi.Map(api);
         NixRoutes.Map(app);
         BazelHttpEndpoints.Map(app);
         CapabilitiesService.Map(app);
