@@ -66,7 +66,8 @@ internal static class AdminCommands
             AllowMultipleArgumentsPerToken = false,
         };
         var priority = new Option<int?>("--priority") { Description = "lower is asked first; default 50" };
-        var token = new Option<string>("--token") { Description = "sent to the upstream as a Bearer token (Attic)" };
+        // Not --token: that is the admin token for --server.
+        var token = new Option<string>("--upstream-token") { Description = "sent to the upstream as a Bearer token (Attic)" };
         var timeout = new Option<string>("--timeout") { Description = "per request, e.g. 10s (the default) or 1m" };
         var add = new Command("add", "Add an upstream to a cache.") { cacheName, url, keys, priority, token, timeout };
         add.SetAction((parse, ct) => RunAsync(parse, ct, async client =>
