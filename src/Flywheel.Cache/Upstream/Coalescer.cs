@@ -44,6 +44,7 @@ public sealed class Coalescer<TKey, TValue>
         catch (Exception e)
         {
             promise.SetException(e);
+            _ = promise.Task.Exception; // observed: every caller may have given up already
         }
         finally
         {

@@ -252,6 +252,7 @@ public sealed partial class NixFilesTests(ITestOutputHelper output)
         ["narInfoCache"] = new JsonObject { ["maxBytes"] = 1 << 28, ["negativeTtl"] = "00:00:02" },
         ["bazel"] = new JsonObject { ["defaultInstance"] = "main" },
         ["gc"] = new JsonObject { ["interval"] = "01:00:00", ["orphanGrace"] = "06:00:00" },
+        ["upstream"] = new JsonObject { ["negativeTtl"] = "00:00:30", ["breakDuration"] = "00:00:30" },
         ["openFirewall"] = false,
         ["extraEnvironment"] = new JsonObject(),
     };
