@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using Flywheel.Cache.Storage;
 
 namespace Flywheel.Cache.Upstream;
 
@@ -9,7 +10,7 @@ namespace Flywheel.Cache.Upstream;
 /// complete response that fails verification: on a failure it gets the error instead (a cut-off response).
 /// Disposing it (the client went away) detaches it; the download goes on.
 /// </summary>
-internal sealed class LiveNarStream : Stream
+internal sealed class LiveNarStream : ReadOnlyStream
 {
     private readonly PipeReader _reader;
     private readonly long _end;
@@ -23,16 +24,6 @@ internal sealed class LiveNarStream : Stream
         _skip = offset;
         _end = offset + count;
     }
-
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => false;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
@@ -78,21 +69,6 @@ internal sealed class LiveNarStream : Stream
             _reader.AdvanceTo(data.Start, data.End);
         }
     }
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer, offset, count, CancellationToken.None).GetAwaiter().GetResult();
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

@@ -1,4 +1,5 @@
 using System.IO.Pipelines;
+using Flywheel.Cache.Storage;
 
 namespace Flywheel.Cache.Upstream;
 
@@ -7,7 +8,7 @@ namespace Flywheel.Cache.Upstream;
 /// reader goes away (the client disconnected), the chunks stop going there and reading carries on: the download is not
 /// the client's to cancel. A slow reader slows the source down (the pipe's back-pressure), memory stays bounded.
 /// </summary>
-internal sealed class TeeReadStream : Stream
+internal sealed class TeeReadStream : ReadOnlyStream
 {
     private readonly Stream _source;
     private readonly PipeWriter _copy;
@@ -18,16 +19,6 @@ internal sealed class TeeReadStream : Stream
         _source = source;
         _copy = copy;
     }
-
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => false;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
@@ -40,19 +31,4 @@ internal sealed class TeeReadStream : Stream
 
         return read;
     }
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer, offset, count, CancellationToken.None).GetAwaiter().GetResult();
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }

@@ -1,10 +1,12 @@
+using Flywheel.Cache.Storage;
+
 namespace Flywheel.Cache.Upstream;
 
 /// <summary>
 /// A NAR body from an upstream, read-only: each read must bring bytes within the upstream's timeout (a stalled
 /// download fails instead of hanging), and a broken connection becomes <see cref="UpstreamUnavailableException"/>.
 /// </summary>
-internal sealed class UpstreamBodyStream : Stream
+internal sealed class UpstreamBodyStream : ReadOnlyStream
 {
     private readonly Stream _inner;
     private readonly Upstream _upstream;
@@ -18,16 +20,6 @@ internal sealed class UpstreamBodyStream : Stream
         _outer = cancellationToken;
         _stall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
     }
-
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => false;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
@@ -50,21 +42,6 @@ internal sealed class UpstreamBodyStream : Stream
             _stall.CancelAfter(Timeout.InfiniteTimeSpan);
         }
     }
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer, offset, count, CancellationToken.None).GetAwaiter().GetResult();
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {
