@@ -197,6 +197,21 @@ in
       };
     };
 
+    upstream = {
+      negativeTtl = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        example = "00:00:30";
+        description = "How long \"no upstream has this narinfo\" is remembered, as a .NET TimeSpan; `\"0\"` turns it off. Upstream errors are never remembered as misses. `null` keeps the daemon's default (30 s).";
+      };
+      breakDuration = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        example = "00:00:30";
+        description = "How long an upstream that keeps failing is skipped (its circuit is open) before it is tried again, as a .NET TimeSpan. `null` keeps the daemon's default (30 s).";
+      };
+    };
+
     bazel = {
       defaultInstance = mkOption {
         type = types.nullOr types.str;

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Real components the tests drive. Missing ones are installed here; CI has nothing installed by hand.
-DEBIAN_PACKAGES=(nix-bin bazel-bootstrap postgresql xz-utils zstd bzip2 brotli libzstd1 liblzma5 libbz2-1.0 docker-registry skopeo)
+DEBIAN_PACKAGES=(nix-bin bazel-bootstrap postgresql nginx xz-utils zstd bzip2 brotli libzstd1 liblzma5 libbz2-1.0 docker-registry skopeo)
 
 missing=()
 for p in "${DEBIAN_PACKAGES[@]}"; do

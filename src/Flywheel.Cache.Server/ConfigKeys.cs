@@ -78,6 +78,11 @@ public static class ConfigKeys
 
     /// <summary>Base URL of the FlakeHub API clean derivations are published through (default https://api.flakehub.com/).</summary>
     public const string FlakeHubUrl = "Promotion:FlakeHubUrl";
+    /// <summary>How long "no upstream has this narinfo" is remembered, as a TimeSpan (default 00:00:30); 0 turns it off.</summary>
+    public const string UpstreamNegativeTtl = "Upstream:NegativeTtl";
+
+    /// <summary>How long an upstream that keeps failing is skipped before it is tried again, as a TimeSpan (default 00:00:30).</summary>
+    public const string UpstreamBreakDuration = "Upstream:BreakDuration";
 
     /// <summary>All keys above, for validation and for the test that compares them with the NixOS module.</summary>
     public static readonly IReadOnlyList<string> All =
@@ -89,5 +94,6 @@ public static class ConfigKeys
         S3Endpoint, S3Bucket, S3Region, S3Prefix, S3PathStyle, S3PresignDownloads, Postgres,
         GcInterval, GcOrphanGrace,
         FlakeHubUrl,
+        UpstreamNegativeTtl, UpstreamBreakDuration,
     ];
 }

@@ -72,3 +72,17 @@ public sealed record CreateTokenRequest(string Cache, string Scopes, string? Ttl
 
 /// <summary>A new token: the secret appears here once and is never stored.</summary>
 public sealed record CreatedToken(TokenView Token, string Secret);
+
+/// <summary>An upstream of a cache as the API shows it (never its token).</summary>
+public sealed record UpstreamView(
+    string Url, int Priority, IReadOnlyList<string> TrustedKeys, bool HasToken, double TimeoutSeconds, DateTimeOffset CreatedAt)
+{
+    public static UpstreamView From(UpstreamRecord u) =>
+        new(u.Url, u.Priority, u.TrustedKeys, u.Token is not null, u.Timeout.TotalSeconds, u.CreatedAt);
+}
+
+/// <param name="TrustedKeys">Public keys (<c>name:base64</c>) the upstream's narinfos must be signed by; at least one.</param>
+/// <param name="Priority">Lower is asked first; default 50.</param>
+/// <param name="Token">Sent to the upstream as a Bearer token (Attic).</param>
+/// <param name="Timeout">Per request, e.g. 10s; default 10s.</param>
+public sealed record AddUpstreamRequest(string Url, IReadOnlyList<string> TrustedKeys, int? Priority = null, string? Token = null, string? Timeout = null);

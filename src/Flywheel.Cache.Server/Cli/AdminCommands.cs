@@ -116,11 +116,61 @@ internal static class AdminCommands
         cache.Add(pin);
         cache.Add(unpin);
         cache.Add(pins);
+        cache.Add(CreateUpstreamCommand());
         return cache;
     }
 
     private static string Describe(CacheView view) =>
         $"{(view.Public ? "public" : "private")}, priority {view.Priority}, retention {view.Retention ?? "off"}, quota {view.Quota ?? "off"}";
+
+    private static Command CreateUpstreamCommand()
+    {
+        var upstream = new Command("upstream", "Configure the upstream Nix caches a cache reads through to (Attic, cache.nixos.org, any binary cache).");
+        var cacheName = new Argument<string>("CACHE") { Description = "cache name" };
+        var url = new Argument<string>("URL") { Description = "the upstream's URL, e.g. https://cache.nixos.org or https://attic.example/main" };
+        var keys = new Option<string[]>("--trusted-key")
+        {
+            Description = "public key (name:base64) the upstream's narinfos must be signed by; repeat for several",
+            Required = true,
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var priority = new Option<int?>("--priority") { Description = "lower is asked first; default 50" };
+        // Not --token: that is the admin token for --server.
+        var token = new Option<string>("--upstream-token") { Description = "sent to the upstream as a Bearer token (Attic)" };
+        var timeout = new Option<string>("--timeout") { Description = "per request, e.g. 10s (the default) or 1m" };
+        var add = new Command("add", "Add an upstream to a cache.") { cacheName, url, keys, priority, token, timeout };
+        add.SetAction((parse, ct) => RunAsync(parse, ct, async client =>
+        {
+            var view = await client.AddUpstreamAsync(parse.GetValue(cacheName)!, new AddUpstreamRequest(
+                parse.GetValue(url)!, parse.GetValue(keys) ?? [], parse.GetValue(priority), parse.GetValue(token), parse.GetValue(timeout)), ct);
+            Console.WriteLine($"cache {parse.GetValue(cacheName)} reads through to {view.Url} (priority {view.Priority}, timeout {view.TimeoutSeconds}s)");
+        }));
+
+        var listCache = new Argument<string>("CACHE") { Description = "cache name" };
+        var list = new Command("list", "List a cache's upstreams in the order they are asked.") { listCache };
+        list.SetAction((parse, ct) => RunAsync(parse, ct, async client =>
+        {
+            Console.WriteLine($"{"PRIORITY",8}  {"URL",-40} {"TIMEOUT",8} {"TOKEN",-5}  TRUSTED KEYS");
+            foreach (var u in await client.ListUpstreamsAsync(parse.GetValue(listCache)!, ct))
+            {
+                Console.WriteLine($"{u.Priority,8}  {u.Url,-40} {u.TimeoutSeconds + "s",8} {(u.HasToken ? "yes" : "no"),-5}  {string.Join(' ', u.TrustedKeys)}");
+            }
+        }));
+
+        var removeCache = new Argument<string>("CACHE") { Description = "cache name" };
+        var removeUrl = new Argument<string>("URL") { Description = "the upstream's URL as listed" };
+        var remove = new Command("remove", "Remove an upstream from a cache.") { removeCache, removeUrl };
+        remove.SetAction((parse, ct) => RunAsync(parse, ct, async client =>
+        {
+            await client.RemoveUpstreamAsync(parse.GetValue(removeCache)!, parse.GetValue(removeUrl)!, ct);
+            Console.WriteLine($"removed upstream {parse.GetValue(removeUrl)} from {parse.GetValue(removeCache)}");
+        }));
+
+        upstream.Add(add);
+        upstream.Add(list);
+        upstream.Add(remove);
+        return upstream;
+    }
 
     public static Command CreateTokenCommand()
     {

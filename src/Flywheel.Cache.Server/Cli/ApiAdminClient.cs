@@ -50,6 +50,16 @@ public sealed class ApiAdminClient : IAdminClient
 
     /// <summary>A full store path travels as its base name (a URL path segment holds no slash).</summary>
     private static string PinPath(string storePath) => storePath.Contains('/', StringComparison.Ordinal) ? storePath[(storePath.LastIndexOf('/') + 1)..] : storePath;
+    public Task<UpstreamView> AddUpstreamAsync(string cache, AddUpstreamRequest request, CancellationToken cancellationToken) =>
+        SendAsync<UpstreamView>(HttpMethod.Post, UpstreamsPath(cache), request, cancellationToken);
+
+    public Task<IReadOnlyList<UpstreamView>> ListUpstreamsAsync(string cache, CancellationToken cancellationToken) =>
+        SendAsync<IReadOnlyList<UpstreamView>>(HttpMethod.Get, UpstreamsPath(cache), null, cancellationToken);
+
+    public Task RemoveUpstreamAsync(string cache, string url, CancellationToken cancellationToken) =>
+        SendAsync<object>(HttpMethod.Delete, UpstreamsPath(cache) + "?url=" + Uri.EscapeDataString(url), null, cancellationToken);
+
+    private static string UpstreamsPath(string cache) => "caches/" + Uri.EscapeDataString(cache) + "/upstreams";
 
     private async Task<T> SendAsync<T>(HttpMethod method, string path, object? body, CancellationToken cancellationToken)
     {

@@ -28,4 +28,10 @@ public interface IAdminClient : IAsyncDisposable
     Task<IReadOnlyList<TokenView>> ListTokensAsync(CancellationToken cancellationToken);
 
     Task RevokeTokenAsync(string id, CancellationToken cancellationToken);
+
+    Task<UpstreamView> AddUpstreamAsync(string cache, AddUpstreamRequest request, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<UpstreamView>> ListUpstreamsAsync(string cache, CancellationToken cancellationToken);
+
+    Task RemoveUpstreamAsync(string cache, string url, CancellationToken cancellationToken);
 }

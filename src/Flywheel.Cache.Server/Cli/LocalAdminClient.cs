@@ -3,6 +3,7 @@ using Flywheel.Cache.Index;
 using Flywheel.Cache.Server.Api;
 using Flywheel.Cache.Server.Hosting;
 using Flywheel.Cache.Tokens;
+using Flywheel.Cache.Upstream;
 
 namespace Flywheel.Cache.Server.Cli;
 
@@ -13,6 +14,7 @@ public sealed class LocalAdminClient : IAdminClient
     private readonly CacheCatalog _catalog;
     private readonly TokenService _tokens;
     private readonly CachePins _pins;
+    private readonly UpstreamCatalog _upstreams;
 
     private LocalAdminClient(IMetadataStore index)
     {
@@ -20,6 +22,7 @@ public sealed class LocalAdminClient : IAdminClient
         _catalog = new CacheCatalog(index, TimeProvider.System);
         _tokens = new TokenService(index, TimeProvider.System);
         _pins = new CachePins(index, TimeProvider.System);
+        _upstreams = new UpstreamCatalog(index, new UpstreamBreakers(UpstreamOptions.Default, TimeProvider.System), TimeProvider.System);
     }
 
     public static async Task<LocalAdminClient> OpenAsync(string dataDirectory, CancellationToken cancellationToken)
@@ -89,6 +92,19 @@ public sealed class LocalAdminClient : IAdminClient
             throw CacheException.NotFound($"no token with id '{id}'");
         }
     }
+
+    public async Task<UpstreamView> AddUpstreamAsync(string cache, AddUpstreamRequest request, CancellationToken cancellationToken)
+    {
+        var timeout = request.Timeout is { Length: > 0 } t ? Durations.Parse(t) : (TimeSpan?)null;
+        var c = await FindAsync(cache, cancellationToken);
+        return UpstreamView.From(await _upstreams.AddAsync(c, request.Url, request.TrustedKeys, request.Priority, request.Token, timeout, cancellationToken));
+    }
+
+    public async Task<IReadOnlyList<UpstreamView>> ListUpstreamsAsync(string cache, CancellationToken cancellationToken) =>
+        (await _upstreams.ListAsync(await FindAsync(cache, cancellationToken), cancellationToken)).Select(UpstreamView.From).ToList();
+
+    public async Task RemoveUpstreamAsync(string cache, string url, CancellationToken cancellationToken) =>
+        await _upstreams.RemoveAsync(await FindAsync(cache, cancellationToken), url, cancellationToken);
 
     public ValueTask DisposeAsync() => _index is IAsyncDisposable d ? d.DisposeAsync() : ValueTask.CompletedTask;
 }

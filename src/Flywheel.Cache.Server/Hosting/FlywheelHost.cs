@@ -17,6 +17,7 @@ using Flywheel.Cache.Server.Metrics;
 using Flywheel.Cache.Server.Nix;
 using Flywheel.Cache.Storage;
 using Flywheel.Cache.Tokens;
+using Flywheel.Cache.Upstream;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 namespace Flywheel.Cache.Server.Hosting;
@@ -84,6 +85,16 @@ public static class FlywheelHost
             options.Limits, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<AccessTracker>()));
         services.AddSingleton<CacheCatalog>();
         services.AddSingleton<CachePins>();
+        services.AddSingleton(options.Upstream);
+        services.AddSingleton(sp => new UpstreamBreakers(options.Upstream, sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<UpstreamCatalog>();
+        services.AddSingleton(_ => new UpstreamClient());
+        services.AddSingleton(sp =>
+        {
+            var readThrough = ActivatorUtilities.CreateInstance<UpstreamReadThrough>(sp);
+            readThrough.Observer = sp.GetRequiredService<FlywheelMetrics>().RecordUpstreamFetch;
+            return readThrough;
+        });
         services.AddSingleton<TokenService>();
         services.AddSingleton<RequestAuthorizer>();
         services.AddSingleton<Bootstrap>();
@@ -105,6 +116,7 @@ public static class FlywheelHost
         services.AddFlywheelMetrics();
 
         var app = builder.Build();
+        app.Services.GetRequiredService<FlywheelMetrics>().ObserveUpstreamCircuits(app.Services.GetRequiredService<UpstreamBreakers>());
         app.UseMiddleware<ErrorHandling>();
         app.UseRequestMetrics();
         HealthEndpoints.Map(app);
@@ -114,6 +126,7 @@ public static class FlywheelHost
         TokensApi.Map(api);
         PinsApi.Map(api);
         PromotionsApi.Map(api);
+        UpstreamsApi.Map(api);
         NixRoutes.Map(app);
         BazelHttpEndpoints.Map(app);
         CapabilitiesService.Map(app);

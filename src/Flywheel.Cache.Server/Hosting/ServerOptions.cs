@@ -31,6 +31,8 @@ public sealed record ServerOptions
 
     public required Maintenance.GcOptions Gc { get; init; }
 
+    public required Flywheel.Cache.Upstream.UpstreamOptions Upstream { get; init; }
+
     /// <summary>The PostgreSQL connection string when <see cref="Index"/> is postgres, else null.</summary>
     public string? PostgresConnectionString { get; init; }
 
@@ -59,6 +61,17 @@ public sealed record ServerOptions
         var gc = new Maintenance.GcOptions(
             Duration(configuration, ConfigKeys.GcInterval, Maintenance.GcOptions.Default.Interval, errors),
             Duration(configuration, ConfigKeys.GcOrphanGrace, Maintenance.GcOptions.Default.OrphanGrace, errors));
+        var upstreamDefaults = Flywheel.Cache.Upstream.UpstreamOptions.Default;
+        var upstream = upstreamDefaults with
+        {
+            NegativeTtl = Duration(configuration, ConfigKeys.UpstreamNegativeTtl, upstreamDefaults.NegativeTtl, errors),
+            BreakDuration = Duration(configuration, ConfigKeys.UpstreamBreakDuration, upstreamDefaults.BreakDuration, errors),
+        };
+        if (upstream.BreakDuration < TimeSpan.FromSeconds(1))
+        {
+            errors.Add($"{ConfigKeys.UpstreamBreakDuration}: '{upstream.BreakDuration}' is too short; at least 00:00:01");
+        }
+
         var bazelDefaultInstance = configuration[ConfigKeys.BazelDefaultInstance] is { Length: > 0 } instance ? instance : "main";
         if (!Flywheel.Cache.Caches.CacheNames.IsValid(bazelDefaultInstance))
         {
@@ -111,6 +124,7 @@ public sealed record ServerOptions
             FlakeHubUrl = flakeHubUrl!,
             S3 = s3,
             Gc = gc,
+            Upstream = upstream,
             PostgresConnectionString = index == "postgres" ? postgres : null,
         };
     }

@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using Flywheel.Cache.Upstream;
+using Polly.CircuitBreaker;
 
 namespace Flywheel.Cache.Server.Metrics;
 
@@ -23,6 +25,8 @@ public sealed class FlywheelMetrics
     public const string MeterName = "Flywheel.Cache";
 
     private static readonly object[] OperationNames = ["open", "write", "commit", "delete", "find_missing"];
+    private static readonly object[] UpstreamKinds = ["narinfo", "nar"];
+    private static readonly object[] UpstreamResults = ["hit", "miss", "rejected", "error", "skipped"];
     private static readonly object Ok = "ok";
     private static readonly object Error = "error";
     private static readonly object Hit = "hit";
@@ -50,6 +54,8 @@ public sealed class FlywheelMetrics
             "flywheel.gc.removed_entries", "{entry}", "Index entries removed by garbage collection, by cache and kind (cache_blob: evicted over quota, action_result, narinfo: past retention, nar_file).");
         Meter.CreateObservableGauge("flywheel.cache.blobs", ObserveCacheBlobBytes, "By", "Bytes of the blobs each cache uses (what its quota limits), as of the last garbage collection.");
         Meter.CreateObservableGauge("flywheel.cache.quota", ObserveCacheQuotas, "By", "Each cache's quota, for caches that have one, as of the last garbage collection.");
+        UpstreamFetches = Meter.CreateCounter<long>(
+            "flywheel.upstream.fetches", "{request}", "Requests to upstream caches by cache, upstream, kind (narinfo, nar) and result (hit, miss, rejected, error, skipped: circuit open).");
     }
 
     public Meter Meter { get; }
@@ -110,6 +116,32 @@ public sealed class FlywheelMetrics
     private IEnumerable<Measurement<long>> ObserveCacheQuotas() =>
         _cacheUsage.Where(u => u.QuotaBytes is not null)
             .Select(u => new Measurement<long>(u.QuotaBytes!.Value, new KeyValuePair<string, object?>("cache", u.Cache)));
+
+    /// <summary><c>flywheel_upstream_fetches_total{cache,upstream,kind,result}</c></summary>
+    public Counter<long> UpstreamFetches { get; }
+
+    /// <summary>One request to an upstream, or one skipped. Upstream URLs are configured by admins, so the set stays small.</summary>
+    public void RecordUpstreamFetch(UpstreamFetch fetch) =>
+        UpstreamFetches.Add(1, new TagList
+        {
+            { "cache", fetch.Upstream.CacheName },
+            { "upstream", fetch.Upstream.Url },
+            { "kind", UpstreamKinds[(int)fetch.Kind] },
+            { "result", UpstreamResults[(int)fetch.Result] },
+        });
+
+    /// <summary><c>flywheel_upstream_circuit_open{cache,upstream}</c>: 1 while an upstream is skipped, read on each scrape.</summary>
+    public void ObserveUpstreamCircuits(UpstreamBreakers breakers)
+    {
+        ArgumentNullException.ThrowIfNull(breakers);
+        Meter.CreateObservableGauge(
+            "flywheel.upstream.circuit_open",
+            () => breakers.Circuits().Select(c => new Measurement<int>(
+                c.State is CircuitState.Open or CircuitState.Isolated ? 1 : 0,
+                new KeyValuePair<string, object?>("cache", c.CacheName), new KeyValuePair<string, object?>("upstream", c.Url))),
+            "{circuit}",
+            "Whether an upstream's circuit breaker is open (the upstream is skipped), by cache and upstream.");
+    }
 
     /// <summary>One served request. <paramref name="route"/> is the route pattern (or <c>unmatched</c>), never the raw path.</summary>
     public void RecordHttpRequest(string route, string method, int statusCode, TimeSpan duration, long? requestBytes = null, long? responseBytes = null)

@@ -4,6 +4,7 @@ using Flywheel.Cache.Nix;
 using Flywheel.Cache.Server.Auth;
 using Flywheel.Cache.Server.Http;
 using Flywheel.Cache.Server.Metrics;
+using Flywheel.Cache.Upstream;
 
 namespace Flywheel.Cache.Server.Nix;
 
@@ -12,12 +13,22 @@ internal static class NarInfoEndpoint
 {
     public const string ContentType = "text/x-nix-narinfo";
 
+    /// <summary>
+    /// Our own narinfo first; on a miss, a GET (never a HEAD: existence checks such as <c>nix copy --to</c>'s must not
+    /// fetch) reads through to the cache's upstreams.
+    /// </summary>
     public static async Task GetAsync(
-        HttpContext context, string cache, string hash, CacheCatalog catalog, RequestAuthorizer auth, NixBinaryCache nix, FlywheelMetrics metrics)
+        HttpContext context, string cache, string hash, CacheCatalog catalog, RequestAuthorizer auth, NixBinaryCache nix,
+        UpstreamReadThrough upstreams, FlywheelMetrics metrics)
     {
         var c = await NixRequests.ResolveCacheAsync(context, catalog, cache);
         await auth.RequireAsync(context, c, TokenScopes.Pull);
         var text = await nix.GetNarInfoAsync(c, hash, context.RequestAborted);
+        if (text is null && !HttpMethods.IsHead(context.Request.Method))
+        {
+            text = await upstreams.GetNarInfoAsync(c, hash, context.RequestAborted);
+        }
+
         metrics.RecordNarInfoLookup(c.Name, text is not null);
         if (text is null)
         {

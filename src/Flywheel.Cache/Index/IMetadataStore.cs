@@ -71,6 +71,25 @@ public interface IMetadataStore
     /// <summary>Bumps the last access time of narinfos, in one statement per batch.</summary>
     Task TouchNarInfosAsync(long cacheId, IReadOnlyCollection<string> storePathHashes, DateTimeOffset when, CancellationToken cancellationToken);
 
+    // ---- upstream caches (read-through), per cache
+
+    /// <summary>
+    /// Adds an upstream to a cache (Id and CreatedAt of the argument are ignored); <see cref="CacheError.Conflict"/> when
+    /// the cache has that URL already, <see cref="CacheError.NotFound"/> when there is no such cache.
+    /// </summary>
+    Task<UpstreamRecord> AddUpstreamAsync(UpstreamRecord upstream, CancellationToken cancellationToken);
+
+    /// <summary>The upstreams of a cache in the order they are asked: priority ascending, then id.</summary>
+    Task<IReadOnlyList<UpstreamRecord>> ListUpstreamsAsync(long cacheId, CancellationToken cancellationToken);
+
+    /// <summary>Removes the upstream with that URL (and what was recorded about its NARs); false when there is none.</summary>
+    Task<bool> RemoveUpstreamAsync(long cacheId, string url, CancellationToken cancellationToken);
+
+    /// <summary>Records where a NAR of the cache can be fetched from upstream; a record for the same FileHash is replaced.</summary>
+    Task PutUpstreamNarAsync(long cacheId, UpstreamNarRecord nar, CancellationToken cancellationToken);
+
+    Task<UpstreamNarRecord?> GetUpstreamNarAsync(long cacheId, BlobDigest fileHash, CancellationToken cancellationToken);
+
     // ---- auxiliary files (build logs, listings)
 
     Task PutCacheFileAsync(long cacheId, CacheFileRecord file, CancellationToken cancellationToken);

@@ -107,4 +107,25 @@ internal static class IndexRows
         UpdatedAt: FromUnix(reader.GetInt64(13)));
 
     private static string? NullableString(DbDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
+    /// <summary>id, cache_id, url, priority, trusted_keys, token, timeout_ms, created_at</summary>
+    public static UpstreamRecord Upstream(DbDataReader reader) => new(
+        Id: reader.GetInt64(0),
+        CacheId: reader.GetInt64(1),
+        Url: reader.GetString(2),
+        Priority: reader.GetInt32(3),
+        TrustedKeys: reader.GetString(4).Split(' ', StringSplitOptions.RemoveEmptyEntries),
+        Token: reader.IsDBNull(5) ? null : reader.GetString(5),
+        Timeout: TimeSpan.FromMilliseconds(reader.GetInt64(6)),
+        CreatedAt: FromUnix(reader.GetInt64(7)));
+
+    /// <summary>(file_hash: <paramref name="fileHash"/>), upstream_id, url, compression, file_size, nar_hash, nar_size, created_at</summary>
+    public static UpstreamNarRecord UpstreamNar(DbDataReader reader, BlobDigest fileHash) => new(
+        FileHash: fileHash,
+        UpstreamId: reader.GetInt64(0),
+        Url: reader.GetString(1),
+        Compression: reader.GetString(2),
+        FileSize: reader.GetInt64(3),
+        NarHash: reader.GetString(4),
+        NarSize: reader.GetInt64(5),
+        CreatedAt: FromUnix(reader.GetInt64(6)));
 }

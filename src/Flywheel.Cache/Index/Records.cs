@@ -85,3 +85,38 @@ public sealed record CacheFileRecord(
     string ContentType,
     string? ContentEncoding,
     DateTimeOffset CreatedAt);
+
+/// <summary>
+/// An upstream Nix binary cache that a cache reads through to: narinfos it lacks are asked of its upstreams in
+/// <see cref="Priority"/> order (lower first, then <see cref="Id"/>), and served only when signed by one of
+/// <see cref="TrustedKeys"/>.
+/// </summary>
+/// <param name="Url">The upstream's root, absolute http(s), without a trailing slash (e.g. <c>https://cache.nixos.org</c>).</param>
+/// <param name="TrustedKeys">Public keys, <c>name:base64</c>, at least one.</param>
+/// <param name="Token">Sent as <c>Authorization: Bearer</c> (Attic takes that); null sends none.</param>
+/// <param name="Timeout">How long one request may take to answer (and a NAR download may stall).</param>
+public sealed record UpstreamRecord(
+    long Id,
+    long CacheId,
+    string Url,
+    int Priority,
+    IReadOnlyList<string> TrustedKeys,
+    string? Token,
+    TimeSpan Timeout,
+    DateTimeOffset CreatedAt);
+
+/// <summary>
+/// A NAR file that a narinfo fetched from an upstream refers to and that is not stored yet: where to fetch it
+/// and what it must turn out to be (FileHash and FileSize of the bytes, NarHash and NarSize once decompressed).
+/// </summary>
+/// <param name="Url">The NAR's absolute URL at the upstream.</param>
+/// <param name="NarHash">In Nix's form, <c>sha256:&lt;nix base32&gt;</c>.</param>
+public sealed record UpstreamNarRecord(
+    BlobDigest FileHash,
+    long UpstreamId,
+    string Url,
+    string Compression,
+    long FileSize,
+    string NarHash,
+    long NarSize,
+    DateTimeOffset CreatedAt);

@@ -100,6 +100,12 @@ public sealed class NarInfoMemoryCache
         {
             Interlocked.Add(ref _bytes, Cost(hash, null));
         }
+
+        // Misses of hashes never asked again would otherwise stay until a found entry triggers a sweep (a cache of misses only never would).
+        if (Interlocked.Read(ref _bytes) > _maxBytes)
+        {
+            Sweep();
+        }
     }
 
     public void Forget(long cacheId, string hash)

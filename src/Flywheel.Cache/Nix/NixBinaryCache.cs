@@ -6,6 +6,9 @@ using Flywheel.Cache.Storage;
 
 namespace Flywheel.Cache.Nix;
 
+/// <summary>What a NAR file must turn out to be, when a signed narinfo said so before its bytes arrived.</summary>
+public readonly record struct NarExpectation(long FileSize, NixHash NarHash, long NarSize);
+
 /// <summary>
 /// The Nix binary cache protocol's operations on the storage core, free of HTTP: the front door parses
 /// requests and checks tokens, this class validates, verifies and stores.
@@ -75,10 +78,19 @@ public sealed class NixBinaryCache
     /// Stores an uploaded NAR file. The bytes must hash to the FileHash in its name and decompress
     /// (according to its extension) to a NAR; the NarHash and NarSize found are recorded for the narinfo check.
     /// </summary>
+    public Task<NarFileRecord> PutNarAsync(
+        CacheContext cache, string fileName, Stream body, long? declaredLength, CancellationToken cancellationToken) =>
+        PutNarAsync(cache, NarFileName.Parse(fileName), body, declaredLength, expected: null, cancellationToken);
+
+    /// <summary>
+    /// Stores a NAR file, as <see cref="PutNarAsync(CacheContext, string, Stream, long?, CancellationToken)"/> does, and when
+    /// <paramref name="expected"/> is given also requires the FileSize, NarHash and NarSize it names (e.g. from a signed
+    /// upstream narinfo) before anything becomes visible; a mismatch is <see cref="CacheError.Invalid"/> and stores nothing.
+    /// </summary>
     public async Task<NarFileRecord> PutNarAsync(
-        CacheContext cache, string fileName, Stream body, long? declaredLength, CancellationToken cancellationToken)
+        CacheContext cache, NarFileName name, Stream body, long? declaredLength, NarExpectation? expected, CancellationToken cancellationToken)
     {
-        var name = NarFileName.Parse(fileName);
+        var fileName = name.ToString();
         if (declaredLength > Limits.MaxNarBytes)
         {
             throw TooLarge("NAR", declaredLength.Value, Limits.MaxNarBytes);
@@ -92,6 +104,13 @@ public sealed class NixBinaryCache
         {
             throw CacheException.Invalid(
                 $"NAR upload nar/{fileName} does not match its name: its bytes hash to {NixHash.FromDigest(hashes.FileHash)}, the name says {NixHash.FromDigest(name.FileHash)}");
+        }
+
+        if (expected is { } e && (e.FileSize != hashes.FileSize || e.NarHash != hashes.NarHash || e.NarSize != hashes.NarSize))
+        {
+            throw CacheException.Invalid(
+                $"nar/{fileName} is not the NAR its narinfo describes: {hashes.FileSize} bytes holding a NAR of {hashes.NarSize} bytes with NarHash {hashes.NarHash}, " +
+                $"expected {e.FileSize} bytes holding {e.NarSize} bytes with NarHash {e.NarHash}");
         }
 
         var commit = await writer.CommitAsync(name.FileHash, cancellationToken).ConfigureAwait(false);
@@ -184,14 +203,28 @@ public sealed class NixBinaryCache
 
         info.FileHash = NixHash.FromDigest(nar.FileHash);
         info.FileSize = nar.FileSize;
-        var keyPrefix = cache.SigningKey.Name + ":";
-        info.Sigs.RemoveAll(s => s.StartsWith(keyPrefix, StringComparison.Ordinal));
-        info.Sigs.Add(cache.SigningKey.Sign(info.Fingerprint()));
+        return await StoreNarInfoAsync(cache, info, cancellationToken).ConfigureAwait(false);
+    }
 
+    /// <summary>
+    /// Signs a verified narinfo with the cache's key (other signatures are kept, an older one by the same key replaced),
+    /// stores the rendered text and puts it in front of the index, so GETs serve it as is. The caller has checked it:
+    /// its URL is this cache's <c>nar/&lt;filehash&gt;</c> form and FileHash and FileSize are set.
+    /// </summary>
+    public async Task<NarInfoRecord> StoreNarInfoAsync(CacheContext cache, NarInfo info, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(info);
+        if (info.FileHash is not { } fileHash || info.FileSize is not { } fileSize)
+        {
+            throw new ArgumentException("a narinfo to store needs FileHash and FileSize", nameof(info));
+        }
+
+        info.Sign(cache.SigningKey);
+        var storePathHash = info.StorePath.HashPart;
         var now = _time.GetUtcNow();
         var text = info.RenderUtf8();
         var record = new NarInfoRecord(
-            storePathHash, info.StorePath.FullPath, nar.FileHash, nar.FileSize, nar.NarHash, nar.NarSize,
+            storePathHash, info.StorePath.FullPath, fileHash.Digest, fileSize, info.NarHash.ToString(), info.NarSize,
             string.Join(' ', info.References), info.Deriver, text, now, now);
         await _index.PutNarInfoAsync(cache.Id, record, cancellationToken).ConfigureAwait(false);
         _memory.Forget(cache.Id, storePathHash);

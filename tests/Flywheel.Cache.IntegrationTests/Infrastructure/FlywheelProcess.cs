@@ -22,6 +22,8 @@ public sealed class FlywheelProcess : IAsyncDisposable
         GrpcPort = grpcPort;
     }
 
+    private int _disposed;
+
     public string DataDirectory { get; }
 
     public int Port { get; }
@@ -145,6 +147,11 @@ public sealed class FlywheelProcess : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return; // a test that stops a daemon early disposes it twice
+        }
+
         if (!_process.HasExited)
         {
             _process.Kill(entireProcessTree: true);

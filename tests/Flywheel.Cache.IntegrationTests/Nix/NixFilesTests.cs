@@ -253,6 +253,7 @@ public sealed partial class NixFilesTests(ITestOutputHelper output)
         ["bazel"] = new JsonObject { ["defaultInstance"] = "main" },
         ["gc"] = new JsonObject { ["interval"] = "01:00:00", ["orphanGrace"] = "06:00:00" },
         ["promotion"] = new JsonObject { ["flakeHubUrl"] = "https://api.flakehub.com/" },
+        ["upstream"] = new JsonObject { ["negativeTtl"] = "00:00:30", ["breakDuration"] = "00:00:30" },
         ["openFirewall"] = false,
         ["extraEnvironment"] = new JsonObject(),
     };

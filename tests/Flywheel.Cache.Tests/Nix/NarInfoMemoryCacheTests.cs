@@ -83,6 +83,27 @@ public sealed class NarInfoMemoryCacheTests
     }
 
     [Fact]
+    public void Expired_misses_are_swept_when_misses_alone_fill_the_budget()
+    {
+        const long limit = 64 * 1024;
+        var cache = new NarInfoMemoryCache(limit, TimeSpan.FromMinutes(5), TimeSpan.FromSeconds(2), _time);
+        for (var i = 0; i < 1000; i++)
+        {
+            cache.SetMissing(1, $"{i:D32}");
+        }
+
+        _time.Advance(TimeSpan.FromSeconds(3));
+        for (var i = 1000; i < 1100; i++)
+        {
+            cache.SetMissing(1, $"{i:D32}");
+        }
+
+        Assert.InRange(cache.SizeBytes, 1, limit);
+        Assert.True(cache.TryGet(1, $"{1099:D32}", out var text));
+        Assert.Null(text);
+    }
+
+    [Fact]
     public void Entries_too_large_for_the_budget_are_not_kept()
     {
         var cache = new NarInfoMemoryCache(16 * 1024, TimeSpan.FromMinutes(5), TimeSpan.FromSeconds(2), _time);

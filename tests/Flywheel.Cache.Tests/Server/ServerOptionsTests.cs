@@ -40,6 +40,19 @@ public sealed class ServerOptionsTests
     }
 
     [Fact]
+    public void Upstream_settings_have_defaults_and_are_validated()
+    {
+        var defaults = Load().Upstream;
+        var set = Load((ConfigKeys.UpstreamNegativeTtl, "00:00:05"), (ConfigKeys.UpstreamBreakDuration, "00:01:00")).Upstream;
+        var error = Assert.Throws<InvalidOperationException>(() => Load((ConfigKeys.UpstreamNegativeTtl, "later"), (ConfigKeys.UpstreamBreakDuration, "00:00:00")));
+
+        Assert.Equal((TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(30)), (defaults.NegativeTtl, defaults.BreakDuration));
+        Assert.Equal((TimeSpan.FromSeconds(5), TimeSpan.FromMinutes(1)), (set.NegativeTtl, set.BreakDuration));
+        Assert.Contains(ConfigKeys.UpstreamNegativeTtl, error.Message, StringComparison.Ordinal);
+        Assert.Contains(ConfigKeys.UpstreamBreakDuration, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void S3_and_postgres_need_their_settings()
     {
         var error = Assert.Throws<InvalidOperationException>(() => Load(

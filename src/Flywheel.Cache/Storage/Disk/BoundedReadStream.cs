@@ -1,7 +1,7 @@
 namespace Flywheel.Cache.Storage.Disk;
 
 /// <summary>A read-only, forward-only view of the next <c>length</c> bytes of an inner stream, which it owns.</summary>
-internal sealed class BoundedReadStream : Stream
+internal sealed class BoundedReadStream : ReadOnlyStream
 {
     private readonly Stream _inner;
     private readonly long _length;
@@ -14,9 +14,6 @@ internal sealed class BoundedReadStream : Stream
         _remaining = length;
     }
 
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
     public override long Length => _length;
 
     public override long Position
@@ -39,9 +36,6 @@ internal sealed class BoundedReadStream : Stream
         return read;
     }
 
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         if (_remaining <= 0 || buffer.IsEmpty)
@@ -53,14 +47,6 @@ internal sealed class BoundedReadStream : Stream
         _remaining -= read;
         return read;
     }
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {
