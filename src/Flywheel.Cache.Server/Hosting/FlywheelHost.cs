@@ -66,6 +66,10 @@ public static class FlywheelHost
             options.Limits, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<AccessTracker>()));
         services.AddSingleton<CacheCatalog>();
         services.AddSingleton<CachePins>();
+        services.AddSingleton(new Flywheel.Cache.Builds.LaneSet(options.Builds.Lanes));
+        services.AddSingleton(options.Builds);
+        services.AddSingleton<Flywheel.Cache.Builds.BuildQueue>();
+        services.AddHostedService<Builds.BuildWorkerService>();
         services.AddSingleton<TokenService>();
         services.AddSingleton<RequestAuthorizer>();
         services.AddSingleton<Bootstrap>();
@@ -87,6 +91,7 @@ public static class FlywheelHost
         CachesApi.Map(api);
         TokensApi.Map(api);
         PinsApi.Map(api);
+        BuildsApi.Map(api);
         NixRoutes.Map(app);
         BazelHttpEndpoints.Map(app);
         CapabilitiesService.Map(app);

@@ -28,6 +28,9 @@ public sealed record ServerOptions
 
     public required Maintenance.GcOptions Gc { get; init; }
 
+    /// <summary>Build orchestration: lanes and in-process workers.</summary>
+    public Builds.BuildOptions Builds { get; init; } = new(Flywheel.Cache.Builds.Lane.Defaults, 0, null);
+
     /// <summary>The PostgreSQL connection string when <see cref="Index"/> is postgres, else null.</summary>
     public string? PostgresConnectionString { get; init; }
 
@@ -56,6 +59,7 @@ public sealed record ServerOptions
         var gc = new Maintenance.GcOptions(
             Duration(configuration, ConfigKeys.GcInterval, Maintenance.GcOptions.Default.Interval, errors),
             Duration(configuration, ConfigKeys.GcOrphanGrace, Maintenance.GcOptions.Default.OrphanGrace, errors));
+        var builds = Flywheel.Cache.Server.Builds.BuildOptions.Load(configuration, errors);
         var bazelDefaultInstance = configuration[ConfigKeys.BazelDefaultInstance] is { Length: > 0 } instance ? instance : "main";
         if (!Flywheel.Cache.Caches.CacheNames.IsValid(bazelDefaultInstance))
         {
@@ -101,6 +105,7 @@ public sealed record ServerOptions
             BazelDefaultInstance = bazelDefaultInstance,
             S3 = s3,
             Gc = gc,
+            Builds = builds,
             PostgresConnectionString = index == "postgres" ? postgres : null,
         };
     }

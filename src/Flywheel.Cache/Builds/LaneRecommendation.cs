@@ -52,6 +52,10 @@ public static class LaneRecommender
             chosen = floor;
             why = $"{measured}, but {floorReason}";
         }
+        else if (floor is not null)
+        {
+            why = $"{why}; also, {floorReason}";
+        }
 
         return new LaneRecommendation(chosen, $"{why}: {chosen}", percentile, needed);
     }
