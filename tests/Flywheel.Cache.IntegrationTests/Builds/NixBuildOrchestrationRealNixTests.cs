@@ -105,6 +105,24 @@ public sealed class NixBuildOrchestrationRealNixTests : IAsyncLifetime
         Assert.Contains("killed for memory on small", recommendation.GetProperty("explanation").GetString(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task The_cli_builds_with_wait_and_json_and_prints_the_lanes_report()
+    {
+        var cli = await FlywheelProcess.CliAsync(
+            ["build", "--server", _daemon.BaseAddress.ToString(), "--token", _daemon.AdminToken, "--cache", "main", "--file", _file, "--attr", "hello", "--wait", "--json"]);
+        Assert.True(cli.ExitCode == 0, cli.ToString());
+        var record = JsonDocument.Parse(cli.StandardOutput).RootElement;
+        Assert.Equal("succeeded", record.GetProperty("status").GetString());
+        Assert.Equal("small", record.GetProperty("attempts")[0].GetProperty("lane").GetString());
+        Assert.Contains("attempt 1 on small: bootstrap ok", cli.StandardError, StringComparison.Ordinal);
+        Assert.Contains(": succeeded: /nix/store/", cli.StandardError, StringComparison.Ordinal);
+
+        var report = await FlywheelProcess.CliAsync(["lanes", "report", "--server", _daemon.BaseAddress.ToString(), "--token", _daemon.AdminToken]);
+        Assert.True(report.ExitCode == 0, report.ToString());
+        Assert.Contains("lane small:", report.StandardOutput, StringComparison.Ordinal);
+        Assert.Contains("#hello: 1 attempt(s), 0 OOM kill(s); bootstrap", report.StandardOutput, StringComparison.Ordinal);
+    }
+
     private async Task<JsonElement> BuildAsync(string attribute)
     {
         var response = await _http.PostAsJsonAsync("_api/v1/builds", new { installable = _file + "#" + attribute, cache = "main" });
