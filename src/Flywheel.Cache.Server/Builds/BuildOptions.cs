@@ -12,8 +12,6 @@ namespace Flywheel.Cache.Server.Builds;
 public sealed record BuildOptions(IReadOnlyList<Lane> Lanes, int Workers, string? NixConfDir)
 {
     public const string LanesSection = "Lanes";
-    public const string WorkersKey = "Builds:Workers";
-    public const string NixConfDirKey = "Builds:NixConfDir";
 
     public static BuildOptions Load(IConfiguration configuration, List<string> errors)
     {
@@ -29,7 +27,7 @@ public sealed record BuildOptions(IReadOnlyList<Lane> Lanes, int Workers, string
                 section["RunnerLabel"] is { Length: > 0 } label ? label : name));
         }
 
-        var workers = (int)Int(configuration, WorkersKey, 0, errors, 64);
+        var workers = (int)Int(configuration, ConfigKeys.BuildsWorkers, 0, errors, 64);
         try
         {
             _ = new LaneSet(lanes.Count > 0 ? lanes : Lane.Defaults);
@@ -39,7 +37,7 @@ public sealed record BuildOptions(IReadOnlyList<Lane> Lanes, int Workers, string
             errors.Add($"{LanesSection}: {e.Message}");
         }
 
-        return new BuildOptions(lanes.Count > 0 ? lanes : Lane.Defaults, workers, configuration[NixConfDirKey] is { Length: > 0 } conf ? conf : null);
+        return new BuildOptions(lanes.Count > 0 ? lanes : Lane.Defaults, workers, configuration[ConfigKeys.BuildsNixConfDir] is { Length: > 0 } conf ? conf : null);
     }
 
     private static long Int(IConfiguration section, string key, long fallback, List<string> errors, long max = int.MaxValue)

@@ -17,8 +17,7 @@ internal static class BuildCommand
 
     public static Command Create()
     {
-        var server = new Option<string>("--server") { Description = "URL of the daemon (default: $FLYWHEEL_SERVER)" };
-        var token = new Option<string>("--token") { Description = "a token with push on the cache (default: $FLYWHEEL_TOKEN)" };
+        var daemon = new DaemonFlags("a token with push on the cache");
         var cache = new Option<string>("--cache") { Description = "the cache to push the outputs to", DefaultValueFactory = _ => "main" };
         var file = new Option<string>("--file") { Description = "a .nix file to build an attribute of (with --attr)" };
         var attr = new Option<string>("--attr") { Description = "the attribute of --file" };
@@ -26,16 +25,15 @@ internal static class BuildCommand
         var wait = new Option<bool>("--wait") { Description = "wait until the build ends, printing its progress" };
         var json = new Option<bool>("--json") { Description = "print the final record as JSON on stdout" };
         var installable = new Argument<string?>("INSTALLABLE") { Description = "FLAKEREF#ATTR (or use --file and --attr)", Arity = ArgumentArity.ZeroOrOne };
-        var command = new Command("build", "Build a Nix installable on a lane and push its outputs to a cache.") { server, token, cache, file, attr, lane, wait, json, installable };
+        var command = new Command("build", "Build a Nix installable on a lane and push its outputs to a cache.") { cache, file, attr, lane, wait, json, installable };
+        daemon.AddTo(command);
         command.SetAction(async (parse, cancellationToken) =>
         {
             try
             {
                 var what = parse.GetValue(file) is { } f ? Path.GetFullPath(f) + "#" + (parse.GetValue(attr) ?? "") : parse.GetValue(installable)
                     ?? throw CacheException.Invalid("name an installable: FLAKEREF#ATTR, or --file FILE.nix --attr A");
-                var client = new ApiAdminClient(
-                    new Uri(parse.GetValue(server) ?? Environment.GetEnvironmentVariable("FLYWHEEL_SERVER") ?? throw CacheException.Invalid("--server (or FLYWHEEL_SERVER) is required")),
-                    parse.GetValue(token) ?? Environment.GetEnvironmentVariable("FLYWHEEL_TOKEN") ?? throw CacheException.Invalid("--token (or FLYWHEEL_TOKEN) is required"));
+                var client = daemon.Client(parse);
                 var build = await client.SubmitBuildAsync(new BuildRequest(what, parse.GetValue(cache), parse.GetValue(lane)), cancellationToken);
                 Console.Error.WriteLine($"build {build.Id}: {build.Installable} queued on {build.Lane} ({build.LaneReason})");
                 if (parse.GetValue(wait))

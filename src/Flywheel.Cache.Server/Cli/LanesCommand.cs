@@ -12,17 +12,15 @@ internal static class LanesCommand
 {
     public static Command Create()
     {
-        var server = new Option<string>("--server") { Description = "URL of the daemon (default: $FLYWHEEL_SERVER)" };
-        var token = new Option<string>("--token") { Description = "a token (default: $FLYWHEEL_TOKEN)" };
+        var daemon = new DaemonFlags("a token");
         var json = new Option<bool>("--json") { Description = "print the report as JSON" };
-        var report = new Command("report", "Measured figures per installable: bootstrap, cold and warm builds, heavy versus baseline lanes.") { server, token, json };
+        var report = new Command("report", "Measured figures per installable: bootstrap, cold and warm builds, heavy versus baseline lanes.") { json };
+        daemon.AddTo(report);
         report.SetAction(async (parse, cancellationToken) =>
         {
             try
             {
-                var client = new ApiAdminClient(
-                    new Uri(parse.GetValue(server) ?? Environment.GetEnvironmentVariable("FLYWHEEL_SERVER") ?? throw CacheException.Invalid("--server (or FLYWHEEL_SERVER) is required")),
-                    parse.GetValue(token) ?? Environment.GetEnvironmentVariable("FLYWHEEL_TOKEN") ?? throw CacheException.Invalid("--token (or FLYWHEEL_TOKEN) is required"));
+                var client = daemon.Client(parse);
                 var r = await client.GetLanesReportAsync(cancellationToken);
                 if (parse.GetValue(json))
                 {

@@ -17,9 +17,9 @@ internal static class WorkerCommand
     {
         var backends = ConfigFlags.Backends();
         var lane = new Option<string[]>("--lane") { Description = "the lane(s) this worker takes builds of", Required = true, AllowMultipleArgumentsPerToken = true };
-        var server = new Option<string>("--server") { Description = "the gateway's URL (default: $FLYWHEEL_SERVER)" };
-        var token = new Option<string>("--token") { Description = "a token with push on the caches (default: $FLYWHEEL_TOKEN)" };
-        var command = new Command("worker", "Run Nix builds of a lane from the queue.") { lane, server, token };
+        var daemon = new DaemonFlags("a token with push on the caches");
+        var command = new Command("worker", "Run Nix builds of a lane from the queue.") { lane };
+        daemon.AddTo(command);
         backends.AddTo(command);
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -27,9 +27,8 @@ internal static class WorkerCommand
             backends.Collect(parse, settings);
             try
             {
-                var gateway = new Uri((parse.GetValue(server) ?? Environment.GetEnvironmentVariable("FLYWHEEL_SERVER")
-                    ?? throw CacheException.Invalid("--server (or FLYWHEEL_SERVER) is required")).TrimEnd('/') + "/");
-                var secret = parse.GetValue(token) ?? Environment.GetEnvironmentVariable("FLYWHEEL_TOKEN") ?? throw CacheException.Invalid("--token (or FLYWHEEL_TOKEN) is required");
+                var gateway = daemon.ServerUrl(parse);
+                var secret = daemon.TokenValue(parse);
                 await using var app = FlywheelHost.Build(settings);
                 var index = app.Services.GetRequiredService<IMetadataStore>();
                 await index.MigrateAsync(cancellationToken);

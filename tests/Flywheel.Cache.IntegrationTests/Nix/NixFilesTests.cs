@@ -249,9 +249,10 @@ public sealed partial class NixFilesTests(ITestOutputHelper output)
         },
         ["postgres"] = new JsonObject { ["connectionStringFile"] = "/run/secrets/flywheel-postgres" },
         ["limits"] = new JsonObject { ["maxNarInfoBytes"] = 65536, ["maxNarBytes"] = 1L << 34, ["maxLogBytes"] = 1 << 26 },
-        ["narInfoCache"] = new JsonObject { ["maxBytes"] = 1 << 28, ["negativeTtl"] = "00:00:02" },
+        ["narInfoCache"] = new JsonObject { ["maxBytes"] = 1 << 28, ["ttl"] = "00:05:00", ["negativeTtl"] = "00:00:02" },
         ["bazel"] = new JsonObject { ["defaultInstance"] = "main" },
         ["gc"] = new JsonObject { ["interval"] = "01:00:00", ["orphanGrace"] = "06:00:00" },
+        ["builds"] = new JsonObject { ["workers"] = 1, ["nixConfDir"] = "/etc/flywheel/nix" },
         ["openFirewall"] = false,
         ["extraEnvironment"] = new JsonObject(),
     };
