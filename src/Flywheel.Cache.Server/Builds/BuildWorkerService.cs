@@ -7,7 +7,7 @@ namespace Flywheel.Cache.Server.Builds;
 
 /// <summary>
 /// The in-process workers of the embedded default (<see cref="BuildOptions.Workers"/> of them, on every lane). They
-/// push with a token the daemon creates for them at start (push on all caches; its secret lives only in memory) and
+/// push with a token the daemon creates for them at start (push on all caches; its secret lives only in memory, and it is revoked when they stop) and
 /// reach the gateway at its own HTTP address.
 /// </summary>
 internal sealed class BuildWorkerService(
@@ -23,7 +23,7 @@ internal sealed class BuildWorkerService(
             return;
         }
 
-        var (_, secret) = await tokens.CreateAsync("*", TokenScopes.Pull | TokenScopes.Push, TimeSpan.FromDays(3650), "in-process build workers", stoppingToken)
+        var (token, secret) = await tokens.CreateAsync("*", TokenScopes.Pull | TokenScopes.Push, TimeSpan.FromDays(3650), "in-process build workers", stoppingToken)
             .ConfigureAwait(false);
         var gateway = new Uri($"http://{(options.Http.Address.Equals(System.Net.IPAddress.Any) ? "127.0.0.1" : options.Http.Address.ToString())}:{options.Http.Port}/");
         var work = Path.Combine(options.DataDirectory, "builds");
@@ -47,6 +47,10 @@ internal sealed class BuildWorkerService(
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
             // stopping
+        }
+        finally
+        {
+            await tokens.RevokeAsync(token.Id, CancellationToken.None).ConfigureAwait(false); // one token per start, none left behind
         }
     }
 }

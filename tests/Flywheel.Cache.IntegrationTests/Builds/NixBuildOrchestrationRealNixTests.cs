@@ -123,6 +123,41 @@ public sealed class NixBuildOrchestrationRealNixTests : IAsyncLifetime
         Assert.Contains("#hello: 1 attempt(s), 0 OOM kill(s); bootstrap", report.StandardOutput, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_worker_process_takes_builds_of_its_lane_from_the_queue()
+    {
+        // a daemon without in-process workers; the worker process shares its SQLite index (one machine)
+        await using var daemon = await FlywheelProcess.StartAsync(null, _nix.Environment.Where(e => e.Value is not null).ToDictionary(e => e.Key, e => e.Value!));
+        using var http = new HttpClient { BaseAddress = daemon.BaseAddress };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", daemon.AdminToken);
+        var response = await http.PostAsJsonAsync("_api/v1/builds", new { installable = _file + "#hello", cache = "main", lane = "tinyland-nix" });
+        Assert.True(response.StatusCode == HttpStatusCode.Created, await response.Content.ReadAsStringAsync());
+        var id = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString();
+
+        var environment = _nix.Environment.Where(e => e.Value is not null).ToDictionary(e => e.Key, e => e.Value!);
+        using var cancel = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        var worker = ProcessRunner.RunAsync("dotnet",
+            [FlywheelProcess.FlywheelDll, "worker", "--lane", "tinyland-nix", "--server", daemon.BaseAddress.ToString(), "--token", daemon.AdminToken, "--data", daemon.DataDirectory],
+            environment.ToDictionary(e => e.Key, e => (string?)e.Value), cancellationToken: cancel.Token);
+        JsonElement build = default;
+        while (!cancel.IsCancellationRequested)
+        {
+            build = await http.GetFromJsonAsync<JsonElement>($"_api/v1/builds/{id}");
+            if (build.GetProperty("status").GetString() is "succeeded" or "failed" || worker.IsCompleted)
+            {
+                break;
+            }
+
+            await Task.Delay(250);
+        }
+
+        var workerOutput = worker.IsCompleted ? (await worker).ToString() : "(worker still running)";
+        Assert.True(build.GetProperty("status").GetString() == "succeeded", build + "\n" + workerOutput);
+        Assert.DoesNotContain("in-process", build.GetProperty("worker").GetString()!, StringComparison.Ordinal);
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => worker);
+    }
+
     private async Task<JsonElement> BuildAsync(string attribute)
     {
         var response = await _http.PostAsJsonAsync("_api/v1/builds", new { installable = _file + "#" + attribute, cache = "main" });
