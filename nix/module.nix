@@ -212,6 +212,20 @@ in
       };
     };
 
+    builds = {
+      workers = mkOption {
+        type = types.nullOr types.ints.unsigned;
+        default = null;
+        example = 1;
+        description = "How many in-process Nix build workers run (on every lane). `null` keeps the daemon's default (0: builds wait for `flywheel worker` processes).";
+      };
+      nixConfDir = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        description = "NIX_CONF_DIR for the in-process build workers. `null`: the machine's nix.conf.";
+      };
+    };
+
     bazel = {
       defaultInstance = mkOption {
         type = types.nullOr types.str;

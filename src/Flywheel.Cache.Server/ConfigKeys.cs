@@ -85,6 +85,15 @@ public static class ConfigKeys
     public const string UpstreamBreakDuration = "Upstream:BreakDuration";
 
     /// <summary>All keys above, for validation and for the test that compares them with the NixOS module.</summary>
+    /// <summary>How many in-process build workers run (on every lane); default 0: builds wait for <c>flywheel worker</c> processes.</summary>
+    public const string BuildsWorkers = "Builds:Workers";
+
+    /// <summary>NIX_CONF_DIR for the in-process build workers' Nix; default: the machine's.</summary>
+    public const string BuildsNixConfDir = "Builds:NixConfDir";
+
+    // Lanes are the indexed section "Lanes" (Lanes:0:Name, :Cpus, :MemoryBytes, :Concurrency, :RunnerLabel), read by
+    // Builds/BuildOptions; default tinyland-nix (4 CPU, 8 GiB) and tinyland-nix-heavy (8 CPU, 16 GiB).
+
     public static readonly IReadOnlyList<string> All =
     [
         Http, Grpc, Data, Storage, Index, PublicUrl,
@@ -95,5 +104,6 @@ public static class ConfigKeys
         GcInterval, GcOrphanGrace,
         FlakeHubUrl,
         UpstreamNegativeTtl, UpstreamBreakDuration,
+        BuildsWorkers, BuildsNixConfDir,
     ];
 }

@@ -48,6 +48,15 @@ public sealed class ApiAdminClient : IAdminClient
     public Task RevokeTokenAsync(string id, CancellationToken cancellationToken) =>
         SendAsync<object>(HttpMethod.Delete, "tokens/" + Uri.EscapeDataString(id), null, cancellationToken);
 
+    public Task<BuildView> SubmitBuildAsync(BuildRequest request, CancellationToken cancellationToken) =>
+        SendAsync<BuildView>(HttpMethod.Post, "builds", request, cancellationToken);
+
+    public Task<BuildView> GetBuildAsync(string id, CancellationToken cancellationToken) =>
+        SendAsync<BuildView>(HttpMethod.Get, "builds/" + Uri.EscapeDataString(id), null, cancellationToken);
+
+    public Task<Flywheel.Cache.Builds.LanesReport> GetLanesReportAsync(CancellationToken cancellationToken) =>
+        SendAsync<Flywheel.Cache.Builds.LanesReport>(HttpMethod.Get, "lanes/report", null, cancellationToken);
+
     /// <summary>A full store path travels as its base name (a URL path segment holds no slash).</summary>
     private static string PinPath(string storePath) => storePath.Contains('/', StringComparison.Ordinal) ? storePath[(storePath.LastIndexOf('/') + 1)..] : storePath;
     public Task<UpstreamView> AddUpstreamAsync(string cache, AddUpstreamRequest request, CancellationToken cancellationToken) =>

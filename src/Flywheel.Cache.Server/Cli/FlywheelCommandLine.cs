@@ -12,6 +12,9 @@ public static class FlywheelCommandLine
         root.Add(AdminCommands.CreateCacheCommand());
         root.Add(AdminCommands.CreateTokenCommand());
         root.Add(GcCommand.Create());
+        root.Add(BuildCommand.Create());
+        root.Add(WorkerCommand.Create());
+        root.Add(LanesCommand.Create());
         return root;
     }
 

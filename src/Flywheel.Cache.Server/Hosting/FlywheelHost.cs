@@ -95,6 +95,10 @@ public static class FlywheelHost
             readThrough.Observer = sp.GetRequiredService<FlywheelMetrics>().RecordUpstreamFetch;
             return readThrough;
         });
+        services.AddSingleton(new Flywheel.Cache.Builds.LaneSet(options.Builds.Lanes));
+        services.AddSingleton(options.Builds);
+        services.AddSingleton<Flywheel.Cache.Builds.BuildQueue>();
+        services.AddHostedService<Builds.BuildWorkerService>();
         services.AddSingleton<TokenService>();
         services.AddSingleton<RequestAuthorizer>();
         services.AddSingleton<Bootstrap>();
@@ -127,6 +131,7 @@ public static class FlywheelHost
         PinsApi.Map(api);
         PromotionsApi.Map(api);
         UpstreamsApi.Map(api);
+        BuildsApi.Map(api);
         NixRoutes.Map(app);
         BazelHttpEndpoints.Map(app);
         CapabilitiesService.Map(app);

@@ -32,6 +32,8 @@ public sealed record ServerOptions
     public required Maintenance.GcOptions Gc { get; init; }
 
     public required Flywheel.Cache.Upstream.UpstreamOptions Upstream { get; init; }
+    /// <summary>Build orchestration: lanes and in-process workers.</summary>
+    public Builds.BuildOptions Builds { get; init; } = new(Flywheel.Cache.Builds.Lane.Defaults, 0, null);
 
     /// <summary>The PostgreSQL connection string when <see cref="Index"/> is postgres, else null.</summary>
     public string? PostgresConnectionString { get; init; }
@@ -72,6 +74,7 @@ public sealed record ServerOptions
             errors.Add($"{ConfigKeys.UpstreamBreakDuration}: '{upstream.BreakDuration}' is too short; at least 00:00:01");
         }
 
+        var builds = Flywheel.Cache.Server.Builds.BuildOptions.Load(configuration, errors);
         var bazelDefaultInstance = configuration[ConfigKeys.BazelDefaultInstance] is { Length: > 0 } instance ? instance : "main";
         if (!Flywheel.Cache.Caches.CacheNames.IsValid(bazelDefaultInstance))
         {
@@ -125,6 +128,7 @@ public sealed record ServerOptions
             S3 = s3,
             Gc = gc,
             Upstream = upstream,
+            Builds = builds,
             PostgresConnectionString = index == "postgres" ? postgres : null,
         };
     }

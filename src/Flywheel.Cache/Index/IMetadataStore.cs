@@ -193,6 +193,35 @@ public interface IMetadataStore
     Task<bool> TryUpdatePromotionAsync(PromotionRecord promotion, string expectedStatus, CancellationToken cancellationToken);
 
     Task<IReadOnlyList<PromotionRecord>> ListPromotionsAsync(PromotionQuery query, CancellationToken cancellationToken);
+
+    // ---- builds (the queue of Nix build requests and the history of their attempts)
+
+    /// <summary>Stores a new build request; <see cref="CacheError.Conflict"/> when its id is taken.</summary>
+    Task EnqueueBuildAsync(BuildRecord build, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Claims the oldest queued build on one of <paramref name="lanes"/> for <paramref name="worker"/> (status running,
+    /// started now, attempt + 1) and returns it; null when none waits. Exclusive: two workers never take the same build,
+    /// across processes and machines too.
+    /// </summary>
+    Task<BuildRecord?> TakeBuildAsync(IReadOnlyCollection<string> lanes, string worker, DateTimeOffset when, CancellationToken cancellationToken);
+
+    /// <summary>Replaces the mutable fields of a build (lane, reason, status, attempt, times, worker, outputs, log, error); NotFound when there is none with the same id, cache, installable and request time.</summary>
+    Task UpdateBuildAsync(BuildRecord build, CancellationToken cancellationToken);
+
+    Task<BuildRecord?> GetBuildAsync(string id, CancellationToken cancellationToken);
+
+    /// <summary>Builds matching the filters, newest request first.</summary>
+    Task<IReadOnlyList<BuildRecord>> ListBuildsAsync(BuildQuery query, CancellationToken cancellationToken);
+
+    /// <summary>Records one finished attempt of a build; <see cref="CacheError.NotFound"/> when the build is unknown.</summary>
+    Task AddBuildAttemptAsync(BuildAttemptRecord attempt, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Attempts of one build (<paramref name="buildId"/>) or of one installable, or all (both null); newest first, at most
+    /// <paramref name="limit"/>.
+    /// </summary>
+    Task<IReadOnlyList<BuildAttemptRecord>> ListBuildAttemptsAsync(string? buildId, string? installable, int limit, CancellationToken cancellationToken);
 }
 
 /// <summary>A blob digest with the size a client says it has (a REAPI digest, in storage terms).</summary>

@@ -115,6 +115,18 @@ public sealed class NixEnvironment : IDisposable, IAsyncDisposable
         TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
         ProcessRunner.RunAsync(tool, arguments, Environment, standardInput, timeout, Root, cancellationToken);
 
+    /// <summary>A new random nonce that store path names made by a test may carry; <see cref="DeletePathsAsync"/> may then delete them.</summary>
+    public string NewNonce()
+    {
+        var nonce = TestTools.RandomNonce(10);
+        lock (_gate)
+        {
+            _nonces.Add(nonce);
+        }
+
+        return nonce;
+    }
+
     /// <summary>
     /// Builds four new store paths (names <c>fw-{top,middle,large,leaf}-{testName}-{nonce}</c>): leaf (a small file),
     /// middle (a directory whose file and symlink reference leaf), large (<paramref name="largeBytes"/> random bytes),
@@ -122,11 +134,7 @@ public sealed class NixEnvironment : IDisposable, IAsyncDisposable
     /// </summary>
     public async Task<NixClosure> BuildClosureAsync(string testName, int largeBytes = 2 * 1024 * 1024)
     {
-        var nonce = TestTools.RandomNonce(10);
-        lock (_gate)
-        {
-            _nonces.Add(nonce);
-        }
+        var nonce = NewNonce();
         var safeName = new string(testName.Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '-').ToArray());
         if (safeName.Length > 80)
         {

@@ -1,0 +1,40 @@
+using Flywheel.Cache.Index;
+
+namespace Flywheel.Cache.Server.Api;
+
+/// <summary>POST /_api/v1/builds: what to build (<c>FLAKEREF#ATTR</c> or <c>FILE.nix#ATTR</c>), the cache to push to, and optionally a lane.</summary>
+public sealed record BuildRequest(string? Installable, string? Cache, string? Lane = null);
+
+/// <summary>A build as the API shows it, with its attempts (newest first) and the link to its log.</summary>
+public sealed record BuildView(
+    string Id, string Cache, string Installable, string Status, string Lane, string LaneReason, int Attempt,
+    DateTimeOffset RequestedAt, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt, string? Worker,
+    IReadOnlyList<string> Outputs, string? Log, string? Error, IReadOnlyList<AttemptView> Attempts)
+{
+    public static BuildView From(BuildRecord b, IReadOnlyList<BuildAttemptRecord> attempts) => new(
+        b.Id, b.Cache, b.Installable, StatusText(b.Status), b.Lane, b.LaneReason, b.Attempt, b.RequestedAt, b.StartedAt, b.FinishedAt, b.Worker,
+        b.Outputs, b.LogPath is null ? null : $"/{b.Cache}/{b.LogPath}", b.Error, attempts.Select(AttemptView.From).ToList());
+
+    public static string StatusText(BuildStatus status) => status.ToString().ToLowerInvariant();
+
+    public static BuildStatus ParseStatus(string text) =>
+        Enum.TryParse<BuildStatus>(text, ignoreCase: true, out var status) && !int.TryParse(text, out _)
+            ? status
+            : throw CacheException.Invalid($"status is one of queued, running, succeeded, failed, not '{text}'");
+}
+
+/// <summary>One attempt: lane, outcome, exit code, peak memory, how the envelope was enforced, paths built/substituted, phases in seconds.</summary>
+public sealed record AttemptView(
+    int Attempt, string Lane, string Outcome, int? ExitCode, long? PeakMemoryBytes, string MemoryLimit, int BuiltPaths, int SubstitutedPaths,
+    IReadOnlyList<PhaseView> Phases, DateTimeOffset StartedAt, DateTimeOffset FinishedAt)
+{
+    public static AttemptView From(BuildAttemptRecord a) => new(
+        a.Attempt, a.Lane, a.Outcome == BuildOutcome.OutOfMemory ? "oom" : a.Outcome.ToString().ToLowerInvariant(), a.ExitCode, a.PeakMemoryBytes,
+        a.MemoryLimit, a.BuiltPaths, a.SubstitutedPaths, a.Phases.Select(p => new PhaseView(p.Name, Math.Round(p.Duration.TotalSeconds, 3), p.Succeeded)).ToList(),
+        a.StartedAt, a.FinishedAt);
+}
+
+public sealed record PhaseView(string Name, double Seconds, bool Succeeded);
+
+/// <summary>GET /_api/v1/lanes/recommendation: the lane and why.</summary>
+public sealed record RecommendationView(string Installable, string Lane, long LaneMemoryBytes, string Explanation, long? PeakPercentileBytes, long? NeededBytes);

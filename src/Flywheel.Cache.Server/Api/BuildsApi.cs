@@ -1,0 +1,69 @@
+using Flywheel.Cache.Builds;
+using Flywheel.Cache.Index;
+using Flywheel.Cache.Server.Auth;
+
+namespace Flywheel.Cache.Server.Api;
+
+/// <summary>
+/// <c>/_api/v1/builds</c>: submit a Nix build (push on its cache), read one or list them (pull on the cache); and
+/// <c>/_api/v1/lanes</c>: the lane recommendation for an installable, with its reasoning, and the lanes report.
+/// </summary>
+internal static class BuildsApi
+{
+    public static void Map(IEndpointRouteBuilder api)
+    {
+        api.MapPost("/builds", SubmitAsync);
+        api.MapGet("/builds/{id}", GetAsync);
+        api.MapGet("/builds", ListAsync);
+        api.MapGet("/lanes/recommendation", RecommendAsync);
+        api.MapGet("/lanes/report", ReportAsync);
+    }
+
+    private static async Task<IResult> SubmitAsync(HttpContext context, BuildRequest request, BuildQueue queue, RequestAuthorizer auth, ILogger<BuildQueue> logger)
+    {
+        var cache = request.Cache ?? throw CacheException.Invalid("a build needs 'cache'");
+        await auth.RequireTokenAsync(context, cache, TokenScopes.Push);
+        var build = await queue.SubmitAsync(cache, request.Installable ?? "", request.Lane, context.RequestAborted);
+        logger.LogInformation("build {Build} of {Installable} queued on {Lane} for cache {Cache}", build.Id, build.Installable, build.Lane, build.Cache);
+        return Results.Created($"/_api/v1/builds/{build.Id}", BuildView.From(build, []));
+    }
+
+    private static async Task<IResult> GetAsync(HttpContext context, string id, IMetadataStore index, RequestAuthorizer auth)
+    {
+        var build = await index.GetBuildAsync(id, context.RequestAborted) ?? throw CacheException.NotFound($"no build '{id}'");
+        await auth.RequireTokenAsync(context, build.Cache, TokenScopes.Pull);
+        var attempts = await index.ListBuildAttemptsAsync(id, null, BuildWorkerLimits.MaxAttemptsShown, context.RequestAborted);
+        return Results.Ok(BuildView.From(build, attempts));
+    }
+
+    private static async Task<IResult> ListAsync(
+        HttpContext context, IMetadataStore index, RequestAuthorizer auth, string? cache = null, string? installable = null, string? status = null, int limit = 100)
+    {
+        var token = await auth.RequireAuthenticatedAsync(context);
+        var builds = await index.ListBuildsAsync(
+            new BuildQuery(cache, installable, status is null ? null : BuildView.ParseStatus(status), Math.Clamp(limit, 1, 1000)), context.RequestAborted);
+        var visible = builds.Where(b => Tokens.TokenService.Allows(token, b.Cache, TokenScopes.Pull) || Tokens.TokenService.Allows(token, b.Cache, TokenScopes.Push)
+            || Tokens.TokenService.Allows(token, b.Cache, TokenScopes.Admin));
+        return Results.Ok(visible.Select(b => BuildView.From(b, [])));
+    }
+
+    private static async Task<IResult> RecommendAsync(HttpContext context, BuildQueue queue, RequestAuthorizer auth, string? installable = null)
+    {
+        await auth.RequireAuthenticatedAsync(context);
+        Installable.Parse(installable ?? "");
+        var r = await queue.RecommendAsync(installable!, context.RequestAborted);
+        return Results.Ok(new RecommendationView(installable!, r.Lane.Name, r.Lane.MemoryBytes, r.Explanation, r.PeakPercentileBytes, r.NeededBytes));
+    }
+
+    private static async Task<IResult> ReportAsync(HttpContext context, IMetadataStore index, LaneSet lanes, RequestAuthorizer auth)
+    {
+        await auth.RequireAuthenticatedAsync(context);
+        var attempts = await index.ListBuildAttemptsAsync(null, null, LanesReport.MaxAttempts, context.RequestAborted);
+        return Results.Ok(LanesReport.From(lanes, attempts));
+    }
+}
+
+internal static class BuildWorkerLimits
+{
+    public const int MaxAttemptsShown = 20;
+}

@@ -1,0 +1,100 @@
+using System.CommandLine;
+using System.Text.Json;
+using Flywheel.Cache.Server.Api;
+
+namespace Flywheel.Cache.Server.Cli;
+
+/// <summary>
+/// <c>flywheel build --server URL --token T --cache C [--file FILE.nix --attr A | FLAKEREF#ATTR] [--lane L] [--wait] [--json]</c>:
+/// queues a build on a running daemon; with <c>--wait</c> prints one line per change (status, lane, attempt, each finished
+/// phase) until it ends, and exits 0 only when it succeeded; with <c>--json</c> prints the final record on stdout.
+/// </summary>
+internal static class BuildCommand
+{
+    public static readonly TimeSpan Poll = TimeSpan.FromSeconds(1);
+
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
+
+    public static Command Create()
+    {
+        var daemon = new DaemonFlags("a token with push on the cache");
+        var cache = new Option<string>("--cache") { Description = "the cache to push the outputs to", DefaultValueFactory = _ => "main" };
+        var file = new Option<string>("--file") { Description = "a .nix file to build an attribute of (with --attr)" };
+        var attr = new Option<string>("--attr") { Description = "the attribute of --file" };
+        var lane = new Option<string>("--lane") { Description = "the lane to run on; default: the recommendation from the installable's history" };
+        var wait = new Option<bool>("--wait") { Description = "wait until the build ends, printing its progress" };
+        var json = new Option<bool>("--json") { Description = "print the final record as JSON on stdout" };
+        var installable = new Argument<string?>("INSTALLABLE") { Description = "FLAKEREF#ATTR (or use --file and --attr)", Arity = ArgumentArity.ZeroOrOne };
+        var command = new Command("build", "Build a Nix installable on a lane and push its outputs to a cache.") { cache, file, attr, lane, wait, json, installable };
+        daemon.AddTo(command);
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            try
+            {
+                var what = parse.GetValue(file) is { } f ? Path.GetFullPath(f) + "#" + (parse.GetValue(attr) ?? "") : parse.GetValue(installable)
+                    ?? throw CacheException.Invalid("name an installable: FLAKEREF#ATTR, or --file FILE.nix --attr A");
+                var client = daemon.Client(parse);
+                var build = await client.SubmitBuildAsync(new BuildRequest(what, parse.GetValue(cache), parse.GetValue(lane)), cancellationToken);
+                Console.Error.WriteLine($"build {build.Id}: {build.Installable} queued on {build.Lane} ({build.LaneReason})");
+                if (parse.GetValue(wait))
+                {
+                    build = await WaitAsync(client, build, cancellationToken);
+                }
+
+                if (parse.GetValue(json))
+                {
+                    Console.WriteLine(JsonSerializer.Serialize(build, Json));
+                }
+
+                return build.Status is "succeeded" or "queued" or "running" ? 0 : 1;
+            }
+            catch (CacheException e)
+            {
+                Console.Error.WriteLine($"flywheel build: {e.Message}");
+                return 1;
+            }
+        });
+        return command;
+    }
+
+    /// <summary>Polls until the build ends, printing a plain line for each change (one line per event, so CI logs read well).</summary>
+    private static async Task<BuildView> WaitAsync(ApiAdminClient client, BuildView build, CancellationToken cancellationToken)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        while (true)
+        {
+            var state = $"{build.Status} on {build.Lane}, attempt {build.Attempt}";
+            if (seen.Add(state))
+            {
+                Console.Error.WriteLine($"build {build.Id}: {state}" + (build.Status == "queued" && build.Attempt > 0 ? $" ({build.LaneReason})" : ""));
+            }
+
+            foreach (var attempt in build.Attempts.OrderBy(a => a.Attempt))
+            {
+                foreach (var phase in attempt.Phases)
+                {
+                    if (seen.Add($"{attempt.Attempt}/{phase.Name}"))
+                    {
+                        Console.Error.WriteLine($"build {build.Id}: attempt {attempt.Attempt} on {attempt.Lane}: {phase.Name} {(phase.Succeeded ? "ok" : "FAILED")} in {phase.Seconds:0.###} s");
+                    }
+                }
+
+                if (seen.Add($"{attempt.Attempt}/end"))
+                {
+                    Console.Error.WriteLine($"build {build.Id}: attempt {attempt.Attempt} on {attempt.Lane} ended {attempt.Outcome}, peak {attempt.PeakMemoryBytes?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "?"} bytes ({attempt.MemoryLimit}), {attempt.BuiltPaths} built, {attempt.SubstitutedPaths} substituted");
+                }
+            }
+
+            if (build.Status is "succeeded" or "failed")
+            {
+                Console.Error.WriteLine(build.Status == "succeeded"
+                    ? $"build {build.Id}: succeeded: {string.Join(' ', build.Outputs)}"
+                    : $"build {build.Id}: failed: {build.Error}");
+                return build;
+            }
+
+            await Task.Delay(Poll, cancellationToken);
+            build = await client.GetBuildAsync(build.Id, cancellationToken);
+        }
+    }
+}

@@ -1,0 +1,137 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace Flywheel.Cache.Builds;
+
+/// <summary>
+/// A child cgroup of this process's own cgroup, with a memory limit (v2 <c>memory.max</c>, or v1
+/// <c>memory.limit_in_bytes</c>). Processes enter it before they run: the command becomes
+/// <c>/bin/sh -c 'echo $$ &gt; "$0/cgroup.procs" &amp;&amp; exec "$@"' DIR PROGRAM ARGS…</c>, a constant script with
+/// everything else as separate arguments. Peak: v2 <c>memory.peak</c>, v1 <c>memory.max_usage_in_bytes</c>;
+/// OOM kills: the <c>oom_kill</c> counter of v2 <c>memory.events</c> or v1 <c>memory.oom_control</c>.
+/// </summary>
+public sealed class CgroupEnvelope : IMemoryEnvelope
+{
+    private const string EnterScript = "echo $$ > \"$0/cgroup.procs\" && exec \"$@\"";
+
+    private readonly string _directory;
+    private readonly bool _v2;
+
+    private CgroupEnvelope(string directory, bool v2, long limitBytes)
+    {
+        _directory = directory;
+        _v2 = v2;
+        LimitBytes = limitBytes;
+    }
+
+    public string Method => _v2 ? "cgroup-v2" : "cgroup-v1";
+
+    public long LimitBytes { get; }
+
+    /// <summary>Creates the group under <paramref name="parent"/> and sets the limit; throws IOException/UnauthorizedAccessException when it cannot.</summary>
+    public static CgroupEnvelope Create(string parent, bool v2, long limitBytes)
+    {
+        var directory = Path.Combine(parent, "flywheel-build-" + Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(directory);
+        try
+        {
+            var limit = limitBytes.ToString(CultureInfo.InvariantCulture);
+            if (v2)
+            {
+                File.WriteAllText(Path.Combine(directory, "memory.max"), limit);
+                TryWrite(Path.Combine(directory, "memory.swap.max"), "0");
+            }
+            else
+            {
+                File.WriteAllText(Path.Combine(directory, "memory.limit_in_bytes"), limit);
+                TryWrite(Path.Combine(directory, "memory.memsw.limit_in_bytes"), limit); // no escape into swap, where the kernel allows it
+            }
+
+            return new CgroupEnvelope(directory, v2, limitBytes);
+        }
+        catch
+        {
+            TryRemove(directory);
+            throw;
+        }
+    }
+
+    public ProcessCommand Wrap(ProcessCommand command) => command with
+    {
+        FileName = "/bin/sh",
+        Arguments = ["-c", EnterScript, _directory, command.FileName, .. command.Arguments],
+    };
+
+    public void Watch(Process process)
+    {
+    }
+
+    public long? PeakBytes => ReadLong(_v2 ? "memory.peak" : "memory.max_usage_in_bytes");
+
+    public bool OutOfMemoryKilled => ReadCounter(_v2 ? "memory.events" : "memory.oom_control", "oom_kill") > 0;
+
+    public void Dispose() => TryRemove(_directory);
+
+    private long? ReadLong(string file)
+    {
+        try
+        {
+            return long.TryParse(File.ReadAllText(Path.Combine(_directory, file)).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var value)
+                ? value : null;
+        }
+        catch (IOException)
+        {
+            return null; // the group is gone or the kernel lacks the file (memory.peak needs Linux 5.19)
+        }
+    }
+
+    private long ReadCounter(string file, string key)
+    {
+        try
+        {
+            foreach (var line in File.ReadLines(Path.Combine(_directory, file)))
+            {
+                var parts = line.Split(' ');
+                if (parts.Length == 2 && parts[0] == key && long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var value))
+                {
+                    return value;
+                }
+            }
+        }
+        catch (IOException)
+        {
+            return 0; // the group is gone (removed after the build): nothing more was counted
+        }
+
+        return 0;
+    }
+
+    private static void TryWrite(string file, string value)
+    {
+        if (File.Exists(file))
+        {
+            File.WriteAllText(file, value);
+        }
+    }
+
+    /// <summary>A cgroup can be removed once its processes are gone; they may take a moment to be reaped.</summary>
+    private static void TryRemove(string directory)
+    {
+        for (var i = 0; i < 20; i++)
+        {
+            try
+            {
+                Directory.Delete(directory);
+                return;
+            }
+            catch (DirectoryNotFoundException)
+            {
+                return;
+            }
+            catch (IOException)
+            {
+                Thread.Sleep(50);
+            }
+        }
+    }
+}

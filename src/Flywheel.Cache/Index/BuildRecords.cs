@@ -1,0 +1,67 @@
+namespace Flywheel.Cache.Index;
+
+/// <summary>Where a build request is: waiting for a worker, being built, or done.</summary>
+public enum BuildStatus
+{
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+}
+
+/// <summary>How one attempt of a build ended; <see cref="OutOfMemory"/> is a kill for exceeding the lane's envelope.</summary>
+public enum BuildOutcome
+{
+    Succeeded,
+    Failed,
+    OutOfMemory,
+}
+
+/// <summary>A build request and its state (the queue entry and the record the API shows).</summary>
+/// <param name="Installable">What to build: <c>FLAKEREF#ATTR</c>, or <c>FILE.nix#ATTR</c> for a Nix file.</param>
+/// <param name="Lane">The lane it is queued on or ran on last.</param>
+/// <param name="LaneReason">Why that lane: asked for, recommended from history (with the reasoning), or rerouted after an OOM kill.</param>
+/// <param name="Attempt">How many attempts have started (0 while first queued).</param>
+/// <param name="Outputs">The output store paths, once built.</param>
+/// <param name="LogPath">The cache file path of the build log (<c>log/&lt;drv&gt;</c>), once stored.</param>
+public sealed record BuildRecord(
+    string Id,
+    string Cache,
+    string Installable,
+    string Lane,
+    string LaneReason,
+    BuildStatus Status,
+    int Attempt,
+    DateTimeOffset RequestedAt,
+    DateTimeOffset? StartedAt,
+    DateTimeOffset? FinishedAt,
+    string? Worker,
+    IReadOnlyList<string> Outputs,
+    string? LogPath,
+    string? Error);
+
+/// <summary>One timed phase of an attempt (bootstrap, evaluation, build, upload).</summary>
+public sealed record BuildPhase(string Name, TimeSpan Duration, bool Succeeded);
+
+/// <summary>One run of a build on a lane, with what it cost; the history recommendations are computed from.</summary>
+/// <param name="PeakMemoryBytes">The cgroup's peak, or the highest sampled process-tree RSS; null when unknown.</param>
+/// <param name="MemoryLimit">How the envelope was enforced: <c>cgroup-v2</c>, <c>cgroup-v1</c>, or <c>none: &lt;reason&gt;</c>.</param>
+/// <param name="BuiltPaths">Store paths built locally in the build phase.</param>
+/// <param name="SubstitutedPaths">Store paths fetched from a substituter (the gateway) instead.</param>
+public sealed record BuildAttemptRecord(
+    string BuildId,
+    int Attempt,
+    string Installable,
+    string Lane,
+    BuildOutcome Outcome,
+    int? ExitCode,
+    long? PeakMemoryBytes,
+    string MemoryLimit,
+    int BuiltPaths,
+    int SubstitutedPaths,
+    IReadOnlyList<BuildPhase> Phases,
+    DateTimeOffset StartedAt,
+    DateTimeOffset FinishedAt);
+
+/// <summary>Filters for listing builds (null: any), newest first, at most <paramref name="Limit"/>.</summary>
+public sealed record BuildQuery(string? Cache = null, string? Installable = null, BuildStatus? Status = null, int Limit = 100);

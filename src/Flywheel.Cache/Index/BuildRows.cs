@@ -1,0 +1,148 @@
+using System.Data.Common;
+using System.Globalization;
+using System.Text;
+
+namespace Flywheel.Cache.Index;
+
+/// <summary>
+/// Build rows as both dialects read and write them (the SQL is the same text): statuses and outcomes as lower-case
+/// words, outputs as one store path per line, phases as one "name milliseconds ok|failed" per line.
+/// </summary>
+internal static class BuildRows
+{
+    public const string BuildColumns =
+        "id, cache_name, installable, lane, lane_reason, status, attempt, requested_at, started_at, finished_at, worker, outputs, log_path, error";
+
+    public const string AttemptColumns =
+        "build_id, attempt, installable, lane, outcome, exit_code, peak_memory_bytes, memory_limit, built_paths, substituted_paths, phases, started_at, finished_at";
+
+    public static string Status(BuildStatus status) => status switch
+    {
+        BuildStatus.Queued => "queued",
+        BuildStatus.Running => "running",
+        BuildStatus.Succeeded => "succeeded",
+        BuildStatus.Failed => "failed",
+        _ => throw new ArgumentOutOfRangeException(nameof(status)),
+    };
+
+    public static BuildStatus ParseStatus(string text) => text switch
+    {
+        "queued" => BuildStatus.Queued,
+        "running" => BuildStatus.Running,
+        "succeeded" => BuildStatus.Succeeded,
+        "failed" => BuildStatus.Failed,
+        _ => throw new InvalidDataException($"unknown build status '{text}'"),
+    };
+
+    public static string Outcome(BuildOutcome outcome) => outcome switch
+    {
+        BuildOutcome.Succeeded => "succeeded",
+        BuildOutcome.Failed => "failed",
+        BuildOutcome.OutOfMemory => "oom",
+        _ => throw new ArgumentOutOfRangeException(nameof(outcome)),
+    };
+
+    public static BuildOutcome ParseOutcome(string text) => text switch
+    {
+        "succeeded" => BuildOutcome.Succeeded,
+        "failed" => BuildOutcome.Failed,
+        "oom" => BuildOutcome.OutOfMemory,
+        _ => throw new InvalidDataException($"unknown build outcome '{text}'"),
+    };
+
+    public static string Lines(IReadOnlyList<string> lines) => string.Join('\n', lines);
+
+    public static IReadOnlyList<string> ParseLines(string text) =>
+        text.Length == 0 ? [] : text.Split('\n');
+
+    public static string Phases(IReadOnlyList<BuildPhase> phases)
+    {
+        var text = new StringBuilder();
+        foreach (var phase in phases)
+        {
+            if (phase.Name.Contains(' ', StringComparison.Ordinal) || phase.Name.Contains('\n', StringComparison.Ordinal))
+            {
+                throw new ArgumentException($"a phase name has no spaces: '{phase.Name}'", nameof(phases));
+            }
+
+            if (text.Length > 0)
+            {
+                text.Append('\n');
+            }
+
+            text.Append(phase.Name).Append(' ')
+                .Append(((long)phase.Duration.TotalMilliseconds).ToString(CultureInfo.InvariantCulture)).Append(' ')
+                .Append(phase.Succeeded ? "ok" : "failed");
+        }
+
+        return text.ToString();
+    }
+
+    public static IReadOnlyList<BuildPhase> ParsePhases(string text)
+    {
+        var phases = new List<BuildPhase>();
+        foreach (var line in ParseLines(text))
+        {
+            var parts = line.Split(' ');
+            if (parts.Length != 3 || !long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var ms))
+            {
+                throw new InvalidDataException($"a stored build phase is malformed: '{line}'");
+            }
+
+            phases.Add(new BuildPhase(parts[0], TimeSpan.FromMilliseconds(ms), parts[2] == "ok"));
+        }
+
+        return phases;
+    }
+
+    /// <summary>Reads <see cref="BuildColumns"/> in order.</summary>
+    public static BuildRecord Build(DbDataReader r) => new(
+        Id: r.GetString(0),
+        Cache: r.GetString(1),
+        Installable: r.GetString(2),
+        Lane: r.GetString(3),
+        LaneReason: r.GetString(4),
+        Status: ParseStatus(r.GetString(5)),
+        Attempt: r.GetInt32(6),
+        RequestedAt: IndexRows.FromUnix(r.GetInt64(7)),
+        StartedAt: r.IsDBNull(8) ? null : IndexRows.FromUnix(r.GetInt64(8)),
+        FinishedAt: r.IsDBNull(9) ? null : IndexRows.FromUnix(r.GetInt64(9)),
+        Worker: r.IsDBNull(10) ? null : r.GetString(10),
+        Outputs: ParseLines(r.GetString(11)),
+        LogPath: r.IsDBNull(12) ? null : r.GetString(12),
+        Error: r.IsDBNull(13) ? null : r.GetString(13));
+
+    /// <summary>Reads <see cref="AttemptColumns"/> in order.</summary>
+    public static BuildAttemptRecord Attempt(DbDataReader r) => new(
+        BuildId: r.GetString(0),
+        Attempt: r.GetInt32(1),
+        Installable: r.GetString(2),
+        Lane: r.GetString(3),
+        Outcome: ParseOutcome(r.GetString(4)),
+        ExitCode: r.IsDBNull(5) ? null : r.GetInt32(5),
+        PeakMemoryBytes: r.IsDBNull(6) ? null : r.GetInt64(6),
+        MemoryLimit: r.GetString(7),
+        BuiltPaths: r.GetInt32(8),
+        SubstitutedPaths: r.GetInt32(9),
+        Phases: ParsePhases(r.GetString(10)),
+        StartedAt: IndexRows.FromUnix(r.GetInt64(11)),
+        FinishedAt: IndexRows.FromUnix(r.GetInt64(12)));
+
+    /// <summary>The values of <see cref="BuildColumns"/> in order, as the stores bind them (DBNull for null).</summary>
+    public static object[] BuildValues(BuildRecord b) =>
+    [
+        b.Id, b.Cache, b.Installable, b.Lane, b.LaneReason, Status(b.Status), b.Attempt,
+        b.RequestedAt.ToUnixTimeMilliseconds(), Nullable(b.StartedAt), Nullable(b.FinishedAt), (object?)b.Worker ?? DBNull.Value,
+        Lines(b.Outputs), (object?)b.LogPath ?? DBNull.Value, (object?)b.Error ?? DBNull.Value,
+    ];
+
+    /// <summary>The values of <see cref="AttemptColumns"/> in order.</summary>
+    public static object[] AttemptValues(BuildAttemptRecord a) =>
+    [
+        a.BuildId, a.Attempt, a.Installable, a.Lane, Outcome(a.Outcome), a.ExitCode.HasValue ? a.ExitCode.Value : DBNull.Value,
+        a.PeakMemoryBytes.HasValue ? a.PeakMemoryBytes.Value : DBNull.Value, a.MemoryLimit, a.BuiltPaths, a.SubstitutedPaths,
+        Phases(a.Phases), a.StartedAt.ToUnixTimeMilliseconds(), a.FinishedAt.ToUnixTimeMilliseconds(),
+    ];
+
+    private static object Nullable(DateTimeOffset? time) => time.HasValue ? time.Value.ToUnixTimeMilliseconds() : DBNull.Value;
+}
