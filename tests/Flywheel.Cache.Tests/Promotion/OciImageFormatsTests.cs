@@ -3,7 +3,6 @@ using System.Text.Json;
 using Flywheel.Cache.Server.Api;
 using Flywheel.Cache.Tests.Infrastructure;
 using Flywheel.Cache.Tests.Server;
-using static Flywheel.Cache.Tests.Promotion.OciPromotionRegistryTests;
 using static Flywheel.Cache.Tests.Promotion.PromotionClient;
 
 namespace Flywheel.Cache.Tests.Promotion;
@@ -38,7 +37,7 @@ public sealed class OciImageFormatsTests : IClassFixture<DaemonFixture>, IClassF
     private async Task<(JsonElement Manifest, string Folder)> CopyAsync(string reference)
     {
         var folder = Path.Combine(_copies, Guid.NewGuid().ToString("N"));
-        await Skopeo("copy", "--src-tls-verify=false", $"docker://{_registry.Host}/{reference}", $"dir:{folder}");
+        await Skopeo.RunAsync("copy", "--src-tls-verify=false", $"docker://{_registry.Host}/{reference}", $"dir:{folder}");
         return (JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(folder, "manifest.json"))).RootElement, folder);
     }
 
@@ -57,7 +56,7 @@ public sealed class OciImageFormatsTests : IClassFixture<DaemonFixture>, IClassF
         Assert.True(promotion.Status == "published", promotion.Error + " " + promotion.Decision);
         var details = promotion.Publication!.Value.GetProperty("details");
         Assert.Equal("docker-archive", details.GetProperty("format").GetString());
-        using var inspect = JsonDocument.Parse(await Skopeo("inspect", "--tls-verify=false", $"docker://{_registry.Host}/archive:{(gzip ? "gz" : "plain")}"));
+        using var inspect = JsonDocument.Parse(await Skopeo.RunAsync("inspect", "--tls-verify=false", $"docker://{_registry.Host}/archive:{(gzip ? "gz" : "plain")}"));
         Assert.Equal(details.GetProperty("manifestDigest").GetString(), inspect.RootElement.GetProperty("Digest").GetString());
         var (manifest, folder) = await CopyAsync($"archive:{(gzip ? "gz" : "plain")}");
         Assert.Equal("application/vnd.oci.image.manifest.v1+json", manifest.GetProperty("mediaType").GetString());
@@ -146,7 +145,7 @@ public sealed class OciImageFormatsTests : IClassFixture<DaemonFixture>, IClassF
 
         Assert.Equal("failed", promotion.Status);
         Assert.Contains($"the description says {wrong} (4096 bytes)", promotion.Error, StringComparison.Ordinal);
-        await Assert.ThrowsAsync<InvalidOperationException>(() => Skopeo("inspect", "--tls-verify=false", $"docker://{_registry.Host}/n2c-wrong:v1"));
+        await Assert.ThrowsAsync<InvalidOperationException>(() => Skopeo.RunAsync("inspect", "--tls-verify=false", $"docker://{_registry.Host}/n2c-wrong:v1"));
     }
 
     [Fact]

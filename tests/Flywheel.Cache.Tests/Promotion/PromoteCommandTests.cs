@@ -2,7 +2,6 @@ using System.Text.Json;
 using Flywheel.Cache.Server.Api;
 using Flywheel.Cache.Tests.Infrastructure;
 using Flywheel.Cache.Tests.Server;
-using static Flywheel.Cache.Tests.Promotion.OciPromotionRegistryTests;
 using static Flywheel.Cache.Tests.Promotion.PromotionClient;
 
 namespace Flywheel.Cache.Tests.Promotion;
@@ -61,7 +60,7 @@ public sealed class PromoteCommandTests : IClassFixture<DaemonFixture>, IClassFi
         var record = JsonSerializer.Deserialize<PromotionView>(cli.StandardOutput, Json)!;
         Assert.Equal(("published", "oci-image"), (record.Status, record.Class));
         var digest = record.Publication!.Value.GetProperty("details").GetProperty("manifestDigest").GetString();
-        using var inspect = JsonDocument.Parse(await Skopeo("inspect", "--tls-verify=false", $"docker://{_registry.Host}/cli:v1"));
+        using var inspect = JsonDocument.Parse(await Skopeo.RunAsync("inspect", "--tls-verify=false", $"docker://{_registry.Host}/cli:v1"));
         Assert.Equal(digest, inspect.RootElement.GetProperty("Digest").GetString());
         Assert.Matches("^[0-9a-f]{64}$", record.ProvenanceSha256);
         Assert.Contains($"promotion {record.Id}: published (class oci-image", cli.StandardError, StringComparison.Ordinal); // readable lines on stderr with --json
@@ -87,7 +86,7 @@ public sealed class PromoteCommandTests : IClassFixture<DaemonFixture>, IClassFi
         }
 
         Assert.Contains("  pass re-identifiable (not required): ", cli.StandardOutput, StringComparison.Ordinal);
-        await Assert.ThrowsAsync<InvalidOperationException>(() => Skopeo("inspect", "--tls-verify=false", $"docker://{_registry.Host}/cli-dry:v1"));
+        await Assert.ThrowsAsync<InvalidOperationException>(() => Skopeo.RunAsync("inspect", "--tls-verify=false", $"docker://{_registry.Host}/cli-dry:v1"));
     }
 
     [Fact]
