@@ -45,14 +45,21 @@ public sealed record Nix2ContainerImage(JsonObject ImageConfig, string Architect
             throw Broken($"nix2container description version {root["version"]} is not supported; the gateway reads version 1");
         }
 
-        var parsed = new List<Nix2ContainerLayer>();
-        for (var i = 0; i < layers.Count; i++)
+        try
         {
-            parsed.Add(Layer(layers[i] as JsonObject ?? throw Broken($"nix2container layer {i} is not an object"), i));
-        }
+            var parsed = new List<Nix2ContainerLayer>();
+            for (var i = 0; i < layers.Count; i++)
+            {
+                parsed.Add(Layer(layers[i] as JsonObject ?? throw Broken($"nix2container layer {i} is not an object"), i));
+            }
 
-        return new Nix2ContainerImage(
-            (JsonObject)config.DeepClone(), root["arch"]?.GetValue<string>() is { Length: > 0 } arch ? arch : "amd64", root["created"]?.GetValue<string>(), parsed);
+            return new Nix2ContainerImage(
+                (JsonObject)config.DeepClone(), root["arch"]?.GetValue<string>() is { Length: > 0 } arch ? arch : "amd64", root["created"]?.GetValue<string>(), parsed);
+        }
+        catch (Exception e) when (e is InvalidOperationException or FormatException)
+        {
+            throw Broken($"a nix2container description field has the wrong type: {e.Message}");
+        }
     }
 
     private static Nix2ContainerLayer Layer(JsonObject layer, int i)
