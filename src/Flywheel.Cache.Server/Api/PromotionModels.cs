@@ -24,7 +24,10 @@ public sealed record PromotionRequestBody(
         Cache ?? "", StorePaths ?? [], Attribute, Repository, Revision, Target, DryRun, Policy ?? "", Rebuilds ?? [], Credentials);
 }
 
-/// <summary>A promotion as the API shows it: the decision with every rule's result, where it went, its provenance.</summary>
+/// <summary>
+/// A promotion as the API shows it: the decision with every rule's result, where it went, its provenance (and the
+/// SHA-256 of the statement as stored, hex: the digest of the provenance document).
+/// </summary>
 public sealed record PromotionView(
     string Id,
     string Cache,
@@ -38,6 +41,7 @@ public sealed record PromotionView(
     JsonElement? Decision,
     JsonElement? Publication,
     JsonElement? Provenance,
+    string? ProvenanceSha256,
     string? Error,
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt)
@@ -45,5 +49,6 @@ public sealed record PromotionView(
     public static PromotionView From(PromotionRecord r, string cache) => new(
         r.Id, cache, r.Status, r.Class, r.Target, r.Repository, r.Revision, r.Paths.Select(p => p.StorePath).ToList(),
         PromotionJson.Parse(r.Request), PromotionJson.Parse(r.Decision), PromotionJson.Parse(r.Publication), PromotionJson.Parse(r.Provenance),
+        r.Provenance is null ? null : Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(r.Provenance))),
         r.Error, r.CreatedAt, r.UpdatedAt);
 }

@@ -12,9 +12,10 @@ public sealed class ApiAdminClient : IAdminClient
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
     private readonly HttpClient _http;
 
-    public ApiAdminClient(Uri server, string token)
+    /// <param name="timeout">How long one call may take; default 60 s (a promotion that publishes takes longer).</param>
+    public ApiAdminClient(Uri server, string token, TimeSpan? timeout = null)
     {
-        _http = new HttpClient { BaseAddress = new Uri(server.ToString().TrimEnd('/') + "/_api/v1/"), Timeout = TimeSpan.FromSeconds(60) };
+        _http = new HttpClient { BaseAddress = new Uri(server.ToString().TrimEnd('/') + "/_api/v1/"), Timeout = timeout ?? TimeSpan.FromSeconds(60) };
         _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
     }
 
@@ -56,6 +57,12 @@ public sealed class ApiAdminClient : IAdminClient
 
     public Task<Flywheel.Cache.Builds.LanesReport> GetLanesReportAsync(CancellationToken cancellationToken) =>
         SendAsync<Flywheel.Cache.Builds.LanesReport>(HttpMethod.Get, "lanes/report", null, cancellationToken);
+
+    public Task<PromotionView> PromoteAsync(PromotionRequestBody request, CancellationToken cancellationToken) =>
+        SendAsync<PromotionView>(HttpMethod.Post, "promotions", request, cancellationToken);
+
+    public Task<PromotionView> GetPromotionAsync(string id, CancellationToken cancellationToken) =>
+        SendAsync<PromotionView>(HttpMethod.Get, "promotions/" + Uri.EscapeDataString(id), null, cancellationToken);
 
     /// <summary>A full store path travels as its base name (a URL path segment holds no slash).</summary>
     private static string PinPath(string storePath) => storePath.Contains('/', StringComparison.Ordinal) ? storePath[(storePath.LastIndexOf('/') + 1)..] : storePath;

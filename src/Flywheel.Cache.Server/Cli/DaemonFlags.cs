@@ -4,7 +4,7 @@ namespace Flywheel.Cache.Server.Cli;
 
 /// <summary>
 /// <c>--server URL --token T</c> (defaults <c>$FLYWHEEL_SERVER</c>, <c>$FLYWHEEL_TOKEN</c>) of the commands that talk to a
-/// running daemon and need it: build, worker, lanes report.
+/// running daemon and need it: build, worker, lanes report, promote.
 /// </summary>
 internal sealed class DaemonFlags(string tokenNeeds)
 {
@@ -25,5 +25,5 @@ internal sealed class DaemonFlags(string tokenNeeds)
     public string TokenValue(ParseResult parse) =>
         parse.GetValue(Token) ?? Environment.GetEnvironmentVariable("FLYWHEEL_TOKEN") ?? throw CacheException.Invalid("--token (or FLYWHEEL_TOKEN) is required");
 
-    public ApiAdminClient Client(ParseResult parse) => new(ServerUrl(parse), TokenValue(parse));
+    public ApiAdminClient Client(ParseResult parse, TimeSpan? timeout = null) => new(ServerUrl(parse), TokenValue(parse), timeout);
 }

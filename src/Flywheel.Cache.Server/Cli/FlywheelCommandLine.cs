@@ -15,6 +15,7 @@ public static class FlywheelCommandLine
         root.Add(BuildCommand.Create());
         root.Add(WorkerCommand.Create());
         root.Add(LanesCommand.Create());
+        root.Add(PromoteCommand.Create());
         return root;
     }
 

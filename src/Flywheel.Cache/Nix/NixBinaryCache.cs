@@ -210,6 +210,10 @@ public sealed class NixBinaryCache
     /// Signs a verified narinfo with the cache's key (other signatures are kept, an older one by the same key replaced),
     /// stores the rendered text and puts it in front of the index, so GETs serve it as is. The caller has checked it:
     /// its URL is this cache's <c>nar/&lt;filehash&gt;</c> form and FileHash and FileSize are set.
+    /// When the cache already has the path with the same signed content (the fingerprint: store path, NarHash, NarSize,
+    /// references), the signatures of the earlier uploads are kept next to the new ones (the new one wins per key
+    /// name), so two builders that upload the same output both stand behind it. Different content replaces the
+    /// earlier narinfo and its signatures, which sign something else (last writer wins, as before).
     /// </summary>
     public async Task<NarInfoRecord> StoreNarInfoAsync(CacheContext cache, NarInfo info, CancellationToken cancellationToken)
     {
@@ -219,8 +223,13 @@ public sealed class NixBinaryCache
             throw new ArgumentException("a narinfo to store needs FileHash and FileSize", nameof(info));
         }
 
-        info.Sign(cache.SigningKey);
         var storePathHash = info.StorePath.HashPart;
+        if (await _index.GetNarInfoAsync(cache.Id, storePathHash, cancellationToken).ConfigureAwait(false) is { } existing)
+        {
+            KeepEarlierSignatures(info, NarInfo.Parse(existing.Text, cache.Record.StoreDir), cache.SigningKey.Name);
+        }
+
+        info.Sign(cache.SigningKey);
         var now = _time.GetUtcNow();
         var text = info.RenderUtf8();
         var record = new NarInfoRecord(
@@ -230,6 +239,26 @@ public sealed class NixBinaryCache
         _memory.Forget(cache.Id, storePathHash);
         _memory.SetFound(cache.Id, storePathHash, text);
         return record;
+    }
+
+    /// <summary>Adds the earlier narinfo's signatures by other keys when it signs the same fingerprint (and its Deriver when the new one has none).</summary>
+    private static void KeepEarlierSignatures(NarInfo info, NarInfo earlier, string cacheKeyName)
+    {
+        if (earlier.Fingerprint() != info.Fingerprint())
+        {
+            return;
+        }
+
+        foreach (var sig in earlier.Sigs)
+        {
+            var name = sig[..(sig.IndexOf(':') + 1)];
+            if (name.Length > 1 && name != cacheKeyName + ":" && !info.Sigs.Exists(s => s.StartsWith(name, StringComparison.Ordinal)))
+            {
+                info.Sigs.Add(sig);
+            }
+        }
+
+        info.Deriver ??= earlier.Deriver;
     }
 
     /// <summary>Stores an auxiliary file (build log, listing) of the cache.</summary>

@@ -22,7 +22,8 @@ public sealed class PromotionClassifier
     }
 
     /// <param name="isImage">Whether the output's content is an OCI image (see <c>Oci/ImageInspector</c>).</param>
-    public PromotionDecision Classify(PromotionEvidence evidence, bool isImage)
+    /// <param name="notAnImage">Why an output that looked like an image is not one (a broken or unsupported image), for the reasons.</param>
+    public PromotionDecision Classify(PromotionEvidence evidence, bool isImage, string? notAnImage = null)
     {
         ArgumentNullException.ThrowIfNull(evidence);
         var candidate = isImage ? PromotionClass.OciImage : PromotionClass.CleanDerivation;
@@ -46,7 +47,7 @@ public sealed class PromotionClassifier
             var parsed = PromotionTarget.Parse(target);
             if (parsed.Class != candidate)
             {
-                reasons.Add($"target {target} takes {parsed.Class.ToName()} outputs, and this output is {(isImage ? "an OCI image" : "not an OCI image")}");
+                reasons.Add($"target {target} takes {parsed.Class.ToName()} outputs, and this output is {(isImage ? "an OCI image" : notAnImage is null ? "not an OCI image" : "not an OCI image: " + notAnImage)}");
             }
         }
 

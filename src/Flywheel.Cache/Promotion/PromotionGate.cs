@@ -46,8 +46,13 @@ public sealed class PromotionGate
         }
 
         var evidence = await GatherAsync(cache, request, policy, paths, ct).ConfigureAwait(false);
-        var isImage = await IsImageAsync(cache, evidence, ct).ConfigureAwait(false);
-        var decision = _classifier.Classify(evidence, isImage);
+        var (image, notAnImage) = await InspectImageAsync(cache, evidence, ct).ConfigureAwait(false);
+        if (image is Nix2ContainerImage description)
+        {
+            evidence = await WithLayerPathsAsync(cache, evidence, description, ct).ConfigureAwait(false);
+        }
+
+        var decision = _classifier.Classify(evidence, image is not null, notAnImage);
         var status = decision.Class switch
         {
             PromotionClass.Rejected => PromotionStatus.Rejected,
@@ -193,12 +198,30 @@ public sealed class PromotionGate
         return new PromotionEvidence(request, policy, cache.SigningKey.PublicKey, evidence);
     }
 
-    /// <summary>Walks the closure by narinfo References, a level at a time with one batched lookup per level.</summary>
-    private async Task<IReadOnlyList<string>> MissingFromClosureAsync(CacheContext cache, NarInfo root, CancellationToken ct)
+    /// <summary>
+    /// A nix2container description's layers are made of store paths when it is pushed: they and their closures must be
+    /// in the cache too (the description names them, and its narinfo references them, but say so either way).
+    /// </summary>
+    private async Task<PromotionEvidence> WithLayerPathsAsync(CacheContext cache, PromotionEvidence evidence, Nix2ContainerImage image, CancellationToken ct)
     {
-        var seen = new HashSet<string>(StringComparer.Ordinal) { root.StorePath.BaseName };
+        var root = evidence.Paths[0];
+        var layerPaths = image.StorePaths.Select(p => p.BaseName).Where(b => b != root.Path.BaseName).ToList();
+        var missing = await MissingFromClosureAsync(cache, [root.Path.BaseName, .. root.MissingFromClosure], layerPaths, ct).ConfigureAwait(false);
+        return evidence with { Paths = [root with { MissingFromClosure = [.. root.MissingFromClosure, .. missing] }] };
+    }
+
+    private Task<IReadOnlyList<string>> MissingFromClosureAsync(CacheContext cache, NarInfo root, CancellationToken ct) =>
+        MissingFromClosureAsync(cache, [root.StorePath.BaseName], root.References, ct);
+
+    /// <summary>
+    /// Walks a closure by narinfo References from <paramref name="start"/> (base names), a level at a time with one
+    /// batched lookup per level, skipping <paramref name="known"/>; returns the base names the cache lacks.
+    /// </summary>
+    private async Task<IReadOnlyList<string>> MissingFromClosureAsync(CacheContext cache, IEnumerable<string> known, IEnumerable<string> start, CancellationToken ct)
+    {
+        var seen = new HashSet<string>(known, StringComparer.Ordinal);
         var missing = new List<string>();
-        var level = root.References.Where(seen.Add).ToList();
+        var level = start.Where(seen.Add).ToList();
         while (level.Count > 0 && seen.Count < MaxClosure)
         {
             var hashes = level.ToDictionary(b => b[..StorePath.HashPartLength], StringComparer.Ordinal);
@@ -225,22 +248,22 @@ public sealed class PromotionGate
         return missing;
     }
 
-    /// <summary>Whether the (single) output is an OCI image; a broken layout counts as no image (the rules then decide).</summary>
-    private async Task<bool> IsImageAsync(CacheContext cache, PromotionEvidence evidence, CancellationToken ct)
+    /// <summary>The (single) output's image, if it is one; a broken image counts as no image (with why: the rules then decide).</summary>
+    private async Task<(InspectedImage? Image, string? Problem)> InspectImageAsync(CacheContext cache, PromotionEvidence evidence, CancellationToken ct)
     {
         if (evidence.Paths.Count != 1 || evidence.Paths[0].Info is null)
         {
-            return false;
+            return (null, null);
         }
 
         try
         {
             await using var nar = await _nars.OpenAsync(cache.Id, evidence.Paths[0].Path, ct).ConfigureAwait(false);
-            return await ImageInspector.InspectAsync(nar, ct).ConfigureAwait(false) is not null;
+            return (await ImageInspector.InspectAsync(nar, ct).ConfigureAwait(false), null);
         }
         catch (CacheException e) when (e.Error is CacheError.Invalid or CacheError.NotFound)
         {
-            return false;
+            return (null, e.Message);
         }
     }
 

@@ -161,6 +161,31 @@ public sealed class NixEnvironment : IDisposable, IAsyncDisposable
         return new NixClosure(nonce, outputs, closure, derivations);
     }
 
+    /// <summary>
+    /// <c>nix-build</c> of <paramref name="expression"/> (a Nix file's text whose derivation names carry a nonce from
+    /// <see cref="NewNonce"/>), one output per attribute in order; outputs and derivations are deleted on dispose.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> BuildExpressionAsync(string name, string expression, params string[] attributes)
+    {
+        var file = Path.Combine(Root, "exprs", $"{name}-{TestTools.RandomNonce(6)}.nix");
+        await File.WriteAllTextAsync(file, expression);
+        var build = (await RunAsync("nix-build", ["--no-out-link", file, .. attributes.SelectMany(a => new[] { "-A", a })])).EnsureSuccess();
+        var outputs = build.OutputLines.Where(l => l.StartsWith(StoreDir + "/", StringComparison.Ordinal)).ToArray();
+        if (outputs.Length != attributes.Length)
+        {
+            throw new InvalidOperationException(build.Describe($"printed {outputs.Length} outputs for {attributes.Length} attributes"));
+        }
+
+        var derivations = (await RunAsync("nix-store", ["--query", "--deriver", .. outputs])).EnsureSuccess().OutputLines.ToArray();
+        lock (_gate)
+        {
+            _createdPaths.UnionWith(outputs);
+            _createdPaths.UnionWith(derivations);
+        }
+
+        return outputs;
+    }
+
     private static string ClosureExpression(string name, string nonce, int largeBytes) =>
         // Nix '' strings: ${x} interpolates, $out does not; the builder has no PATH, so tools are named absolutely.
         $$"""

@@ -5,7 +5,7 @@ namespace Flywheel.Cache.Tests.Infrastructure;
 
 /// <summary>
 /// A real OCI registry: Debian's <c>docker-registry</c> (distribution 2.8) on a free loopback port with a temporary
-/// config and storage folder, no auth; killed and removed on dispose. Missing binary: every test using it fails
+/// config and storage folder, no auth (or the extra configuration given, e.g. token auth); killed and removed on dispose. Missing binary: every test using it fails
 /// (scripts/test.sh installs it).
 /// </summary>
 public sealed class DockerRegistry : IAsyncLifetime, IAsyncDisposable
@@ -15,13 +15,19 @@ public sealed class DockerRegistry : IAsyncLifetime, IAsyncDisposable
     {
     }
 
-    private DockerRegistry(int port)
+    private DockerRegistry(int port, string extraConfig = "")
     {
         Port = port;
+        _extraConfig = extraConfig;
     }
 
     /// <summary>A registry that will listen on <paramref name="port"/> once initialized.</summary>
     public static DockerRegistry OnPort(int port) => new(port);
+
+    /// <summary>A registry with more top-level configuration (YAML, e.g. an <c>auth:</c> section).</summary>
+    public static DockerRegistry WithConfig(string extraConfig) => new(S3rverServer.FreePort(), extraConfig);
+
+    private readonly string _extraConfig;
 
     private const string Binary = "/usr/bin/docker-registry";
     private Process? _process;
@@ -53,7 +59,8 @@ public sealed class DockerRegistry : IAsyncLifetime, IAsyncDisposable
                 enabled: true
             http:
               addr: 127.0.0.1:{Port}
-            """);
+
+            """ + _extraConfig);
         var start = new ProcessStartInfo(Binary) { ArgumentList = { "serve", config }, RedirectStandardOutput = true, RedirectStandardError = true };
         _process = Process.Start(start) ?? throw new InvalidOperationException("could not start docker-registry");
         _process.OutputDataReceived += (_, _) => { };

@@ -6,7 +6,6 @@ using Flywheel.Cache.Promotion;
 using Flywheel.Cache.Server;
 using Flywheel.Cache.Server.Api;
 using Flywheel.Cache.Tests.Server;
-using Microsoft.AspNetCore.Http;
 using static Flywheel.Cache.Tests.Promotion.PromotionClient;
 using static Flywheel.Cache.Tests.Promotion.PromotionFixtures;
 
@@ -21,13 +20,11 @@ public sealed class FlakeHubPromotionTests : IAsyncLifetime
 {
     private const string OidcToken = "ci-oidc-token";
     private readonly DaemonFixture _daemon = new();
-    private TestHttpServer _flakeHub = null!;
-    private byte[]? _tarball;
-    private JsonElement? _metadata;
+    private InTestFlakeHub _flakeHub = null!;
 
     public async Task InitializeAsync()
     {
-        _flakeHub = await TestHttpServer.StartAsync(HandleAsync);
+        _flakeHub = await InTestFlakeHub.StartAsync(OidcToken, "o/hello", "0.1.0+rev-0123abcd");
         _daemon.Settings[ConfigKeys.FlakeHubUrl] = _flakeHub.Address.ToString();
         await _daemon.InitializeAsync();
     }
@@ -36,59 +33,6 @@ public sealed class FlakeHubPromotionTests : IAsyncLifetime
     {
         await _daemon.DisposeAsync();
         await _flakeHub.DisposeAsync();
-    }
-
-    private async Task HandleAsync(HttpContext context, TestHttpServer server)
-    {
-        var path = context.Request.Path.Value!;
-        if (path.StartsWith("/s3/", StringComparison.Ordinal))
-        {
-            using var body = new MemoryStream();
-            await context.Request.Body.CopyToAsync(body);
-            var bytes = body.ToArray();
-            var checksum = context.Request.Headers["x-amz-checksum-sha256"].ToString();
-            if (checksum != Convert.ToBase64String(SHA256.HashData(bytes)) || context.Request.ContentLength != bytes.Length
-                || context.Request.ContentType != "application/gzip" || context.Request.Headers.Authorization.Count > 0)
-            {
-                context.Response.StatusCode = 400;
-                return;
-            }
-
-            _tarball = bytes;
-            return;
-        }
-
-        if (context.Request.Headers.Authorization.ToString() != "Bearer " + OidcToken)
-        {
-            context.Response.StatusCode = 401;
-            await context.Response.WriteAsJsonAsync("bad token");
-            return;
-        }
-
-        var parts = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
-        switch (context.Request.Method, parts)
-        {
-            case ("GET", ["token", "status"]):
-                await context.Response.WriteAsJsonAsync(new { project_id = 11, owner_id = 22 });
-                return;
-            case ("POST", ["upload", "o", "hello", var version, var length, var hash]):
-                _metadata = (await JsonDocument.ParseAsync(context.Request.Body)).RootElement.Clone();
-                if (version != "0.1.0+rev-0123abcd" || !long.TryParse(length, out _) || Uri.UnescapeDataString(hash).Length != 44
-                    || _metadata.Value.GetProperty("repo").GetString() != "o/hello" || _metadata.Value.GetProperty("project_id").GetInt32() != 11)
-                {
-                    context.Response.StatusCode = 400;
-                    return;
-                }
-
-                await context.Response.WriteAsJsonAsync(new { s3_upload_url = new Uri(server.Address, "s3/release").ToString(), uuid = "0192f000-0000-7000-8000-000000000001" });
-                return;
-            case ("POST", ["publish", "0192f000-0000-7000-8000-000000000001"]):
-                context.Response.StatusCode = _tarball is null ? 409 : 200;
-                return;
-            default:
-                context.Response.StatusCode = 404;
-                return;
-        }
     }
 
     [Fact]
@@ -110,16 +54,16 @@ public sealed class FlakeHubPromotionTests : IAsyncLifetime
         Assert.All(promotion.Decision!.Value.GetProperty("rules").EnumerateArray(), r => Assert.True(r.GetProperty("passed").GetBoolean(), r.ToString()));
         Assert.Equal(["GET /token/status", "POST /upload/o/hello/0.1.0+rev-0123abcd/", "PUT /s3/release", "POST /publish/0192f000-0000-7000-8000-000000000001"],
             _flakeHub.Requests.Select(r => r.StartsWith("POST /upload/", StringComparison.Ordinal) ? r[..(r.IndexOf("abcd/", StringComparison.Ordinal) + 5)] : r));
-        Assert.Equal("0123abcd", _metadata!.Value.GetProperty("revision").GetString());
+        Assert.Equal("0123abcd", _flakeHub.Metadata!.Value.GetProperty("revision").GetString());
 
-        using var gzip = new GZipStream(new MemoryStream(_tarball!), CompressionMode.Decompress);
+        using var gzip = new GZipStream(new MemoryStream(_flakeHub.Tarball!), CompressionMode.Decompress);
         using var tar = new System.Formats.Tar.TarReader(gzip);
         var entry = tar.GetNextEntry()!;
         Assert.Equal(upload.BaseName, entry.Name);
         Assert.Equal("#!/bin/sh\necho hello\n", new StreamReader(entry.DataStream!).ReadToEnd());
 
         var subjects = promotion.Provenance!.Value.GetProperty("subject").EnumerateArray().ToList();
-        Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(_tarball!)), subjects[0].GetProperty("digest").GetProperty("sha256").GetString());
+        Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(_flakeHub.Tarball!)), subjects[0].GetProperty("digest").GetProperty("sha256").GetString());
 
         // A promoted path is pinned: retention never collects it or its closure.
         var pins = await admin.GetFromJsonAsync<JsonElement>("/_api/v1/caches/main/pins");
@@ -142,6 +86,6 @@ public sealed class FlakeHubPromotionTests : IAsyncLifetime
 
         Assert.Equal("failed", promotion.Status);
         Assert.Contains("FlakeHub GET token answered 401", promotion.Error);
-        Assert.Null(_tarball);
+        Assert.Null(_flakeHub.Tarball);
     }
 }

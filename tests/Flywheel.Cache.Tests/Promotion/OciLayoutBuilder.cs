@@ -16,74 +16,73 @@ internal static class OciLayoutBuilder
         var manifest = Encoding.UTF8.GetBytes($$$"""{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{{{configDigest}}}","size":{{{config.Length}}}},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{{{layerDigest}}}","size":{{{layer.Length}}}}]}""");
         var manifestDigest = "sha256:" + BlobDigest.Compute(manifest).ToHex();
         var index = Encoding.UTF8.GetBytes($$$"""{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{{{manifestDigest}}}","size":{{{manifest.Length}}}}]}""");
-        var blobs = new SortedDictionary<string, byte[]>(StringComparer.Ordinal)
+        var files = new Dictionary<string, NarBuilder.Node>
         {
-            [configDigest[7..]] = config,
-            [layerDigest[7..]] = layer,
-            [manifestDigest[7..]] = manifest,
+            ["blobs/sha256/" + configDigest[7..]] = NarBuilder.Node.File(config),
+            ["blobs/sha256/" + layerDigest[7..]] = NarBuilder.Node.File(layer),
+            ["blobs/sha256/" + manifestDigest[7..]] = NarBuilder.Node.File(manifest),
+            ["index.json"] = NarBuilder.Node.File(index),
+            ["oci-layout"] = NarBuilder.Node.File("""{"imageLayoutVersion":"1.0.0"}"""),
         };
-
-        using var nar = new MemoryStream();
-        Str(nar, "nix-archive-1");
-        Str(nar, "(");
-        Str(nar, "type");
-        Str(nar, "directory");
-        Entry(nar, "blobs", () =>
-        {
-            Str(nar, "(");
-            Str(nar, "type");
-            Str(nar, "directory");
-            Entry(nar, "sha256", () =>
-            {
-                Str(nar, "(");
-                Str(nar, "type");
-                Str(nar, "directory");
-                foreach (var (name, bytes) in blobs)
-                {
-                    Entry(nar, name, () => File(nar, bytes));
-                }
-
-                Str(nar, ")");
-            });
-            Str(nar, ")");
-        });
-        Entry(nar, "index.json", () => File(nar, index));
-        Entry(nar, "oci-layout", () => File(nar, """{"imageLayoutVersion":"1.0.0"}"""u8.ToArray()));
-        Str(nar, ")");
-        return (nar.ToArray(), manifestDigest, layer);
+        return (NarBuilder.Directory(files), manifestDigest, layer);
     }
 
     private static byte[] Tar(string name, byte[] contents)
     {
         using var output = new MemoryStream();
-        var writer = new Flywheel.Cache.Promotion.FlakeHub.TarballWriter(output, DateTimeOffset.UnixEpoch);
+        var writer = new Flywheel.Cache.Promotion.TarballWriter(output, DateTimeOffset.UnixEpoch);
         writer.FileAsync(name, contents.Length, false, new MemoryStream(contents), CancellationToken.None).GetAwaiter().GetResult();
         writer.FinishAsync(CancellationToken.None).GetAwaiter().GetResult();
         return output.ToArray();
     }
+}
 
-    private static void Entry(Stream s, string name, Action node)
+/// <summary>A docker-archive (<c>docker save</c> format: manifest.json, the config, a layer tar) as a store path that is one file.</summary>
+internal static class DockerArchiveBuilder
+{
+    public static (byte[] Nar, byte[] Layer) Build(string fileContents, bool gzip)
     {
-        Str(s, "entry");
-        Str(s, "(");
-        Str(s, "name");
-        Str(s, name);
-        Str(s, "node");
-        node();
-        Str(s, ")");
+        var layer = LayerTar("hello.txt", fileContents);
+        var layerDigest = "sha256:" + BlobDigest.Compute(layer).ToHex();
+        var config = Encoding.UTF8.GetBytes($$$"""{"architecture":"amd64","os":"linux","config":{"Cmd":["/hello"]},"rootfs":{"type":"layers","diff_ids":["{{{layerDigest}}}"]}}""");
+        var configName = BlobDigest.Compute(config).ToHex() + ".json";
+        var layerName = layerDigest[7..] + "/layer.tar";
+        var manifest = Encoding.UTF8.GetBytes($$$"""[{"Config":"{{{configName}}}","RepoTags":["hello:latest"],"Layers":["{{{layerName}}}"]}]""");
+
+        using var archive = new MemoryStream();
+        using (var writer = new System.Formats.Tar.TarWriter(archive, System.Formats.Tar.TarEntryFormat.Pax, leaveOpen: true))
+        {
+            writer.WriteEntry(new System.Formats.Tar.PaxTarEntry(System.Formats.Tar.TarEntryType.Directory, layerDigest[7..] + "/"));
+            foreach (var (name, bytes) in new[] { (layerName, layer), (configName, config), ("manifest.json", manifest) })
+            {
+                writer.WriteEntry(new System.Formats.Tar.PaxTarEntry(System.Formats.Tar.TarEntryType.RegularFile, name) { DataStream = new MemoryStream(bytes) });
+            }
+        }
+
+        var bytesOut = archive.ToArray();
+        if (gzip)
+        {
+            using var compressed = new MemoryStream();
+            using (var z = new System.IO.Compression.GZipStream(compressed, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true))
+            {
+                z.Write(bytesOut);
+            }
+
+            bytesOut = compressed.ToArray();
+        }
+
+        return (NarBuilder.RegularFile(bytesOut), layer);
     }
 
-    private static void File(Stream s, byte[] contents)
+    /// <summary>An uncompressed layer tar with one file (written by the platform's tar writer, not ours).</summary>
+    public static byte[] LayerTar(string name, string contents)
     {
-        Str(s, "(");
-        Str(s, "type");
-        Str(s, "regular");
-        Str(s, "contents");
-        Bytes(s, contents);
-        Str(s, ")");
+        using var output = new MemoryStream();
+        using (var writer = new System.Formats.Tar.TarWriter(output, System.Formats.Tar.TarEntryFormat.Ustar, leaveOpen: true))
+        {
+            writer.WriteEntry(new System.Formats.Tar.UstarTarEntry(System.Formats.Tar.TarEntryType.RegularFile, name) { DataStream = new MemoryStream(Encoding.UTF8.GetBytes(contents)) });
+        }
+
+        return output.ToArray();
     }
-
-    private static void Str(Stream s, string value) => NarBuilder.Str(s, value);
-
-    private static void Bytes(Stream s, byte[] value) => NarBuilder.Bytes(s, value);
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using Flywheel.Cache.Promotion;
 using Flywheel.Cache.Promotion.Oci;
@@ -51,22 +50,22 @@ public sealed class OciPromotionRegistryTests : IClassFixture<DaemonFixture>, IC
         var manifestDigest = promotion.Publication!.Value.GetProperty("details").GetProperty("manifestDigest").GetString()!;
         Assert.NotEqual(originalDigest, manifestDigest); // annotated: a new manifest over the same blobs
 
-        using var inspect = JsonDocument.Parse(await Skopeo("inspect", "--tls-verify=false", $"docker://{_registry.Host}/hello:v1"));
+        using var inspect = JsonDocument.Parse(await Skopeo.RunAsync("inspect", "--tls-verify=false", $"docker://{_registry.Host}/hello:v1"));
         Assert.Equal(manifestDigest, inspect.RootElement.GetProperty("Digest").GetString());
-        var raw = JsonDocument.Parse(await Skopeo("inspect", "--raw", "--tls-verify=false", $"docker://{_registry.Host}/hello:v1")).RootElement;
+        var raw = JsonDocument.Parse(await Skopeo.RunAsync("inspect", "--raw", "--tls-verify=false", $"docker://{_registry.Host}/hello:v1")).RootElement;
         var annotations = raw.GetProperty("annotations");
         Assert.Equal("https://github.com/o/r", annotations.GetProperty("org.opencontainers.image.source").GetString());
         Assert.Equal("0123456789abcdef", annotations.GetProperty("org.opencontainers.image.revision").GetString());
         Assert.True(DateTimeOffset.TryParse(annotations.GetProperty("org.opencontainers.image.created").GetString(), out _));
 
         var copy = Path.Combine(_registry.Directory, "copy-" + Guid.NewGuid().ToString("N"));
-        await Skopeo("copy", "--src-tls-verify=false", $"docker://{_registry.Host}/hello:v1", $"dir:{copy}"); // verifies every blob's digest
+        await Skopeo.RunAsync("copy", "--src-tls-verify=false", $"docker://{_registry.Host}/hello:v1", $"dir:{copy}"); // verifies every blob's digest
         Assert.Equal("hello from the image", ReadLayerFile(copy, raw));
 
         // The registry (distribution 2.8) ignores subjects: the statement is also tagged sha256-<digest>.att.
         var attached = promotion.Publication.Value.GetProperty("provenanceReference").GetString()!;
         Assert.EndsWith($":sha256-{manifestDigest[7..]}.att", attached);
-        var attestation = JsonDocument.Parse(await Skopeo("inspect", "--raw", "--tls-verify=false", $"docker://{_registry.Host}/hello:sha256-{manifestDigest[7..]}.att")).RootElement;
+        var attestation = JsonDocument.Parse(await Skopeo.RunAsync("inspect", "--raw", "--tls-verify=false", $"docker://{_registry.Host}/hello:sha256-{manifestDigest[7..]}.att")).RootElement;
         Assert.Equal(manifestDigest, attestation.GetProperty("subject").GetProperty("digest").GetString());
 
         var statement = promotion.Provenance!.Value;
@@ -100,7 +99,7 @@ public sealed class OciPromotionRegistryTests : IClassFixture<DaemonFixture>, IC
         Assert.Contains(reasons, r => r.StartsWith("provenance:", StringComparison.Ordinal));
         Assert.Contains(reasons, r => r.StartsWith("intentional:", StringComparison.Ordinal));
         Assert.Null(promotion.Publication);
-        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => Skopeo("inspect", "--tls-verify=false", $"docker://{_registry.Host}/rejected:v1"));
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => Skopeo.RunAsync("inspect", "--tls-verify=false", $"docker://{_registry.Host}/rejected:v1"));
         Assert.Contains("manifest unknown", error.Message, StringComparison.OrdinalIgnoreCase);
     }
 
@@ -111,7 +110,7 @@ public sealed class OciPromotionRegistryTests : IClassFixture<DaemonFixture>, IC
         var promotion = await PromoteAsync(client, Request(upload, "dry", dryRun: true));
         Assert.Equal("would-publish", promotion.Status);
         Assert.Equal("oci-image", promotion.Class);
-        await Assert.ThrowsAsync<InvalidOperationException>(() => Skopeo("inspect", "--tls-verify=false", $"docker://{_registry.Host}/dry:v1"));
+        await Assert.ThrowsAsync<InvalidOperationException>(() => Skopeo.RunAsync("inspect", "--tls-verify=false", $"docker://{_registry.Host}/dry:v1"));
     }
 
     [Fact]
@@ -129,7 +128,7 @@ public sealed class OciPromotionRegistryTests : IClassFixture<DaemonFixture>, IC
         var retried = await PromoteAsync(client, body);
         Assert.Equal(failed.Id, retried.Id);
         Assert.True(retried.Status == "published", retried.Error);
-        await Skopeo("inspect", "--tls-verify=false", $"docker://{late.Host}/retried:v1");
+        await Skopeo.RunAsync("inspect", "--tls-verify=false", $"docker://{late.Host}/retried:v1");
     }
 
     [Fact]
@@ -157,28 +156,5 @@ public sealed class OciPromotionRegistryTests : IClassFixture<DaemonFixture>, IC
         var tar = File.ReadAllBytes(Path.Combine(copyDirectory, layerDigest[7..]));
         var size = Convert.ToInt64(System.Text.Encoding.ASCII.GetString(tar, 124, 11), 8);
         return System.Text.Encoding.UTF8.GetString(tar, 512, (int)size);
-    }
-
-    private static readonly Lazy<string> EmptyAuthFile = new(() =>
-    {
-        var path = Path.Combine(Path.GetTempPath(), "flywheel-skopeo-auth.json");
-        File.WriteAllText(path, "{}");
-        return path;
-    });
-
-    internal static async Task<string> Skopeo(params string[] args)
-    {
-        var start = new ProcessStartInfo("skopeo") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        start.Environment["REGISTRY_AUTH_FILE"] = EmptyAuthFile.Value; // never the machine's credentials
-        using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start skopeo (install the Debian package skopeo)");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        return process.ExitCode == 0 ? await stdout : throw new InvalidOperationException($"skopeo {string.Join(' ', args)}: {await stderr}");
     }
 }

@@ -6,9 +6,9 @@ using Microsoft.AspNetCore.Http;
 namespace Flywheel.Cache.Tests.Promotion;
 
 /// <summary>
-/// The registry Bearer token flow against an in-test registry front that answers 401 with a Bearer challenge and a
-/// token endpoint that takes Basic credentials and checks the scope. (Debian's docker-registry only does token auth
-/// with a separate token server signing JWTs under a certificate it trusts; the flow the client follows is the same.)
+/// The registry Bearer token flow in detail, against an in-test registry front that answers 401 with a Bearer
+/// challenge and a token endpoint that takes Basic credentials and checks the scope and service exactly; and the
+/// token is fetched once and reused. (<see cref="TokenAuthRegistryTests"/> runs the flow against a real registry.)
 /// </summary>
 public sealed class RegistryTokenFlowTests
 {

@@ -77,6 +77,24 @@ public sealed class NixCacheProtocolTests : IClassFixture<DaemonFixture>
     }
 
     [Fact]
+    public async Task A_second_upload_of_the_same_output_by_another_builder_adds_its_signature()
+    {
+        var upload = NarUpload.Create("hello-1.0", "built twice\n");
+        var first = NixSigningKey.Generate("builder-1");
+        var second = NixSigningKey.Generate("builder-2");
+        using var pusher = _daemon.CreateClient(_daemon.AdminToken);
+        await (upload with { NarInfo = Flywheel.Cache.Tests.Nix.NarInfoSignatureMergeTests.SignedBy(upload, first) }).PushAsync(pusher);
+        await (upload with { NarInfo = Flywheel.Cache.Tests.Nix.NarInfoSignatureMergeTests.SignedBy(upload, second) }).PushAsync(pusher);
+
+        using var client = _daemon.CreateClient();
+        var served = NarInfo.Parse(await client.GetByteArrayAsync($"/main/{upload.StorePathHash}.narinfo"), "/nix/store");
+        Assert.True(served.IsSignedByAny([first.PublicKey]));
+        Assert.True(served.IsSignedByAny([second.PublicKey]));
+        Assert.True(served.IsSignedByAny([NixPublicKey.Parse(await CachePublicKeyAsync(client))]));
+        Assert.Equal(3, served.Sigs.Count);
+    }
+
+    [Fact]
     public async Task Nar_get_honours_ranges()
     {
         var upload = NarUpload.Create("ranged", new string('x', 5000));

@@ -78,22 +78,7 @@ public sealed class FlakeHubPublisher(NarSource nars, HttpClient http, Uri baseU
                 foreach (var path in job.Paths)
                 {
                     await using var nar = await nars.OpenAsync(job.Cache.Id, path.Path, ct).ConfigureAwait(false);
-                    await NarReader.ReadAsync(nar, async (node, contents, token) =>
-                    {
-                        var name = node.Path.Length == 0 ? path.Path.BaseName : path.Path.BaseName + "/" + node.Path;
-                        switch (node.Type)
-                        {
-                            case NarNodeType.Directory:
-                                await tar.DirectoryAsync(name, token).ConfigureAwait(false);
-                                break;
-                            case NarNodeType.Symlink:
-                                await tar.SymlinkAsync(name, node.Target!, token).ConfigureAwait(false);
-                                break;
-                            default:
-                                await tar.FileAsync(name, node.Size, node.Executable, contents!, token).ConfigureAwait(false);
-                                break;
-                        }
-                    }, ct).ConfigureAwait(false);
+                    await tar.StorePathAsync(nar, path.Path.BaseName, ct).ConfigureAwait(false);
                 }
 
                 await tar.FinishAsync(ct).ConfigureAwait(false);

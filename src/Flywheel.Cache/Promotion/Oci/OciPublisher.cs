@@ -7,8 +7,10 @@ using Flywheel.Cache.Storage;
 namespace Flywheel.Cache.Promotion.Oci;
 
 /// <summary>
-/// Publishes an OCI image output to a registry: the image is read from the NAR in the blob store (twice: once to
-/// find the manifest, once to stream the blobs the registry lacks), its manifest gets the annotations
+/// Publishes an OCI image output to a registry: the image (<see cref="ImageInspector"/>: an OCI layout, a
+/// docker-archive, a nix2container description) is read from the NAR in the blob store (twice: once to find the
+/// manifest, once to stream the blobs the registry lacks; a nix2container layer is written from its store paths'
+/// NARs once to learn its digest and once while it is pushed), its manifest gets the annotations
 /// <c>org.opencontainers.image.source</c>, <c>.revision</c> and <c>.created</c> and is put under the target's tag, and
 /// the provenance statement is pushed as an artifact whose <c>subject</c> is the image (the referrers API), or, when
 /// the registry ignores subjects, tagged <c>sha256-&lt;digest&gt;.att</c> as well (the tag schema fallback).
@@ -28,16 +30,24 @@ public sealed class OciPublisher(NarSource nars, HttpClient http, long chunkByte
         }
 
         var path = job.Paths[0].Path;
-        OciImage image;
+        var layers = new StorePathLayer((p, token) => nars.OpenAsync(job.Cache.Id, p, token));
+        InspectedImage? inspected;
         await using (var nar = await nars.OpenAsync(job.Cache.Id, path, ct).ConfigureAwait(false))
         {
-            image = await ImageInspector.InspectAsync(nar, ct).ConfigureAwait(false)
-                ?? throw CacheException.Invalid($"{path} is not an OCI image layout");
+            inspected = await ImageInspector.InspectAsync(nar, ct).ConfigureAwait(false);
         }
+
+        var image = inspected switch
+        {
+            OciImage found => found,
+            Nix2ContainerImage description => await description.ResolveAsync(layers, ct).ConfigureAwait(false),
+            _ => throw CacheException.Invalid($"{path} is not an OCI image (layout, docker-archive or nix2container description)"),
+        };
 
         var credentials = job.Request.Credentials;
         var registry = new RegistryClient(http, job.Target.RegistryBaseUri, job.Target.Repository, credentials?.RegistryUser, credentials?.RegistryPassword, chunkBytes);
-        var needed = new Dictionary<string, OciDescriptor>(StringComparer.Ordinal);
+        var files = new Dictionary<string, OciDescriptor>(StringComparer.Ordinal);
+        var others = new List<OciDescriptor>();
         var sessions = new Dictionary<string, Uri>(StringComparer.Ordinal);
         var mounted = 0;
         foreach (var blob in image.Blobs.DistinctBy(b => b.Digest))
@@ -54,27 +64,53 @@ public sealed class OciPublisher(NarSource nars, HttpClient http, long chunkByte
                 continue;
             }
 
-            needed[image.BlobPaths[blob.Digest]] = blob;
+            if (image.Sources[blob.Digest] is FileBlob file)
+            {
+                files[file.Path] = blob;
+            }
+            else
+            {
+                others.Add(blob);
+            }
+
             if (session != NoSession)
             {
                 sessions[blob.Digest] = session;
             }
         }
 
-        var uploaded = needed.Count;
-        if (needed.Count > 0)
+        var uploaded = files.Count + others.Count;
+        foreach (var blob in others)
+        {
+            var session = sessions.GetValueOrDefault(blob.Digest);
+            switch (image.Sources[blob.Digest])
+            {
+                case InlineBlob inline:
+                    using (var stream = new MemoryStream(inline.Bytes, writable: false))
+                    {
+                        await registry.UploadAsync(blob.Digest, blob.Size, stream, session, ct).ConfigureAwait(false);
+                    }
+
+                    break;
+                case StorePathsBlob generated:
+                    await layers.StreamAsync(generated.Paths, (stream, token) => registry.UploadAsync(blob.Digest, blob.Size, stream, session, token), ct).ConfigureAwait(false);
+                    break;
+            }
+        }
+
+        if (files.Count > 0)
         {
             await using var nar = await nars.OpenAsync(job.Cache.Id, path, ct).ConfigureAwait(false);
-            await NarReader.ReadAsync(nar, async (node, contents, token) =>
+            await ImageFiles.ReadAsync(nar, async (name, _, contents, token) =>
             {
-                if (contents is not null && needed.Remove(node.Path, out var blob))
+                if (files.Remove(name, out var blob))
                 {
                     await registry.UploadAsync(blob.Digest, blob.Size, contents, sessions.GetValueOrDefault(blob.Digest), token).ConfigureAwait(false);
                 }
             }, ct).ConfigureAwait(false);
-            if (needed.Count > 0)
+            if (files.Count > 0)
             {
-                throw CacheException.Invalid($"the layout of {path} changed between reads: {string.Join(", ", needed.Keys)} not found");
+                throw CacheException.Invalid($"the image in {path} changed between reads: {string.Join(", ", files.Keys)} not found");
             }
         }
 
@@ -93,6 +129,7 @@ public sealed class OciPublisher(NarSource nars, HttpClient http, long chunkByte
             ["tag"] = job.Target.Tag,
             ["blobsUploaded"] = uploaded.ToString(CultureInfo.InvariantCulture),
             ["blobsMounted"] = mounted.ToString(CultureInfo.InvariantCulture),
+            ["format"] = image.Format,
         });
     }
 
@@ -149,9 +186,9 @@ public sealed class OciPublisher(NarSource nars, HttpClient http, long chunkByte
             ["schemaVersion"] = 2,
             ["mediaType"] = OciImage.OciManifestType,
             ["artifactType"] = ProvenanceStatement.MediaType,
-            ["config"] = Descriptor(EmptyConfigType, configDigest, EmptyConfig.Length),
-            ["layers"] = new JsonArray(Descriptor(ProvenanceStatement.MediaType, statementDigest, statement.Length)),
-            ["subject"] = Descriptor(subject.MediaType, subject.Digest, subject.Size),
+            ["config"] = OciImage.Descriptor(new(EmptyConfigType, configDigest, EmptyConfig.Length)),
+            ["layers"] = new JsonArray(OciImage.Descriptor(new(ProvenanceStatement.MediaType, statementDigest, statement.Length))),
+            ["subject"] = OciImage.Descriptor(subject),
             ["annotations"] = new JsonObject { ["in-toto.io/predicate-type"] = ProvenanceStatement.PredicateType },
         });
         var digestReference = "sha256:" + BlobDigest.Compute(manifest).ToHex();
@@ -165,7 +202,4 @@ public sealed class OciPublisher(NarSource nars, HttpClient http, long chunkByte
         await registry.PutManifestAsync(fallbackTag, OciImage.OciManifestType, manifest, ct).ConfigureAwait(false);
         return $"{registry.Repository}:{fallbackTag}";
     }
-
-    private static JsonObject Descriptor(string mediaType, string digest, long size) =>
-        new() { ["mediaType"] = mediaType, ["digest"] = digest, ["size"] = size };
 }
