@@ -14,32 +14,14 @@ namespace Flywheel.Cache.Server.Nix;
 /// route). It skips the route matcher, the route value dictionary and the per-request service scope; anything
 /// else, including every other spelling routing would accept, continues down the pipeline to routing.
 /// </summary>
-internal sealed class NixReadFastPath
+internal sealed class NixReadFastPath(
+    RequestDelegate next, CacheCatalog catalog, RequestAuthorizer auth, NixBinaryCache nix, UpstreamReadThrough upstreams,
+    FlywheelMetrics metrics, EndpointDataSource endpoints)
 {
     private const string NarInfoSuffix = ".narinfo";
     private const string CacheInfoSegment = "nix-cache-info";
 
-    private readonly RequestDelegate _next;
-    private readonly CacheCatalog _catalog;
-    private readonly RequestAuthorizer _auth;
-    private readonly NixBinaryCache _nix;
-    private readonly UpstreamReadThrough _upstreams;
-    private readonly FlywheelMetrics _metrics;
-    private readonly EndpointDataSource _endpoints;
     private Routes? _routes; // found on first use: the endpoints exist once the app is built
-
-    public NixReadFastPath(
-        RequestDelegate next, CacheCatalog catalog, RequestAuthorizer auth, NixBinaryCache nix, UpstreamReadThrough upstreams,
-        FlywheelMetrics metrics, EndpointDataSource endpoints)
-    {
-        _next = next;
-        _catalog = catalog;
-        _auth = auth;
-        _nix = nix;
-        _upstreams = upstreams;
-        _metrics = metrics;
-        _endpoints = endpoints;
-    }
 
     public Task InvokeAsync(HttpContext context)
     {
@@ -47,31 +29,31 @@ internal sealed class NixReadFastPath
         var path = context.Request.Path.Value;
         if (!(HttpMethods.IsGet(method) || HttpMethods.IsHead(method)) || path is null || path.Length < 2 || path[0] != '/')
         {
-            return _next(context);
+            return next(context);
         }
 
         var slash = path.IndexOf('/', 1);
         if (slash < 0 || path.IndexOf('/', slash + 1) >= 0 || !CacheNames.IsValid(path.AsSpan(1, slash - 1)))
         {
-            return _next(context);
+            return next(context);
         }
 
         var file = path.AsSpan(slash + 1);
-        var routes = _routes ??= FindRoutes(_endpoints);
+        var routes = _routes ??= FindRoutes(endpoints);
         if (file.Length > NarInfoSuffix.Length && file.EndsWith(NarInfoSuffix, StringComparison.Ordinal))
         {
             context.SetEndpoint(routes.NarInfo);
             return NarInfoEndpoint.GetAsync(
-                context, path[1..slash], file[..^NarInfoSuffix.Length].ToString(), _catalog, _auth, _nix, _upstreams, _metrics);
+                context, path[1..slash], file[..^NarInfoSuffix.Length].ToString(), catalog, auth, nix, upstreams, metrics);
         }
 
         if (file.SequenceEqual(CacheInfoSegment))
         {
             context.SetEndpoint(routes.CacheInfo);
-            return CacheInfoEndpoint.GetAsync(context, path[1..slash], _catalog, _auth);
+            return CacheInfoEndpoint.GetAsync(context, path[1..slash], catalog, auth);
         }
 
-        return _next(context);
+        return next(context);
     }
 
     private static Routes FindRoutes(EndpointDataSource endpoints)
