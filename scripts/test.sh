@@ -4,28 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Real components the tests drive. Missing ones are installed here; CI has nothing installed by hand.
-DEBIAN_PACKAGES=(nix-bin bazel-bootstrap postgresql nginx xz-utils zstd bzip2 brotli libzstd1 liblzma5 libbz2-1.0 docker-registry skopeo)
-
-missing=()
-for p in "${DEBIAN_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "test.sh: installing ${missing[*]}"
-  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
-fi
-
-# s3rver, the S3 stand-in (for RustFS/MinIO) the S3 blob store tests run against, in a project-local folder.
-S3RVER_VERSION=3.7.1
-S3RVER_DIR="$PWD/.test-env/s3rver"
-if [ "$(node -p "try{require('$S3RVER_DIR/node_modules/s3rver/package.json').version}catch(e){''}" 2>/dev/null)" != "$S3RVER_VERSION" ]; then
-  echo "test.sh: installing s3rver@$S3RVER_VERSION into $S3RVER_DIR"
-  npm install --no-save --no-audit --no-fund --prefix "$S3RVER_DIR" "s3rver@$S3RVER_VERSION" </dev/null
-fi
-export FLYWHEEL_TEST_S3RVER="$S3RVER_DIR/node_modules/s3rver/bin/s3rver.js"
+# Real components the tests drive, and s3rver (the package lists live in scripts/deps.sh).
+source scripts/deps.sh
+ensure_debian_packages test.sh "${TEST_DEBIAN_PACKAGES[@]}"
+ensure_s3rver test.sh "$PWD"
 
 results="$(mktemp -d)"
 trap 'rm -rf "$results"' EXIT

@@ -7,6 +7,7 @@
 # --backend    embedded (default: local disk + SQLite), production (s3rver + PostgreSQL started on loopback by
 #              the benchmarks project's `backend` command, the tests' harness), or both, one after the other.
 # --duration   seconds per scenario (default 10); --smoke is --duration 1 and results/smoke.{md,json}.
+#              Results go to results/latest.{md,json}, or results/production.{md,json} for --backend production.
 # --keep       keep the temporary folder (logs, configs, nginx's directories) for a look afterwards.
 #
 # What runs: the gateway (Release build) and nginx (Debian's, unprivileged, with its own config and prefix in a
@@ -34,30 +35,17 @@ while [ $# -gt 0 ]; do
     --duration) DURATION="$2"; shift 2 ;;
     --smoke) SMOKE=1; DURATION=1; shift ;;
     --keep) KEEP=1; shift ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
 
-# --- tools -------------------------------------------------------------------------------------------------
-DEBIAN_PACKAGES=(wrk nginx nix-bin curl python3 util-linux)
-missing=()
-for p in "${DEBIAN_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "run.sh: installing ${missing[*]}"
-  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
-fi
+# --- tools (package lists: scripts/deps.sh, shared with scripts/test.sh) ------------------------------------------
+source scripts/deps.sh
+ensure_debian_packages run.sh "${BENCH_DEBIAN_PACKAGES[@]}"
 if [[ " ${BACKENDS[*]} " == *" production "* ]]; then
-  # s3rver, as scripts/test.sh installs it for the tests
-  S3RVER_DIR="$ROOT/.test-env/s3rver"
-  if [ ! -f "$S3RVER_DIR/node_modules/s3rver/bin/s3rver.js" ]; then
-    npm install --no-save --no-audit --no-fund --prefix "$S3RVER_DIR" "s3rver@3.7.1" </dev/null
-  fi
-  export FLYWHEEL_TEST_S3RVER="$S3RVER_DIR/node_modules/s3rver/bin/s3rver.js"
+  ensure_debian_packages run.sh "${BENCH_PRODUCTION_DEBIAN_PACKAGES[@]}"
+  ensure_s3rver run.sh "$ROOT"
 fi
 
 echo "run.sh: building (Release)"
@@ -332,7 +320,9 @@ echo "{\"scenario\": \"process\", \"server\": \"nginx\", \"vm_hwm_mib\": $(pytho
 
 # --- report --------------------------------------------------------------------------------------------------
 OUT_DIR="$ROOT/bench/load/results"
-NAME=latest; [ "$SMOKE" -eq 1 ] && NAME=smoke
+# A production-only run writes production.{md,json}: latest.* holds the embedded (and --backend both) table.
+NAME=latest; [ "${BACKENDS[*]}" = production ] && NAME=production
+[ "$SMOKE" -eq 1 ] && NAME=smoke
 mkdir -p "$OUT_DIR"
 python3 "$ROOT/bench/load/report.py" "$RESULTS" "$OUT_DIR/$NAME.json" "$OUT_DIR/$NAME.md" "$DURATION" "$(nproc)"
 cat "$OUT_DIR/$NAME.md"

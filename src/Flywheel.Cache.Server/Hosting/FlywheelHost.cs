@@ -123,6 +123,8 @@ public static class FlywheelHost
         app.Services.GetRequiredService<FlywheelMetrics>().ObserveUpstreamCircuits(app.Services.GetRequiredService<UpstreamBreakers>());
         app.UseMiddleware<ErrorHandling>();
         app.UseRequestMetrics();
+        app.UseMiddleware<NixReadFastPath>(); // before routing: the hottest Nix reads skip the matcher
+        app.UseRouting();
         HealthEndpoints.Map(app);
         app.MapPrometheusMetrics("/metrics");
         var api = app.MapGroup("/_api/v1");

@@ -41,6 +41,22 @@ public sealed partial class BazelCache
     /// </summary>
     public async Task<IReadOnlyList<BazelDigest>> FindMissingAsync(IReadOnlyList<BazelDigest> digests, CancellationToken cancellationToken)
     {
+        var positions = await FindMissingPositionsAsync(digests, cancellationToken).ConfigureAwait(false);
+        var missing = new BazelDigest[positions.Count];
+        for (var i = 0; i < missing.Length; i++)
+        {
+            missing[i] = digests[positions[i]];
+        }
+
+        return missing;
+    }
+
+    /// <summary>
+    /// <see cref="FindMissingAsync"/> as ascending positions in <paramref name="digests"/>, so a caller can answer
+    /// with the digests it was given (e.g. the request's own messages) instead of new ones.
+    /// </summary>
+    public async Task<IReadOnlyList<int>> FindMissingPositionsAsync(IReadOnlyList<BazelDigest> digests, CancellationToken cancellationToken)
+    {
         ArgumentNullException.ThrowIfNull(digests);
         if (digests.Count == 0)
         {
@@ -53,19 +69,7 @@ public sealed partial class BazelCache
             asked[i] = digests[i].ToSizedBlob();
         }
 
-        var positions = await _index.FindMissingSizedBlobsAsync(asked, cancellationToken).ConfigureAwait(false);
-        if (positions.Count == 0)
-        {
-            return [];
-        }
-
-        var missing = new BazelDigest[positions.Count];
-        for (var i = 0; i < missing.Length; i++)
-        {
-            missing[i] = digests[positions[i]];
-        }
-
-        return missing;
+        return await _index.FindMissingSizedBlobsAsync(asked, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using Flywheel.Cache.Index;
@@ -14,6 +15,8 @@ public readonly record struct BazelDigest(BlobDigest Hash, long SizeBytes)
 {
     /// <summary>The digest of zero bytes, which every REAPI server has.</summary>
     public static BazelDigest Empty { get; } = new(BlobDigest.Empty, 0);
+
+    private static readonly SearchValues<char> LowerHexDigits = SearchValues.Create("0123456789abcdef");
 
     public bool IsEmpty => SizeBytes == 0 && Hash == BlobDigest.Empty;
 
@@ -81,21 +84,6 @@ public readonly record struct BazelDigest(BlobDigest Hash, long SizeBytes)
         return CacheException.Invalid($"{what} '{hash}/{digest.SizeBytes}' is not valid: {problem}");
     }
 
-    private static bool IsLowerHex(ReadOnlySpan<char> hash)
-    {
-        if (hash.Length != BlobDigest.HexLength)
-        {
-            return false;
-        }
-
-        foreach (var c in hash)
-        {
-            if (c is not ((>= '0' and <= '9') or (>= 'a' and <= 'f')))
-            {
-                return false;
-            }
-        }
-
-        return true;
-    }
+    private static bool IsLowerHex(ReadOnlySpan<char> hash) =>
+        hash.Length == BlobDigest.HexLength && !hash.ContainsAnyExcept(LowerHexDigits);
 }

@@ -15,9 +15,9 @@ public sealed class AccessTracker
 
     private readonly IMetadataStore _index;
     private readonly TimeProvider _time;
-    private ConcurrentDictionary<(long CacheId, string Hash), byte> _narInfos = new();
-    private ConcurrentDictionary<(long CacheId, BlobDigest Digest), byte> _blobs = new();
-    private ConcurrentDictionary<(long CacheId, BlobDigest Action), byte> _actions = new();
+    private Pending<(long CacheId, string Hash)> _narInfos = new();
+    private Pending<(long CacheId, BlobDigest Digest)> _blobs = new();
+    private Pending<(long CacheId, BlobDigest Action)> _actions = new();
 
     public AccessTracker(IMetadataStore index, TimeProvider time)
     {
@@ -25,59 +25,68 @@ public sealed class AccessTracker
         _time = time;
     }
 
-    public int PendingNarInfos => _narInfos.Count;
+    public int PendingNarInfos => Volatile.Read(ref _narInfos).Count;
 
-    public int PendingBlobs => _blobs.Count;
+    public int PendingBlobs => Volatile.Read(ref _blobs).Count;
 
-    public void RecordNarInfo(long cacheId, string storePathHash)
-    {
-        var pending = _narInfos;
-        if (pending.Count < MaxPending)
-        {
-            pending.TryAdd((cacheId, storePathHash), 0);
-        }
-    }
+    public void RecordNarInfo(long cacheId, string storePathHash) => Volatile.Read(ref _narInfos).Add((cacheId, storePathHash));
 
     /// <summary>Records an action cache hit of a cache.</summary>
-    public void RecordActionResult(long cacheId, BlobDigest actionHash)
-    {
-        var pending = _actions;
-        if (pending.Count < MaxPending)
-        {
-            pending.TryAdd((cacheId, actionHash), 0);
-        }
-    }
+    public void RecordActionResult(long cacheId, BlobDigest actionHash) => Volatile.Read(ref _actions).Add((cacheId, actionHash));
 
     /// <summary>Records that a cache read (or relies on) a blob: it joins the cache's blobs, or moves up in its LRU order.</summary>
     public void RecordBlob(long cacheId, BlobDigest digest)
     {
-        var pending = _blobs;
-        if (pending.Count < MaxPending && digest != BlobDigest.Empty)
+        if (digest != BlobDigest.Empty)
         {
-            pending.TryAdd((cacheId, digest), 0);
+            Volatile.Read(ref _blobs).Add((cacheId, digest));
         }
     }
 
     /// <summary>Writes what was recorded since the last flush: one batched statement per cache for each of narinfos, blobs and action results.</summary>
     public async Task FlushAsync(CancellationToken cancellationToken)
     {
-        var narInfos = Interlocked.Exchange(ref _narInfos, new ConcurrentDictionary<(long CacheId, string Hash), byte>());
-        var blobs = Interlocked.Exchange(ref _blobs, new ConcurrentDictionary<(long CacheId, BlobDigest Digest), byte>());
-        var actions = Interlocked.Exchange(ref _actions, new ConcurrentDictionary<(long CacheId, BlobDigest Action), byte>());
+        var narInfos = Interlocked.Exchange(ref _narInfos, new()).Keys;
+        var blobs = Interlocked.Exchange(ref _blobs, new()).Keys;
+        var actions = Interlocked.Exchange(ref _actions, new()).Keys;
         var now = _time.GetUtcNow();
-        foreach (var group in narInfos.Keys.GroupBy(k => k.CacheId))
+        foreach (var group in narInfos.GroupBy(k => k.CacheId))
         {
             await _index.TouchNarInfosAsync(group.Key, group.Select(k => k.Hash).ToList(), now, cancellationToken).ConfigureAwait(false);
         }
 
-        foreach (var group in blobs.Keys.GroupBy(k => k.CacheId))
+        foreach (var group in blobs.GroupBy(k => k.CacheId))
         {
             await _index.TouchCacheBlobsAsync(group.Key, group.Select(k => k.Digest).ToList(), now, cancellationToken).ConfigureAwait(false);
         }
 
-        foreach (var group in actions.Keys.GroupBy(k => k.CacheId))
+        foreach (var group in actions.GroupBy(k => k.CacheId))
         {
             await _index.TouchActionResultsAsync(group.Key, group.Select(k => k.Action).ToList(), now, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// One flush period's entries of one kind. A hit on an entry already pending (the common case: hot keys) is one
+    /// lock-free lookup; the size is an interlocked counter, since <see cref="ConcurrentDictionary{TKey,TValue}.Count"/>
+    /// takes every lock of the dictionary.
+    /// </summary>
+    private sealed class Pending<TKey>
+        where TKey : notnull
+    {
+        private readonly ConcurrentDictionary<TKey, byte> _entries = new();
+        private int _count;
+
+        public int Count => Volatile.Read(ref _count);
+
+        public ICollection<TKey> Keys => _entries.Keys;
+
+        public void Add(TKey key)
+        {
+            if (Volatile.Read(ref _count) < MaxPending && !_entries.ContainsKey(key) && _entries.TryAdd(key, 0))
+            {
+                Interlocked.Increment(ref _count);
+            }
         }
     }
 }

@@ -11,6 +11,7 @@ public readonly record struct NarHashResult(BlobDigest FileHash, long FileSize, 
 /// <summary>
 /// The upload verifier: fed the (compressed) NAR file chunk by chunk as it arrives, it hashes the file bytes,
 /// decompresses them, hashes the NAR bytes and checks that they start with the NAR magic. No allocation per chunk.
+/// An uncompressed file is hashed once: its bytes are the NAR's.
 /// </summary>
 public sealed class NarHasher : IDisposable
 {
@@ -55,7 +56,11 @@ public sealed class NarHasher : IDisposable
             ThrowCompleted();
         }
 
-        _fileHash.AppendData(compressedChunk);
+        if (_compression != NarCompression.None)
+        {
+            _fileHash.AppendData(compressedChunk); // uncompressed, the file is the NAR: its hash is the NAR hash
+        }
+
         _fileSize += compressedChunk.Length;
         _decompressor.Decompress(compressedChunk, _nar);
     }
@@ -79,11 +84,16 @@ public sealed class NarHasher : IDisposable
         }
 
         Span<byte> bytes = stackalloc byte[BlobDigest.ByteLength];
-        _fileHash.GetHashAndReset(bytes);
-        var fileHash = BlobDigest.FromBytes(bytes);
         _nar.Hash.GetHashAndReset(bytes);
-        var narHash = NixHash.FromDigest(BlobDigest.FromBytes(bytes));
-        return new NarHashResult(fileHash, _fileSize, narHash, _nar.Size);
+        var narDigest = BlobDigest.FromBytes(bytes);
+        var fileHash = narDigest;
+        if (_compression != NarCompression.None)
+        {
+            _fileHash.GetHashAndReset(bytes);
+            fileHash = BlobDigest.FromBytes(bytes);
+        }
+
+        return new NarHashResult(fileHash, _fileSize, NixHash.FromDigest(narDigest), _nar.Size);
     }
 
     public void Dispose()

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
@@ -62,23 +63,11 @@ public readonly struct BlobDigest : IEquatable<BlobDigest>, IComparable<BlobDige
     /// <summary>Parses 64 hex digits (either case). Anything else is not a digest.</summary>
     public static bool TryParseHex(ReadOnlySpan<char> hex, out BlobDigest digest)
     {
-        digest = default;
-        if (hex.Length != HexLength)
-        {
-            return false;
-        }
-
         Span<byte> bytes = stackalloc byte[ByteLength];
-        for (var i = 0; i < ByteLength; i++)
+        if (hex.Length != HexLength || Convert.FromHexString(hex, bytes, out _, out _) != OperationStatus.Done)
         {
-            var hi = HexValue(hex[2 * i]);
-            var lo = HexValue(hex[(2 * i) + 1]);
-            if ((hi | lo) < 0)
-            {
-                return false;
-            }
-
-            bytes[i] = (byte)((hi << 4) | lo);
+            digest = default;
+            return false;
         }
 
         digest = FromBytes(bytes);
@@ -88,23 +77,11 @@ public readonly struct BlobDigest : IEquatable<BlobDigest>, IComparable<BlobDige
     /// <summary>Parses 64 hex digits given as UTF-8 bytes.</summary>
     public static bool TryParseHex(ReadOnlySpan<byte> hexUtf8, out BlobDigest digest)
     {
-        digest = default;
-        if (hexUtf8.Length != HexLength)
-        {
-            return false;
-        }
-
         Span<byte> bytes = stackalloc byte[ByteLength];
-        for (var i = 0; i < ByteLength; i++)
+        if (hexUtf8.Length != HexLength || Convert.FromHexString(hexUtf8, bytes, out _, out _) != OperationStatus.Done)
         {
-            var hi = HexValue((char)hexUtf8[2 * i]);
-            var lo = HexValue((char)hexUtf8[(2 * i) + 1]);
-            if ((hi | lo) < 0)
-            {
-                return false;
-            }
-
-            bytes[i] = (byte)((hi << 4) | lo);
+            digest = default;
+            return false;
         }
 
         digest = FromBytes(bytes);
@@ -145,15 +122,6 @@ public readonly struct BlobDigest : IEquatable<BlobDigest>, IComparable<BlobDige
 
     public static bool operator ==(BlobDigest left, BlobDigest right) => left.Equals(right);
     public static bool operator !=(BlobDigest left, BlobDigest right) => !left.Equals(right);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int HexValue(char c) => c switch
-    {
-        >= '0' and <= '9' => c - '0',
-        >= 'a' and <= 'f' => c - 'a' + 10,
-        >= 'A' and <= 'F' => c - 'A' + 10,
-        _ => -1,
-    };
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void ThrowWrongLength(int length) =>

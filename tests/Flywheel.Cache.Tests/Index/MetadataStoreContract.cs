@@ -553,6 +553,18 @@ public abstract partial class MetadataStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Sized_lookup_reports_each_size_of_one_digest_once_at_its_first_position()
+    {
+        await Store.RecordBlobAsync(Digest("a"), 12, Time.GetUtcNow(), None);
+
+        var missing = await Store.FindMissingSizedBlobsAsync(
+            [new(Digest("a"), 10), new(Digest("a"), 11), new(Digest("a"), 11), new(Digest("a"), 12), new(Digest("a"), 10), new(Digest("b"), 11)], None);
+
+        Assert.Equal([0, 1, 5], missing);
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Store.FindMissingSizedBlobsAsync([new(Digest("a"), -1)], None));
+    }
+
+    [Fact]
     public async Task Sized_lookup_never_misses_the_empty_blob_at_size_zero()
     {
         Assert.Empty(await Store.FindMissingSizedBlobsAsync([new(BlobDigest.Empty, 0)], None));

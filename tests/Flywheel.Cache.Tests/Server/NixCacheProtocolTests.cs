@@ -125,6 +125,9 @@ public sealed class NixCacheProtocolTests : IClassFixture<DaemonFixture>
     [InlineData("/main/nar/0000000000000000000000000000000000000000000000000000.nar", HttpStatusCode.NotFound)]
     [InlineData("/main/log/..%2F..%2Fetc%2Fpasswd", HttpStatusCode.BadRequest)]
     [InlineData("/Main/nix-cache-info", HttpStatusCode.NotFound)]
+    [InlineData("/cas/00000000000000000000000000000000.narinfo", HttpStatusCode.BadRequest)] // Bazel's /cas/{hash}, not a cache
+    [InlineData("/ac/nix-cache-info", HttpStatusCode.BadRequest)]
+    [InlineData("/main/.narinfo", HttpStatusCode.NotFound)]
     public async Task Reads_answer_misses_and_bad_names_clearly(string path, HttpStatusCode expected)
     {
         using var client = _daemon.CreateClient();

@@ -34,11 +34,13 @@ internal static class ContentAddressableStorageService
             digests[i] = BazelDigest.From(request.BlobDigests[i], "blob_digests");
         }
 
-        var missing = await services.GetRequiredService<BazelCache>().FindMissingAsync(digests, call.CancellationToken);
+        // The answer reuses the request's digest messages: no hex is formatted again.
+        var missing = await services.GetRequiredService<BazelCache>().FindMissingPositionsAsync(digests, call.CancellationToken);
         var response = new FindMissingBlobsResponse();
-        foreach (var digest in missing)
+        response.MissingBlobDigests.Capacity = missing.Count;
+        foreach (var position in missing)
         {
-            response.MissingBlobDigests.Add(digest.ToProto());
+            response.MissingBlobDigests.Add(request.BlobDigests[position]);
         }
 
         return response;

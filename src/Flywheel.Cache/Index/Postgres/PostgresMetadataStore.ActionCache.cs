@@ -15,13 +15,11 @@ public sealed partial class PostgresMetadataStore
         "ON CONFLICT (cache_id, action_hash) DO UPDATE SET " +
         "result = excluded.result, size = excluded.size, created_at = excluded.created_at, last_access = excluded.last_access";
 
-    // The hot path of REAPI FindMissingBlobs: the two arrays are zipped into rows with their (1-based) position;
-    // a row is missing unless a blob with that digest has that size. GROUP BY folds repeats of one
-    // (digest, size) into its first position.
-    private const string FindMissingSizedBlobsSql =
-        "SELECT min(d.ord)::int FROM unnest($1::bytea[], $2::bigint[]) WITH ORDINALITY AS d (digest, size, ord) " +
-        "WHERE NOT EXISTS (SELECT 1 FROM blobs WHERE blobs.digest = d.digest AND blobs.size = d.size) " +
-        "GROUP BY d.digest, d.size ORDER BY 1";
+    // The hot path of REAPI FindMissingBlobs: $1 packs distinct digests 32 bytes each (SizedBlobLookup); each slice
+    // is probed on the primary key. The answer is each known digest's index in the pack and its size.
+    private const string FindSizedBlobsSql =
+        "SELECT i.n, b.size FROM generate_series(0, $2 - 1) AS i (n) " +
+        "JOIN blobs AS b ON b.digest = substring($1 FROM i.n * 32 + 1 FOR 32)";
 
     // Forward only, rows locked in key order first (see TouchNarInfosSql).
     private const string TouchActionResultsSql =
@@ -67,43 +65,24 @@ public sealed partial class PostgresMetadataStore
 
     public Task<IReadOnlyList<int>> FindMissingSizedBlobsAsync(IReadOnlyList<SizedBlob> blobs, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(blobs);
-        if (blobs.Count == 0)
+        var lookup = SizedBlobLookup.Create(blobs);
+        if (lookup.Count == 0)
         {
-            return Task.FromResult<IReadOnlyList<int>>([]);
+            return Task.FromResult(lookup.MissingPositions());
         }
 
-        var digests = new byte[blobs.Count][];
-        var sizes = new long[blobs.Count];
-        for (var i = 0; i < blobs.Count; i++)
+        return RunAsync(lookup, static async (connection, lookup, ct) =>
         {
-            if (blobs[i].Size < 0)
+            await using var command = PostgresCommands.Create(connection, FindSizedBlobsSql).With(lookup.Packed).With(lookup.Count);
+            await using (var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false))
             {
-                throw new ArgumentOutOfRangeException(nameof(blobs), $"blob {blobs[i].Digest} has a negative size");
-            }
-
-            digests[i] = blobs[i].Digest.ToBytes();
-            sizes[i] = blobs[i].Size;
-        }
-
-        return RunAsync((blobs, digests, sizes), static async (connection, s, ct) =>
-        {
-            await using var command = PostgresCommands.Create(connection, FindMissingSizedBlobsSql);
-            command.Parameters.Add(new NpgsqlParameter<byte[][]> { TypedValue = s.digests, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bytea });
-            command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = s.sizes, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint });
-            await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
-            var missing = new List<int>();
-            while (await reader.ReadAsync(ct).ConfigureAwait(false))
-            {
-                var position = reader.GetInt32(0) - 1;
-                var blob = s.blobs[position];
-                if (blob.Size != 0 || blob.Digest != BlobDigest.Empty)
+                while (await reader.ReadAsync(ct).ConfigureAwait(false))
                 {
-                    missing.Add(position);
+                    lookup.Found(reader.GetInt32(0), reader.GetInt64(1));
                 }
             }
 
-            return (IReadOnlyList<int>)missing;
+            return lookup.MissingPositions();
         }, cancellationToken);
     }
 }

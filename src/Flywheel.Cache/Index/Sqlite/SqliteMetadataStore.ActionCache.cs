@@ -13,13 +13,11 @@ public sealed partial class SqliteMetadataStore
         "ON CONFLICT (cache_id, action_hash) DO UPDATE SET " +
         "result = excluded.result, size = excluded.size, created_at = excluded.created_at, last_access = excluded.last_access";
 
-    // Each element is "<64 hex>/<size>"; as in FindMissingBlobsSql the answer is the array position, and
-    // GROUP BY folds repeats of one (digest, size) into its first position.
-    private const string FindMissingSizedBlobsSql =
-        "SELECT MIN(j.key) FROM json_each(@blobs) AS j " +
-        "WHERE NOT EXISTS (SELECT 1 FROM blobs WHERE blobs.digest = unhex(substr(j.value, 1, 64)) " +
-        "AND blobs.size = CAST(substr(j.value, 66) AS INTEGER)) " +
-        "GROUP BY j.value ORDER BY 1";
+    // @digests packs distinct digests 32 bytes each (SizedBlobLookup); a recursive CTE walks it and each slice is
+    // probed on the primary key (CROSS JOIN keeps the walk outside). The answer is each known digest's index and size.
+    private const string FindSizedBlobsSql =
+        "WITH RECURSIVE i (n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM i WHERE n + 1 < @count) " +
+        "SELECT i.n, b.size FROM i CROSS JOIN blobs AS b WHERE b.digest = substr(@digests, i.n * 32 + 1, 32)";
 
     // Access times only move forward, so late or repeated touches write nothing.
     private const string TouchActionResultsSql =
@@ -73,74 +71,28 @@ public sealed partial class SqliteMetadataStore
 
     public Task<IReadOnlyList<int>> FindMissingSizedBlobsAsync(IReadOnlyList<SizedBlob> blobs, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(blobs);
-        if (blobs.Count == 0)
+        var lookup = SizedBlobLookup.Create(blobs);
+        if (lookup.Count == 0)
         {
-            return Task.FromResult<IReadOnlyList<int>>([]);
+            return Task.FromResult(lookup.MissingPositions());
         }
 
-        return RunAsync((blobs, json: SizedBlobArray(blobs)), static (session, s) =>
+        return RunAsync(lookup, static (session, lookup) =>
         {
-            var command = session.Command(FindMissingSizedBlobsSql, "@blobs");
-            command.Parameters[0].Value = s.json;
-            var missing = new List<int>();
-            using var reader = command.ExecuteReader();
-            while (reader.Read())
+            var command = session.Command(FindSizedBlobsSql, "@count", "@digests");
+            command.Parameters[0].Value = (long)lookup.Count;
+            command.Parameters[1].Value = lookup.Packed;
+            using (var reader = command.ExecuteReader())
             {
-                var position = reader.GetInt32(0);
-                var blob = s.blobs[position];
-                if (blob.Size != 0 || blob.Digest != BlobDigest.Empty)
+                while (reader.Read())
                 {
-                    missing.Add(position);
+                    lookup.Found(reader.GetInt32(0), reader.GetInt64(1));
                 }
             }
 
-            return (IReadOnlyList<int>)missing;
+            command.Parameters[1].Value = DBNull.Value; // the cached command must not keep the pack alive
+
+            return lookup.MissingPositions();
         }, cancellationToken);
-    }
-
-    /// <summary><c>["&lt;hex&gt;/&lt;size&gt;",…]</c>, built in one string without intermediate copies.</summary>
-    private static string SizedBlobArray(IReadOnlyList<SizedBlob> blobs)
-    {
-        var length = 1;
-        for (var i = 0; i < blobs.Count; i++)
-        {
-            var size = blobs[i].Size;
-            if (size < 0)
-            {
-                throw new ArgumentOutOfRangeException(nameof(blobs), $"blob {blobs[i].Digest} has a negative size");
-            }
-
-            length += BlobDigest.HexLength + 4 + CountDigits(size); // "hex/size" and a comma or the closing bracket
-        }
-
-        return string.Create(length, blobs, static (span, list) =>
-        {
-            span[0] = '[';
-            var position = 1;
-            for (var i = 0; i < list.Count; i++)
-            {
-                span[position++] = '"';
-                list[i].Digest.WriteHex(span.Slice(position, BlobDigest.HexLength));
-                position += BlobDigest.HexLength;
-                span[position++] = '/';
-                list[i].Size.TryFormat(span[position..], out var written, default, System.Globalization.CultureInfo.InvariantCulture);
-                position += written;
-                span[position++] = '"';
-                span[position++] = i == list.Count - 1 ? ']' : ',';
-            }
-        });
-    }
-
-    private static int CountDigits(long value)
-    {
-        var digits = 1;
-        while (value >= 10)
-        {
-            value /= 10;
-            digits++;
-        }
-
-        return digits;
     }
 }
