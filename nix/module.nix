@@ -224,6 +224,12 @@ in
         default = null;
         description = "NIX_CONF_DIR for the in-process build workers. `null`: the machine's nix.conf.";
       };
+      lease = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        example = "00:01:00";
+        description = "How long a build worker holds a build without renewing, as a .NET TimeSpan; it renews every third of that, and a build whose worker died is taken again once its lease ends. `null` keeps the daemon's default (1 min).";
+      };
     };
 
     bazel = {

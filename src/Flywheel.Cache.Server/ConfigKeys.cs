@@ -91,6 +91,12 @@ public static class ConfigKeys
     /// <summary>NIX_CONF_DIR for the in-process build workers' Nix; default: the machine's.</summary>
     public const string BuildsNixConfDir = "Builds:NixConfDir";
 
+    /// <summary>
+    /// How long a worker holds a build it took without renewing, as a TimeSpan (default 00:01:00); it renews every third of
+    /// that while the build runs, and a build whose worker died is taken again once its lease ends.
+    /// </summary>
+    public const string BuildsLease = "Builds:Lease";
+
     // Lanes are the indexed section "Lanes" (Lanes:0:Name, :Cpus, :MemoryBytes, :Concurrency, :RunnerLabel), read by
     // Builds/BuildOptions; default tinyland-nix (4 CPU, 8 GiB) and tinyland-nix-heavy (8 CPU, 16 GiB).
 
@@ -104,6 +110,6 @@ public static class ConfigKeys
         GcInterval, GcOrphanGrace,
         FlakeHubUrl,
         UpstreamNegativeTtl, UpstreamBreakDuration,
-        BuildsWorkers, BuildsNixConfDir,
+        BuildsWorkers, BuildsNixConfDir, BuildsLease,
     ];
 }

@@ -38,7 +38,8 @@ internal sealed class BuildWorkerService(
         var runner = new NixBuildRunner(new NixBuildSettings(gateway, secret, work, environment, TimeSpan.FromHours(6)), new ProcessRunner(), http);
         var names = lanes.All.Select(l => l.Name).ToArray();
         var workers = Enumerable.Range(0, builds.Workers).Select(i =>
-            new BuildWorker(index, lanes, names, $"{Environment.MachineName}/in-process-{i}", runner, work, time, loggers.CreateLogger<BuildWorker>())
+            new BuildWorker(index, lanes, names, $"{Environment.MachineName}/in-process-{i}", runner, work, builds.Lease, time,
+                loggers.CreateLogger<BuildWorker>())
                 .RunAsync(Poll, stoppingToken));
         try
         {

@@ -85,11 +85,11 @@ internal static class BuildCommand
                 }
             }
 
-            if (build.Status is "succeeded" or "failed")
+            if (BuildView.IsFinal(build.Status))
             {
                 Console.Error.WriteLine(build.Status == "succeeded"
                     ? $"build {build.Id}: succeeded: {string.Join(' ', build.Outputs)}"
-                    : $"build {build.Id}: failed: {build.Error}");
+                    : $"build {build.Id}: {build.Status}: {build.Error}");
                 return build;
             }
 

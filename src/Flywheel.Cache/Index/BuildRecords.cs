@@ -1,20 +1,28 @@
 namespace Flywheel.Cache.Index;
 
-/// <summary>Where a build request is: waiting for a worker, being built, or done.</summary>
+/// <summary>
+/// Where a build request is: waiting for a worker, being built, or done (<see cref="Lost"/>: given up because the
+/// workers that took it kept vanishing without finishing it).
+/// </summary>
 public enum BuildStatus
 {
     Queued,
     Running,
     Succeeded,
     Failed,
+    Lost,
 }
 
-/// <summary>How one attempt of a build ended; <see cref="OutOfMemory"/> is a kill for exceeding the lane's envelope.</summary>
+/// <summary>
+/// How one attempt of a build ended; <see cref="OutOfMemory"/> is a kill for exceeding the lane's envelope,
+/// <see cref="Lost"/> an attempt whose worker stopped renewing its lease (it died or lost the index).
+/// </summary>
 public enum BuildOutcome
 {
     Succeeded,
     Failed,
     OutOfMemory,
+    Lost,
 }
 
 /// <summary>A build request and its state (the queue entry and the record the API shows).</summary>
@@ -24,6 +32,8 @@ public enum BuildOutcome
 /// <param name="Attempt">How many attempts have started (0 while first queued).</param>
 /// <param name="Outputs">The output store paths, once built.</param>
 /// <param name="LogPath">The cache file path of the build log (<c>log/&lt;drv&gt;</c>), once stored.</param>
+/// <param name="HeartbeatAt">When the worker running it last renewed its lease.</param>
+/// <param name="LeasedUntil">While running: until when the worker holds it; after that another worker reclaims it.</param>
 public sealed record BuildRecord(
     string Id,
     string Cache,
@@ -38,7 +48,9 @@ public sealed record BuildRecord(
     string? Worker,
     IReadOnlyList<string> Outputs,
     string? LogPath,
-    string? Error);
+    string? Error,
+    DateTimeOffset? HeartbeatAt = null,
+    DateTimeOffset? LeasedUntil = null);
 
 /// <summary>One timed phase of an attempt (bootstrap, evaluation, build, upload).</summary>
 public sealed record BuildPhase(string Name, TimeSpan Duration, bool Succeeded);

@@ -11,7 +11,10 @@ namespace Flywheel.Cache.Index;
 internal static class BuildRows
 {
     public const string BuildColumns =
-        "id, cache_name, installable, lane, lane_reason, status, attempt, requested_at, started_at, finished_at, worker, outputs, log_path, error";
+        "id, cache_name, installable, lane, lane_reason, status, attempt, requested_at, started_at, finished_at, worker, outputs, log_path, error, heartbeat_at, leased_until";
+
+    /// <summary>How many columns <see cref="BuildColumns"/> names.</summary>
+    public const int BuildColumnCount = 16;
 
     public const string AttemptColumns =
         "build_id, attempt, installable, lane, outcome, exit_code, peak_memory_bytes, memory_limit, built_paths, substituted_paths, phases, started_at, finished_at";
@@ -22,6 +25,7 @@ internal static class BuildRows
         BuildStatus.Running => "running",
         BuildStatus.Succeeded => "succeeded",
         BuildStatus.Failed => "failed",
+        BuildStatus.Lost => "lost",
         _ => throw new ArgumentOutOfRangeException(nameof(status)),
     };
 
@@ -31,6 +35,7 @@ internal static class BuildRows
         "running" => BuildStatus.Running,
         "succeeded" => BuildStatus.Succeeded,
         "failed" => BuildStatus.Failed,
+        "lost" => BuildStatus.Lost,
         _ => throw new InvalidDataException($"unknown build status '{text}'"),
     };
 
@@ -39,6 +44,7 @@ internal static class BuildRows
         BuildOutcome.Succeeded => "succeeded",
         BuildOutcome.Failed => "failed",
         BuildOutcome.OutOfMemory => "oom",
+        BuildOutcome.Lost => "lost",
         _ => throw new ArgumentOutOfRangeException(nameof(outcome)),
     };
 
@@ -47,6 +53,7 @@ internal static class BuildRows
         "succeeded" => BuildOutcome.Succeeded,
         "failed" => BuildOutcome.Failed,
         "oom" => BuildOutcome.OutOfMemory,
+        "lost" => BuildOutcome.Lost,
         _ => throw new InvalidDataException($"unknown build outcome '{text}'"),
     };
 
@@ -110,7 +117,9 @@ internal static class BuildRows
         Worker: r.IsDBNull(10) ? null : r.GetString(10),
         Outputs: ParseLines(r.GetString(11)),
         LogPath: r.IsDBNull(12) ? null : r.GetString(12),
-        Error: r.IsDBNull(13) ? null : r.GetString(13));
+        Error: r.IsDBNull(13) ? null : r.GetString(13),
+        HeartbeatAt: r.IsDBNull(14) ? null : IndexRows.FromUnix(r.GetInt64(14)),
+        LeasedUntil: r.IsDBNull(15) ? null : IndexRows.FromUnix(r.GetInt64(15)));
 
     /// <summary>Reads <see cref="AttemptColumns"/> in order.</summary>
     public static BuildAttemptRecord Attempt(DbDataReader r) => new(
@@ -133,7 +142,7 @@ internal static class BuildRows
     [
         b.Id, b.Cache, b.Installable, b.Lane, b.LaneReason, Status(b.Status), b.Attempt,
         b.RequestedAt.ToUnixTimeMilliseconds(), Nullable(b.StartedAt), Nullable(b.FinishedAt), (object?)b.Worker ?? DBNull.Value,
-        Lines(b.Outputs), (object?)b.LogPath ?? DBNull.Value, (object?)b.Error ?? DBNull.Value,
+        Lines(b.Outputs), (object?)b.LogPath ?? DBNull.Value, (object?)b.Error ?? DBNull.Value, Nullable(b.HeartbeatAt), Nullable(b.LeasedUntil),
     ];
 
     /// <summary>The values of <see cref="AttemptColumns"/> in order.</summary>

@@ -36,6 +36,7 @@ public sealed class NixBuildOrchestrationRealNixTests : IAsyncLifetime
             in {
               hello = drv "hello" "echo hello > $out";
               hog = drv "hog" "x=$(/usr/bin/head -c 134217728 /dev/zero | /usr/bin/tr '\\0' a); echo held > $out";
+              slow = drv "slow" "/bin/sleep 6; echo slept > $out";
             }
             """);
         var environment = _nix.Environment.Where(e => e.Value is not null).ToDictionary(e => e.Key, e => e.Value!);
@@ -128,34 +129,105 @@ public sealed class NixBuildOrchestrationRealNixTests : IAsyncLifetime
     {
         // a daemon without in-process workers; the worker process shares its SQLite index (one machine)
         await using var daemon = await FlywheelProcess.StartAsync(null, _nix.Environment.Where(e => e.Value is not null).ToDictionary(e => e.Key, e => e.Value!));
-        using var http = new HttpClient { BaseAddress = daemon.BaseAddress };
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", daemon.AdminToken);
-        var response = await http.PostAsJsonAsync("_api/v1/builds", new { installable = _file + "#hello", cache = "main", lane = "tinyland-nix" });
-        Assert.True(response.StatusCode == HttpStatusCode.Created, await response.Content.ReadAsStringAsync());
-        var id = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString();
+        using var http = DaemonClient(daemon);
+        var id = await SubmitAsync(http, "hello", "tinyland-nix");
 
-        var environment = _nix.Environment.Where(e => e.Value is not null).ToDictionary(e => e.Key, e => e.Value!);
         using var cancel = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-        var worker = ProcessRunner.RunAsync("dotnet",
-            [FlywheelProcess.FlywheelDll, "worker", "--lane", "tinyland-nix", "--server", daemon.BaseAddress.ToString(), "--token", daemon.AdminToken, "--data", daemon.DataDirectory],
-            environment.ToDictionary(e => e.Key, e => (string?)e.Value), cancellationToken: cancel.Token);
-        JsonElement build = default;
-        while (!cancel.IsCancellationRequested)
-        {
-            build = await http.GetFromJsonAsync<JsonElement>($"_api/v1/builds/{id}");
-            if (build.GetProperty("status").GetString() is "succeeded" or "failed" || worker.IsCompleted)
-            {
-                break;
-            }
-
-            await Task.Delay(250);
-        }
+        var worker = StartWorker(daemon, "tinyland-nix", new Dictionary<string, string>(), cancel.Token);
+        var build = await WaitForAsync(http, id, b => BuildFinished(b) || worker.IsCompleted, cancel.Token);
 
         var workerOutput = worker.IsCompleted ? (await worker).ToString() : "(worker still running)";
         Assert.True(build.GetProperty("status").GetString() == "succeeded", build + "\n" + workerOutput);
         Assert.DoesNotContain("in-process", build.GetProperty("worker").GetString()!, StringComparison.Ordinal);
         await cancel.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => worker);
+    }
+
+    [Fact]
+    public async Task A_build_whose_worker_process_is_killed_is_reclaimed_after_its_lease_and_finished_by_another_worker()
+    {
+        var lease = new Dictionary<string, string> { ["FLYWHEEL_BUILDS__LEASE"] = "00:00:03" };
+        await using var daemon = await FlywheelProcess.StartAsync(null, _nix.Environment.Where(e => e.Value is not null).Select(e => KeyValuePair.Create(e.Key, e.Value!)).Concat(lease).ToDictionary());
+        using var http = DaemonClient(daemon);
+        var id = await SubmitAsync(http, "slow", "tinyland-nix");
+
+        using var first = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        var doomed = StartWorker(daemon, "tinyland-nix", lease, first.Token);
+        var running = await WaitForAsync(http, id, b => b.GetProperty("status").GetString() == "running" || doomed.IsCompleted, first.Token);
+        Assert.True(running.GetProperty("status").GetString() == "running", running + "\n" + (doomed.IsCompleted ? (await doomed).ToString() : ""));
+        var deadWorker = running.GetProperty("worker").GetString();
+        await Task.Delay(TimeSpan.FromSeconds(3)); // into the 6 s build, with heartbeats renewing the 3 s lease
+        Assert.Equal(("running", 1), await StatusAsync(http, id));
+        await first.CancelAsync(); // SIGKILL to the worker and its Nix processes: a runner pod that died
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => doomed);
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        Assert.Equal(("running", 1), await StatusAsync(http, id)); // nobody else looks yet
+
+        using var second = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        var rescuer = StartWorker(daemon, "tinyland-nix", lease, second.Token);
+        var build = await WaitForAsync(http, id, b => BuildFinished(b) || rescuer.IsCompleted, second.Token);
+        var rescuerOutput = rescuer.IsCompleted ? (await rescuer).ToString() : "(worker still running)";
+        Assert.True(build.GetProperty("status").GetString() == "succeeded", build + "\n" + rescuerOutput);
+        Assert.Equal(2, build.GetProperty("attempt").GetInt32());
+        Assert.NotEqual(deadWorker, build.GetProperty("worker").GetString());
+        var attempts = build.GetProperty("attempts").EnumerateArray().ToList();
+        Assert.Equal(["succeeded", "lost"], attempts.Select(a => a.GetProperty("outcome").GetString()));
+        Assert.Equal([2, 1], attempts.Select(a => a.GetProperty("attempt").GetInt32()));
+        await second.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => rescuer);
+    }
+
+    private static HttpClient DaemonClient(FlywheelProcess daemon)
+    {
+        var http = new HttpClient { BaseAddress = daemon.BaseAddress };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", daemon.AdminToken);
+        return http;
+    }
+
+    private async Task<string> SubmitAsync(HttpClient http, string attribute, string? lane = null)
+    {
+        var response = await http.PostAsJsonAsync("_api/v1/builds", new { installable = _file + "#" + attribute, cache = "main", lane });
+        Assert.True(response.StatusCode == HttpStatusCode.Created, await response.Content.ReadAsStringAsync());
+        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
+    }
+
+    /// <summary>A <c>flywheel worker</c> process on the daemon's data folder (its SQLite index); cancelling the token kills it and its children.</summary>
+    private Task<ProcessResult> StartWorker(FlywheelProcess daemon, string lane, IReadOnlyDictionary<string, string> extra, CancellationToken cancellationToken)
+    {
+        var environment = _nix.Environment.ToDictionary(e => e.Key, e => e.Value);
+        foreach (var (key, value) in extra)
+        {
+            environment[key] = value;
+        }
+
+        return ProcessRunner.RunAsync("dotnet",
+            [FlywheelProcess.FlywheelDll, "worker", "--lane", lane, "--server", daemon.BaseAddress.ToString(), "--token", daemon.AdminToken, "--data", daemon.DataDirectory],
+            environment, cancellationToken: cancellationToken);
+    }
+
+    private static async Task<(string? Status, int Attempt)> StatusAsync(HttpClient http, string id)
+    {
+        var build = await http.GetFromJsonAsync<JsonElement>($"_api/v1/builds/{id}");
+        return (build.GetProperty("status").GetString(), build.GetProperty("attempt").GetInt32());
+    }
+
+    private static bool BuildFinished(JsonElement build) => build.GetProperty("status").GetString() is "succeeded" or "failed" or "lost";
+
+    private static async Task<JsonElement> WaitForAsync(HttpClient http, string id, Func<JsonElement, bool> done, CancellationToken cancellationToken)
+    {
+        JsonElement build = default;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            build = await http.GetFromJsonAsync<JsonElement>($"_api/v1/builds/{id}", CancellationToken.None);
+            if (done(build))
+            {
+                break;
+            }
+
+            await Task.Delay(250, CancellationToken.None);
+        }
+
+        return build;
     }
 
     private async Task<JsonElement> BuildAsync(string attribute)

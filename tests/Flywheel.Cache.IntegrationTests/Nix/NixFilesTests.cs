@@ -254,7 +254,7 @@ public sealed partial class NixFilesTests(ITestOutputHelper output)
         ["gc"] = new JsonObject { ["interval"] = "01:00:00", ["orphanGrace"] = "06:00:00" },
         ["promotion"] = new JsonObject { ["flakeHubUrl"] = "https://api.flakehub.com/" },
         ["upstream"] = new JsonObject { ["negativeTtl"] = "00:00:30", ["breakDuration"] = "00:00:30" },
-        ["builds"] = new JsonObject { ["workers"] = 1, ["nixConfDir"] = "/etc/flywheel/nix" },
+        ["builds"] = new JsonObject { ["workers"] = 1, ["nixConfDir"] = "/etc/flywheel/nix", ["lease"] = "00:01:00" },
         ["openFirewall"] = false,
         ["extraEnvironment"] = new JsonObject(),
     };
