@@ -21,7 +21,13 @@ public sealed record BuildView(
 
     public static BuildView From(BuildRecord b, IReadOnlyList<BuildAttemptRecord> attempts) => new(
         b.Id, b.Cache, b.Installable, StatusText(b.Status), b.Lane, b.LaneReason, b.Attempt, b.RequestedAt, b.StartedAt, b.FinishedAt, b.Worker,
-        b.Outputs, b.LogPath is null ? null : $"/{b.Cache}/{b.LogPath}", b.Error, attempts.Select(AttemptView.From).ToList(), b.HeartbeatAt, b.LeasedUntil);
+        b.Outputs, LogLink(b), b.Error, attempts.Select(AttemptView.From).ToList(), b.HeartbeatAt, b.LeasedUntil);
+
+    /// <summary>Where the newest attempt's log is read: <c>/{cache}/log/{drv}</c> once evaluated, else <c>/_api/v1/builds/{id}/log</c>.</summary>
+    public static string? LogLink(BuildRecord b) =>
+        b.LogPath is null ? null
+        : b.LogPath.StartsWith("log/", StringComparison.Ordinal) ? $"/{b.Cache}/{b.LogPath}"
+        : $"/_api/v1/builds/{b.Id}/log";
 
     public static string StatusText(BuildStatus status) => status.ToString().ToLowerInvariant();
 

@@ -138,11 +138,7 @@ public sealed class BuildWorker(
                 build.Id, build.Attempt, build.Installable, lane.Name, result.Outcome, result.ExitCode, result.PeakMemoryBytes, result.MemoryLimit,
                 result.BuiltPaths, result.SubstitutedPaths, result.Phases, started, Now());
 
-            var logPath = build.LogPath;
-            if (result.Derivation is not null)
-            {
-                logPath = await runner.UploadLogAsync(build.Cache, result.Derivation, result.LogFile, cancellationToken).ConfigureAwait(false);
-            }
+            var logPath = await runner.UploadLogAsync(build, result.Derivation, result.LogFile, cancellationToken).ConfigureAwait(false);
 
             var next = result.Outcome == BuildOutcome.OutOfMemory && !await WasReroutedAsync(build, cancellationToken).ConfigureAwait(false)
                 ? lanes.NextLarger(lane) : null;

@@ -90,11 +90,17 @@ public sealed class NixBuildRunner(NixBuildSettings settings, ProcessRunner proc
         return attempt.Finish(BuildOutcome.Succeeded, 0, drv, outputs, plan.ToBuild.Count, plan.ToFetch.Count, null);
     }
 
-    /// <summary>Sends the attempt's log to <c>{Gateway}/{cache}/log/{drv name}</c> (the route Nix's own log upload uses).</summary>
-    public async Task<string> UploadLogAsync(string cache, string derivation, string logFile, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sends the attempt's log to the gateway and returns its cache file path: <c>{Gateway}/{cache}/log/{drv name}</c> (the
+    /// route Nix's own log upload uses) once the attempt has a derivation, else (it failed in bootstrap or evaluation)
+    /// <c>{Gateway}/_api/v1/builds/{id}/log</c>, kept at <see cref="BuildRecord.AttemptLogPath"/>.
+    /// </summary>
+    public async Task<string> UploadLogAsync(BuildRecord build, string? derivation, string logFile, CancellationToken cancellationToken)
     {
-        var path = "log/" + Path.GetFileName(derivation);
-        var uri = new Uri(settings.Gateway, Uri.EscapeDataString(cache) + "/" + path);
+        ArgumentNullException.ThrowIfNull(build);
+        var (path, uri) = derivation is not null
+            ? ("log/" + Path.GetFileName(derivation), new Uri(settings.Gateway, Uri.EscapeDataString(build.Cache) + "/log/" + Path.GetFileName(derivation)))
+            : (build.AttemptLogPath, new Uri(settings.Gateway, "_api/v1/builds/" + Uri.EscapeDataString(build.Id) + "/log"));
         await using var body = File.OpenRead(logFile);
         using var request = new HttpRequestMessage(HttpMethod.Put, uri) { Content = new StreamContent(body) };
         request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("text/plain") { CharSet = "utf-8" };

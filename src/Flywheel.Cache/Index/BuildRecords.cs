@@ -31,7 +31,7 @@ public enum BuildOutcome
 /// <param name="LaneReason">Why that lane: asked for, recommended from history (with the reasoning), or rerouted after an OOM kill.</param>
 /// <param name="Attempt">How many attempts have started (0 while first queued).</param>
 /// <param name="Outputs">The output store paths, once built.</param>
-/// <param name="LogPath">The cache file path of the build log (<c>log/&lt;drv&gt;</c>), once stored.</param>
+/// <param name="LogPath">The cache file path of the newest attempt's log (<c>log/&lt;drv&gt;</c>, or <see cref="AttemptLogPath"/> before evaluation), once stored.</param>
 /// <param name="HeartbeatAt">When the worker running it last renewed its lease.</param>
 /// <param name="LeasedUntil">While running: until when the worker holds it; after that another worker reclaims it.</param>
 public sealed record BuildRecord(
@@ -50,7 +50,15 @@ public sealed record BuildRecord(
     string? LogPath,
     string? Error,
     DateTimeOffset? HeartbeatAt = null,
-    DateTimeOffset? LeasedUntil = null);
+    DateTimeOffset? LeasedUntil = null)
+{
+    /// <summary>
+    /// Where the log of the current attempt is kept when it has no derivation to file it under (it failed in bootstrap
+    /// or evaluation): a cache file served at <c>/_api/v1/builds/{id}/log</c>. Logs of evaluated attempts live at
+    /// <c>log/&lt;drv&gt;</c>, where Nix looks for them.
+    /// </summary>
+    public string AttemptLogPath => $"build-log/{Id}/{Attempt.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
+}
 
 /// <summary>One timed phase of an attempt (bootstrap, evaluation, build, upload).</summary>
 public sealed record BuildPhase(string Name, TimeSpan Duration, bool Succeeded);

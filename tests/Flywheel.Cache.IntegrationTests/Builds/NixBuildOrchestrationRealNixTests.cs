@@ -125,6 +125,43 @@ public sealed class NixBuildOrchestrationRealNixTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_build_failing_in_evaluation_keeps_its_log_readable_through_the_build()
+    {
+        var build = await BuildAsync("nope");
+        Assert.True(build.GetProperty("status").GetString() == "failed", build.ToString());
+        var phases = build.GetProperty("attempts")[0].GetProperty("phases").EnumerateArray().ToList();
+        Assert.Equal([("bootstrap", true), ("evaluation", false)], phases.Select(p => (p.GetProperty("name").GetString(), p.GetProperty("succeeded").GetBoolean())));
+        var link = build.GetProperty("log").GetString()!;
+        Assert.Equal($"/_api/v1/builds/{build.GetProperty("id").GetString()}/log", link);
+
+        var log = await _http.GetStringAsync(link.TrimStart('/'));
+        Assert.Contains("# evaluation failed:", log, StringComparison.Ordinal);
+        Assert.Contains("nope", log, StringComparison.Ordinal); // Nix's own message names the missing attribute
+    }
+
+    [Fact]
+    public async Task A_build_failing_in_bootstrap_keeps_its_log_readable_through_the_build()
+    {
+        // the daemon's in-process worker finds no Nix on its PATH
+        var environment = _nix.Environment.Where(e => e.Value is not null).ToDictionary(e => e.Key, e => e.Value!);
+        environment["PATH"] = Path.Combine(_nix.Root, "no-nix-here");
+        environment["FLYWHEEL_BUILDS__WORKERS"] = "1";
+        await using var daemon = await FlywheelProcess.StartAsync(null, environment);
+        using var http = DaemonClient(daemon);
+
+        var build = await BuildAsync(daemon, http, _file + "#hello");
+        Assert.True(build.GetProperty("status").GetString() == "failed", build.ToString());
+        Assert.StartsWith("bootstrap: the Nix toolchain is missing", build.GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.Equal(["bootstrap"], build.GetProperty("attempts")[0].GetProperty("phases").EnumerateArray().Select(p => p.GetProperty("name").GetString()));
+        var log = await http.GetStringAsync(build.GetProperty("log").GetString()!.TrimStart('/'));
+        Assert.Contains("# bootstrap: nix --version", log, StringComparison.Ordinal);
+        Assert.Contains("# bootstrap failed: cannot run 'nix'", log, StringComparison.Ordinal);
+
+        using var anonymous = new HttpClient { BaseAddress = daemon.BaseAddress };
+        Assert.Equal(HttpStatusCode.NotFound, (await anonymous.GetAsync("_api/v1/builds/bnope/log")).StatusCode);
+    }
+
+    [Fact]
     public async Task A_worker_process_takes_builds_of_its_lane_from_the_queue()
     {
         // a daemon without in-process workers; the worker process shares its SQLite index (one machine)
@@ -230,23 +267,15 @@ public sealed class NixBuildOrchestrationRealNixTests : IAsyncLifetime
         return build;
     }
 
-    private async Task<JsonElement> BuildAsync(string attribute)
+    private Task<JsonElement> BuildAsync(string attribute) => BuildAsync(_daemon, _http, _file + "#" + attribute);
+
+    private static async Task<JsonElement> BuildAsync(FlywheelProcess daemon, HttpClient http, string installable)
     {
-        var response = await _http.PostAsJsonAsync("_api/v1/builds", new { installable = _file + "#" + attribute, cache = "main" });
+        var response = await http.PostAsJsonAsync("_api/v1/builds", new { installable, cache = "main" });
         Assert.True(response.StatusCode == HttpStatusCode.Created, await response.Content.ReadAsStringAsync());
-        var id = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString();
-        var deadline = DateTime.UtcNow.AddMinutes(4);
-        while (DateTime.UtcNow < deadline)
-        {
-            var build = await _http.GetFromJsonAsync<JsonElement>($"_api/v1/builds/{id}");
-            if (build.GetProperty("status").GetString() is "succeeded" or "failed")
-            {
-                return build;
-            }
-
-            await Task.Delay(250);
-        }
-
-        throw new TimeoutException($"build {id} did not finish; daemon output:\n{_daemon.Output}");
+        var id = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
+        using var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(4));
+        var build = await WaitForAsync(http, id, BuildFinished, deadline.Token);
+        return BuildFinished(build) ? build : throw new TimeoutException($"build {id} did not finish; daemon output:\n{daemon.Output}");
     }
 }
