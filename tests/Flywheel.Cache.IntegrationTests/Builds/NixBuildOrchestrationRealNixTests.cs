@@ -125,6 +125,41 @@ public sealed class NixBuildOrchestrationRealNixTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_cli_builds_a_local_path_flake_with_wait_and_json()
+    {
+        // a flake without inputs (nothing to fetch), its derivation written with builtins only; flakes evaluate purely, so
+        // the system is spelled out instead of builtins.currentSystem
+        var flake = Directory.CreateDirectory(Path.Combine(_nix.Root, "flake-" + _nonce)).FullName;
+        var system = (System.Runtime.InteropServices.RuntimeInformation.OSArchitecture == System.Runtime.InteropServices.Architecture.Arm64 ? "aarch64" : "x86_64") + "-linux";
+        await File.WriteAllTextAsync(Path.Combine(flake, "flake.nix"), $$"""
+            {
+              outputs = { self }: {
+                greeting = builtins.derivation {
+                  name = "fw-flake-greeting-{{_nonce}}";
+                  system = "{{system}}";
+                  builder = "/bin/sh";
+                  args = [ "-c" "echo from a flake > $out" ];
+                };
+              };
+            }
+            """);
+
+        var cli = await FlywheelProcess.CliAsync(
+            ["build", "--server", _daemon.BaseAddress.ToString(), "--token", _daemon.AdminToken, "--cache", "main", $"path:{flake}#greeting", "--wait", "--json"]);
+        Assert.True(cli.ExitCode == 0, cli + "\n" + _daemon.Output);
+        var record = JsonDocument.Parse(cli.StandardOutput).RootElement;
+        Assert.Equal("succeeded", record.GetProperty("status").GetString());
+        Assert.Equal($"path:{flake}#greeting", record.GetProperty("installable").GetString());
+        var attempt = record.GetProperty("attempts")[0];
+        Assert.Equal(["bootstrap", "evaluation", "plan", "build", "upload"], attempt.GetProperty("phases").EnumerateArray().Select(p => p.GetProperty("name").GetString()));
+        var output = record.GetProperty("outputs")[0].GetString()!;
+        Assert.EndsWith($"-fw-flake-greeting-{_nonce}", output, StringComparison.Ordinal);
+        Assert.Equal("from a flake\n", await File.ReadAllTextAsync(output));
+        Assert.Equal(HttpStatusCode.OK, (await _http.GetAsync($"main/{Path.GetFileName(output)[..32]}.narinfo")).StatusCode);
+        Assert.StartsWith("/main/log/", record.GetProperty("log").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_build_failing_in_evaluation_keeps_its_log_readable_through_the_build()
     {
         var build = await BuildAsync("nope");
