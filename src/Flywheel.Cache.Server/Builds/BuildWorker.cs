@@ -23,31 +23,65 @@ public sealed class BuildWorker(
 
     public string Name => name;
 
-    /// <summary>Takes and runs one build; false when none was queued.</summary>
-    public async Task<bool> RunOnceAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs builds until cancelled: up to each lane's <see cref="Lane.Concurrency"/> at once, taking another whenever a
+    /// lane has a free slot, and polling the queue every <paramref name="poll"/> while nothing can be taken. A build whose
+    /// handling fails in the worker itself (the index unreachable when finishing) is logged; its lease then ends and
+    /// another worker reclaims it.
+    /// </summary>
+    public async Task RunAsync(TimeSpan poll, CancellationToken cancellationToken)
+    {
+        var running = new Dictionary<Task, string>();
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                var free = laneNames.Where(l => running.Values.Count(r => r == l) < lanes.Get(l).Concurrency).ToArray();
+                if (free.Length > 0 && await TakeAsync(free, cancellationToken).ConfigureAwait(false) is { } build)
+                {
+                    running.Add(RunHeldAsync(build, cancellationToken), build.Lane);
+                    continue; // the queue may hold more for the free slots
+                }
+
+                await Task.WhenAny(running.Keys.Append(Task.Delay(poll, time, cancellationToken))).ConfigureAwait(false);
+                foreach (var done in running.Keys.Where(t => t.IsCompleted).ToList())
+                {
+                    running.Remove(done);
+                    if (done.Exception is { } e)
+                    {
+                        logger.LogError(e.InnerException ?? e, "A build failed in worker {Worker}; its lease will end and another worker reclaims it", name);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            foreach (var task in running.Keys)
+            {
+                try
+                {
+                    await task.ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                {
+                    // stopping: the build ended its lease for another worker to reclaim
+                }
+                catch (Exception e)
+                {
+                    logger.LogError(e, "A build failed in worker {Worker} while it stopped", name);
+                }
+            }
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+    }
+
+    /// <summary>Reclaims builds of dead workers, then takes the oldest queued build of <paramref name="free"/>; null when none waits.</summary>
+    private async Task<BuildRecord?> TakeAsync(IReadOnlyCollection<string> free, CancellationToken cancellationToken)
     {
         await ReclaimExpiredAsync(cancellationToken).ConfigureAwait(false);
         var now = Now();
-        var build = await index.TakeBuildAsync(laneNames, name, now, now + lease, cancellationToken).ConfigureAwait(false);
-        if (build is null)
-        {
-            return false;
-        }
-
-        await RunHeldAsync(build, cancellationToken).ConfigureAwait(false);
-        return true;
-    }
-
-    /// <summary>Runs builds until cancelled, polling the queue every <paramref name="poll"/> while it is empty.</summary>
-    public async Task RunAsync(TimeSpan poll, CancellationToken cancellationToken)
-    {
-        while (!cancellationToken.IsCancellationRequested)
-        {
-            if (!await RunOnceAsync(cancellationToken).ConfigureAwait(false))
-            {
-                await Task.Delay(poll, time, cancellationToken).ConfigureAwait(false);
-            }
-        }
+        return await index.TakeBuildAsync(free, name, now, now + lease, cancellationToken).ConfigureAwait(false);
     }
 
     private async Task ReclaimExpiredAsync(CancellationToken cancellationToken)

@@ -37,6 +37,9 @@ public sealed class NixBuildOrchestrationRealNixTests : IAsyncLifetime
               hello = drv "hello" "echo hello > $out";
               hog = drv "hog" "x=$(/usr/bin/head -c 134217728 /dev/zero | /usr/bin/tr '\\0' a); echo held > $out";
               slow = drv "slow" "/bin/sleep 6; echo slept > $out";
+              pause1 = drv "pause1" "/bin/sleep 4; echo 1 > $out";
+              pause2 = drv "pause2" "/bin/sleep 4; echo 2 > $out";
+              pause3 = drv "pause3" "/bin/sleep 4; echo 3 > $out";
             }
             """);
         var environment = _nix.Environment.Where(e => e.Value is not null).ToDictionary(e => e.Key, e => e.Value!);
@@ -247,6 +250,41 @@ public sealed class NixBuildOrchestrationRealNixTests : IAsyncLifetime
         Assert.Equal([2, 1], attempts.Select(a => a.GetProperty("attempt").GetInt32()));
         await second.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => rescuer);
+    }
+
+    [Fact]
+    public async Task A_worker_process_runs_up_to_its_lane_concurrency_builds_at_once()
+    {
+        var lanes = new Dictionary<string, string>
+        {
+            ["FLYWHEEL_LANES__0__NAME"] = "pair",
+            ["FLYWHEEL_LANES__0__MEMORYBYTES"] = (1L << 30).ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["FLYWHEEL_LANES__0__CONCURRENCY"] = "2",
+        };
+        await using var daemon = await FlywheelProcess.StartAsync(null, _nix.Environment.Where(e => e.Value is not null).Select(e => KeyValuePair.Create(e.Key, e.Value!)).Concat(lanes).ToDictionary());
+        using var http = DaemonClient(daemon);
+        var ids = new List<string>();
+        foreach (var attribute in new[] { "pause1", "pause2", "pause3" })
+        {
+            ids.Add(await SubmitAsync(http, attribute, "pair"));
+        }
+
+        using var cancel = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        var worker = StartWorker(daemon, "pair", lanes, cancel.Token);
+        var builds = new List<JsonElement>();
+        foreach (var id in ids)
+        {
+            builds.Add(await WaitForAsync(http, id, b => BuildFinished(b) || worker.IsCompleted, cancel.Token));
+        }
+
+        var workerOutput = worker.IsCompleted ? (await worker).ToString() : "(worker still running)";
+        Assert.All(builds, b => Assert.True(b.GetProperty("status").GetString() == "succeeded", b + "\n" + workerOutput));
+        var spans = builds.Select(b => (Start: b.GetProperty("startedAt").GetDateTimeOffset(), End: b.GetProperty("finishedAt").GetDateTimeOffset())).ToList();
+        int Overlapping(DateTimeOffset at) => spans.Count(s => s.Start <= at && at < s.End);
+        var most = spans.Max(s => Overlapping(s.Start));
+        Assert.True(most == 2, $"at most {most} build(s) ran at once; expected the lane's concurrency, 2: {string.Join(", ", spans)}");
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => worker);
     }
 
     private static HttpClient DaemonClient(FlywheelProcess daemon)
