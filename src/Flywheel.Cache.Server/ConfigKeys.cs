@@ -97,8 +97,29 @@ public static class ConfigKeys
     /// </summary>
     public const string BuildsLease = "Builds:Lease";
 
-    // Lanes are the indexed section "Lanes" (Lanes:0:Name, :Cpus, :MemoryBytes, :Concurrency, :RunnerLabel), read by
-    // Builds/BuildOptions; default tinyland-nix (4 CPU, 8 GiB) and tinyland-nix-heavy (8 CPU, 16 GiB).
+    /// <summary>
+    /// The build lanes: the indexed section <c>Lanes:N:FIELD</c> for N = 0, 1, … and each field of <see cref="LaneKeys"/>,
+    /// read by Builds/BuildOptions; default tinyland-nix (4 CPU, 8 GiB) and tinyland-nix-heavy (8 CPU, 16 GiB).
+    /// </summary>
+    public const string LanesSection = "Lanes";
+
+    /// <summary>A lane's name (required).</summary>
+    public const string LaneName = "Name";
+
+    /// <summary>The CPUs of the lane's runner pods (default 1).</summary>
+    public const string LaneCpus = "Cpus";
+
+    /// <summary>The lane's memory envelope in bytes (required).</summary>
+    public const string LaneMemoryBytes = "MemoryBytes";
+
+    /// <summary>How many builds of the lane one worker runs at once (default 1).</summary>
+    public const string LaneConcurrency = "Concurrency";
+
+    /// <summary>The runner label the lane corresponds to (default: its name).</summary>
+    public const string LaneRunnerLabel = "RunnerLabel";
+
+    /// <summary>The fields of one lane, for the test that compares them with the NixOS module.</summary>
+    public static readonly IReadOnlyList<string> LaneKeys = [LaneName, LaneCpus, LaneMemoryBytes, LaneConcurrency, LaneRunnerLabel];
 
     public static readonly IReadOnlyList<string> All =
     [

@@ -12,22 +12,20 @@ namespace Flywheel.Cache.Server.Builds;
 /// </summary>
 public sealed record BuildOptions(IReadOnlyList<Lane> Lanes, int Workers, string? NixConfDir, TimeSpan Lease)
 {
-    public const string LanesSection = "Lanes";
-
     public static readonly TimeSpan DefaultLease = TimeSpan.FromMinutes(1);
 
     public static BuildOptions Load(IConfiguration configuration, List<string> errors)
     {
         var lanes = new List<Lane>();
-        foreach (var section in configuration.GetSection(LanesSection).GetChildren())
+        foreach (var section in configuration.GetSection(ConfigKeys.LanesSection).GetChildren())
         {
-            var name = section["Name"] ?? "";
+            var name = section[ConfigKeys.LaneName] ?? "";
             lanes.Add(new Lane(
                 name,
-                (int)Int(section, "Cpus", 1, errors),
-                Int(section, "MemoryBytes", 0, errors, long.MaxValue),
-                (int)Int(section, "Concurrency", 1, errors),
-                section["RunnerLabel"] is { Length: > 0 } label ? label : name));
+                (int)Int(section, ConfigKeys.LaneCpus, 1, errors),
+                Int(section, ConfigKeys.LaneMemoryBytes, 0, errors, long.MaxValue),
+                (int)Int(section, ConfigKeys.LaneConcurrency, 1, errors),
+                section[ConfigKeys.LaneRunnerLabel] is { Length: > 0 } label ? label : name));
         }
 
         var workers = (int)Int(configuration, ConfigKeys.BuildsWorkers, 0, errors, 64);
@@ -43,7 +41,7 @@ public sealed record BuildOptions(IReadOnlyList<Lane> Lanes, int Workers, string
         }
         catch (CacheException e)
         {
-            errors.Add($"{LanesSection}: {e.Message}");
+            errors.Add($"{ConfigKeys.LanesSection}: {e.Message}");
         }
 
         return new BuildOptions(lanes.Count > 0 ? lanes : Lane.Defaults, workers, configuration[ConfigKeys.BuildsNixConfDir] is { Length: > 0 } conf ? conf : null,
