@@ -1,6 +1,7 @@
 using System.Globalization;
 using Flywheel.Cache.Builds;
 using Flywheel.Cache.Index;
+using Flywheel.Cache.Server.Metrics;
 using Microsoft.Extensions.Logging;
 
 namespace Flywheel.Cache.Server.Builds;
@@ -14,7 +15,7 @@ namespace Flywheel.Cache.Server.Builds;
 /// </summary>
 public sealed class BuildWorker(
     IMetadataStore index, LaneSet lanes, IReadOnlyList<string> laneNames, string name, NixBuildRunner runner, string workDirectory,
-    TimeSpan lease, TimeProvider time, ILogger logger)
+    TimeSpan lease, FlywheelMetrics metrics, TimeProvider time, ILogger logger)
 {
     /// <summary>How many attempts of one build may be lost (their workers vanished) before it is given up.</summary>
     public const int MaxLostAttempts = 3;
@@ -89,6 +90,7 @@ public sealed class BuildWorker(
         foreach (var reclaimed in await index.ReclaimExpiredBuildsAsync(Now(), MaxLostAttempts, cancellationToken).ConfigureAwait(false))
         {
             logger.LogWarning("Build {Build} reclaimed by {Worker}: {Error}", reclaimed.Id, name, reclaimed.Error);
+            metrics.RecordBuildOutcome(reclaimed.Lane, BuildOutcome.Lost);
         }
     }
 
@@ -197,6 +199,11 @@ public sealed class BuildWorker(
                     Error = result.Error,
                 };
             await FinishAsync(updated, attempt).ConfigureAwait(false);
+            metrics.RecordBuildAttempt(attempt);
+            if (next is not null)
+            {
+                metrics.RecordOomReroute(lane.Name, next.Name);
+            }
             logger.LogInformation("Build {Build}: attempt {Attempt} on {Lane} ended {Outcome}{Next}", build.Id, build.Attempt, lane.Name, result.Outcome,
                 next is null ? "" : $", rerouted to {next.Name}");
         }

@@ -85,3 +85,6 @@ public sealed record BuildAttemptRecord(
 
 /// <summary>Filters for listing builds (null: any), newest first, at most <paramref name="Limit"/>.</summary>
 public sealed record BuildQuery(string? Cache = null, string? Installable = null, BuildStatus? Status = null, int Limit = 100);
+
+/// <summary>How many builds of one lane are in one status.</summary>
+public sealed record BuildCount(string Lane, BuildStatus Status, long Count);

@@ -13,6 +13,10 @@ internal static class BuildRows
     public const string BuildColumns =
         "id, cache_name, installable, lane, lane_reason, status, attempt, requested_at, started_at, finished_at, worker, outputs, log_path, error, heartbeat_at, leased_until";
 
+    /// <summary>Queued and running builds per lane: lane, status, count (both dialects).</summary>
+    public const string CountActiveSql =
+        "SELECT lane, status, COUNT(*) FROM builds WHERE status IN ('queued', 'running') GROUP BY lane, status";
+
     /// <summary>How many columns <see cref="BuildColumns"/> names.</summary>
     public const int BuildColumnCount = 16;
 

@@ -229,6 +229,9 @@ public interface IMetadataStore
     /// </summary>
     Task<IReadOnlyList<BuildRecord>> ReclaimExpiredBuildsAsync(DateTimeOffset when, int maxLost, CancellationToken cancellationToken);
 
+    /// <summary>How many builds are queued and running, per lane (lanes with none are left out).</summary>
+    Task<IReadOnlyList<BuildCount>> CountActiveBuildsAsync(CancellationToken cancellationToken);
+
     Task<BuildRecord?> GetBuildAsync(string id, CancellationToken cancellationToken);
 
     /// <summary>Builds matching the filters, newest request first.</summary>

@@ -107,6 +107,16 @@ public sealed class NixBuildOrchestrationRealNixTests : IAsyncLifetime
         var recommendation = await _http.GetFromJsonAsync<JsonElement>($"_api/v1/lanes/recommendation?installable={Uri.EscapeDataString(_file + "#hog")}");
         Assert.Equal("big", recommendation.GetProperty("lane").GetString());
         Assert.Contains("killed for memory on small", recommendation.GetProperty("explanation").GetString(), StringComparison.Ordinal);
+
+        // the same story in /metrics: attempts by lane and outcome, the reroute, phase durations and peaks per lane
+        var metrics = await _http.GetStringAsync("metrics");
+        Assert.Contains("flywheel_build_attempts_total{lane=\"small\",outcome=\"oom\"} 1", metrics, StringComparison.Ordinal);
+        Assert.Contains("flywheel_build_attempts_total{lane=\"big\",outcome=\"succeeded\"} 1", metrics, StringComparison.Ordinal);
+        Assert.Contains("flywheel_build_oom_reroutes_total{lane=\"small\",to=\"big\"} 1", metrics, StringComparison.Ordinal);
+        Assert.Contains("flywheel_build_phase_duration_seconds_count{lane=\"big\",phase=\"build\"} 1", metrics, StringComparison.Ordinal);
+        Assert.Contains("flywheel_build_phase_duration_seconds_count{lane=\"small\",phase=\"bootstrap\"} 1", metrics, StringComparison.Ordinal);
+        Assert.Contains("flywheel_build_peak_memory_bytes_count{lane=\"big\"} 1", metrics, StringComparison.Ordinal);
+        Assert.Matches(new System.Text.RegularExpressions.Regex("^flywheel_build_peak_memory_bytes_sum\\{lane=\"big\"\\} [1-9]", System.Text.RegularExpressions.RegexOptions.Multiline), metrics);
     }
 
     [Fact]

@@ -220,6 +220,24 @@ public abstract partial class MetadataStoreContract
     }
 
     [Fact]
+    public async Task Active_builds_are_counted_per_lane_and_status()
+    {
+        Assert.Empty(await Store.CountActiveBuildsAsync(None));
+        await Store.EnqueueBuildAsync(NewBuild("a", secondsAgo: 3), None);
+        await Store.EnqueueBuildAsync(NewBuild("b", secondsAgo: 2), None);
+        await Store.EnqueueBuildAsync(NewBuild("c", secondsAgo: 1), None);
+        await Store.EnqueueBuildAsync(NewBuild("d", lane: "large"), None);
+        var taken = (await TakeAsync(["small"], "w"))!;
+        await TakeAsync(["small"], "w");
+        await Store.FinishBuildAttemptAsync(taken with { Status = BuildStatus.Succeeded, LeasedUntil = null }, "w", null, None);
+
+        var counts = await Store.CountActiveBuildsAsync(None);
+        Assert.Equal(
+            [new BuildCount("large", BuildStatus.Queued, 1), new BuildCount("small", BuildStatus.Queued, 1), new BuildCount("small", BuildStatus.Running, 1)],
+            counts.OrderBy(c => c.Lane, StringComparer.Ordinal).ThenBy(c => c.Status));
+    }
+
+    [Fact]
     public async Task Builds_are_listed_newest_first_with_filters()
     {
         await Store.EnqueueBuildAsync(NewBuild("a", secondsAgo: 3), None);

@@ -98,6 +98,29 @@ public sealed class BuildsApiTests : IClassFixture<DaemonFixture>
         Assert.Contains("has no log yet", (await notYet.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("detail").GetString(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Metrics_show_the_queue_depth_of_every_lane()
+    {
+        using var client = _daemon.CreateClient(_daemon.AdminToken);
+        using var created = await client.PostAsJsonAsync("/_api/v1/builds", new { installable = "/src/default.nix#queued", cache = "main", lane = "tinyland-nix-heavy" });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+
+        // the gauge is refreshed from the index every few seconds
+        var deadline = DateTime.UtcNow + (Flywheel.Cache.Server.Builds.BuildQueueGauge.Period * 4);
+        string text;
+        do
+        {
+            await Task.Delay(250);
+            text = await client.GetStringAsync("/metrics");
+        }
+        while (!System.Text.RegularExpressions.Regex.IsMatch(text, "^flywheel_build_queue_depth\\{lane=\"tinyland-nix-heavy\"\\} [1-9]", System.Text.RegularExpressions.RegexOptions.Multiline)
+            && DateTime.UtcNow < deadline);
+
+        Assert.Matches(new System.Text.RegularExpressions.Regex("^flywheel_build_queue_depth\\{lane=\"tinyland-nix-heavy\"\\} [1-9]", System.Text.RegularExpressions.RegexOptions.Multiline), text);
+        Assert.Contains("flywheel_build_running{lane=\"tinyland-nix-heavy\"} 0", text, StringComparison.Ordinal);
+        Assert.Contains("# TYPE flywheel_build_queue_depth gauge", text, StringComparison.Ordinal);
+    }
+
     private async Task<string> CreateTokenAsync(string cache, string scopes)
     {
         using var admin = _daemon.CreateClient(_daemon.AdminToken);

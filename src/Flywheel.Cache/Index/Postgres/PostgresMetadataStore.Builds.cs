@@ -154,6 +154,20 @@ public sealed partial class PostgresMetadataStore
             return (IReadOnlyList<BuildRecord>)reclaimed;
         }, cancellationToken);
 
+    public Task<IReadOnlyList<BuildCount>> CountActiveBuildsAsync(CancellationToken cancellationToken) =>
+        RunAsync(0, static async (connection, _, ct) =>
+        {
+            await using var command = PostgresCommands.Create(connection, BuildRows.CountActiveSql);
+            await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            var counts = new List<BuildCount>();
+            while (await reader.ReadAsync(ct).ConfigureAwait(false))
+            {
+                counts.Add(new BuildCount(reader.GetString(0), BuildRows.ParseStatus(reader.GetString(1)), reader.GetInt64(2)));
+            }
+
+            return (IReadOnlyList<BuildCount>)counts;
+        }, cancellationToken);
+
     public Task<BuildRecord?> GetBuildAsync(string id, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(id);

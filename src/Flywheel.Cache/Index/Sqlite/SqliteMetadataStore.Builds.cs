@@ -176,6 +176,19 @@ public sealed partial class SqliteMetadataStore
             return (IReadOnlyList<BuildRecord>)reclaimed;
         }, cancellationToken);
 
+    public Task<IReadOnlyList<BuildCount>> CountActiveBuildsAsync(CancellationToken cancellationToken) =>
+        RunAsync(0, static (session, _) =>
+        {
+            var counts = new List<BuildCount>();
+            using var reader = session.Command(BuildRows.CountActiveSql).ExecuteReader();
+            while (reader.Read())
+            {
+                counts.Add(new BuildCount(reader.GetString(0), BuildRows.ParseStatus(reader.GetString(1)), reader.GetInt64(2)));
+            }
+
+            return (IReadOnlyList<BuildCount>)counts;
+        }, cancellationToken);
+
     public Task<BuildRecord?> GetBuildAsync(string id, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(id);
