@@ -7,21 +7,22 @@ public sealed record BuildRequest(string? Installable, string? Cache, string? La
 
 /// <summary>
 /// A build as the API shows it, with its attempts (newest first) and the link to its log. Status: queued, running,
-/// succeeded, failed, or lost (given up: its workers kept vanishing); while running, the worker's last heartbeat and
-/// until when it holds the build.
+/// succeeded, failed, or lost (given up: its workers kept vanishing); while running, the worker's last heartbeat, until
+/// when it holds the build, and the phase the attempt is in since when.
 /// </summary>
 public sealed record BuildView(
     string Id, string Cache, string Installable, string Status, string Lane, string LaneReason, int Attempt,
     DateTimeOffset RequestedAt, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt, string? Worker,
     IReadOnlyList<string> Outputs, string? Log, string? Error, IReadOnlyList<AttemptView> Attempts,
-    DateTimeOffset? HeartbeatAt = null, DateTimeOffset? LeasedUntil = null)
+    DateTimeOffset? HeartbeatAt = null, DateTimeOffset? LeasedUntil = null, string? Phase = null, DateTimeOffset? PhaseStartedAt = null)
 {
     /// <summary>Statuses a build does not leave.</summary>
     public static bool IsFinal(string status) => status is "succeeded" or "failed" or "lost";
 
     public static BuildView From(BuildRecord b, IReadOnlyList<BuildAttemptRecord> attempts) => new(
         b.Id, b.Cache, b.Installable, StatusText(b.Status), b.Lane, b.LaneReason, b.Attempt, b.RequestedAt, b.StartedAt, b.FinishedAt, b.Worker,
-        b.Outputs, LogLink(b), b.Error, attempts.Select(AttemptView.From).ToList(), b.HeartbeatAt, b.LeasedUntil);
+        b.Outputs, LogLink(b), b.Error, attempts.Select(AttemptView.From).ToList(), b.HeartbeatAt, b.LeasedUntil,
+        b.Status == BuildStatus.Running ? b.Phase : null, b.Status == BuildStatus.Running ? b.PhaseStartedAt : null);
 
     /// <summary>Where the newest attempt's log is read: <c>/{cache}/log/{drv}</c> once evaluated, else <c>/_api/v1/builds/{id}/log</c>.</summary>
     public static string? LogLink(BuildRecord b) =>

@@ -169,7 +169,8 @@ public sealed class BuildWorker(
         var started = Now();
         try
         {
-            var result = await runner.RunAsync(build, lane, cache.PublicKey, directory, cancellationToken).ConfigureAwait(false);
+            var result = await runner.RunAsync(build, lane, cache.PublicKey, directory, cancellationToken, (phase, ct) => ShowPhaseAsync(build, phase, ct))
+                .ConfigureAwait(false);
             var attempt = new BuildAttemptRecord(
                 build.Id, build.Attempt, build.Installable, lane.Name, result.Outcome, result.ExitCode, result.PeakMemoryBytes, result.MemoryLimit,
                 result.BuiltPaths, result.SubstitutedPaths, result.Phases, started, Now());
@@ -186,6 +187,8 @@ public sealed class BuildWorker(
                     Status = BuildStatus.Queued,
                     Worker = null,
                     LeasedUntil = null,
+                    Phase = null,
+                    PhaseStartedAt = null,
                     LogPath = logPath,
                     Error = result.Error,
                 }
@@ -194,6 +197,8 @@ public sealed class BuildWorker(
                     Status = result.Outcome == BuildOutcome.Succeeded ? BuildStatus.Succeeded : BuildStatus.Failed,
                     FinishedAt = Now(),
                     LeasedUntil = null,
+                    Phase = null,
+                    PhaseStartedAt = null,
                     Outputs = result.Outputs,
                     LogPath = logPath,
                     Error = result.Error,
@@ -221,6 +226,19 @@ public sealed class BuildWorker(
             {
                 Directory.Delete(directory, recursive: true);
             }
+        }
+    }
+
+    /// <summary>Records the phase the attempt entered, for live progress; progress is not worth failing a build over.</summary>
+    private async Task ShowPhaseAsync(BuildRecord build, string phase, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await index.SetBuildPhaseAsync(build.Id, name, build.Attempt, phase, Now(), cancellationToken).ConfigureAwait(false);
+        }
+        catch (CacheException e) when (e.Error == CacheError.Unavailable)
+        {
+            logger.LogWarning(e, "Build {Build}: recording phase {Phase} failed", build.Id, phase);
         }
     }
 

@@ -25,6 +25,8 @@ public static class BuildLeases
             Status = giveUp ? BuildStatus.Lost : BuildStatus.Queued,
             FinishedAt = giveUp ? when : null,
             LeasedUntil = null,
+            Phase = null,
+            PhaseStartedAt = null,
             Error = giveUp ? $"{what}; given up after {lostBefore + 1} lost attempt(s)" : $"{what}; queued again",
         };
         var attempt = new BuildAttemptRecord(

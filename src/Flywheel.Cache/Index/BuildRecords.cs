@@ -34,6 +34,8 @@ public enum BuildOutcome
 /// <param name="LogPath">The cache file path of the newest attempt's log (<c>log/&lt;drv&gt;</c>, or <see cref="AttemptLogPath"/> before evaluation), once stored.</param>
 /// <param name="HeartbeatAt">When the worker running it last renewed its lease.</param>
 /// <param name="LeasedUntil">While running: until when the worker holds it; after that another worker reclaims it.</param>
+/// <param name="Phase">While running: the phase the attempt is in (bootstrap, evaluation, plan, build, upload).</param>
+/// <param name="PhaseStartedAt">When that phase started.</param>
 public sealed record BuildRecord(
     string Id,
     string Cache,
@@ -50,7 +52,9 @@ public sealed record BuildRecord(
     string? LogPath,
     string? Error,
     DateTimeOffset? HeartbeatAt = null,
-    DateTimeOffset? LeasedUntil = null)
+    DateTimeOffset? LeasedUntil = null,
+    string? Phase = null,
+    DateTimeOffset? PhaseStartedAt = null)
 {
     /// <summary>
     /// Where the log of the current attempt is kept when it has no derivation to file it under (it failed in bootstrap

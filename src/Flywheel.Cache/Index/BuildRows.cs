@@ -11,14 +11,14 @@ namespace Flywheel.Cache.Index;
 internal static class BuildRows
 {
     public const string BuildColumns =
-        "id, cache_name, installable, lane, lane_reason, status, attempt, requested_at, started_at, finished_at, worker, outputs, log_path, error, heartbeat_at, leased_until";
+        "id, cache_name, installable, lane, lane_reason, status, attempt, requested_at, started_at, finished_at, worker, outputs, log_path, error, heartbeat_at, leased_until, phase, phase_started_at";
 
     /// <summary>Queued and running builds per lane: lane, status, count (both dialects).</summary>
     public const string CountActiveSql =
         "SELECT lane, status, COUNT(*) FROM builds WHERE status IN ('queued', 'running') GROUP BY lane, status";
 
     /// <summary>How many columns <see cref="BuildColumns"/> names.</summary>
-    public const int BuildColumnCount = 16;
+    public const int BuildColumnCount = 18;
 
     public const string AttemptColumns =
         "build_id, attempt, installable, lane, outcome, exit_code, peak_memory_bytes, memory_limit, built_paths, substituted_paths, phases, started_at, finished_at";
@@ -123,7 +123,9 @@ internal static class BuildRows
         LogPath: r.IsDBNull(12) ? null : r.GetString(12),
         Error: r.IsDBNull(13) ? null : r.GetString(13),
         HeartbeatAt: r.IsDBNull(14) ? null : IndexRows.FromUnix(r.GetInt64(14)),
-        LeasedUntil: r.IsDBNull(15) ? null : IndexRows.FromUnix(r.GetInt64(15)));
+        LeasedUntil: r.IsDBNull(15) ? null : IndexRows.FromUnix(r.GetInt64(15)),
+        Phase: r.IsDBNull(16) ? null : r.GetString(16),
+        PhaseStartedAt: r.IsDBNull(17) ? null : IndexRows.FromUnix(r.GetInt64(17)));
 
     /// <summary>Reads <see cref="AttemptColumns"/> in order.</summary>
     public static BuildAttemptRecord Attempt(DbDataReader r) => new(
@@ -147,6 +149,7 @@ internal static class BuildRows
         b.Id, b.Cache, b.Installable, b.Lane, b.LaneReason, Status(b.Status), b.Attempt,
         b.RequestedAt.ToUnixTimeMilliseconds(), Nullable(b.StartedAt), Nullable(b.FinishedAt), (object?)b.Worker ?? DBNull.Value,
         Lines(b.Outputs), (object?)b.LogPath ?? DBNull.Value, (object?)b.Error ?? DBNull.Value, Nullable(b.HeartbeatAt), Nullable(b.LeasedUntil),
+        (object?)b.Phase ?? DBNull.Value, Nullable(b.PhaseStartedAt),
     ];
 
     /// <summary>The values of <see cref="AttemptColumns"/> in order.</summary>

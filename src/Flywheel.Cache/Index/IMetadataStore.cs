@@ -214,6 +214,12 @@ public interface IMetadataStore
     Task<bool> RenewBuildLeaseAsync(string id, string worker, int attempt, DateTimeOffset when, DateTimeOffset leasedUntil, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Records that the attempt of a build <paramref name="worker"/> holds entered <paramref name="phase"/> at
+    /// <paramref name="when"/> (for live progress); false when it holds it no longer.
+    /// </summary>
+    Task<bool> SetBuildPhaseAsync(string id, string worker, int attempt, string phase, DateTimeOffset when, CancellationToken cancellationToken);
+
+    /// <summary>
     /// Ends the attempt of a build that <paramref name="worker"/> holds (running, taken by it, the same attempt number):
     /// stores its new state (lane, reason, status, times, worker, outputs, log, error, lease) and records
     /// <paramref name="attempt"/> when given, in one transaction. <see cref="CacheError.Conflict"/> when the worker holds

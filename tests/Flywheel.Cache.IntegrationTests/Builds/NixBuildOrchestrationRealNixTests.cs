@@ -129,12 +129,26 @@ public sealed class NixBuildOrchestrationRealNixTests : IAsyncLifetime
         Assert.Equal("succeeded", record.GetProperty("status").GetString());
         Assert.Equal("small", record.GetProperty("attempts")[0].GetProperty("lane").GetString());
         Assert.Contains("attempt 1 on small: bootstrap ok", cli.StandardError, StringComparison.Ordinal);
+        Assert.DoesNotContain('\r', cli.StandardError); // not a terminal: plain lines
         Assert.Contains(": succeeded: /nix/store/", cli.StandardError, StringComparison.Ordinal);
 
         var report = await FlywheelProcess.CliAsync(["lanes", "report", "--server", _daemon.BaseAddress.ToString(), "--token", _daemon.AdminToken]);
         Assert.True(report.ExitCode == 0, report.ToString());
         Assert.Contains("lane small:", report.StandardOutput, StringComparison.Ordinal);
         Assert.Contains("#hello: 1 attempt(s), 0 OOM kill(s); bootstrap", report.StandardOutput, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task On_a_terminal_the_cli_shows_a_live_line_per_phase()
+    {
+        // script(1) gives the CLI a pseudo-terminal; everything it writes comes back on script's standard output
+        string[] command = ["dotnet", FlywheelProcess.FlywheelDll, "build", "--server", _daemon.BaseAddress.ToString(), "--token", _daemon.AdminToken,
+            "--cache", "main", "--file", _file, "--attr", "slow", "--wait"];
+        var tty = await ProcessRunner.RunAsync("script", ["-qec", ProcessResult.FormatCommand(command[0], command[1..]), "/dev/null"],
+            new Dictionary<string, string?> { ["TERM"] = "xterm" });
+        Assert.True(tty.ExitCode == 0, tty.ToString());
+        Assert.Matches(new System.Text.RegularExpressions.Regex("\\rbuild b[0-9a-f]+: attempt 1 on small: build … [0-9.]+ s"), tty.StandardOutput);
+        Assert.Contains(": succeeded: /nix/store/", tty.StandardOutput, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -138,6 +138,11 @@ public abstract partial class MetadataStoreContract
         var renewed = (await Store.GetBuildAsync("b1", None))!;
         Assert.Equal((Time.GetUtcNow(), Time.GetUtcNow() + Lease), (renewed.HeartbeatAt, renewed.LeasedUntil));
 
+        Assert.True(await Store.SetBuildPhaseAsync("b1", "w1", 1, "evaluation", Time.GetUtcNow(), None));
+        Assert.False(await Store.SetBuildPhaseAsync("b1", "w2", 1, "build", Time.GetUtcNow(), None));
+        var phased = (await Store.GetBuildAsync("b1", None))!;
+        Assert.Equal(("evaluation", Time.GetUtcNow()), (phased.Phase, phased.PhaseStartedAt));
+
         // 35 s after the take: the first lease would have ended, the renewed one has not
         Time.Advance(TimeSpan.FromSeconds(25));
         Assert.Empty(await Store.ReclaimExpiredBuildsAsync(Time.GetUtcNow(), 3, None));

@@ -6,13 +6,13 @@ namespace Flywheel.Cache.Index.Postgres;
 public sealed partial class PostgresMetadataStore
 {
     private const string EnqueueBuildSql =
-        "INSERT INTO builds (" + BuildRows.BuildColumns + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) " +
+        "INSERT INTO builds (" + BuildRows.BuildColumns + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) " +
         "ON CONFLICT (id) DO NOTHING";
 
     // Workers on many machines: SKIP LOCKED lets each claim a different row without waiting on the others.
     private const string TakeBuildSql =
         "UPDATE builds SET status = 'running', attempt = attempt + 1, started_at = $1, finished_at = NULL, worker = $2, " +
-        "heartbeat_at = $1, leased_until = $4 " +
+        "heartbeat_at = $1, leased_until = $4, phase = NULL, phase_started_at = NULL " +
         "WHERE id = (SELECT id FROM builds WHERE status = 'queued' AND lane = ANY($3) " +
         "ORDER BY requested_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) " +
         "RETURNING " + BuildRows.BuildColumns;
@@ -20,11 +20,14 @@ public sealed partial class PostgresMetadataStore
     private const string RenewLeaseSql =
         "UPDATE builds SET heartbeat_at = $1, leased_until = $2 WHERE id = $3 AND status = 'running' AND worker = $4 AND attempt = $5";
 
+    private const string SetPhaseSql =
+        "UPDATE builds SET phase = $1, phase_started_at = $2 WHERE id = $3 AND status = 'running' AND worker = $4 AND attempt = $5";
+
     // The guard (running, taken by this worker, this attempt) makes a worker whose lease ended unable to overwrite the build.
     private const string FinishBuildSql =
         "UPDATE builds SET lane = $4, lane_reason = $5, status = $6, started_at = $9, finished_at = $10, worker = $11, outputs = $12, " +
-        "log_path = $13, error = $14, heartbeat_at = $15, leased_until = $16 " +
-        "WHERE id = $1 AND cache_name = $2 AND installable = $3 AND requested_at = $8 AND status = 'running' AND worker = $17 AND attempt = $7";
+        "log_path = $13, error = $14, heartbeat_at = $15, leased_until = $16, phase = $17, phase_started_at = $18 " +
+        "WHERE id = $1 AND cache_name = $2 AND installable = $3 AND requested_at = $8 AND status = 'running' AND worker = $19 AND attempt = $7";
 
     // Many workers may reclaim at once: each locks the rows it handles and skips those another holds.
     private const string ExpiredBuildsSql =
@@ -32,7 +35,8 @@ public sealed partial class PostgresMetadataStore
         "FROM builds WHERE status = 'running' AND leased_until < $1 ORDER BY leased_until, id LIMIT $2 FOR UPDATE SKIP LOCKED";
 
     private const string ReclaimBuildSql =
-        "UPDATE builds SET status = $1, finished_at = $2, leased_until = NULL, error = $3 WHERE id = $4 AND status = 'running' AND attempt = $5";
+        "UPDATE builds SET status = $1, finished_at = $2, leased_until = NULL, phase = NULL, phase_started_at = NULL, error = $3 " +
+        "WHERE id = $4 AND status = 'running' AND attempt = $5";
 
     private const string GetBuildSql = "SELECT " + BuildRows.BuildColumns + " FROM builds WHERE id = $1";
 
@@ -85,6 +89,19 @@ public sealed partial class PostgresMetadataStore
         {
             await using var command = PostgresCommands.Create(connection, RenewLeaseSql)
                 .With(ToUnix(s.when)).With(ToUnix(s.leasedUntil)).With(s.id).With(s.worker).With(s.attempt);
+            return await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false) == 1;
+        }, cancellationToken);
+    }
+
+    public Task<bool> SetBuildPhaseAsync(string id, string worker, int attempt, string phase, DateTimeOffset when, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        ArgumentNullException.ThrowIfNull(worker);
+        ArgumentNullException.ThrowIfNull(phase);
+        return RunAsync((id, worker, attempt, phase, when), static async (connection, s, ct) =>
+        {
+            await using var command = PostgresCommands.Create(connection, SetPhaseSql)
+                .With(s.phase).With(ToUnix(s.when)).With(s.id).With(s.worker).With(s.attempt);
             return await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false) == 1;
         }, cancellationToken);
     }
@@ -221,7 +238,7 @@ public sealed partial class PostgresMetadataStore
     [
         NpgsqlDbType.Text, NpgsqlDbType.Text, NpgsqlDbType.Text, NpgsqlDbType.Text, NpgsqlDbType.Text, NpgsqlDbType.Text, NpgsqlDbType.Integer,
         NpgsqlDbType.Bigint, NpgsqlDbType.Bigint, NpgsqlDbType.Bigint, NpgsqlDbType.Text, NpgsqlDbType.Text, NpgsqlDbType.Text, NpgsqlDbType.Text,
-        NpgsqlDbType.Bigint, NpgsqlDbType.Bigint,
+        NpgsqlDbType.Bigint, NpgsqlDbType.Bigint, NpgsqlDbType.Text, NpgsqlDbType.Bigint,
     ];
 
     private static readonly NpgsqlDbType[] AttemptTypes =

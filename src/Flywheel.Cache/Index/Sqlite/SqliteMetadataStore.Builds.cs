@@ -3,7 +3,7 @@ namespace Flywheel.Cache.Index.Sqlite;
 public sealed partial class SqliteMetadataStore
 {
     private const string BuildParameters =
-        "@id, @cache_name, @installable, @lane, @lane_reason, @status, @attempt, @requested_at, @started_at, @finished_at, @worker, @outputs, @log_path, @error, @heartbeat_at, @leased_until";
+        "@id, @cache_name, @installable, @lane, @lane_reason, @status, @attempt, @requested_at, @started_at, @finished_at, @worker, @outputs, @log_path, @error, @heartbeat_at, @leased_until, @phase, @phase_started_at";
 
     private const string AttemptParameters =
         "@build_id, @attempt, @installable, @lane, @outcome, @exit_code, @peak_memory_bytes, @memory_limit, @built_paths, @substituted_paths, @phases, @started_at, @finished_at";
@@ -14,7 +14,7 @@ public sealed partial class SqliteMetadataStore
     // One statement claims one row: SQLite runs writes one at a time, so the inner SELECT and the UPDATE see the same queue.
     private const string TakeBuildSql =
         "UPDATE builds SET status = 'running', attempt = attempt + 1, started_at = @when, finished_at = NULL, worker = @worker, " +
-        "heartbeat_at = @when, leased_until = @leased_until " +
+        "heartbeat_at = @when, leased_until = @leased_until, phase = NULL, phase_started_at = NULL " +
         "WHERE status = 'queued' AND id = (SELECT id FROM builds WHERE status = 'queued' " +
         "AND lane IN (SELECT value FROM json_each(@lanes)) ORDER BY requested_at, id LIMIT 1) " +
         "RETURNING " + BuildRows.BuildColumns;
@@ -23,10 +23,15 @@ public sealed partial class SqliteMetadataStore
         "UPDATE builds SET heartbeat_at = @when, leased_until = @leased_until " +
         "WHERE id = @id AND status = 'running' AND worker = @worker AND attempt = @attempt";
 
+    private const string SetPhaseSql =
+        "UPDATE builds SET phase = @phase, phase_started_at = @when " +
+        "WHERE id = @id AND status = 'running' AND worker = @worker AND attempt = @attempt";
+
     // The guard (running, taken by this worker, this attempt) makes a worker whose lease ended unable to overwrite the build.
     private const string FinishBuildSql =
         "UPDATE builds SET lane = @lane, lane_reason = @lane_reason, status = @status, started_at = @started_at, finished_at = @finished_at, " +
-        "worker = @worker, outputs = @outputs, log_path = @log_path, error = @error, heartbeat_at = @heartbeat_at, leased_until = @leased_until " +
+        "worker = @worker, outputs = @outputs, log_path = @log_path, error = @error, heartbeat_at = @heartbeat_at, leased_until = @leased_until, " +
+        "phase = @phase, phase_started_at = @phase_started_at " +
         "WHERE id = @id AND cache_name = @cache_name AND installable = @installable AND requested_at = @requested_at " +
         "AND status = 'running' AND worker = @held_by AND attempt = @attempt";
 
@@ -35,7 +40,7 @@ public sealed partial class SqliteMetadataStore
         "FROM builds WHERE status = 'running' AND leased_until < @when ORDER BY leased_until, id LIMIT @limit";
 
     private const string ReclaimBuildSql =
-        "UPDATE builds SET status = @status, finished_at = @finished_at, leased_until = NULL, error = @error " +
+        "UPDATE builds SET status = @status, finished_at = @finished_at, leased_until = NULL, phase = NULL, phase_started_at = NULL, error = @error " +
         "WHERE id = @id AND status = 'running' AND attempt = @attempt";
 
     private const string GetBuildSql = "SELECT " + BuildRows.BuildColumns + " FROM builds WHERE id = @id";
@@ -98,6 +103,23 @@ public sealed partial class SqliteMetadataStore
             var command = session.Command(RenewLeaseSql, "@when", "@leased_until", "@id", "@worker", "@attempt");
             command.Parameters[0].Value = ToUnix(s.when);
             command.Parameters[1].Value = ToUnix(s.leasedUntil);
+            command.Parameters[2].Value = s.id;
+            command.Parameters[3].Value = s.worker;
+            command.Parameters[4].Value = s.attempt;
+            return command.ExecuteNonQuery() == 1;
+        }, cancellationToken);
+    }
+
+    public Task<bool> SetBuildPhaseAsync(string id, string worker, int attempt, string phase, DateTimeOffset when, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        ArgumentNullException.ThrowIfNull(worker);
+        ArgumentNullException.ThrowIfNull(phase);
+        return RunAsync((id, worker, attempt, phase, when), static (session, s) =>
+        {
+            var command = session.Command(SetPhaseSql, "@phase", "@when", "@id", "@worker", "@attempt");
+            command.Parameters[0].Value = s.phase;
+            command.Parameters[1].Value = ToUnix(s.when);
             command.Parameters[2].Value = s.id;
             command.Parameters[3].Value = s.worker;
             command.Parameters[4].Value = s.attempt;
