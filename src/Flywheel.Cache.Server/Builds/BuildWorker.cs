@@ -32,6 +32,7 @@ public sealed class BuildWorker(
     /// </summary>
     public async Task RunAsync(TimeSpan poll, CancellationToken cancellationToken)
     {
+        RemoveLeftoverCgroups();
         var running = new Dictionary<Task, string>();
         try
         {
@@ -83,6 +84,21 @@ public sealed class BuildWorker(
         await ReclaimExpiredAsync(cancellationToken).ConfigureAwait(false);
         var now = Now();
         return await index.TakeBuildAsync(free, name, now, now + lease, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Removes the empty build cgroups a crashed worker left behind (only groups named the way ours are).</summary>
+    private void RemoveLeftoverCgroups()
+    {
+        var (removed, busy) = MemoryEnvelopes.RemoveLeftovers();
+        if (removed.Count > 0)
+        {
+            logger.LogInformation("Worker {Worker} removed {Count} leftover build cgroup(s): {Groups}", name, removed.Count, string.Join(", ", removed));
+        }
+
+        if (busy.Count > 0)
+        {
+            logger.LogInformation("Worker {Worker} left {Count} build cgroup(s) that still hold processes: {Groups}", name, busy.Count, string.Join(", ", busy));
+        }
     }
 
     private async Task ReclaimExpiredAsync(CancellationToken cancellationToken)
