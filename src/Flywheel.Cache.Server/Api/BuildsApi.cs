@@ -85,8 +85,7 @@ internal static class BuildsApi
     private static async Task<IResult> ReportAsync(HttpContext context, IMetadataStore index, LaneSet lanes, RequestAuthorizer auth)
     {
         await auth.RequireAuthenticatedAsync(context);
-        var attempts = await index.ListBuildAttemptsAsync(null, null, LanesReport.MaxAttempts, context.RequestAborted);
-        return Results.Ok(LanesReport.From(lanes, attempts));
+        return Results.Ok(await LanesReport.ReadAsync(index, lanes, context.RequestAborted));
     }
 }
 

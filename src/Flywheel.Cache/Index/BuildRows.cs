@@ -17,6 +17,11 @@ internal static class BuildRows
     public const string CountActiveSql =
         "SELECT lane, status, COUNT(*) FROM builds WHERE status IN ('queued', 'running') GROUP BY lane, status";
 
+    /// <summary>Attempts by installable, after a cursor (installable, finished_at, build_id, attempt); parameters in that order, then the limit.</summary>
+    public const string AttemptsByInstallableSql =
+        "SELECT " + AttemptColumns + " FROM build_attempts WHERE (installable, finished_at, build_id, attempt) > ({0}, {1}, {2}, {3}) " +
+        "ORDER BY installable, finished_at, build_id, attempt LIMIT {4}";
+
     /// <summary>How many columns <see cref="BuildColumns"/> names.</summary>
     public const int BuildColumnCount = 18;
 

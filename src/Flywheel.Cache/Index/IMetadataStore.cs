@@ -248,6 +248,12 @@ public interface IMetadataStore
     /// <paramref name="limit"/>.
     /// </summary>
     Task<IReadOnlyList<BuildAttemptRecord>> ListBuildAttemptsAsync(string? buildId, string? installable, int limit, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// All attempts in pages, grouped by installable: ordered by installable, finish time, build and attempt, the
+    /// <paramref name="limit"/> after <paramref name="after"/> (the last of the previous page; null: from the start).
+    /// </summary>
+    Task<IReadOnlyList<BuildAttemptRecord>> ListBuildAttemptsByInstallableAsync(BuildAttemptRecord? after, int limit, CancellationToken cancellationToken);
 }
 
 /// <summary>A blob digest with the size a client says it has (a REAPI digest, in storage terms).</summary>

@@ -280,6 +280,44 @@ public abstract partial class MetadataStoreContract
         Assert.Equal(3, (await Store.ListBuildAttemptsAsync(null, null, 10, None)).Count);
     }
 
+    [Fact]
+    public async Task Attempts_are_paged_by_installable_and_the_lanes_report_reads_them_all()
+    {
+        var expected = new List<BuildAttemptRecord>();
+        for (var i = 0; i < 7; i++)
+        {
+            var installable = $"./{(char)('a' + (i % 3))}.nix#x";
+            await Store.EnqueueBuildAsync(NewBuild($"b{i}", lane: "small", installable: installable), None);
+            var build = (await TakeAsync(["small"], "w"))!;
+            var attempt = NewAttempt(build.Id, 1, i == 3 ? BuildOutcome.OutOfMemory : BuildOutcome.Succeeded, 1000 + i, installable) with
+            {
+                FinishedAt = Time.GetUtcNow().AddSeconds(10 - i),
+            };
+            await Store.FinishBuildAttemptAsync(build with { Status = BuildStatus.Succeeded, LeasedUntil = null }, "w", attempt, None);
+            expected.Add(attempt);
+        }
+
+        var paged = new List<BuildAttemptRecord>();
+        BuildAttemptRecord? after = null;
+        while (await Store.ListBuildAttemptsByInstallableAsync(after, 2, None) is { Count: > 0 } page)
+        {
+            Assert.True(page.Count <= 2);
+            paged.AddRange(page);
+            after = page[^1];
+        }
+
+        Assert.Equal(
+            expected.OrderBy(a => a.Installable, StringComparer.Ordinal).ThenBy(a => a.FinishedAt).Select(a => a.BuildId),
+            paged.Select(a => a.BuildId));
+
+        var lanes = new Flywheel.Cache.Builds.LaneSet([new Flywheel.Cache.Builds.Lane("small", 1, 1L << 30, 1, "small")]);
+        var whole = Flywheel.Cache.Builds.LanesReport.From(lanes, expected);
+        var read = await Flywheel.Cache.Builds.LanesReport.ReadAsync(Store, lanes, None, pageSize: 2);
+        Assert.Equal(System.Text.Json.JsonSerializer.Serialize(whole), System.Text.Json.JsonSerializer.Serialize(read));
+        Assert.Equal([3, 2, 2], read.Installables.Select(i => i.Attempts));
+        Assert.Equal(1, read.Installables[0].OutOfMemoryKills);
+    }
+
     private static readonly RecordComparer<BuildRecord> BuildComparer = new(b => b with { Outputs = Array.Empty<string>() }, b => string.Join('|', b.Outputs));
 
     private static readonly RecordComparer<BuildAttemptRecord> AttemptComparer = new(a => a with { Phases = Array.Empty<BuildPhase>() }, a => string.Join('|', a.Phases));

@@ -234,6 +234,28 @@ public sealed partial class PostgresMetadataStore
             return (IReadOnlyList<BuildAttemptRecord>)attempts;
         }, cancellationToken);
 
+    private static readonly string AttemptsByInstallableSql =
+        string.Format(System.Globalization.CultureInfo.InvariantCulture, BuildRows.AttemptsByInstallableSql, "$1", "$2", "$3", "$4", "$5");
+
+    public Task<IReadOnlyList<BuildAttemptRecord>> ListBuildAttemptsByInstallableAsync(BuildAttemptRecord? after, int limit, CancellationToken cancellationToken) =>
+        RunAsync((after, limit), static async (connection, s, ct) =>
+        {
+            await using var command = PostgresCommands.Create(connection, AttemptsByInstallableSql)
+                .With(s.after?.Installable ?? "")
+                .With(s.after is { } a ? ToUnix(a.FinishedAt) : long.MinValue)
+                .With(s.after?.BuildId ?? "")
+                .With(s.after?.Attempt ?? int.MinValue)
+                .With((long)s.limit);
+            await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            var attempts = new List<BuildAttemptRecord>();
+            while (await reader.ReadAsync(ct).ConfigureAwait(false))
+            {
+                attempts.Add(BuildRows.Attempt(reader));
+            }
+
+            return (IReadOnlyList<BuildAttemptRecord>)attempts;
+        }, cancellationToken);
+
     private static readonly NpgsqlDbType[] BuildTypes =
     [
         NpgsqlDbType.Text, NpgsqlDbType.Text, NpgsqlDbType.Text, NpgsqlDbType.Text, NpgsqlDbType.Text, NpgsqlDbType.Text, NpgsqlDbType.Integer,

@@ -57,6 +57,9 @@ public sealed partial class SqliteMetadataStore
         "SELECT " + BuildRows.AttemptColumns + " FROM build_attempts WHERE (@build_id IS NULL OR build_id = @build_id) " +
         "AND (@installable IS NULL OR installable = @installable) ORDER BY finished_at DESC, build_id DESC, attempt DESC LIMIT @limit";
 
+    private static readonly string AttemptsByInstallableSql =
+        string.Format(System.Globalization.CultureInfo.InvariantCulture, BuildRows.AttemptsByInstallableSql, "@installable", "@finished_at", "@build_id", "@attempt", "@limit");
+
     private static readonly string[] BuildParameterNames = BuildParameters.Split(", ");
     private static readonly string[] FinishParameterNames = [.. BuildParameterNames, "@held_by"];
     private static readonly string[] AttemptParameterNames = AttemptParameters.Split(", ");
@@ -251,6 +254,25 @@ public sealed partial class SqliteMetadataStore
             command.Parameters[0].Value = OrNull(s.buildId);
             command.Parameters[1].Value = OrNull(s.installable);
             command.Parameters[2].Value = s.limit;
+            var attempts = new List<BuildAttemptRecord>();
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                attempts.Add(BuildRows.Attempt(reader));
+            }
+
+            return (IReadOnlyList<BuildAttemptRecord>)attempts;
+        }, cancellationToken);
+
+    public Task<IReadOnlyList<BuildAttemptRecord>> ListBuildAttemptsByInstallableAsync(BuildAttemptRecord? after, int limit, CancellationToken cancellationToken) =>
+        RunAsync((after, limit), static (session, s) =>
+        {
+            var command = session.Command(AttemptsByInstallableSql, "@installable", "@finished_at", "@build_id", "@attempt", "@limit");
+            command.Parameters[0].Value = s.after?.Installable ?? "";
+            command.Parameters[1].Value = s.after is { } a ? ToUnix(a.FinishedAt) : long.MinValue;
+            command.Parameters[2].Value = s.after?.BuildId ?? "";
+            command.Parameters[3].Value = s.after?.Attempt ?? int.MinValue;
+            command.Parameters[4].Value = s.limit;
             var attempts = new List<BuildAttemptRecord>();
             using var reader = command.ExecuteReader();
             while (reader.Read())
