@@ -224,14 +224,7 @@ public sealed partial class PostgresMetadataStore
                 .WithNullable(s.buildId, NpgsqlDbType.Text)
                 .WithNullable(s.installable, NpgsqlDbType.Text)
                 .With((long)s.limit);
-            await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
-            var attempts = new List<BuildAttemptRecord>();
-            while (await reader.ReadAsync(ct).ConfigureAwait(false))
-            {
-                attempts.Add(BuildRows.Attempt(reader));
-            }
-
-            return (IReadOnlyList<BuildAttemptRecord>)attempts;
+            return await ReadAttemptsAsync(command, ct).ConfigureAwait(false);
         }, cancellationToken);
 
     private static readonly string AttemptsByInstallableSql =
@@ -246,14 +239,7 @@ public sealed partial class PostgresMetadataStore
                 .With(s.after?.BuildId ?? "")
                 .With(s.after?.Attempt ?? int.MinValue)
                 .With((long)s.limit);
-            await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
-            var attempts = new List<BuildAttemptRecord>();
-            while (await reader.ReadAsync(ct).ConfigureAwait(false))
-            {
-                attempts.Add(BuildRows.Attempt(reader));
-            }
-
-            return (IReadOnlyList<BuildAttemptRecord>)attempts;
+            return await ReadAttemptsAsync(command, ct).ConfigureAwait(false);
         }, cancellationToken);
 
     private static readonly NpgsqlDbType[] BuildTypes =
@@ -268,6 +254,18 @@ public sealed partial class PostgresMetadataStore
         NpgsqlDbType.Text, NpgsqlDbType.Integer, NpgsqlDbType.Text, NpgsqlDbType.Text, NpgsqlDbType.Text, NpgsqlDbType.Integer,
         NpgsqlDbType.Bigint, NpgsqlDbType.Text, NpgsqlDbType.Integer, NpgsqlDbType.Integer, NpgsqlDbType.Text, NpgsqlDbType.Bigint, NpgsqlDbType.Bigint,
     ];
+
+    private static async Task<IReadOnlyList<BuildAttemptRecord>> ReadAttemptsAsync(NpgsqlCommand command, CancellationToken ct)
+    {
+        await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        var attempts = new List<BuildAttemptRecord>();
+        while (await reader.ReadAsync(ct).ConfigureAwait(false))
+        {
+            attempts.Add(BuildRows.Attempt(reader));
+        }
+
+        return attempts;
+    }
 
     private static async Task InsertAttemptAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, BuildAttemptRecord attempt, CancellationToken ct)
     {

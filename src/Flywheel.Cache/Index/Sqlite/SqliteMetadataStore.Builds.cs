@@ -254,14 +254,7 @@ public sealed partial class SqliteMetadataStore
             command.Parameters[0].Value = OrNull(s.buildId);
             command.Parameters[1].Value = OrNull(s.installable);
             command.Parameters[2].Value = s.limit;
-            var attempts = new List<BuildAttemptRecord>();
-            using var reader = command.ExecuteReader();
-            while (reader.Read())
-            {
-                attempts.Add(BuildRows.Attempt(reader));
-            }
-
-            return (IReadOnlyList<BuildAttemptRecord>)attempts;
+            return ReadAttempts(command);
         }, cancellationToken);
 
     public Task<IReadOnlyList<BuildAttemptRecord>> ListBuildAttemptsByInstallableAsync(BuildAttemptRecord? after, int limit, CancellationToken cancellationToken) =>
@@ -273,15 +266,20 @@ public sealed partial class SqliteMetadataStore
             command.Parameters[2].Value = s.after?.BuildId ?? "";
             command.Parameters[3].Value = s.after?.Attempt ?? int.MinValue;
             command.Parameters[4].Value = s.limit;
-            var attempts = new List<BuildAttemptRecord>();
-            using var reader = command.ExecuteReader();
-            while (reader.Read())
-            {
-                attempts.Add(BuildRows.Attempt(reader));
-            }
-
-            return (IReadOnlyList<BuildAttemptRecord>)attempts;
+            return ReadAttempts(command);
         }, cancellationToken);
+
+    private static IReadOnlyList<BuildAttemptRecord> ReadAttempts(Microsoft.Data.Sqlite.SqliteCommand command)
+    {
+        var attempts = new List<BuildAttemptRecord>();
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            attempts.Add(BuildRows.Attempt(reader));
+        }
+
+        return attempts;
+    }
 
     private static void InsertAttempt(SqliteSession session, Microsoft.Data.Sqlite.SqliteTransaction transaction, BuildAttemptRecord attempt)
     {
