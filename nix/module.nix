@@ -224,6 +224,49 @@ in
         default = null;
         description = "NIX_CONF_DIR for the in-process build workers. `null`: the machine's nix.conf.";
       };
+      lanes = mkOption {
+        type = types.listOf (
+          types.submodule {
+            options = {
+              name = mkOption {
+                type = types.str;
+                description = "The lane's name, as builds and `flywheel worker --lane` name it.";
+              };
+              memoryBytes = mkOption {
+                type = types.ints.positive;
+                description = "The memory envelope of the lane's builds (a cgroup limit where one can be made), in bytes.";
+              };
+              cpus = mkOption {
+                type = types.nullOr types.ints.positive;
+                default = null;
+                description = "The CPUs of the lane's runner pods. `null` keeps the daemon's default (1).";
+              };
+              concurrency = mkOption {
+                type = types.nullOr types.ints.positive;
+                default = null;
+                description = "How many builds of the lane one worker runs at once. `null` keeps the daemon's default (1).";
+              };
+              runnerLabel = mkOption {
+                type = types.nullOr types.str;
+                default = null;
+                description = "The runner label the lane corresponds to. `null`: the lane's name.";
+              };
+            };
+          }
+        );
+        default = [ ];
+        example = [
+          { name = "tinyland-nix"; cpus = 4; memoryBytes = 8589934592; }
+          { name = "tinyland-nix-heavy"; cpus = 8; memoryBytes = 17179869184; }
+        ];
+        description = "The build lanes; a build killed for memory is retried once on the next larger one. `[ ]` keeps the daemon's default lanes: tinyland-nix (4 CPU, 8 GiB) and tinyland-nix-heavy (8 CPU, 16 GiB).";
+      };
+      lease = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        example = "00:01:00";
+        description = "How long a build worker holds a build without renewing, as a .NET TimeSpan; it renews every third of that, and a build whose worker died is taken again once its lease ends. `null` keeps the daemon's default (1 min).";
+      };
     };
 
     bazel = {

@@ -42,6 +42,7 @@ let
     "Upstream:BreakDuration" = cfg: cfg.upstream.breakDuration;
     "Builds:Workers" = cfg: cfg.builds.workers;
     "Builds:NixConfDir" = cfg: cfg.builds.nixConfDir;
+    "Builds:Lease" = cfg: cfg.builds.lease;
     # S3 blob storage, read only when Storage is s3. The access key pair is not configuration: it comes
     # from the AWS SDK's own AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (the module's s3.credentialsFile).
     "S3:Endpoint" = cfg: s3 cfg cfg.s3.endpoint;
@@ -63,20 +64,49 @@ let
   };
 
   keys = builtins.attrNames settings ++ builtins.attrNames secretSettings;
+
+  # The build lanes (cfg.builds.lanes, a list) become the indexed section Lanes:N:<field> (ConfigKeys.LanesSection and
+  # ConfigKeys.LaneKeys): lane field -> its value from one list entry; null leaves the field at the daemon's default.
+  # An empty list sets no Lanes:* key at all, which keeps the daemon's default lanes.
+  laneSettings = {
+    "Name" = lane: lane.name;
+    "Cpus" = lane: lane.cpus;
+    "MemoryBytes" = lane: lane.memoryBytes;
+    "Concurrency" = lane: lane.concurrency;
+    "RunnerLabel" = lane: lane.runnerLabel;
+  };
+
+  laneEnvironment =
+    cfg:
+    let
+      lanes = cfg.builds.lanes;
+      one =
+        i:
+        let
+          lane = builtins.elemAt lanes i;
+          set = builtins.filter (field: laneSettings.${field} lane != null) (builtins.attrNames laneSettings);
+        in
+        map (field: { name = envName "Lanes:${toString i}:${field}"; value = toValue (laneSettings.${field} lane); }) set;
+    in
+    builtins.listToAttrs (builtins.concatLists (builtins.genList one (builtins.length lanes)));
 in
 {
   inherit envName keys;
 
+  # The fields of one lane.
+  laneKeys = builtins.attrNames laneSettings;
+
   # Every FLYWHEEL_* variable the module can set.
   envNames = map envName keys;
 
-  # cfg -> { FLYWHEEL_… = "value"; } for the settings that are not secrets and not null.
+  # cfg -> { FLYWHEEL_… = "value"; } for the settings that are not secrets and not null, and the lanes.
   environment =
     cfg:
     let
       set = builtins.filter (key: settings.${key} cfg != null) (builtins.attrNames settings);
     in
-    builtins.listToAttrs (map (key: { name = envName key; value = toValue (settings.${key} cfg); }) set);
+    builtins.listToAttrs (map (key: { name = envName key; value = toValue (settings.${key} cfg); }) set)
+    // laneEnvironment cfg;
 
   # cfg -> [ { env = "FLYWHEEL_…"; credential = "…"; file = "/run/secrets/…"; } ] for the secrets in use.
   secrets =

@@ -91,8 +91,35 @@ public static class ConfigKeys
     /// <summary>NIX_CONF_DIR for the in-process build workers' Nix; default: the machine's.</summary>
     public const string BuildsNixConfDir = "Builds:NixConfDir";
 
-    // Lanes are the indexed section "Lanes" (Lanes:0:Name, :Cpus, :MemoryBytes, :Concurrency, :RunnerLabel), read by
-    // Builds/BuildOptions; default tinyland-nix (4 CPU, 8 GiB) and tinyland-nix-heavy (8 CPU, 16 GiB).
+    /// <summary>
+    /// How long a worker holds a build it took without renewing, as a TimeSpan (default 00:01:00); it renews every third of
+    /// that while the build runs, and a build whose worker died is taken again once its lease ends.
+    /// </summary>
+    public const string BuildsLease = "Builds:Lease";
+
+    /// <summary>
+    /// The build lanes: the indexed section <c>Lanes:N:FIELD</c> for N = 0, 1, … and each field of <see cref="LaneKeys"/>,
+    /// read by Builds/BuildOptions; default tinyland-nix (4 CPU, 8 GiB) and tinyland-nix-heavy (8 CPU, 16 GiB).
+    /// </summary>
+    public const string LanesSection = "Lanes";
+
+    /// <summary>A lane's name (required).</summary>
+    public const string LaneName = "Name";
+
+    /// <summary>The CPUs of the lane's runner pods (default 1).</summary>
+    public const string LaneCpus = "Cpus";
+
+    /// <summary>The lane's memory envelope in bytes (required).</summary>
+    public const string LaneMemoryBytes = "MemoryBytes";
+
+    /// <summary>How many builds of the lane one worker runs at once (default 1).</summary>
+    public const string LaneConcurrency = "Concurrency";
+
+    /// <summary>The runner label the lane corresponds to (default: its name).</summary>
+    public const string LaneRunnerLabel = "RunnerLabel";
+
+    /// <summary>The fields of one lane, for the test that compares them with the NixOS module.</summary>
+    public static readonly IReadOnlyList<string> LaneKeys = [LaneName, LaneCpus, LaneMemoryBytes, LaneConcurrency, LaneRunnerLabel];
 
     public static readonly IReadOnlyList<string> All =
     [
@@ -104,6 +131,6 @@ public static class ConfigKeys
         GcInterval, GcOrphanGrace,
         FlakeHubUrl,
         UpstreamNegativeTtl, UpstreamBreakDuration,
-        BuildsWorkers, BuildsNixConfDir,
+        BuildsWorkers, BuildsNixConfDir, BuildsLease,
     ];
 }

@@ -5,22 +5,37 @@ namespace Flywheel.Cache.Server.Api;
 /// <summary>POST /_api/v1/builds: what to build (<c>FLAKEREF#ATTR</c> or <c>FILE.nix#ATTR</c>), the cache to push to, and optionally a lane.</summary>
 public sealed record BuildRequest(string? Installable, string? Cache, string? Lane = null);
 
-/// <summary>A build as the API shows it, with its attempts (newest first) and the link to its log.</summary>
+/// <summary>
+/// A build as the API shows it, with its attempts (newest first) and the link to its log. Status: queued, running,
+/// succeeded, failed, or lost (given up: its workers kept vanishing); while running, the worker's last heartbeat, until
+/// when it holds the build, and the phase the attempt is in since when.
+/// </summary>
 public sealed record BuildView(
     string Id, string Cache, string Installable, string Status, string Lane, string LaneReason, int Attempt,
     DateTimeOffset RequestedAt, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt, string? Worker,
-    IReadOnlyList<string> Outputs, string? Log, string? Error, IReadOnlyList<AttemptView> Attempts)
+    IReadOnlyList<string> Outputs, string? Log, string? Error, IReadOnlyList<AttemptView> Attempts,
+    DateTimeOffset? HeartbeatAt = null, DateTimeOffset? LeasedUntil = null, string? Phase = null, DateTimeOffset? PhaseStartedAt = null)
 {
+    /// <summary>Statuses a build does not leave.</summary>
+    public static bool IsFinal(string status) => status is "succeeded" or "failed" or "lost";
+
     public static BuildView From(BuildRecord b, IReadOnlyList<BuildAttemptRecord> attempts) => new(
         b.Id, b.Cache, b.Installable, StatusText(b.Status), b.Lane, b.LaneReason, b.Attempt, b.RequestedAt, b.StartedAt, b.FinishedAt, b.Worker,
-        b.Outputs, b.LogPath is null ? null : $"/{b.Cache}/{b.LogPath}", b.Error, attempts.Select(AttemptView.From).ToList());
+        b.Outputs, LogLink(b), b.Error, attempts.Select(AttemptView.From).ToList(), b.HeartbeatAt, b.LeasedUntil,
+        b.Status == BuildStatus.Running ? b.Phase : null, b.Status == BuildStatus.Running ? b.PhaseStartedAt : null);
+
+    /// <summary>Where the newest attempt's log is read: <c>/{cache}/log/{drv}</c> once evaluated, else <c>/_api/v1/builds/{id}/log</c>.</summary>
+    public static string? LogLink(BuildRecord b) =>
+        b.LogPath is null ? null
+        : b.LogPath.StartsWith("log/", StringComparison.Ordinal) ? $"/{b.Cache}/{b.LogPath}"
+        : $"/_api/v1/builds/{b.Id}/log";
 
     public static string StatusText(BuildStatus status) => status.ToString().ToLowerInvariant();
 
     public static BuildStatus ParseStatus(string text) =>
         Enum.TryParse<BuildStatus>(text, ignoreCase: true, out var status) && !int.TryParse(text, out _)
             ? status
-            : throw CacheException.Invalid($"status is one of queued, running, succeeded, failed, not '{text}'");
+            : throw CacheException.Invalid($"status is one of queued, running, succeeded, failed, lost, not '{text}'");
 }
 
 /// <summary>One attempt: lane, outcome, exit code, peak memory, how the envelope was enforced, paths built/substituted, phases in seconds.</summary>

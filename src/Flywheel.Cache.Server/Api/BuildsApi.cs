@@ -1,11 +1,16 @@
 using Flywheel.Cache.Builds;
+using Flywheel.Cache.Caches;
 using Flywheel.Cache.Index;
+using Flywheel.Cache.Nix;
 using Flywheel.Cache.Server.Auth;
+using Flywheel.Cache.Server.Nix;
 
 namespace Flywheel.Cache.Server.Api;
 
 /// <summary>
-/// <c>/_api/v1/builds</c>: submit a Nix build (push on its cache), read one or list them (pull on the cache); and
+/// <c>/_api/v1/builds</c>: submit a Nix build (push on its cache), read one or list them (pull on the cache), read the
+/// log of its newest attempt (<c>/builds/{id}/log</c>; workers store there the logs of attempts that ended before
+/// evaluation, which have no derivation to file them under); and
 /// <c>/_api/v1/lanes</c>: the lane recommendation for an installable, with its reasoning, and the lanes report.
 /// </summary>
 internal static class BuildsApi
@@ -15,6 +20,8 @@ internal static class BuildsApi
         api.MapPost("/builds", SubmitAsync);
         api.MapGet("/builds/{id}", GetAsync);
         api.MapGet("/builds", ListAsync);
+        api.MapGet("/builds/{id}/log", GetLogAsync);
+        api.MapPut("/builds/{id}/log", PutLogAsync);
         api.MapGet("/lanes/recommendation", RecommendAsync);
         api.MapGet("/lanes/report", ReportAsync);
     }
@@ -34,6 +41,26 @@ internal static class BuildsApi
         await auth.RequireTokenAsync(context, build.Cache, TokenScopes.Pull);
         var attempts = await index.ListBuildAttemptsAsync(id, null, BuildWorkerLimits.MaxAttemptsShown, context.RequestAborted);
         return Results.Ok(BuildView.From(build, attempts));
+    }
+
+    /// <summary>The newest attempt's log, wherever it is filed (pull on the build's cache); 404 before there is one.</summary>
+    private static async Task GetLogAsync(HttpContext context, string id, IMetadataStore index, CacheCatalog catalog, RequestAuthorizer auth, NixBinaryCache nix)
+    {
+        var build = await index.GetBuildAsync(id, context.RequestAborted) ?? throw CacheException.NotFound($"no build '{id}'");
+        if (build.LogPath is not { } path)
+        {
+            await auth.RequireTokenAsync(context, build.Cache, TokenScopes.Pull);
+            throw CacheException.NotFound($"build '{id}' has no log yet");
+        }
+
+        await CacheFileEndpoint.GetAsync(context, build.Cache, catalog, auth, nix, _ => path);
+    }
+
+    /// <summary>Stores the log of the build's current attempt at <see cref="BuildRecord.AttemptLogPath"/> (push on the build's cache).</summary>
+    private static async Task PutLogAsync(HttpContext context, string id, IMetadataStore index, CacheCatalog catalog, RequestAuthorizer auth, NixBinaryCache nix)
+    {
+        var build = await index.GetBuildAsync(id, context.RequestAborted) ?? throw CacheException.NotFound($"no build '{id}'");
+        await CacheFileEndpoint.PutAsync(context, build.Cache, catalog, auth, nix, _ => build.AttemptLogPath, "text/plain; charset=utf-8");
     }
 
     private static async Task<IResult> ListAsync(
@@ -58,8 +85,7 @@ internal static class BuildsApi
     private static async Task<IResult> ReportAsync(HttpContext context, IMetadataStore index, LaneSet lanes, RequestAuthorizer auth)
     {
         await auth.RequireAuthenticatedAsync(context);
-        var attempts = await index.ListBuildAttemptsAsync(null, null, LanesReport.MaxAttempts, context.RequestAborted);
-        return Results.Ok(LanesReport.From(lanes, attempts));
+        return Results.Ok(await LanesReport.ReadAsync(index, lanes, context.RequestAborted));
     }
 }
 

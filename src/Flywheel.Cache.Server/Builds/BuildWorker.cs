@@ -1,63 +1,210 @@
+using System.Globalization;
 using Flywheel.Cache.Builds;
 using Flywheel.Cache.Index;
+using Flywheel.Cache.Server.Metrics;
 using Microsoft.Extensions.Logging;
 
 namespace Flywheel.Cache.Server.Builds;
 
 /// <summary>
-/// Takes builds of its lanes from the queue and runs them, one at a time. An attempt killed for memory is retried
-/// once on the next larger lane (queued there, so a worker of that lane takes it); every attempt is recorded as
-/// history of the installable.
+/// Takes builds of its lanes from the queue and runs them. A build it takes is leased to it for <c>lease</c> and the
+/// lease is renewed every third of that while the build runs; a build whose worker died keeps "running" only until its
+/// lease ends, then the next worker that looks reclaims it (queued again, the attempt recorded as lost; given up after
+/// <see cref="MaxLostAttempts"/>). An attempt killed for memory is retried once on the next larger lane (queued there,
+/// so a worker of that lane takes it); every attempt is recorded as history of the installable.
 /// </summary>
 public sealed class BuildWorker(
     IMetadataStore index, LaneSet lanes, IReadOnlyList<string> laneNames, string name, NixBuildRunner runner, string workDirectory,
-    TimeProvider time, ILogger logger)
+    TimeSpan lease, FlywheelMetrics metrics, TimeProvider time, ILogger logger)
 {
-    /// <summary>How many attempts a build may have: the first and one retry after an out-of-memory kill.</summary>
-    public const int MaxAttempts = 2;
+    /// <summary>How many attempts of one build may be lost (their workers vanished) before it is given up.</summary>
+    public const int MaxLostAttempts = 3;
 
-    /// <summary>Takes and runs one build; false when none was queued.</summary>
-    public async Task<bool> RunOnceAsync(CancellationToken cancellationToken)
+    private const int AttemptsPerBuild = 100;
+
+    public string Name => name;
+
+    /// <summary>
+    /// Runs builds until cancelled: up to each lane's <see cref="Lane.Concurrency"/> at once, taking another whenever a
+    /// lane has a free slot, and polling the queue every <paramref name="poll"/> while nothing can be taken. A build whose
+    /// handling fails in the worker itself (the index unreachable when finishing) is logged; its lease then ends and
+    /// another worker reclaims it.
+    /// </summary>
+    public async Task RunAsync(TimeSpan poll, CancellationToken cancellationToken)
     {
-        var build = await index.TakeBuildAsync(laneNames, name, Now(), cancellationToken).ConfigureAwait(false);
-        if (build is null)
+        RemoveLeftoverCgroups();
+        var running = new Dictionary<Task, string>();
+        try
         {
-            return false;
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                var free = laneNames.Where(l => running.Values.Count(r => r == l) < lanes.Get(l).Concurrency).ToArray();
+                if (free.Length > 0 && await TakeAsync(free, cancellationToken).ConfigureAwait(false) is { } build)
+                {
+                    running.Add(RunHeldAsync(build, cancellationToken), build.Lane);
+                    continue; // the queue may hold more for the free slots
+                }
+
+                await Task.WhenAny(running.Keys.Append(Task.Delay(poll, time, cancellationToken))).ConfigureAwait(false);
+                foreach (var done in running.Keys.Where(t => t.IsCompleted).ToList())
+                {
+                    running.Remove(done);
+                    if (done.Exception is { } e)
+                    {
+                        logger.LogError(e.InnerException ?? e, "A build failed in worker {Worker}; its lease will end and another worker reclaims it", name);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            foreach (var task in running.Keys)
+            {
+                try
+                {
+                    await task.ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                {
+                    // stopping: the build ended its lease for another worker to reclaim
+                }
+                catch (Exception e)
+                {
+                    logger.LogError(e, "A build failed in worker {Worker} while it stopped", name);
+                }
+            }
         }
 
+        cancellationToken.ThrowIfCancellationRequested();
+    }
+
+    /// <summary>Reclaims builds of dead workers, then takes the oldest queued build of <paramref name="free"/>; null when none waits.</summary>
+    private async Task<BuildRecord?> TakeAsync(IReadOnlyCollection<string> free, CancellationToken cancellationToken)
+    {
+        await ReclaimExpiredAsync(cancellationToken).ConfigureAwait(false);
+        var now = Now();
+        return await index.TakeBuildAsync(free, name, now, now + lease, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Removes the empty build cgroups a crashed worker left behind (only groups named the way ours are).</summary>
+    private void RemoveLeftoverCgroups()
+    {
+        var (removed, busy) = MemoryEnvelopes.RemoveLeftovers();
+        if (removed.Count > 0)
+        {
+            logger.LogInformation("Worker {Worker} removed {Count} leftover build cgroup(s): {Groups}", name, removed.Count, string.Join(", ", removed));
+        }
+
+        if (busy.Count > 0)
+        {
+            logger.LogInformation("Worker {Worker} left {Count} build cgroup(s) that still hold processes: {Groups}", name, busy.Count, string.Join(", ", busy));
+        }
+    }
+
+    private async Task ReclaimExpiredAsync(CancellationToken cancellationToken)
+    {
+        foreach (var reclaimed in await index.ReclaimExpiredBuildsAsync(Now(), MaxLostAttempts, cancellationToken).ConfigureAwait(false))
+        {
+            logger.LogWarning("Build {Build} reclaimed by {Worker}: {Error}", reclaimed.Id, name, reclaimed.Error);
+            metrics.RecordBuildOutcome(reclaimed.Lane, BuildOutcome.Lost);
+        }
+    }
+
+    /// <summary>Runs a build this worker took, renewing its lease meanwhile; stops it when the lease is lost.</summary>
+    private async Task RunHeldAsync(BuildRecord build, CancellationToken stopping)
+    {
+        using var held = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        var heartbeat = HeartbeatAsync(build, held);
+        try
+        {
+            await AttemptAsync(build, held.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!stopping.IsCancellationRequested)
+        {
+            logger.LogWarning("Build {Build}: {Worker} lost its lease on attempt {Attempt} and stopped it", build.Id, name, build.Attempt);
+        }
+        catch (OperationCanceledException)
+        {
+            // stopping: end the lease now, so that the next worker reclaims the build at once instead of after the lease
+            await index.RenewBuildLeaseAsync(build.Id, name, build.Attempt, Now(), Now(), CancellationToken.None).ConfigureAwait(false);
+            throw;
+        }
+        finally
+        {
+            await held.CancelAsync().ConfigureAwait(false);
+            await heartbeat.ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Renews the lease every third of its length until <paramref name="held"/> is cancelled; cancels it when the lease is lost.</summary>
+    private async Task HeartbeatAsync(BuildRecord build, CancellationTokenSource held)
+    {
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(lease / 3, time, held.Token).ConfigureAwait(false);
+                bool holds;
+                try
+                {
+                    var now = Now();
+                    holds = await index.RenewBuildLeaseAsync(build.Id, name, build.Attempt, now, now + lease, held.Token).ConfigureAwait(false);
+                }
+                catch (CacheException e) when (e.Error == CacheError.Unavailable)
+                {
+                    logger.LogWarning(e, "Build {Build}: renewing the lease failed; trying again", build.Id);
+                    continue;
+                }
+
+                if (!holds)
+                {
+                    await held.CancelAsync().ConfigureAwait(false);
+                    return;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (held.IsCancellationRequested)
+        {
+            // the attempt ended (or the worker stops)
+        }
+    }
+
+    private async Task AttemptAsync(BuildRecord build, CancellationToken cancellationToken)
+    {
         var lane = lanes.Get(build.Lane);
         logger.LogInformation("Build {Build} of {Installable}: attempt {Attempt} on lane {Lane} by {Worker}", build.Id, build.Installable, build.Attempt, lane.Name, name);
         var cache = await index.GetCacheAsync(build.Cache, cancellationToken).ConfigureAwait(false);
         if (cache is null)
         {
-            await index.UpdateBuildAsync(build with { Status = BuildStatus.Failed, FinishedAt = Now(), Error = $"the cache '{build.Cache}' no longer exists" }, cancellationToken)
+            await FinishAsync(build with { Status = BuildStatus.Failed, FinishedAt = Now(), LeasedUntil = null, Error = $"the cache '{build.Cache}' no longer exists" }, null)
                 .ConfigureAwait(false);
-            return true;
+            return;
         }
 
         var directory = Path.Combine(workDirectory, $"{build.Id}-{build.Attempt}");
+        var started = Now();
         try
         {
-            var started = Now();
-            var result = await runner.RunAsync(build, lane, cache.PublicKey, directory, cancellationToken).ConfigureAwait(false);
-            await index.AddBuildAttemptAsync(new BuildAttemptRecord(
+            var result = await runner.RunAsync(build, lane, cache.PublicKey, directory, cancellationToken, (phase, ct) => ShowPhaseAsync(build, phase, ct))
+                .ConfigureAwait(false);
+            var attempt = new BuildAttemptRecord(
                 build.Id, build.Attempt, build.Installable, lane.Name, result.Outcome, result.ExitCode, result.PeakMemoryBytes, result.MemoryLimit,
-                result.BuiltPaths, result.SubstitutedPaths, result.Phases, started, Now()), cancellationToken).ConfigureAwait(false);
+                result.BuiltPaths, result.SubstitutedPaths, result.Phases, started, Now());
 
-            var logPath = build.LogPath;
-            if (result.Derivation is not null)
-            {
-                logPath = await runner.UploadLogAsync(build.Cache, result.Derivation, result.LogFile, cancellationToken).ConfigureAwait(false);
-            }
+            var logPath = await runner.UploadLogAsync(build, result.Derivation, result.LogFile, cancellationToken).ConfigureAwait(false);
 
-            var next = result.Outcome == BuildOutcome.OutOfMemory && build.Attempt < MaxAttempts ? lanes.NextLarger(lane) : null;
+            var next = result.Outcome == BuildOutcome.OutOfMemory && !await WasReroutedAsync(build, cancellationToken).ConfigureAwait(false)
+                ? lanes.NextLarger(lane) : null;
             var updated = next is not null
                 ? build with
                 {
                     Lane = next.Name,
-                    LaneReason = $"rerouted: attempt {build.Attempt} was killed for memory on {lane.Name} (peak {result.PeakMemoryBytes?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unknown"} bytes, {result.MemoryLimit})",
+                    LaneReason = $"rerouted: attempt {build.Attempt} was killed for memory on {lane.Name} (peak {result.PeakMemoryBytes?.ToString(CultureInfo.InvariantCulture) ?? "unknown"} bytes, {result.MemoryLimit})",
                     Status = BuildStatus.Queued,
                     Worker = null,
+                    LeasedUntil = null,
+                    Phase = null,
+                    PhaseStartedAt = null,
                     LogPath = logPath,
                     Error = result.Error,
                 }
@@ -65,19 +212,29 @@ public sealed class BuildWorker(
                 {
                     Status = result.Outcome == BuildOutcome.Succeeded ? BuildStatus.Succeeded : BuildStatus.Failed,
                     FinishedAt = Now(),
+                    LeasedUntil = null,
+                    Phase = null,
+                    PhaseStartedAt = null,
                     Outputs = result.Outputs,
                     LogPath = logPath,
                     Error = result.Error,
                 };
-            await index.UpdateBuildAsync(updated, cancellationToken).ConfigureAwait(false);
+            await FinishAsync(updated, attempt).ConfigureAwait(false);
+            metrics.RecordBuildAttempt(attempt);
+            if (next is not null)
+            {
+                metrics.RecordOomReroute(lane.Name, next.Name);
+            }
             logger.LogInformation("Build {Build}: attempt {Attempt} on {Lane} ended {Outcome}{Next}", build.Id, build.Attempt, lane.Name, result.Outcome,
                 next is null ? "" : $", rerouted to {next.Name}");
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             logger.LogError(e, "Build {Build} failed in the worker", build.Id);
-            await index.UpdateBuildAsync(build with { Status = BuildStatus.Failed, FinishedAt = Now(), Error = "the worker failed: " + e.Message }, CancellationToken.None)
-                .ConfigureAwait(false);
+            await FinishAsync(
+                build with { Status = BuildStatus.Failed, FinishedAt = Now(), LeasedUntil = null, Error = "the worker failed: " + e.Message },
+                new BuildAttemptRecord(build.Id, build.Attempt, build.Installable, lane.Name, BuildOutcome.Failed, null, null, "unknown: the worker failed",
+                    0, 0, [], started, Now())).ConfigureAwait(false);
         }
         finally
         {
@@ -86,19 +243,36 @@ public sealed class BuildWorker(
                 Directory.Delete(directory, recursive: true);
             }
         }
-
-        return true;
     }
 
-    /// <summary>Runs builds until cancelled, polling the queue every <paramref name="poll"/> while it is empty.</summary>
-    public async Task RunAsync(TimeSpan poll, CancellationToken cancellationToken)
+    /// <summary>Records the phase the attempt entered, for live progress; progress is not worth failing a build over.</summary>
+    private async Task ShowPhaseAsync(BuildRecord build, string phase, CancellationToken cancellationToken)
     {
-        while (!cancellationToken.IsCancellationRequested)
+        try
         {
-            if (!await RunOnceAsync(cancellationToken).ConfigureAwait(false))
-            {
-                await Task.Delay(poll, time, cancellationToken).ConfigureAwait(false);
-            }
+            await index.SetBuildPhaseAsync(build.Id, name, build.Attempt, phase, Now(), cancellationToken).ConfigureAwait(false);
+        }
+        catch (CacheException e) when (e.Error == CacheError.Unavailable)
+        {
+            logger.LogWarning(e, "Build {Build}: recording phase {Phase} failed", build.Id, phase);
+        }
+    }
+
+    /// <summary>Whether an earlier attempt of the build was already killed for memory (and so rerouted once).</summary>
+    private async Task<bool> WasReroutedAsync(BuildRecord build, CancellationToken cancellationToken) =>
+        (await index.ListBuildAttemptsAsync(build.Id, null, AttemptsPerBuild, cancellationToken).ConfigureAwait(false))
+        .Any(a => a.Outcome == BuildOutcome.OutOfMemory);
+
+    /// <summary>Stores the attempt's end, unless the build was reclaimed meanwhile (then another worker owns it and this result is dropped).</summary>
+    private async Task FinishAsync(BuildRecord updated, BuildAttemptRecord? attempt)
+    {
+        try
+        {
+            await index.FinishBuildAttemptAsync(updated, name, attempt, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (CacheException e) when (e.Error == CacheError.Conflict)
+        {
+            logger.LogWarning("Build {Build}: the result of attempt {Attempt} is dropped: {Reason}", updated.Id, updated.Attempt, e.Message);
         }
     }
 

@@ -1,6 +1,7 @@
 using Flywheel.Cache.Builds;
 using Flywheel.Cache.Index;
 using Flywheel.Cache.Server.Hosting;
+using Flywheel.Cache.Server.Metrics;
 using Flywheel.Cache.Tokens;
 
 namespace Flywheel.Cache.Server.Builds;
@@ -11,7 +12,7 @@ namespace Flywheel.Cache.Server.Builds;
 /// reach the gateway at its own HTTP address.
 /// </summary>
 internal sealed class BuildWorkerService(
-    BuildOptions builds, ServerOptions options, IMetadataStore index, TokenService tokens, LaneSet lanes, TimeProvider time,
+    BuildOptions builds, ServerOptions options, IMetadataStore index, TokenService tokens, LaneSet lanes, FlywheelMetrics metrics, TimeProvider time,
     ILoggerFactory loggers) : BackgroundService
 {
     public static readonly TimeSpan Poll = TimeSpan.FromSeconds(1);
@@ -38,7 +39,8 @@ internal sealed class BuildWorkerService(
         var runner = new NixBuildRunner(new NixBuildSettings(gateway, secret, work, environment, TimeSpan.FromHours(6)), new ProcessRunner(), http);
         var names = lanes.All.Select(l => l.Name).ToArray();
         var workers = Enumerable.Range(0, builds.Workers).Select(i =>
-            new BuildWorker(index, lanes, names, $"{Environment.MachineName}/in-process-{i}", runner, work, time, loggers.CreateLogger<BuildWorker>())
+            new BuildWorker(index, lanes, names, $"{Environment.MachineName}/in-process-{i}", runner, work, builds.Lease, metrics, time,
+                loggers.CreateLogger<BuildWorker>())
                 .RunAsync(Poll, stoppingToken));
         try
         {

@@ -6,8 +6,8 @@ namespace Flywheel.Cache.Server.Cli;
 
 /// <summary>
 /// <c>flywheel build --server URL --token T --cache C [--file FILE.nix --attr A | FLAKEREF#ATTR] [--lane L] [--wait] [--json]</c>:
-/// queues a build on a running daemon; with <c>--wait</c> prints one line per change (status, lane, attempt, each finished
-/// phase) until it ends, and exits 0 only when it succeeded; with <c>--json</c> prints the final record on stdout.
+/// queues a build on a running daemon; with <c>--wait</c> shows its progress (see <see cref="BuildProgress"/>) until it ends,
+/// and exits 0 only when it succeeded; with <c>--json</c> prints the final record on stdout.
 /// </summary>
 internal static class BuildCommand
 {
@@ -57,39 +57,15 @@ internal static class BuildCommand
         return command;
     }
 
-    /// <summary>Polls until the build ends, printing a plain line for each change (one line per event, so CI logs read well).</summary>
+    /// <summary>Polls until the build ends, showing its progress on standard error (live on a terminal, plain lines in CI logs).</summary>
     private static async Task<BuildView> WaitAsync(ApiAdminClient client, BuildView build, CancellationToken cancellationToken)
     {
-        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var progress = new BuildProgress(Console.Error, BuildProgress.IsTerminal(Console.IsErrorRedirected), TimeProvider.System);
         while (true)
         {
-            var state = $"{build.Status} on {build.Lane}, attempt {build.Attempt}";
-            if (seen.Add(state))
+            progress.Show(build);
+            if (BuildView.IsFinal(build.Status))
             {
-                Console.Error.WriteLine($"build {build.Id}: {state}" + (build.Status == "queued" && build.Attempt > 0 ? $" ({build.LaneReason})" : ""));
-            }
-
-            foreach (var attempt in build.Attempts.OrderBy(a => a.Attempt))
-            {
-                foreach (var phase in attempt.Phases)
-                {
-                    if (seen.Add($"{attempt.Attempt}/{phase.Name}"))
-                    {
-                        Console.Error.WriteLine($"build {build.Id}: attempt {attempt.Attempt} on {attempt.Lane}: {phase.Name} {(phase.Succeeded ? "ok" : "FAILED")} in {phase.Seconds:0.###} s");
-                    }
-                }
-
-                if (seen.Add($"{attempt.Attempt}/end"))
-                {
-                    Console.Error.WriteLine($"build {build.Id}: attempt {attempt.Attempt} on {attempt.Lane} ended {attempt.Outcome}, peak {attempt.PeakMemoryBytes?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "?"} bytes ({attempt.MemoryLimit}), {attempt.BuiltPaths} built, {attempt.SubstitutedPaths} substituted");
-                }
-            }
-
-            if (build.Status is "succeeded" or "failed")
-            {
-                Console.Error.WriteLine(build.Status == "succeeded"
-                    ? $"build {build.Id}: succeeded: {string.Join(' ', build.Outputs)}"
-                    : $"build {build.Id}: failed: {build.Error}");
                 return build;
             }
 

@@ -44,7 +44,8 @@ internal static class WorkerCommand
                 Directory.CreateDirectory(work);
                 using var http = new HttpClient();
                 var runner = new NixBuildRunner(new NixBuildSettings(gateway, secret, work, new Dictionary<string, string?>(), TimeSpan.FromHours(6)), new ProcessRunner(), http);
-                var worker = new BuildWorker(index, lanes, names, $"{Environment.MachineName}/{Environment.ProcessId}", runner, work, TimeProvider.System,
+                var worker = new BuildWorker(index, lanes, names, $"{Environment.MachineName}/{Environment.ProcessId}", runner, work, options.Builds.Lease,
+                    app.Services.GetRequiredService<Metrics.FlywheelMetrics>(), TimeProvider.System,
                     app.Services.GetRequiredService<ILogger<BuildWorker>>());
                 Console.Error.WriteLine($"worker on {string.Join(", ", names)}: taking builds, gateway {gateway}");
                 await worker.RunAsync(BuildWorkerService.Poll, cancellationToken);

@@ -99,6 +99,7 @@ public static class FlywheelHost
         services.AddSingleton(options.Builds);
         services.AddSingleton<Flywheel.Cache.Builds.BuildQueue>();
         services.AddHostedService<Builds.BuildWorkerService>();
+        services.AddHostedService<Builds.BuildQueueGauge>();
         services.AddSingleton<TokenService>();
         services.AddSingleton<RequestAuthorizer>();
         services.AddSingleton<Bootstrap>();

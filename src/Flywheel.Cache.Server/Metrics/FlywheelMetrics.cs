@@ -20,7 +20,7 @@ public enum BlobStoreOperation
 /// the Record methods; the label values they pass must come from small fixed sets (route patterns, cache names,
 /// reasons), never from request data, so the number of series stays bounded.
 /// </summary>
-public sealed class FlywheelMetrics
+public sealed partial class FlywheelMetrics
 {
     public const string MeterName = "Flywheel.Cache";
 
@@ -56,6 +56,16 @@ public sealed class FlywheelMetrics
         Meter.CreateObservableGauge("flywheel.cache.quota", ObserveCacheQuotas, "By", "Each cache's quota, for caches that have one, as of the last garbage collection.");
         UpstreamFetches = Meter.CreateCounter<long>(
             "flywheel.upstream.fetches", "{request}", "Requests to upstream caches by cache, upstream, kind (narinfo, nar) and result (hit, miss, rejected, error, skipped: circuit open).");
+        BuildAttempts = Meter.CreateCounter<long>("flywheel.build.attempts", "{attempt}", "Finished build attempts by lane and outcome (succeeded, failed, oom, lost).");
+        BuildPhaseDuration = Meter.CreateHistogram(
+            "flywheel.build.phase.duration", "s", "Build phase durations (bootstrap, evaluation, plan, build, upload) by lane and phase.", tags: null,
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = BuildSecondsBuckets });
+        BuildPeakMemory = Meter.CreateHistogram<long>(
+            "flywheel.build.peak_memory", "By", "Peak memory of build attempts (cgroup peak or sampled process-tree RSS) by lane.", tags: null,
+            advice: new InstrumentAdvice<long> { HistogramBucketBoundaries = MemoryBuckets });
+        BuildOomReroutes = Meter.CreateCounter<long>("flywheel.build.oom_reroutes", "{build}", "Builds killed for memory on a lane and queued again on the next larger one, by lane and target lane.");
+        Meter.CreateObservableGauge("flywheel.build.queue_depth", ObserveQueuedBuilds, "{build}", "Builds waiting for a worker, by lane, as of the last count of the index.");
+        Meter.CreateObservableGauge("flywheel.build.running", ObserveRunningBuilds, "{build}", "Builds being run by a worker, by lane, as of the last count of the index.");
     }
 
     public Meter Meter { get; }

@@ -36,7 +36,8 @@ internal static class CacheFileEndpoint
             ? hash + ".ls"
             : throw CacheException.Invalid($"'{hash}' is not a store path hash: expected 32 nix-base32 characters");
 
-    private static async Task GetAsync(
+    /// <summary>Serves the cache file at <paramref name="path"/> (404 when absent) to a client with pull on the cache.</summary>
+    public static async Task GetAsync(
         HttpContext context, string cache, CacheCatalog catalog, RequestAuthorizer auth, NixBinaryCache nix, Func<CacheContext, string> path)
     {
         var c = await NixRequests.ResolveCacheAsync(context, catalog, cache);
@@ -56,7 +57,8 @@ internal static class CacheFileEndpoint
         await BlobResponses.SendAsync(context, f.Blob, f.File.ContentType);
     }
 
-    private static async Task PutAsync(
+    /// <summary>Stores the request body as the cache file at <paramref name="path"/> for a client with push on the cache.</summary>
+    public static async Task PutAsync(
         HttpContext context, string cache, CacheCatalog catalog, RequestAuthorizer auth, NixBinaryCache nix,
         Func<CacheContext, string> path, string defaultContentType)
     {

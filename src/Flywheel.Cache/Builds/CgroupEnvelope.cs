@@ -12,6 +12,9 @@ namespace Flywheel.Cache.Builds;
 /// </summary>
 public sealed class CgroupEnvelope : IMemoryEnvelope
 {
+    /// <summary>Every group this class makes is named this plus 12 hex digits; leftovers are recognised by it.</summary>
+    public const string NamePrefix = "flywheel-build-";
+
     private const string EnterScript = "echo $$ > \"$0/cgroup.procs\" && exec \"$@\"";
 
     private readonly string _directory;
@@ -26,12 +29,17 @@ public sealed class CgroupEnvelope : IMemoryEnvelope
 
     public string Method => _v2 ? "cgroup-v2" : "cgroup-v1";
 
+    /// <summary>The group's folder in the cgroup file system.</summary>
+    public string GroupDirectory => _directory;
+
+    public bool IsV2 => _v2;
+
     public long LimitBytes { get; }
 
     /// <summary>Creates the group under <paramref name="parent"/> and sets the limit; throws IOException/UnauthorizedAccessException when it cannot.</summary>
     public static CgroupEnvelope Create(string parent, bool v2, long limitBytes)
     {
-        var directory = Path.Combine(parent, "flywheel-build-" + Guid.NewGuid().ToString("N")[..12]);
+        var directory = Path.Combine(parent, NamePrefix + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(directory);
         try
         {
@@ -54,6 +62,46 @@ public sealed class CgroupEnvelope : IMemoryEnvelope
             TryRemove(directory);
             throw;
         }
+    }
+
+    /// <summary>Whether <paramref name="name"/> is one this class makes (<see cref="NamePrefix"/> and 12 hex digits).</summary>
+    public static bool IsOurs(string name) =>
+        name.Length == NamePrefix.Length + 12 && name.StartsWith(NamePrefix, StringComparison.Ordinal) && name[NamePrefix.Length..].All(char.IsAsciiHexDigitLower);
+
+    /// <summary>
+    /// Removes the groups named like ours under <paramref name="parent"/> that hold no process: leftovers of a worker
+    /// that died before removing them. Groups with processes (another worker's running builds) are left alone and returned.
+    /// </summary>
+    public static (IReadOnlyList<string> Removed, IReadOnlyList<string> Busy) RemoveLeftovers(string parent)
+    {
+        var removed = new List<string>();
+        var busy = new List<string>();
+        if (!Directory.Exists(parent))
+        {
+            return (removed, busy);
+        }
+
+        foreach (var directory in Directory.EnumerateDirectories(parent).Where(d => IsOurs(Path.GetFileName(d))))
+        {
+            var procs = Path.Combine(directory, "cgroup.procs");
+            try
+            {
+                if (File.Exists(procs) && File.ReadAllText(procs).Trim().Length > 0)
+                {
+                    busy.Add(directory);
+                    continue;
+                }
+
+                Directory.Delete(directory); // rmdir: a cgroup without processes goes, its control files with it
+                removed.Add(directory);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                busy.Add(directory); // in use, or another worker removed it first
+            }
+        }
+
+        return (removed, busy);
     }
 
     public ProcessCommand Wrap(ProcessCommand command) => command with

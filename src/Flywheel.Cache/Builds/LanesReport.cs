@@ -9,7 +9,45 @@ namespace Flywheel.Cache.Builds;
 /// </summary>
 public sealed record LanesReport(IReadOnlyList<LaneReportLane> Lanes, IReadOnlyList<InstallableReport> Installables)
 {
-    public const int MaxAttempts = 5000;
+    /// <summary>How many attempts are read from the index at a time.</summary>
+    public const int PageSize = 1000;
+
+    /// <summary>
+    /// The report over the whole history: attempts are read page by page grouped by installable, so only one
+    /// installable's attempts are held at a time, whatever the size of the history.
+    /// </summary>
+    public static async Task<LanesReport> ReadAsync(IMetadataStore index, LaneSet lanes, CancellationToken cancellationToken, int pageSize = PageSize)
+    {
+        ArgumentNullException.ThrowIfNull(index);
+        ArgumentNullException.ThrowIfNull(lanes);
+        var installables = new List<InstallableReport>();
+        var current = new List<BuildAttemptRecord>();
+        BuildAttemptRecord? after = null;
+        while (true)
+        {
+            var page = await index.ListBuildAttemptsByInstallableAsync(after, pageSize, cancellationToken).ConfigureAwait(false);
+            foreach (var attempt in page)
+            {
+                if (current.Count > 0 && current[0].Installable != attempt.Installable)
+                {
+                    installables.AddRange(From(lanes, current).Installables);
+                    current.Clear();
+                }
+
+                current.Add(attempt);
+            }
+
+            if (page.Count < pageSize)
+            {
+                break;
+            }
+
+            after = page[^1];
+        }
+
+        installables.AddRange(From(lanes, current).Installables);
+        return From(lanes, []) with { Installables = [.. installables.OrderBy(i => i.Installable, StringComparer.Ordinal)] };
+    }
 
     public static LanesReport From(LaneSet lanes, IReadOnlyList<BuildAttemptRecord> attempts)
     {

@@ -20,10 +20,8 @@ public static class MemoryEnvelopes
             return new SampledEnvelope(limitBytes, $"cannot read {selfCgroupFile}: {e.Message}");
         }
 
-        var v2Path = lines.FirstOrDefault(l => l.StartsWith("0::", StringComparison.Ordinal))?[3..];
-        if (v2Path is not null && File.Exists(Path.Combine(cgroupRoot, "cgroup.controllers")))
+        if (V2Parent(lines, cgroupRoot) is { } parent)
         {
-            var parent = cgroupRoot + v2Path.TrimEnd('/');
             if (!ReadOrEmpty(Path.Combine(parent, "cgroup.subtree_control")).Contains("memory", StringComparison.Ordinal))
             {
                 reasons.Add($"cgroup v2: the memory controller is not enabled for children of {parent}");
@@ -38,11 +36,9 @@ public static class MemoryEnvelopes
             reasons.Add($"cgroup v2: no unified hierarchy at {cgroupRoot}");
         }
 
-        var v1Path = lines.Select(l => l.Split(':', 3)).FirstOrDefault(p => p.Length == 3 && p[1].Split(',').Contains("memory"))?[2];
-        var v1Mount = Path.Combine(cgroupRoot, "memory");
-        if (v1Path is not null && Directory.Exists(v1Mount))
+        if (V1Parent(lines, cgroupRoot) is { } v1Parent)
         {
-            if (TryCreate(v1Mount + v1Path.TrimEnd('/'), false, limitBytes, reasons) is { } v1)
+            if (TryCreate(v1Parent, false, limitBytes, reasons) is { } v1)
             {
                 return v1;
             }
@@ -54,6 +50,49 @@ public static class MemoryEnvelopes
 
         return new SampledEnvelope(limitBytes, "no cgroup (" + string.Join("; ", reasons) + "): sampled process-tree RSS");
     }
+
+    /// <summary>
+    /// Removes leftover build cgroups (<see cref="CgroupEnvelope.RemoveLeftovers"/>) where <see cref="Create"/> makes
+    /// them: under this process's v2 group and its v1 memory group. Returns what was removed and what was left busy.
+    /// </summary>
+    public static (IReadOnlyList<string> Removed, IReadOnlyList<string> Busy) RemoveLeftovers(
+        string cgroupRoot = "/sys/fs/cgroup", string selfCgroupFile = "/proc/self/cgroup")
+    {
+        string[] lines;
+        try
+        {
+            lines = File.ReadAllLines(selfCgroupFile);
+        }
+        catch (IOException)
+        {
+            return ([], []); // no cgroups here: none can be left over
+        }
+
+        var removed = new List<string>();
+        var busy = new List<string>();
+        foreach (var parent in new[] { V2Parent(lines, cgroupRoot), V1Parent(lines, cgroupRoot) })
+        {
+            if (parent is not null)
+            {
+                var (r, b) = CgroupEnvelope.RemoveLeftovers(parent);
+                removed.AddRange(r);
+                busy.AddRange(b);
+            }
+        }
+
+        return (removed, busy);
+    }
+
+    private static string? V2Parent(string[] lines, string cgroupRoot) =>
+        lines.FirstOrDefault(l => l.StartsWith("0::", StringComparison.Ordinal))?[3..] is { } path && File.Exists(Path.Combine(cgroupRoot, "cgroup.controllers"))
+            ? cgroupRoot + path.TrimEnd('/')
+            : null;
+
+    private static string? V1Parent(string[] lines, string cgroupRoot) =>
+        lines.Select(l => l.Split(':', 3)).FirstOrDefault(p => p.Length == 3 && p[1].Split(',').Contains("memory"))?[2] is { } path
+            && Directory.Exists(Path.Combine(cgroupRoot, "memory"))
+            ? Path.Combine(cgroupRoot, "memory") + path.TrimEnd('/')
+            : null;
 
     private static string ReadOrEmpty(string file)
     {

@@ -16,8 +16,10 @@ public sealed class NixBuildRunner(NixBuildSettings settings, ProcessRunner proc
     private readonly ProcessRunner _processes = processes;
 
     /// <param name="publicKey">The cache's public key (the substituter's trusted key).</param>
+    /// <param name="phaseStarted">Told the name of each phase as it starts (live progress); null: nobody listens.</param>
     public async Task<BuildAttemptResult> RunAsync(
-        BuildRecord build, Lane lane, string publicKey, string attemptDirectory, CancellationToken cancellationToken)
+        BuildRecord build, Lane lane, string publicKey, string attemptDirectory, CancellationToken cancellationToken,
+        Func<string, CancellationToken, Task>? phaseStarted = null)
     {
         ArgumentNullException.ThrowIfNull(build);
         ArgumentNullException.ThrowIfNull(lane);
@@ -36,7 +38,7 @@ public sealed class NixBuildRunner(NixBuildSettings settings, ProcessRunner proc
         using var envelope = MemoryEnvelopes.Create(lane.MemoryBytes);
         await using var log = new StreamWriter(logFile, append: false) { AutoFlush = true };
         var phases = new List<BuildPhase>();
-        var attempt = new Attempt(this, log, envelope, phases, logFile);
+        var attempt = new Attempt(this, log, envelope, phases, logFile, phaseStarted);
 
         // 1. bootstrap: outside the envelope, so that a missing toolchain reads as such and not as a memory kill
         var probe = Path.Combine(attemptDirectory, "flywheel-bootstrap-probe");
@@ -90,11 +92,17 @@ public sealed class NixBuildRunner(NixBuildSettings settings, ProcessRunner proc
         return attempt.Finish(BuildOutcome.Succeeded, 0, drv, outputs, plan.ToBuild.Count, plan.ToFetch.Count, null);
     }
 
-    /// <summary>Sends the attempt's log to <c>{Gateway}/{cache}/log/{drv name}</c> (the route Nix's own log upload uses).</summary>
-    public async Task<string> UploadLogAsync(string cache, string derivation, string logFile, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sends the attempt's log to the gateway and returns its cache file path: <c>{Gateway}/{cache}/log/{drv name}</c> (the
+    /// route Nix's own log upload uses) once the attempt has a derivation, else (it failed in bootstrap or evaluation)
+    /// <c>{Gateway}/_api/v1/builds/{id}/log</c>, kept at <see cref="BuildRecord.AttemptLogPath"/>.
+    /// </summary>
+    public async Task<string> UploadLogAsync(BuildRecord build, string? derivation, string logFile, CancellationToken cancellationToken)
     {
-        var path = "log/" + Path.GetFileName(derivation);
-        var uri = new Uri(settings.Gateway, Uri.EscapeDataString(cache) + "/" + path);
+        ArgumentNullException.ThrowIfNull(build);
+        var (path, uri) = derivation is not null
+            ? ("log/" + Path.GetFileName(derivation), new Uri(settings.Gateway, Uri.EscapeDataString(build.Cache) + "/log/" + Path.GetFileName(derivation)))
+            : (build.AttemptLogPath, new Uri(settings.Gateway, "_api/v1/builds/" + Uri.EscapeDataString(build.Id) + "/log"));
         await using var body = File.OpenRead(logFile);
         using var request = new HttpRequestMessage(HttpMethod.Put, uri) { Content = new StreamContent(body) };
         request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("text/plain") { CharSet = "utf-8" };
@@ -115,11 +123,17 @@ public sealed class NixBuildRunner(NixBuildSettings settings, ProcessRunner proc
     private sealed record PhaseRun(string Output, string Errors, int? ExitCode, string? Failed);
 
     /// <summary>The state of one attempt: its log, envelope and the phases so far.</summary>
-    private sealed class Attempt(NixBuildRunner runner, StreamWriter log, IMemoryEnvelope envelope, List<BuildPhase> phases, string logFile)
+    private sealed class Attempt(
+        NixBuildRunner runner, StreamWriter log, IMemoryEnvelope envelope, List<BuildPhase> phases, string logFile, Func<string, CancellationToken, Task>? phaseStarted)
     {
         /// <summary>Runs the commands in order (stopping at the first failure) as one timed phase.</summary>
         public async Task<PhaseRun> PhaseAsync(string name, bool inEnvelope, CancellationToken cancellationToken, params ProcessCommand[] commands)
         {
+            if (phaseStarted is not null)
+            {
+                await phaseStarted(name, cancellationToken).ConfigureAwait(false);
+            }
+
             var stopwatch = Stopwatch.StartNew();
             var output = "";
             using var errors = new StringWriter();

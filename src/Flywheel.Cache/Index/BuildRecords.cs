@@ -1,20 +1,28 @@
 namespace Flywheel.Cache.Index;
 
-/// <summary>Where a build request is: waiting for a worker, being built, or done.</summary>
+/// <summary>
+/// Where a build request is: waiting for a worker, being built, or done (<see cref="Lost"/>: given up because the
+/// workers that took it kept vanishing without finishing it).
+/// </summary>
 public enum BuildStatus
 {
     Queued,
     Running,
     Succeeded,
     Failed,
+    Lost,
 }
 
-/// <summary>How one attempt of a build ended; <see cref="OutOfMemory"/> is a kill for exceeding the lane's envelope.</summary>
+/// <summary>
+/// How one attempt of a build ended; <see cref="OutOfMemory"/> is a kill for exceeding the lane's envelope,
+/// <see cref="Lost"/> an attempt whose worker stopped renewing its lease (it died or lost the index).
+/// </summary>
 public enum BuildOutcome
 {
     Succeeded,
     Failed,
     OutOfMemory,
+    Lost,
 }
 
 /// <summary>A build request and its state (the queue entry and the record the API shows).</summary>
@@ -23,7 +31,11 @@ public enum BuildOutcome
 /// <param name="LaneReason">Why that lane: asked for, recommended from history (with the reasoning), or rerouted after an OOM kill.</param>
 /// <param name="Attempt">How many attempts have started (0 while first queued).</param>
 /// <param name="Outputs">The output store paths, once built.</param>
-/// <param name="LogPath">The cache file path of the build log (<c>log/&lt;drv&gt;</c>), once stored.</param>
+/// <param name="LogPath">The cache file path of the newest attempt's log (<c>log/&lt;drv&gt;</c>, or <see cref="AttemptLogPath"/> before evaluation), once stored.</param>
+/// <param name="HeartbeatAt">When the worker running it last renewed its lease.</param>
+/// <param name="LeasedUntil">While running: until when the worker holds it; after that another worker reclaims it.</param>
+/// <param name="Phase">While running: the phase the attempt is in (bootstrap, evaluation, plan, build, upload).</param>
+/// <param name="PhaseStartedAt">When that phase started.</param>
 public sealed record BuildRecord(
     string Id,
     string Cache,
@@ -38,7 +50,19 @@ public sealed record BuildRecord(
     string? Worker,
     IReadOnlyList<string> Outputs,
     string? LogPath,
-    string? Error);
+    string? Error,
+    DateTimeOffset? HeartbeatAt = null,
+    DateTimeOffset? LeasedUntil = null,
+    string? Phase = null,
+    DateTimeOffset? PhaseStartedAt = null)
+{
+    /// <summary>
+    /// Where the log of the current attempt is kept when it has no derivation to file it under (it failed in bootstrap
+    /// or evaluation): a cache file served at <c>/_api/v1/builds/{id}/log</c>. Logs of evaluated attempts live at
+    /// <c>log/&lt;drv&gt;</c>, where Nix looks for them.
+    /// </summary>
+    public string AttemptLogPath => $"build-log/{Id}/{Attempt.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
+}
 
 /// <summary>One timed phase of an attempt (bootstrap, evaluation, build, upload).</summary>
 public sealed record BuildPhase(string Name, TimeSpan Duration, bool Succeeded);
@@ -65,3 +89,6 @@ public sealed record BuildAttemptRecord(
 
 /// <summary>Filters for listing builds (null: any), newest first, at most <paramref name="Limit"/>.</summary>
 public sealed record BuildQuery(string? Cache = null, string? Installable = null, BuildStatus? Status = null, int Limit = 100);
+
+/// <summary>How many builds of one lane are in one status.</summary>
+public sealed record BuildCount(string Lane, BuildStatus Status, long Count);

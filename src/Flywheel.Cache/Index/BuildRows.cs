@@ -11,7 +11,19 @@ namespace Flywheel.Cache.Index;
 internal static class BuildRows
 {
     public const string BuildColumns =
-        "id, cache_name, installable, lane, lane_reason, status, attempt, requested_at, started_at, finished_at, worker, outputs, log_path, error";
+        "id, cache_name, installable, lane, lane_reason, status, attempt, requested_at, started_at, finished_at, worker, outputs, log_path, error, heartbeat_at, leased_until, phase, phase_started_at";
+
+    /// <summary>Queued and running builds per lane: lane, status, count (both dialects).</summary>
+    public const string CountActiveSql =
+        "SELECT lane, status, COUNT(*) FROM builds WHERE status IN ('queued', 'running') GROUP BY lane, status";
+
+    /// <summary>Attempts by installable, after a cursor (installable, finished_at, build_id, attempt); parameters in that order, then the limit.</summary>
+    public const string AttemptsByInstallableSql =
+        "SELECT " + AttemptColumns + " FROM build_attempts WHERE (installable, finished_at, build_id, attempt) > ({0}, {1}, {2}, {3}) " +
+        "ORDER BY installable, finished_at, build_id, attempt LIMIT {4}";
+
+    /// <summary>How many columns <see cref="BuildColumns"/> names.</summary>
+    public const int BuildColumnCount = 18;
 
     public const string AttemptColumns =
         "build_id, attempt, installable, lane, outcome, exit_code, peak_memory_bytes, memory_limit, built_paths, substituted_paths, phases, started_at, finished_at";
@@ -22,6 +34,7 @@ internal static class BuildRows
         BuildStatus.Running => "running",
         BuildStatus.Succeeded => "succeeded",
         BuildStatus.Failed => "failed",
+        BuildStatus.Lost => "lost",
         _ => throw new ArgumentOutOfRangeException(nameof(status)),
     };
 
@@ -31,6 +44,7 @@ internal static class BuildRows
         "running" => BuildStatus.Running,
         "succeeded" => BuildStatus.Succeeded,
         "failed" => BuildStatus.Failed,
+        "lost" => BuildStatus.Lost,
         _ => throw new InvalidDataException($"unknown build status '{text}'"),
     };
 
@@ -39,6 +53,7 @@ internal static class BuildRows
         BuildOutcome.Succeeded => "succeeded",
         BuildOutcome.Failed => "failed",
         BuildOutcome.OutOfMemory => "oom",
+        BuildOutcome.Lost => "lost",
         _ => throw new ArgumentOutOfRangeException(nameof(outcome)),
     };
 
@@ -47,6 +62,7 @@ internal static class BuildRows
         "succeeded" => BuildOutcome.Succeeded,
         "failed" => BuildOutcome.Failed,
         "oom" => BuildOutcome.OutOfMemory,
+        "lost" => BuildOutcome.Lost,
         _ => throw new InvalidDataException($"unknown build outcome '{text}'"),
     };
 
@@ -110,7 +126,11 @@ internal static class BuildRows
         Worker: r.IsDBNull(10) ? null : r.GetString(10),
         Outputs: ParseLines(r.GetString(11)),
         LogPath: r.IsDBNull(12) ? null : r.GetString(12),
-        Error: r.IsDBNull(13) ? null : r.GetString(13));
+        Error: r.IsDBNull(13) ? null : r.GetString(13),
+        HeartbeatAt: r.IsDBNull(14) ? null : IndexRows.FromUnix(r.GetInt64(14)),
+        LeasedUntil: r.IsDBNull(15) ? null : IndexRows.FromUnix(r.GetInt64(15)),
+        Phase: r.IsDBNull(16) ? null : r.GetString(16),
+        PhaseStartedAt: r.IsDBNull(17) ? null : IndexRows.FromUnix(r.GetInt64(17)));
 
     /// <summary>Reads <see cref="AttemptColumns"/> in order.</summary>
     public static BuildAttemptRecord Attempt(DbDataReader r) => new(
@@ -133,7 +153,8 @@ internal static class BuildRows
     [
         b.Id, b.Cache, b.Installable, b.Lane, b.LaneReason, Status(b.Status), b.Attempt,
         b.RequestedAt.ToUnixTimeMilliseconds(), Nullable(b.StartedAt), Nullable(b.FinishedAt), (object?)b.Worker ?? DBNull.Value,
-        Lines(b.Outputs), (object?)b.LogPath ?? DBNull.Value, (object?)b.Error ?? DBNull.Value,
+        Lines(b.Outputs), (object?)b.LogPath ?? DBNull.Value, (object?)b.Error ?? DBNull.Value, Nullable(b.HeartbeatAt), Nullable(b.LeasedUntil),
+        (object?)b.Phase ?? DBNull.Value, Nullable(b.PhaseStartedAt),
     ];
 
     /// <summary>The values of <see cref="AttemptColumns"/> in order.</summary>

@@ -36,6 +36,10 @@ public sealed class NixBuildOrchestrationRealNixTests : IAsyncLifetime
             in {
               hello = drv "hello" "echo hello > $out";
               hog = drv "hog" "x=$(/usr/bin/head -c 134217728 /dev/zero | /usr/bin/tr '\\0' a); echo held > $out";
+              slow = drv "slow" "/bin/sleep 6; echo slept > $out";
+              pause1 = drv "pause1" "/bin/sleep 4; echo 1 > $out";
+              pause2 = drv "pause2" "/bin/sleep 4; echo 2 > $out";
+              pause3 = drv "pause3" "/bin/sleep 4; echo 3 > $out";
             }
             """);
         var environment = _nix.Environment.Where(e => e.Value is not null).ToDictionary(e => e.Key, e => e.Value!);
@@ -103,6 +107,16 @@ public sealed class NixBuildOrchestrationRealNixTests : IAsyncLifetime
         var recommendation = await _http.GetFromJsonAsync<JsonElement>($"_api/v1/lanes/recommendation?installable={Uri.EscapeDataString(_file + "#hog")}");
         Assert.Equal("big", recommendation.GetProperty("lane").GetString());
         Assert.Contains("killed for memory on small", recommendation.GetProperty("explanation").GetString(), StringComparison.Ordinal);
+
+        // the same story in /metrics: attempts by lane and outcome, the reroute, phase durations and peaks per lane
+        var metrics = await _http.GetStringAsync("metrics");
+        Assert.Contains("flywheel_build_attempts_total{lane=\"small\",outcome=\"oom\"} 1", metrics, StringComparison.Ordinal);
+        Assert.Contains("flywheel_build_attempts_total{lane=\"big\",outcome=\"succeeded\"} 1", metrics, StringComparison.Ordinal);
+        Assert.Contains("flywheel_build_oom_reroutes_total{lane=\"small\",to=\"big\"} 1", metrics, StringComparison.Ordinal);
+        Assert.Contains("flywheel_build_phase_duration_seconds_count{lane=\"big\",phase=\"build\"} 1", metrics, StringComparison.Ordinal);
+        Assert.Contains("flywheel_build_phase_duration_seconds_count{lane=\"small\",phase=\"bootstrap\"} 1", metrics, StringComparison.Ordinal);
+        Assert.Contains("flywheel_build_peak_memory_bytes_count{lane=\"big\"} 1", metrics, StringComparison.Ordinal);
+        Assert.Matches(new System.Text.RegularExpressions.Regex("^flywheel_build_peak_memory_bytes_sum\\{lane=\"big\"\\} [1-9]", System.Text.RegularExpressions.RegexOptions.Multiline), metrics);
     }
 
     [Fact]
@@ -115,6 +129,7 @@ public sealed class NixBuildOrchestrationRealNixTests : IAsyncLifetime
         Assert.Equal("succeeded", record.GetProperty("status").GetString());
         Assert.Equal("small", record.GetProperty("attempts")[0].GetProperty("lane").GetString());
         Assert.Contains("attempt 1 on small: bootstrap ok", cli.StandardError, StringComparison.Ordinal);
+        Assert.DoesNotContain('\r', cli.StandardError); // not a terminal: plain lines
         Assert.Contains(": succeeded: /nix/store/", cli.StandardError, StringComparison.Ordinal);
 
         var report = await FlywheelProcess.CliAsync(["lanes", "report", "--server", _daemon.BaseAddress.ToString(), "--token", _daemon.AdminToken]);
@@ -124,32 +139,101 @@ public sealed class NixBuildOrchestrationRealNixTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task On_a_terminal_the_cli_shows_a_live_line_per_phase()
+    {
+        // script(1) gives the CLI a pseudo-terminal; everything it writes comes back on script's standard output
+        string[] command = ["dotnet", FlywheelProcess.FlywheelDll, "build", "--server", _daemon.BaseAddress.ToString(), "--token", _daemon.AdminToken,
+            "--cache", "main", "--file", _file, "--attr", "slow", "--wait"];
+        var tty = await ProcessRunner.RunAsync("script", ["-qec", ProcessResult.FormatCommand(command[0], command[1..]), "/dev/null"],
+            new Dictionary<string, string?> { ["TERM"] = "xterm" });
+        Assert.True(tty.ExitCode == 0, tty.ToString());
+        Assert.Matches(new System.Text.RegularExpressions.Regex("\\rbuild b[0-9a-f]+: attempt 1 on small: build … [0-9.]+ s"), tty.StandardOutput);
+        Assert.Contains(": succeeded: /nix/store/", tty.StandardOutput, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_cli_builds_a_local_path_flake_with_wait_and_json()
+    {
+        // a flake without inputs (nothing to fetch), its derivation written with builtins only; flakes evaluate purely, so
+        // the system is spelled out instead of builtins.currentSystem
+        var flake = Directory.CreateDirectory(Path.Combine(_nix.Root, "flake-" + _nonce)).FullName;
+        var system = (System.Runtime.InteropServices.RuntimeInformation.OSArchitecture == System.Runtime.InteropServices.Architecture.Arm64 ? "aarch64" : "x86_64") + "-linux";
+        await File.WriteAllTextAsync(Path.Combine(flake, "flake.nix"), $$"""
+            {
+              outputs = { self }: {
+                greeting = builtins.derivation {
+                  name = "fw-flake-greeting-{{_nonce}}";
+                  system = "{{system}}";
+                  builder = "/bin/sh";
+                  args = [ "-c" "echo from a flake > $out" ];
+                };
+              };
+            }
+            """);
+
+        var cli = await FlywheelProcess.CliAsync(
+            ["build", "--server", _daemon.BaseAddress.ToString(), "--token", _daemon.AdminToken, "--cache", "main", $"path:{flake}#greeting", "--wait", "--json"]);
+        Assert.True(cli.ExitCode == 0, cli + "\n" + _daemon.Output);
+        var record = JsonDocument.Parse(cli.StandardOutput).RootElement;
+        Assert.Equal("succeeded", record.GetProperty("status").GetString());
+        Assert.Equal($"path:{flake}#greeting", record.GetProperty("installable").GetString());
+        var attempt = record.GetProperty("attempts")[0];
+        Assert.Equal(["bootstrap", "evaluation", "plan", "build", "upload"], attempt.GetProperty("phases").EnumerateArray().Select(p => p.GetProperty("name").GetString()));
+        var output = record.GetProperty("outputs")[0].GetString()!;
+        Assert.EndsWith($"-fw-flake-greeting-{_nonce}", output, StringComparison.Ordinal);
+        Assert.Equal("from a flake\n", await File.ReadAllTextAsync(output));
+        Assert.Equal(HttpStatusCode.OK, (await _http.GetAsync($"main/{Path.GetFileName(output)[..32]}.narinfo")).StatusCode);
+        Assert.StartsWith("/main/log/", record.GetProperty("log").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_build_failing_in_evaluation_keeps_its_log_readable_through_the_build()
+    {
+        var build = await BuildAsync("nope");
+        Assert.True(build.GetProperty("status").GetString() == "failed", build.ToString());
+        var phases = build.GetProperty("attempts")[0].GetProperty("phases").EnumerateArray().ToList();
+        Assert.Equal([("bootstrap", true), ("evaluation", false)], phases.Select(p => (p.GetProperty("name").GetString(), p.GetProperty("succeeded").GetBoolean())));
+        var link = build.GetProperty("log").GetString()!;
+        Assert.Equal($"/_api/v1/builds/{build.GetProperty("id").GetString()}/log", link);
+
+        var log = await _http.GetStringAsync(link.TrimStart('/'));
+        Assert.Contains("# evaluation failed:", log, StringComparison.Ordinal);
+        Assert.Contains("nope", log, StringComparison.Ordinal); // Nix's own message names the missing attribute
+    }
+
+    [Fact]
+    public async Task A_build_failing_in_bootstrap_keeps_its_log_readable_through_the_build()
+    {
+        // the daemon's in-process worker finds no Nix on its PATH
+        var environment = _nix.Environment.Where(e => e.Value is not null).ToDictionary(e => e.Key, e => e.Value!);
+        environment["PATH"] = Path.Combine(_nix.Root, "no-nix-here");
+        environment["FLYWHEEL_BUILDS__WORKERS"] = "1";
+        await using var daemon = await FlywheelProcess.StartAsync(null, environment);
+        using var http = DaemonClient(daemon);
+
+        var build = await BuildAsync(daemon, http, _file + "#hello");
+        Assert.True(build.GetProperty("status").GetString() == "failed", build.ToString());
+        Assert.StartsWith("bootstrap: the Nix toolchain is missing", build.GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.Equal(["bootstrap"], build.GetProperty("attempts")[0].GetProperty("phases").EnumerateArray().Select(p => p.GetProperty("name").GetString()));
+        var log = await http.GetStringAsync(build.GetProperty("log").GetString()!.TrimStart('/'));
+        Assert.Contains("# bootstrap: nix --version", log, StringComparison.Ordinal);
+        Assert.Contains("# bootstrap failed: cannot run 'nix'", log, StringComparison.Ordinal);
+
+        using var anonymous = new HttpClient { BaseAddress = daemon.BaseAddress };
+        Assert.Equal(HttpStatusCode.NotFound, (await anonymous.GetAsync("_api/v1/builds/bnope/log")).StatusCode);
+    }
+
+    [Fact]
     public async Task A_worker_process_takes_builds_of_its_lane_from_the_queue()
     {
         // a daemon without in-process workers; the worker process shares its SQLite index (one machine)
         await using var daemon = await FlywheelProcess.StartAsync(null, _nix.Environment.Where(e => e.Value is not null).ToDictionary(e => e.Key, e => e.Value!));
-        using var http = new HttpClient { BaseAddress = daemon.BaseAddress };
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", daemon.AdminToken);
-        var response = await http.PostAsJsonAsync("_api/v1/builds", new { installable = _file + "#hello", cache = "main", lane = "tinyland-nix" });
-        Assert.True(response.StatusCode == HttpStatusCode.Created, await response.Content.ReadAsStringAsync());
-        var id = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString();
+        using var http = DaemonClient(daemon);
+        var id = await SubmitAsync(http, "hello", "tinyland-nix");
 
-        var environment = _nix.Environment.Where(e => e.Value is not null).ToDictionary(e => e.Key, e => e.Value!);
         using var cancel = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-        var worker = ProcessRunner.RunAsync("dotnet",
-            [FlywheelProcess.FlywheelDll, "worker", "--lane", "tinyland-nix", "--server", daemon.BaseAddress.ToString(), "--token", daemon.AdminToken, "--data", daemon.DataDirectory],
-            environment.ToDictionary(e => e.Key, e => (string?)e.Value), cancellationToken: cancel.Token);
-        JsonElement build = default;
-        while (!cancel.IsCancellationRequested)
-        {
-            build = await http.GetFromJsonAsync<JsonElement>($"_api/v1/builds/{id}");
-            if (build.GetProperty("status").GetString() is "succeeded" or "failed" || worker.IsCompleted)
-            {
-                break;
-            }
-
-            await Task.Delay(250);
-        }
+        var worker = StartWorker(daemon, "tinyland-nix", new Dictionary<string, string>(), cancel.Token);
+        var build = await WaitForAsync(http, id, b => BuildFinished(b) || worker.IsCompleted, cancel.Token);
 
         var workerOutput = worker.IsCompleted ? (await worker).ToString() : "(worker still running)";
         Assert.True(build.GetProperty("status").GetString() == "succeeded", build + "\n" + workerOutput);
@@ -158,23 +242,137 @@ public sealed class NixBuildOrchestrationRealNixTests : IAsyncLifetime
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => worker);
     }
 
-    private async Task<JsonElement> BuildAsync(string attribute)
+    [Fact]
+    public async Task A_build_whose_worker_process_is_killed_is_reclaimed_after_its_lease_and_finished_by_another_worker()
     {
-        var response = await _http.PostAsJsonAsync("_api/v1/builds", new { installable = _file + "#" + attribute, cache = "main" });
-        Assert.True(response.StatusCode == HttpStatusCode.Created, await response.Content.ReadAsStringAsync());
-        var id = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString();
-        var deadline = DateTime.UtcNow.AddMinutes(4);
-        while (DateTime.UtcNow < deadline)
-        {
-            var build = await _http.GetFromJsonAsync<JsonElement>($"_api/v1/builds/{id}");
-            if (build.GetProperty("status").GetString() is "succeeded" or "failed")
-            {
-                return build;
-            }
+        var lease = new Dictionary<string, string> { ["FLYWHEEL_BUILDS__LEASE"] = "00:00:03" };
+        await using var daemon = await FlywheelProcess.StartAsync(null, _nix.Environment.Where(e => e.Value is not null).Select(e => KeyValuePair.Create(e.Key, e.Value!)).Concat(lease).ToDictionary());
+        using var http = DaemonClient(daemon);
+        var id = await SubmitAsync(http, "slow", "tinyland-nix");
 
-            await Task.Delay(250);
+        using var first = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        var doomed = StartWorker(daemon, "tinyland-nix", lease, first.Token);
+        var running = await WaitForAsync(http, id, b => b.GetProperty("status").GetString() == "running" || doomed.IsCompleted, first.Token);
+        Assert.True(running.GetProperty("status").GetString() == "running", running + "\n" + (doomed.IsCompleted ? (await doomed).ToString() : ""));
+        var deadWorker = running.GetProperty("worker").GetString();
+        await Task.Delay(TimeSpan.FromSeconds(3)); // into the 6 s build, with heartbeats renewing the 3 s lease
+        Assert.Equal(("running", 1), await StatusAsync(http, id));
+        await first.CancelAsync(); // SIGKILL to the worker and its Nix processes: a runner pod that died
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => doomed);
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        Assert.Equal(("running", 1), await StatusAsync(http, id)); // nobody else looks yet
+
+        using var second = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        var rescuer = StartWorker(daemon, "tinyland-nix", lease, second.Token);
+        var build = await WaitForAsync(http, id, b => BuildFinished(b) || rescuer.IsCompleted, second.Token);
+        var rescuerOutput = rescuer.IsCompleted ? (await rescuer).ToString() : "(worker still running)";
+        Assert.True(build.GetProperty("status").GetString() == "succeeded", build + "\n" + rescuerOutput);
+        Assert.Equal(2, build.GetProperty("attempt").GetInt32());
+        Assert.NotEqual(deadWorker, build.GetProperty("worker").GetString());
+        var attempts = build.GetProperty("attempts").EnumerateArray().ToList();
+        Assert.Equal(["succeeded", "lost"], attempts.Select(a => a.GetProperty("outcome").GetString()));
+        Assert.Equal([2, 1], attempts.Select(a => a.GetProperty("attempt").GetInt32()));
+        await second.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => rescuer);
+    }
+
+    [Fact]
+    public async Task A_worker_process_runs_up_to_its_lane_concurrency_builds_at_once()
+    {
+        var lanes = new Dictionary<string, string>
+        {
+            ["FLYWHEEL_LANES__0__NAME"] = "pair",
+            ["FLYWHEEL_LANES__0__MEMORYBYTES"] = (1L << 30).ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["FLYWHEEL_LANES__0__CONCURRENCY"] = "2",
+        };
+        await using var daemon = await FlywheelProcess.StartAsync(null, _nix.Environment.Where(e => e.Value is not null).Select(e => KeyValuePair.Create(e.Key, e.Value!)).Concat(lanes).ToDictionary());
+        using var http = DaemonClient(daemon);
+        var ids = new List<string>();
+        foreach (var attribute in new[] { "pause1", "pause2", "pause3" })
+        {
+            ids.Add(await SubmitAsync(http, attribute, "pair"));
         }
 
-        throw new TimeoutException($"build {id} did not finish; daemon output:\n{_daemon.Output}");
+        using var cancel = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        var worker = StartWorker(daemon, "pair", lanes, cancel.Token);
+        var builds = new List<JsonElement>();
+        foreach (var id in ids)
+        {
+            builds.Add(await WaitForAsync(http, id, b => BuildFinished(b) || worker.IsCompleted, cancel.Token));
+        }
+
+        var workerOutput = worker.IsCompleted ? (await worker).ToString() : "(worker still running)";
+        Assert.All(builds, b => Assert.True(b.GetProperty("status").GetString() == "succeeded", b + "\n" + workerOutput));
+        var spans = builds.Select(b => (Start: b.GetProperty("startedAt").GetDateTimeOffset(), End: b.GetProperty("finishedAt").GetDateTimeOffset())).ToList();
+        int Overlapping(DateTimeOffset at) => spans.Count(s => s.Start <= at && at < s.End);
+        var most = spans.Max(s => Overlapping(s.Start));
+        Assert.True(most == 2, $"at most {most} build(s) ran at once; expected the lane's concurrency, 2: {string.Join(", ", spans)}");
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => worker);
+    }
+
+    private static HttpClient DaemonClient(FlywheelProcess daemon)
+    {
+        var http = new HttpClient { BaseAddress = daemon.BaseAddress };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", daemon.AdminToken);
+        return http;
+    }
+
+    private async Task<string> SubmitAsync(HttpClient http, string attribute, string? lane = null)
+    {
+        var response = await http.PostAsJsonAsync("_api/v1/builds", new { installable = _file + "#" + attribute, cache = "main", lane });
+        Assert.True(response.StatusCode == HttpStatusCode.Created, await response.Content.ReadAsStringAsync());
+        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
+    }
+
+    /// <summary>A <c>flywheel worker</c> process on the daemon's data folder (its SQLite index); cancelling the token kills it and its children.</summary>
+    private Task<ProcessResult> StartWorker(FlywheelProcess daemon, string lane, IReadOnlyDictionary<string, string> extra, CancellationToken cancellationToken)
+    {
+        var environment = _nix.Environment.ToDictionary(e => e.Key, e => e.Value);
+        foreach (var (key, value) in extra)
+        {
+            environment[key] = value;
+        }
+
+        return ProcessRunner.RunAsync("dotnet",
+            [FlywheelProcess.FlywheelDll, "worker", "--lane", lane, "--server", daemon.BaseAddress.ToString(), "--token", daemon.AdminToken, "--data", daemon.DataDirectory],
+            environment, cancellationToken: cancellationToken);
+    }
+
+    private static async Task<(string? Status, int Attempt)> StatusAsync(HttpClient http, string id)
+    {
+        var build = await http.GetFromJsonAsync<JsonElement>($"_api/v1/builds/{id}");
+        return (build.GetProperty("status").GetString(), build.GetProperty("attempt").GetInt32());
+    }
+
+    private static bool BuildFinished(JsonElement build) => build.GetProperty("status").GetString() is "succeeded" or "failed" or "lost";
+
+    private static async Task<JsonElement> WaitForAsync(HttpClient http, string id, Func<JsonElement, bool> done, CancellationToken cancellationToken)
+    {
+        JsonElement build = default;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            build = await http.GetFromJsonAsync<JsonElement>($"_api/v1/builds/{id}", CancellationToken.None);
+            if (done(build))
+            {
+                break;
+            }
+
+            await Task.Delay(250, CancellationToken.None);
+        }
+
+        return build;
+    }
+
+    private Task<JsonElement> BuildAsync(string attribute) => BuildAsync(_daemon, _http, _file + "#" + attribute);
+
+    private static async Task<JsonElement> BuildAsync(FlywheelProcess daemon, HttpClient http, string installable)
+    {
+        var response = await http.PostAsJsonAsync("_api/v1/builds", new { installable, cache = "main" });
+        Assert.True(response.StatusCode == HttpStatusCode.Created, await response.Content.ReadAsStringAsync());
+        var id = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
+        using var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(4));
+        var build = await WaitForAsync(http, id, BuildFinished, deadline.Token);
+        return BuildFinished(build) ? build : throw new TimeoutException($"build {id} did not finish; daemon output:\n{daemon.Output}");
     }
 }

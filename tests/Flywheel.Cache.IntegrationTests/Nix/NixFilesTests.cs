@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Flywheel.Cache.Server;
+using Microsoft.Extensions.Configuration;
 using Xunit.Abstractions;
 
 namespace Flywheel.Cache.IntegrationTests.Nix;
@@ -158,6 +159,46 @@ public sealed partial class NixFilesTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Module_lanes_become_the_indexed_lanes_section_the_daemon_reads()
+    {
+        var nix = NixInstantiateOrNull();
+        if (nix is null)
+        {
+            return;
+        }
+
+        var laneKeys = EvalJson(nix, "settings: (import settings).laneKeys").AsArray().Select(n => n!.GetValue<string>()).ToList();
+        Assert.Equal(ConfigKeys.LaneKeys.Order(StringComparer.Ordinal), laneKeys.Order(StringComparer.Ordinal));
+
+        var cfg = SampleConfig(storage: "disk", index: "sqlite");
+        cfg["builds"]!["lanes"] = new JsonArray(
+            new JsonObject { ["name"] = "small", ["memoryBytes"] = 1L << 30, ["cpus"] = 2, ["concurrency"] = 3, ["runnerLabel"] = "runner-small" },
+            new JsonObject { ["name"] = "big", ["memoryBytes"] = 16L << 30, ["cpus"] = null, ["concurrency"] = null, ["runnerLabel"] = null });
+        var environment = EvalJson(nix, "settings: cfgJson: (import settings).environment (builtins.fromJSON cfgJson)", ("cfgJson", cfg.ToJsonString()))
+            .AsObject().ToDictionary(p => p.Key, p => p.Value!.GetValue<string>());
+
+        Assert.All(ConfigKeys.LaneKeys, key => Assert.Contains(EnvName($"{ConfigKeys.LanesSection}:0:{key}"), environment.Keys));
+        Assert.Equal("17179869184", environment[EnvName($"{ConfigKeys.LanesSection}:1:{ConfigKeys.LaneMemoryBytes}")]);
+        Assert.DoesNotContain(EnvName($"{ConfigKeys.LanesSection}:1:{ConfigKeys.LaneCpus}"), environment.Keys);
+
+        // what the daemon makes of those variables (FLYWHEEL_A__B is the key A:B)
+        var configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection(environment.Where(e => e.Key.StartsWith(ConfigKeys.EnvironmentPrefix, StringComparison.Ordinal))
+                .Select(e => KeyValuePair.Create(e.Key[ConfigKeys.EnvironmentPrefix.Length..].Replace("__", ":", StringComparison.Ordinal), (string?)e.Value)))
+            .Build();
+        var errors = new List<string>();
+        var builds = Flywheel.Cache.Server.Builds.BuildOptions.Load(configuration, errors);
+        Assert.Empty(errors);
+        Assert.Equal(
+            [new Flywheel.Cache.Builds.Lane("small", 2, 1L << 30, 3, "runner-small"), new Flywheel.Cache.Builds.Lane("big", 1, 16L << 30, 1, "big")],
+            builds.Lanes);
+
+        cfg["builds"]!["lanes"] = new JsonArray();
+        var none = EvalJson(nix, "settings: cfgJson: (import settings).environment (builtins.fromJSON cfgJson)", ("cfgJson", cfg.ToJsonString())).AsObject();
+        Assert.DoesNotContain(none, p => p.Key.StartsWith(EnvName(ConfigKeys.LanesSection), StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Module_takes_every_variable_name_from_settings_nix()
     {
         var module = File.ReadAllText(Path.Combine(RepoRoot, "nix", "module.nix"));
@@ -254,7 +295,7 @@ public sealed partial class NixFilesTests(ITestOutputHelper output)
         ["gc"] = new JsonObject { ["interval"] = "01:00:00", ["orphanGrace"] = "06:00:00" },
         ["promotion"] = new JsonObject { ["flakeHubUrl"] = "https://api.flakehub.com/" },
         ["upstream"] = new JsonObject { ["negativeTtl"] = "00:00:30", ["breakDuration"] = "00:00:30" },
-        ["builds"] = new JsonObject { ["workers"] = 1, ["nixConfDir"] = "/etc/flywheel/nix" },
+        ["builds"] = new JsonObject { ["workers"] = 1, ["nixConfDir"] = "/etc/flywheel/nix", ["lease"] = "00:01:00", ["lanes"] = new JsonArray() },
         ["openFirewall"] = false,
         ["extraEnvironment"] = new JsonObject(),
     };

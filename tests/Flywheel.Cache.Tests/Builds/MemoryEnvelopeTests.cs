@@ -40,4 +40,65 @@ public sealed class MemoryEnvelopeTests
         Assert.Equal((0, "hello\n"), (result.ExitCode, result.StandardOutput));
         Assert.False(envelope.OutOfMemoryKilled);
     }
+
+    [Fact]
+    public void Leftover_groups_named_like_ours_are_removed_when_empty_and_others_are_left_alone()
+    {
+        // a stand-in for a cgroup hierarchy (v1 layout): empty folders are removable, as empty cgroups are
+        var root = Directory.CreateTempSubdirectory("flywheel-cgroups-").FullName;
+        try
+        {
+            var self = Path.Combine(root, "self-cgroup");
+            File.WriteAllText(self, "5:memory:/pod\n");
+            var parent = Directory.CreateDirectory(Path.Combine(root, "memory", "pod")).FullName;
+            var leftover = Directory.CreateDirectory(Path.Combine(parent, "flywheel-build-0123456789ab")).FullName;
+            var busy = Directory.CreateDirectory(Path.Combine(parent, "flywheel-build-ba9876543210")).FullName;
+            File.WriteAllText(Path.Combine(busy, "cgroup.procs"), "4242\n");
+            var foreign = Directory.CreateDirectory(Path.Combine(parent, "flywheel-build-not-ours")).FullName;
+            var other = Directory.CreateDirectory(Path.Combine(parent, "someone-else")).FullName;
+
+            var (removed, left) = MemoryEnvelopes.RemoveLeftovers(root, self);
+
+            Assert.Equal([leftover], removed);
+            Assert.Equal([busy], left);
+            Assert.False(Directory.Exists(leftover));
+            Assert.True(Directory.Exists(busy) && Directory.Exists(foreign) && Directory.Exists(other));
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void A_real_cgroup_left_behind_is_removed()
+    {
+        using var probe = MemoryEnvelopes.Create(64L << 20);
+        if (probe is not CgroupEnvelope cgroup)
+        {
+            Assert.StartsWith("none: ", probe.Method, StringComparison.Ordinal); // no cgroup can be made here: nothing can be left over
+            return;
+        }
+
+        // in a parent group of the test's own, so that other processes' build groups on this machine are not touched
+        var parent = Directory.CreateDirectory(Path.Combine(Path.GetDirectoryName(cgroup.GroupDirectory)!, "flywheel-test-" + Guid.NewGuid().ToString("N")[..12])).FullName;
+        try
+        {
+            if (cgroup.IsV2)
+            {
+                File.WriteAllText(Path.Combine(parent, "cgroup.subtree_control"), "+memory");
+            }
+
+            var leftover = CgroupEnvelope.Create(parent, cgroup.IsV2, 64L << 20); // never disposed: as after a worker crashed
+            var (removed, busy) = CgroupEnvelope.RemoveLeftovers(parent);
+
+            Assert.Equal([leftover.GroupDirectory], removed);
+            Assert.Empty(busy);
+            Assert.False(Directory.Exists(leftover.GroupDirectory));
+        }
+        finally
+        {
+            Directory.Delete(parent);
+        }
+    }
 }

@@ -77,6 +77,50 @@ public sealed class BuildsApiTests : IClassFixture<DaemonFixture>
         Assert.Equal(["tinyland-nix", "tinyland-nix-heavy"], report.GetProperty("lanes").EnumerateArray().Select(l => l.GetProperty("name").GetString()));
     }
 
+    [Fact]
+    public async Task A_build_log_is_stored_with_push_on_its_cache_and_absent_until_an_attempt_files_it()
+    {
+        using var push = _daemon.CreateClient(await CreateTokenAsync("main", "push"));
+        using var created = await push.PostAsJsonAsync("/_api/v1/builds", new { installable = "/src/default.nix#logged", cache = "main" });
+        var id = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString();
+
+        using var pull = _daemon.CreateClient(await CreateTokenAsync("main", "pull"));
+        using var denied = await pull.PutAsync($"/_api/v1/builds/{id}/log", new StringContent("log"));
+        Assert.Equal(HttpStatusCode.Forbidden, denied.StatusCode);
+        using var stored = await push.PutAsync($"/_api/v1/builds/{id}/log", new StringContent("# bootstrap failed: cannot run 'nix'\n"));
+        Assert.Equal(HttpStatusCode.NoContent, stored.StatusCode);
+        using var missing = await push.PutAsync("/_api/v1/builds/bnope/log", new StringContent("log"));
+        Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+
+        // the build record names its log only once the worker finishes the attempt (see the real-Nix tests)
+        using var notYet = await pull.GetAsync($"/_api/v1/builds/{id}/log");
+        Assert.Equal(HttpStatusCode.NotFound, notYet.StatusCode);
+        Assert.Contains("has no log yet", (await notYet.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Metrics_show_the_queue_depth_of_every_lane()
+    {
+        using var client = _daemon.CreateClient(_daemon.AdminToken);
+        using var created = await client.PostAsJsonAsync("/_api/v1/builds", new { installable = "/src/default.nix#queued", cache = "main", lane = "tinyland-nix-heavy" });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+
+        // the gauge is refreshed from the index every few seconds
+        var deadline = DateTime.UtcNow + (Flywheel.Cache.Server.Builds.BuildQueueGauge.Period * 4);
+        string text;
+        do
+        {
+            await Task.Delay(250);
+            text = await client.GetStringAsync("/metrics");
+        }
+        while (!System.Text.RegularExpressions.Regex.IsMatch(text, "^flywheel_build_queue_depth\\{lane=\"tinyland-nix-heavy\"\\} [1-9]", System.Text.RegularExpressions.RegexOptions.Multiline)
+            && DateTime.UtcNow < deadline);
+
+        Assert.Matches(new System.Text.RegularExpressions.Regex("^flywheel_build_queue_depth\\{lane=\"tinyland-nix-heavy\"\\} [1-9]", System.Text.RegularExpressions.RegexOptions.Multiline), text);
+        Assert.Contains("flywheel_build_running{lane=\"tinyland-nix-heavy\"} 0", text, StringComparison.Ordinal);
+        Assert.Contains("# TYPE flywheel_build_queue_depth gauge", text, StringComparison.Ordinal);
+    }
+
     private async Task<string> CreateTokenAsync(string cache, string scopes)
     {
         using var admin = _daemon.CreateClient(_daemon.AdminToken);
