@@ -67,6 +67,7 @@ public sealed class S3BlobStoreOptionsTests
             Region = " ",
             SecretKey = null,
             PartSizeBytes = (5 << 20) - 1,
+            MaxPartBuffers = 0,
             PresignLifetime = TimeSpan.FromDays(8),
             RequestTimeout = TimeSpan.Zero,
             MaxRetries = -1,
@@ -74,7 +75,7 @@ public sealed class S3BlobStoreOptionsTests
 
         var e = Assert.Throws<ArgumentException>(bad.Validate);
 
-        foreach (var name in (string[])["ServiceUrl", "Region", "AccessKey and SecretKey", "PartSizeBytes", "PresignLifetime", "RequestTimeout", "MaxRetries"])
+        foreach (var name in (string[])["ServiceUrl", "Region", "AccessKey and SecretKey", "PartSizeBytes", "MaxPartBuffers", "PresignLifetime", "RequestTimeout", "MaxRetries"])
         {
             Assert.Contains(name, e.Message);
         }

@@ -116,6 +116,37 @@ public sealed class S3BlobStoreUploadTests : IDisposable
         Assert.Equal(content.Length, (await _store.OpenAsync(digest, None))!.Length);
     }
 
+    [Fact]
+    public async Task Part_buffers_are_bounded_a_write_waits_for_one_and_every_ending_returns_it()
+    {
+        using var store = new S3BlobStore(_server.Options("p-" + Guid.NewGuid().ToString("N")[..12] + "/", PartSize) with { MaxPartBuffers = 1 });
+        var first = RandomBytes((7 << 20) + 5, 4);
+        var second = RandomBytes((6 << 20) + 9, 5);
+
+        await using (var abandoned = await store.BeginWriteAsync(null, None))
+        {
+            await abandoned.WriteAsync(first.AsMemory(0, 2 << 20), None); // holds the only part buffer until disposed
+        }
+
+        await using var one = await store.BeginWriteAsync(BlobDigest.Compute(first), None);
+        await one.WriteAsync(first.AsMemory(0, 2 << 20), None); // the only part buffer again: it was returned
+        await using var two = await store.BeginWriteAsync(BlobDigest.Compute(second), None);
+        await two.WriteAsync(second.AsMemory(0, 1 << 20), None); // up to 1 MiB needs no part buffer
+        var waiting = two.WriteAsync(second.AsMemory(1 << 20), None).AsTask();
+        await Task.Delay(200);
+        Assert.False(waiting.IsCompleted);
+
+        await one.WriteAsync(first.AsMemory(2 << 20), None);
+        await one.CommitAsync(BlobDigest.Compute(first), None);
+        await waiting.WaitAsync(TimeSpan.FromSeconds(10));
+        await Assert.ThrowsAsync<CacheException>(() => two.CommitAsync(BlobDigest.Compute(first), None)); // a mismatch returns it too
+
+        await using var three = await store.BeginWriteAsync(null, None);
+        await three.WriteAsync(second, None);
+        Assert.Equal(BlobDigest.Compute(second), (await three.CommitAsync(null, None)).Digest);
+        Assert.Equal(first.Length, (await store.OpenAsync(BlobDigest.Compute(first), None))!.Length);
+    }
+
     [Theory]
     [InlineData(true)]
     [InlineData(false)]

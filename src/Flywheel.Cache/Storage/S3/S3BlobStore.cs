@@ -46,6 +46,7 @@ public sealed partial class S3BlobStore : IBlobStore, IDisposable
         _time = time ?? TimeProvider.System;
         BlobsPrefix = options.KeyPrefix + BlobsFolder;
         UploadsPrefix = options.KeyPrefix + UploadsFolder;
+        PartBuffers = new S3PartBufferPool((int)options.PartSizeBytes, options.MaxPartBuffers);
     }
 
     public S3BlobStoreOptions Options { get; }
@@ -57,6 +58,8 @@ public sealed partial class S3BlobStore : IBlobStore, IDisposable
     internal string BlobsPrefix { get; }
 
     internal string UploadsPrefix { get; }
+
+    internal S3PartBufferPool PartBuffers { get; }
 
     /// <summary>
     /// The client as self-hosted servers (RustFS, MinIO) need it too: checksums only where an operation requires

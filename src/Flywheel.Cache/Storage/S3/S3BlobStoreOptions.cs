@@ -16,6 +16,8 @@ public sealed record S3BlobStoreOptions
 
     public const long DefaultPartSizeBytes = 16L << 20;
 
+    public const int DefaultMaxPartBuffers = 4;
+
     /// <summary>The endpoint, e.g. <c>https://s3.eu-central-1.amazonaws.com</c> or <c>http://rustfs:9000</c>. Null: AWS, by <see cref="Region"/>.</summary>
     public Uri? ServiceUrl { get; init; }
 
@@ -40,6 +42,12 @@ public sealed record S3BlobStoreOptions
 
     /// <summary>Bytes buffered (in memory, pooled) per write before they go out as one multipart part; 5 MiB to 5 GiB.</summary>
     public long PartSizeBytes { get; init; } = DefaultPartSizeBytes;
+
+    /// <summary>
+    /// How many part buffers the store's writes hold at once (1 to 64): part buffering never takes more than this
+    /// times <see cref="PartSizeBytes"/> of memory (64 MiB at the defaults); a write above 1 MiB waits while all are taken.
+    /// </summary>
+    public int MaxPartBuffers { get; init; } = DefaultMaxPartBuffers;
 
     /// <summary>Whether <see cref="BlobHandle.GetDownloadUriAsync"/> hands out presigned GET URLs, so clients fetch from S3 directly.</summary>
     public bool PresignDownloads { get; init; }
@@ -90,6 +98,11 @@ public sealed record S3BlobStoreOptions
             errors.Add($"S3 PartSizeBytes {PartSizeBytes} must be between {MinPartSizeBytes} (5 MiB) and {Math.Min(MaxPartSizeBytes, Array.MaxLength)}");
         }
 
+        if (MaxPartBuffers is < 1 or > 64)
+        {
+            errors.Add($"S3 MaxPartBuffers {MaxPartBuffers} must be between 1 and 64");
+        }
+
         if (PresignLifetime < TimeSpan.FromSeconds(1) || PresignLifetime > TimeSpan.FromDays(7))
         {
             errors.Add($"S3 PresignLifetime {PresignLifetime} must be between 1 second and 7 days");
@@ -114,7 +127,7 @@ public sealed record S3BlobStoreOptions
     private bool PrintMembers(StringBuilder builder)
     {
         builder.Append($"ServiceUrl = {ServiceUrl}, Region = {Region}, Bucket = {Bucket}, Prefix = {Prefix}, ForcePathStyle = {ForcePathStyle}, ");
-        builder.Append($"AccessKey = {AccessKey}, SecretKey = {(SecretKey is null ? "" : "***")}, PartSizeBytes = {PartSizeBytes}, ");
+        builder.Append($"AccessKey = {AccessKey}, SecretKey = {(SecretKey is null ? "" : "***")}, PartSizeBytes = {PartSizeBytes}, MaxPartBuffers = {MaxPartBuffers}, ");
         builder.Append($"PresignDownloads = {PresignDownloads}, PresignLifetime = {PresignLifetime}, RequestTimeout = {RequestTimeout}, MaxRetries = {MaxRetries}");
         return true;
     }

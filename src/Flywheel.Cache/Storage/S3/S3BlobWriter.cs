@@ -5,8 +5,9 @@ using Amazon.S3.Model;
 namespace Flywheel.Cache.Storage.S3;
 
 /// <summary>
-/// A write to S3, hashed as the bytes pass, holding at most one part in memory (a pooled buffer that grows up to
-/// <see cref="S3BlobStoreOptions.PartSizeBytes"/>, so small blobs stay small).
+/// A write to S3, hashed as the bytes pass, holding at most one part in memory: a buffer from
+/// <see cref="System.Buffers.ArrayPool{T}.Shared"/> that grows up to 1 MiB, so small blobs stay small, then one
+/// whole-part buffer from the store's bounded <see cref="S3PartBufferPool"/>.
 /// <para>
 /// Visibility: nothing appears under <c>blobs/</c> before the hash is verified.
 /// A blob that ends within one part is verified, then PutObject'ed to its final key.
@@ -24,6 +25,7 @@ namespace Flywheel.Cache.Storage.S3;
 internal sealed class S3BlobWriter : IBlobWriter
 {
     private const int InitialBufferSize = 64 * 1024;
+    private const int MaxSharedBufferSize = 1024 * 1024; // above this, a part buffer from the store's pool
     private const int MaxParts = 10_000;
     private const long MaxCopyObjectBytes = 5L << 30;
 
@@ -33,6 +35,7 @@ internal sealed class S3BlobWriter : IBlobWriter
     private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
     private byte[] _buffer = [];
     private int _capacity; // of _buffer, but never more than a part (the pool may hand out a larger array)
+    private bool _isPartBuffer; // _buffer came from the store's part pool, not ArrayPool.Shared
     private int _buffered;
     private string? _uploadKey;
     private string? _uploadId;
@@ -133,25 +136,34 @@ internal sealed class S3BlobWriter : IBlobWriter
             }
 
             var n = Math.Min(data.Length, _partSize - _buffered);
-            Reserve(_buffered + n);
+            if (_buffered + n > _capacity)
+            {
+                await ReserveAsync(_buffered + n, cancellationToken).ConfigureAwait(false);
+            }
+
             data.Span[..n].CopyTo(_buffer.AsSpan(_buffered));
             _buffered += n;
             data = data[n..];
         }
     }
 
-    private void Reserve(int needed)
+    private async ValueTask ReserveAsync(int needed, CancellationToken cancellationToken)
     {
-        if (needed <= _capacity)
+        byte[] bigger;
+        var size = Math.Max(needed, (int)Math.Min(_partSize, Math.Max(InitialBufferSize, (long)_capacity * 2)));
+        if (size <= MaxSharedBufferSize)
         {
-            return;
+            bigger = ArrayPool<byte>.Shared.Rent(size);
+        }
+        else
+        {
+            bigger = await _store.PartBuffers.RentAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        var size = Math.Max(needed, (int)Math.Min(_partSize, Math.Max(InitialBufferSize, (long)_capacity * 2)));
-        var bigger = ArrayPool<byte>.Shared.Rent(size);
         _buffer.AsSpan(0, _buffered).CopyTo(bigger);
         ReturnBuffer();
         _buffer = bigger;
+        _isPartBuffer = size > MaxSharedBufferSize;
         _capacity = Math.Min(bigger.Length, _partSize);
     }
 
@@ -308,10 +320,16 @@ internal sealed class S3BlobWriter : IBlobWriter
 
     private void ReturnBuffer()
     {
-        if (_buffer.Length > 0)
+        if (_isPartBuffer)
+        {
+            _store.PartBuffers.Return(_buffer);
+        }
+        else if (_buffer.Length > 0)
         {
             ArrayPool<byte>.Shared.Return(_buffer);
         }
+
+        _isPartBuffer = false;
     }
 
     // A clean-up that fails must not replace the error (or result) of the write; the stale-upload sweep is the backstop.
