@@ -81,6 +81,77 @@ public sealed class DiskBlobStoreTests : BlobStoreContract
         Assert.Empty(Directory.EnumerateFiles(TemporaryDirectory));
     }
 
+    // Blobs past DiskBlobWriter.FollowFrom are hashed by a FileHashFollower reading the file back on another task.
+    [Fact]
+    public async Task A_followed_write_abandoned_midway_leaves_no_temporary_file()
+    {
+        await using (var writer = await Store.BeginWriteAsync(null, None))
+        {
+            var content = RandomBytes(3 << 20, 11);
+            for (var i = 0; i < content.Length; i += 300_000)
+            {
+                await writer.WriteAsync(content.AsMemory(i, Math.Min(300_000, content.Length - i)), None);
+            }
+        }
+
+        Assert.Empty(Directory.EnumerateFiles(TemporaryDirectory));
+        Assert.Empty(await ListAllAsync());
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_followed_write_with_wrong_bytes_is_rejected_and_stores_nothing(bool hinted)
+    {
+        var content = RandomBytes(5 << 20, 12);
+        var claimed = BlobDigest.Compute(RandomBytes(5 << 20, 13));
+        var actual = BlobDigest.Compute(content);
+
+        await using var writer = await Store.BeginWriteAsync(hinted ? claimed : null, None);
+        await writer.WriteAsync(content.AsMemory(0, 100), None);
+        await writer.WriteAsync(content.AsMemory(100), None);
+        var e = await Assert.ThrowsAsync<CacheException>(() => writer.CommitAsync(claimed, None));
+
+        Assert.Contains(actual.ToHex(), e.Message);
+        Assert.Contains(claimed.ToHex(), e.Message);
+        Assert.False(File.Exists(Disk.GetPath(actual)));
+        Assert.Empty(Directory.EnumerateFiles(TemporaryDirectory));
+    }
+
+    [Theory]
+    [InlineData(1_048_575)]
+    [InlineData(1_048_576)]
+    [InlineData(1_048_577)]
+    [InlineData(9 << 20)]
+    public async Task Blobs_around_the_follower_threshold_are_stored_under_their_digest(int size)
+    {
+        var content = RandomBytes(size, 14);
+        await using var writer = await Store.BeginWriteAsync(null, None);
+        for (var i = 0; i < size; i += 65_535)
+        {
+            await writer.WriteAsync(content.AsMemory(i, Math.Min(65_535, size - i)), None);
+        }
+
+        var commit = await writer.CommitAsync(null, None);
+
+        Assert.Equal(BlobDigest.Compute(content), commit.Digest);
+        Assert.Equal(content, await File.ReadAllBytesAsync(Disk.GetPath(commit.Digest)));
+    }
+
+    [Fact]
+    public async Task A_followed_write_of_a_stored_blob_reports_it_already_existed()
+    {
+        var content = RandomBytes(4 << 20, 15);
+        var first = await Store.WriteAsync(content, null, None);
+        var stored = File.GetLastWriteTimeUtc(Disk.GetPath(first.Digest));
+
+        var second = await Store.WriteAsync(content, first.Digest, None);
+
+        Assert.True(second.AlreadyExisted);
+        Assert.Equal(stored, File.GetLastWriteTimeUtc(Disk.GetPath(first.Digest)));
+        Assert.Empty(Directory.EnumerateFiles(TemporaryDirectory));
+    }
+
     [Fact]
     public async Task Concurrent_writes_of_one_blob_report_it_new_exactly_once()
     {

@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Security.Cryptography;
+using Microsoft.Win32.SafeHandles;
 
 namespace Flywheel.Cache.Storage.Disk;
 
@@ -6,14 +8,32 @@ namespace Flywheel.Cache.Storage.Disk;
 /// A write to a unique temporary file, hashed as the bytes pass. Commit verifies, fsyncs and renames the
 /// file to its final name without overwriting; disposing without a commit deletes the temporary file.
 /// </summary>
+/// <remarks>
+/// Writes go to the file handle with pwrite(2) at our own offset (no FileStream: asking one for its handle, which
+/// <see cref="WriteBehind"/> needs, makes it re-check the OS file position on every later call). Pieces smaller
+/// than <see cref="DiskBlobStore.WriteBufferSize"/> are gathered in one pooled buffer first; larger ones go
+/// straight to the file. Writeback of what is written starts every <see cref="WriteBehind.Interval"/> bytes.
+/// Past <see cref="FollowFrom"/> bytes the hash moves to a <see cref="FileHashFollower"/>, which reads the file
+/// back on another core; a new blob's fsync then overlaps the end of the hash. Nothing becomes visible before the
+/// hash is complete and matches.
+/// </remarks>
 internal sealed class DiskBlobWriter : IBlobWriter
 {
+    /// <summary>Blobs up to this size are hashed inline: starting a follower costs more than hashing them.</summary>
+    internal const long FollowFrom = 1024 * 1024;
+
     private readonly DiskBlobStore _store;
     private readonly BlobDigest? _hint;
     private readonly string _temporaryPath;
-    private readonly FileStream _file;
+    private readonly SafeFileHandle _file;
+    private byte[]? _buffer;
+    private int _buffered;
+    private long _written;
     private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
     private bool _finished;
+    private long _writeBehindFrom;
+    private bool _writeBehind = true;
+    private FileHashFollower? _follower;
 
     public DiskBlobWriter(DiskBlobStore store, BlobDigest? hint)
     {
@@ -33,17 +53,47 @@ internal sealed class DiskBlobWriter : IBlobWriter
 
     public long Length { get; private set; }
 
-    // Synchronous on purpose: Linux has no asynchronous file writes, so FileStream's WriteAsync queues the same
-    // blocking pwrite to a thread-pool thread and the caller's continuation back again, two hops per buffer of a
-    // blob that arrives in 16-128 KiB pieces. A write to the page cache takes microseconds; when the kernel
-    // throttles a writer, the thread waits either way.
     public ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_finished, this);
         cancellationToken.ThrowIfCancellationRequested();
-        _hash.AppendData(data.Span);
-        _file.Write(data.Span);
-        Length += data.Length;
+        var span = data.Span;
+        if (_follower is null)
+        {
+            _hash.AppendData(span);
+            if (Length + span.Length >= FollowFrom)
+            {
+                _follower = new FileHashFollower(_file, _hash, Length + span.Length);
+                _follower.Start();
+            }
+        }
+
+        Length += span.Length;
+        if (_buffered > 0 || span.Length < DiskBlobStore.WriteBufferSize)
+        {
+            _buffer ??= ArrayPool<byte>.Shared.Rent(DiskBlobStore.WriteBufferSize);
+            var taken = Math.Min(span.Length, DiskBlobStore.WriteBufferSize - _buffered);
+            span[..taken].CopyTo(_buffer.AsSpan(_buffered));
+            _buffered += taken;
+            span = span[taken..];
+            if (_buffered < DiskBlobStore.WriteBufferSize)
+            {
+                return ValueTask.CompletedTask;
+            }
+
+            FlushBuffer();
+        }
+
+        if (span.Length >= DiskBlobStore.WriteBufferSize)
+        {
+            WriteToFile(span);
+        }
+        else if (span.Length > 0)
+        {
+            span.CopyTo(_buffer);
+            _buffered = span.Length;
+        }
+
         return ValueTask.CompletedTask;
     }
 
@@ -53,7 +103,24 @@ internal sealed class DiskBlobWriter : IBlobWriter
         _finished = true;
         try
         {
-            _file.Flush();
+            FlushBuffer();
+            var synced = false;
+            if (_follower is { } follower)
+            {
+                var hashing = follower.CompleteAsync(_written);
+                // A blob not known to exist is fsynced while the hash finishes (it is very likely new; fsyncing a
+                // blob that turns out to be stored already costs that one fsync). Its name is not taken before the
+                // hash matches.
+                if (_hint is not { } hinted || !File.Exists(_store.GetPath(hinted)))
+                {
+                    RandomAccess.FlushToDisk(_file);
+                    synced = true;
+                }
+
+                await hashing.ConfigureAwait(false);
+                _follower = null;
+            }
+
             var actual = FinishHash();
             if (expected is { } want && want != actual)
             {
@@ -61,10 +128,10 @@ internal sealed class DiskBlobWriter : IBlobWriter
                     CacheError.Invalid, $"digest mismatch: expected {want.ToHex()}, got {actual.ToHex()} ({Length} bytes)");
             }
 
-            if (_hint is { } hinted && hinted != actual)
+            if (_hint is { } hint && hint != actual)
             {
                 throw new CacheException(
-                    CacheError.Invalid, $"digest mismatch: the write began as {hinted.ToHex()}, got {actual.ToHex()} ({Length} bytes)");
+                    CacheError.Invalid, $"digest mismatch: the write began as {hint.ToHex()}, got {actual.ToHex()} ({Length} bytes)");
             }
 
             var size = Length;
@@ -79,8 +146,12 @@ internal sealed class DiskBlobWriter : IBlobWriter
                 return new BlobCommit(actual, size, AlreadyExisted: true);
             }
 
-            _file.Flush(flushToDisk: true);
-            await _file.DisposeAsync().ConfigureAwait(false);
+            if (!synced)
+            {
+                RandomAccess.FlushToDisk(_file);
+            }
+
+            _file.Dispose();
             return new BlobCommit(actual, size, AlreadyExisted: !MoveIntoPlace(actual, finalPath));
         }
         finally
@@ -133,9 +204,48 @@ internal sealed class DiskBlobWriter : IBlobWriter
         return BlobDigest.FromBytes(hash);
     }
 
+    /// <summary>
+    /// pwrite(2) at the end of what is written, then every <see cref="WriteBehind.Interval"/> bytes a writeback hint.
+    /// Synchronous on purpose: Linux has no asynchronous file writes, so an asynchronous write queues the same
+    /// blocking pwrite to a thread-pool thread and the caller's continuation back again, two hops per buffer. A write
+    /// to the page cache takes microseconds; when the kernel throttles a writer, the thread waits either way.
+    /// </summary>
+    private void WriteToFile(ReadOnlySpan<byte> bytes)
+    {
+        RandomAccess.Write(_file, bytes, _written);
+        _written += bytes.Length;
+        _follower?.Advance(_written);
+        if (_writeBehind && _written - _writeBehindFrom >= WriteBehind.Interval)
+        {
+            _writeBehind = WriteBehind.Start(_file, _writeBehindFrom, _written - _writeBehindFrom);
+            _writeBehindFrom = _written;
+        }
+    }
+
+    private void FlushBuffer()
+    {
+        if (_buffered > 0)
+        {
+            WriteToFile(_buffer.AsSpan(0, _buffered));
+            _buffered = 0;
+        }
+    }
+
     private async ValueTask DiscardAsync()
     {
-        await _file.DisposeAsync().ConfigureAwait(false);
+        if (_follower is { } follower)
+        {
+            _follower = null;
+            await follower.AbandonAsync().ConfigureAwait(false);
+        }
+
+        _file.Dispose();
+        if (_buffer is { } buffer)
+        {
+            _buffer = null;
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+
         _hash.Dispose();
         try
         {
@@ -149,11 +259,6 @@ internal sealed class DiskBlobWriter : IBlobWriter
         }
     }
 
-    private static FileStream Open(string path) => new(
-        path,
-        FileMode.CreateNew,
-        FileAccess.Write,
-        FileShare.None,
-        DiskBlobStore.WriteBufferSize,
-        FileOptions.SequentialScan);
+    private static SafeFileHandle Open(string path) =>
+        File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None); // read: the hash follower
 }
