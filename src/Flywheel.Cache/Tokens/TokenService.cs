@@ -20,6 +20,7 @@ public sealed class TokenService
     private readonly IMetadataStore _index;
     private readonly TimeProvider _time;
     private readonly ConcurrentDictionary<BlobDigest, Entry> _checked = new();
+    private readonly Coalescer<BlobDigest, TokenRecord?> _loads = new(); // one index query per secret at a time
 
     public TokenService(IMetadataStore index, TimeProvider time)
     {
@@ -73,14 +74,21 @@ public sealed class TokenService
 
     private async ValueTask<TokenRecord?> LoadAsync(BlobDigest hash, CancellationToken cancellationToken)
     {
-        var token = await _index.FindTokenAsync(hash, cancellationToken).ConfigureAwait(false);
+        // When the entry expires under load, the requests carrying this token share one query.
+        var token = await _loads.RunAsync(hash, this, static (h, self) => self.LoadCoreAsync(h)).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return IsLive(token) ? token : null;
+    }
+
+    private async Task<TokenRecord?> LoadCoreAsync(BlobDigest hash)
+    {
+        var token = await _index.FindTokenAsync(hash, CancellationToken.None).ConfigureAwait(false);
         if (_checked.Count > 100_000)
         {
             _checked.Clear(); // bounded memory against floods of random secrets
         }
 
         _checked[hash] = new Entry(token, _time.GetTimestamp() + (long)(AuthCacheTtl.TotalSeconds * _time.TimestampFrequency));
-        return IsLive(token) ? token : null;
+        return token;
     }
 
     public async Task<bool> RevokeAsync(string id, CancellationToken cancellationToken)

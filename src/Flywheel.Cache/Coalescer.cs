@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 
-namespace Flywheel.Cache.Upstream;
+namespace Flywheel.Cache;
 
 /// <summary>
 /// Request coalescing: callers asking for the same key while a computation for it runs share that one computation.

@@ -1,6 +1,4 @@
-using Flywheel.Cache.Upstream;
-
-namespace Flywheel.Cache.Tests.Upstream;
+namespace Flywheel.Cache.Tests;
 
 public sealed class CoalescerTests
 {
