@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Flywheel.Cache.Index;
 using Flywheel.Cache.Nix;
 
@@ -18,44 +17,37 @@ public sealed class CacheCatalog
 
     private readonly IMetadataStore _index;
     private readonly TimeProvider _time;
-    private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
-    private readonly Coalescer<string, CacheContext?> _loads = new();
+    private readonly ExpiringLookup<string, CacheContext?> _caches;
 
     public CacheCatalog(IMetadataStore index, TimeProvider time)
     {
         _index = index;
         _time = time;
+        _caches = new ExpiringLookup<string, CacheContext?>(LookupTtl, time, StringComparer.Ordinal);
     }
 
     /// <summary>The cache of that name, or null. Invalid names are never looked up.</summary>
-    public ValueTask<CacheContext?> FindAsync(string name, CancellationToken cancellationToken)
-    {
-        var now = _time.GetTimestamp();
-        if (_entries.TryGetValue(name, out var entry) && now < entry.ExpiresAt)
-        {
-            return ValueTask.FromResult(entry.Cache);
-        }
-
-        return CacheNames.IsValid(name) ? LoadAsync(name, cancellationToken) : ValueTask.FromResult<CacheContext?>(null);
-    }
+    public ValueTask<CacheContext?> FindAsync(string name, CancellationToken cancellationToken) =>
+        CacheNames.IsValid(name)
+            ? _caches.GetAsync(name, _index, static (n, index) => LoadAsync(index, n, CancellationToken.None), cancellationToken)
+            : ValueTask.FromResult<CacheContext?>(null);
 
     /// <summary>Like <see cref="FindAsync"/>, but asks the index even when memory has an answer (e.g. after another gateway created it).</summary>
-    public ValueTask<CacheContext?> ReloadAsync(string name, CancellationToken cancellationToken) =>
-        CacheNames.IsValid(name) ? LoadAsync(name, cancellationToken) : ValueTask.FromResult<CacheContext?>(null);
-
-    private ValueTask<CacheContext?> LoadAsync(string name, CancellationToken cancellationToken) =>
-        new(_loads.RunAsync(name, this, static (n, self) => self.LoadCoreAsync(n)).WaitAsync(cancellationToken));
-
-    /// <summary>One shared query: it does not stop when the caller that started it gives up.</summary>
-    private async Task<CacheContext?> LoadCoreAsync(string name)
+    public async ValueTask<CacheContext?> ReloadAsync(string name, CancellationToken cancellationToken)
     {
-        var record = await _index.GetCacheAsync(name, CancellationToken.None).ConfigureAwait(false);
-        var cache = record is null ? null : new CacheContext(record);
-        _entries[name] = new Entry(cache, _time.GetTimestamp() + (long)(LookupTtl.TotalSeconds * _time.TimestampFrequency));
+        if (!CacheNames.IsValid(name))
+        {
+            return null;
+        }
+
+        var cache = await LoadAsync(_index, name, cancellationToken).ConfigureAwait(false);
+        _caches.Set(name, cache);
         return cache;
     }
 
-    /// <summary>The shortest retention accepted: longer than any gateway keeps a narinfo in memory and than access times take to reach the index.</summary>
+    private static async Task<CacheContext?> LoadAsync(IMetadataStore index, string name, CancellationToken cancellationToken) =>
+        await index.GetCacheAsync(name, cancellationToken).ConfigureAwait(false) is { } record ? new CacheContext(record) : null;
+
     public static readonly TimeSpan MinRetention = TimeSpan.FromHours(1);
 
     public async Task<CacheContext> CreateAsync(
@@ -93,7 +85,7 @@ public sealed class CacheCatalog
     private CacheContext Remember(CacheRecord record)
     {
         var cache = new CacheContext(record);
-        _entries[record.Name] = new Entry(cache, _time.GetTimestamp() + (long)(LookupTtl.TotalSeconds * _time.TimestampFrequency));
+        _caches.Set(record.Name, cache);
         return cache;
     }
 
@@ -123,7 +115,6 @@ public sealed class CacheCatalog
 
     public Task<IReadOnlyList<CacheRecord>> ListAsync(CancellationToken cancellationToken) => _index.ListCachesAsync(cancellationToken);
 
-    private sealed record Entry(CacheContext? Cache, long ExpiresAt);
 }
 
 /// <summary>A change of a cache's settings: null leaves a setting as it is; a zero Retention or QuotaBytes removes it.</summary>

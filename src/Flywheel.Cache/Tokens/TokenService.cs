@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
 using Flywheel.Cache.Index;
@@ -19,13 +18,13 @@ public sealed class TokenService
 
     private readonly IMetadataStore _index;
     private readonly TimeProvider _time;
-    private readonly ConcurrentDictionary<BlobDigest, Entry> _checked = new();
-    private readonly Coalescer<BlobDigest, TokenRecord?> _loads = new(); // one index query per secret at a time
+    private readonly ExpiringLookup<BlobDigest, TokenRecord?> _checked; // by secret hash; bounded against floods of random secrets
 
     public TokenService(IMetadataStore index, TimeProvider time)
     {
         _index = index;
         _time = time;
+        _checked = new ExpiringLookup<BlobDigest, TokenRecord?>(AuthCacheTtl, time, maxEntries: 100_000);
     }
 
     public async Task<(TokenRecord Token, string Secret)> CreateAsync(
@@ -62,46 +61,20 @@ public sealed class TokenService
             return ValueTask.FromResult<TokenRecord?>(null);
         }
 
-        var hash = HashSecret(secret);
-        var now = _time.GetTimestamp();
-        if (_checked.TryGetValue(hash, out var entry) && now < entry.ExpiresAt)
-        {
-            return ValueTask.FromResult(IsLive(entry.Token) ? entry.Token : null);
-        }
-
-        return LoadAsync(hash, cancellationToken);
+        return CheckAsync(HashSecret(secret), cancellationToken);
     }
 
-    private async ValueTask<TokenRecord?> LoadAsync(BlobDigest hash, CancellationToken cancellationToken)
+    private async ValueTask<TokenRecord?> CheckAsync(BlobDigest hash, CancellationToken cancellationToken)
     {
-        // When the entry expires under load, the requests carrying this token share one query.
-        var token = await _loads.RunAsync(hash, this, static (h, self) => self.LoadCoreAsync(h)).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var token = await _checked.GetAsync(hash, _index, static (h, index) => index.FindTokenAsync(h, CancellationToken.None), cancellationToken)
+            .ConfigureAwait(false);
         return IsLive(token) ? token : null;
-    }
-
-    private async Task<TokenRecord?> LoadCoreAsync(BlobDigest hash)
-    {
-        var token = await _index.FindTokenAsync(hash, CancellationToken.None).ConfigureAwait(false);
-        if (_checked.Count > 100_000)
-        {
-            _checked.Clear(); // bounded memory against floods of random secrets
-        }
-
-        _checked[hash] = new Entry(token, _time.GetTimestamp() + (long)(AuthCacheTtl.TotalSeconds * _time.TimestampFrequency));
-        return token;
     }
 
     public async Task<bool> RevokeAsync(string id, CancellationToken cancellationToken)
     {
         var revoked = await _index.RevokeTokenAsync(id, _time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
-        foreach (var (hash, entry) in _checked)
-        {
-            if (entry.Token?.Id == id)
-            {
-                _checked.TryRemove(hash, out _);
-            }
-        }
-
+        _checked.RemoveWhere(token => token?.Id == id);
         return revoked;
     }
 
@@ -124,5 +97,4 @@ public sealed class TokenService
     private static string Base64Url(byte[] bytes) =>
         Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 
-    private sealed record Entry(TokenRecord? Token, long ExpiresAt);
 }

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Flywheel.Cache.Caches;
 using Flywheel.Cache.Index;
 using Flywheel.Cache.Nix;
@@ -7,7 +6,8 @@ namespace Flywheel.Cache.Upstream;
 
 /// <summary>
 /// The upstreams of each cache: added, listed and removed here (validated first), and read by the read-through from
-/// memory for <see cref="CacheCatalog.LookupTtl"/>, so a local miss does not ask the index for them each time.
+/// memory for <see cref="CacheCatalog.LookupTtl"/>, so a local miss does not ask the index for them each time (and
+/// misses arriving together when that expires ask it once).
 /// Changes made through this instance are seen at once, those of another gateway after at most that long.
 /// </summary>
 public sealed class UpstreamCatalog
@@ -17,13 +17,14 @@ public sealed class UpstreamCatalog
     private readonly IMetadataStore _index;
     private readonly UpstreamBreakers _breakers;
     private readonly TimeProvider _time;
-    private readonly ConcurrentDictionary<long, Entry> _entries = new();
+    private readonly ExpiringLookup<long, IReadOnlyList<Upstream>> _upstreams; // by cache id
 
     public UpstreamCatalog(IMetadataStore index, UpstreamBreakers breakers, TimeProvider time)
     {
         _index = index;
         _breakers = breakers;
         _time = time;
+        _upstreams = new ExpiringLookup<long, IReadOnlyList<Upstream>>(CacheCatalog.LookupTtl, time);
     }
 
     /// <summary>Validates and adds an upstream; <see cref="CacheError.Conflict"/> when the cache has that URL already.</summary>
@@ -62,7 +63,7 @@ public sealed class UpstreamCatalog
 
         var record = await _index.AddUpstreamAsync(
             new UpstreamRecord(0, cache.Id, normalized, p, keys, token, t, _time.GetUtcNow()), cancellationToken).ConfigureAwait(false);
-        _entries.TryRemove(cache.Id, out _);
+        _upstreams.Remove(cache.Id);
         return record;
     }
 
@@ -84,28 +85,16 @@ public sealed class UpstreamCatalog
         }
 
         _breakers.Forget(existing.Id);
-        _entries.TryRemove(cache.Id, out _);
+        _upstreams.Remove(cache.Id);
     }
 
     /// <summary>The upstreams of a cache in the order they are asked; empty for most caches. Memory first.</summary>
-    public ValueTask<IReadOnlyList<Upstream>> GetAsync(CacheContext cache, CancellationToken cancellationToken)
-    {
-        if (_entries.TryGetValue(cache.Id, out var entry) && _time.GetTimestamp() < entry.ExpiresAt)
+    public ValueTask<IReadOnlyList<Upstream>> GetAsync(CacheContext cache, CancellationToken cancellationToken) =>
+        _upstreams.GetAsync(cache.Id, (Index: _index, Cache: cache), static async (id, s) =>
         {
-            return ValueTask.FromResult(entry.Upstreams);
-        }
-
-        return LoadAsync(cache, cancellationToken);
-    }
-
-    private async ValueTask<IReadOnlyList<Upstream>> LoadAsync(CacheContext cache, CancellationToken cancellationToken)
-    {
-        var records = await _index.ListUpstreamsAsync(cache.Id, cancellationToken).ConfigureAwait(false);
-        IReadOnlyList<Upstream> upstreams = records.Count == 0 ? [] : records.Select(r => new Upstream(r, cache.Name)).ToArray();
-        var ttl = (long)(CacheCatalog.LookupTtl.TotalSeconds * _time.TimestampFrequency);
-        _entries[cache.Id] = new Entry(upstreams, _time.GetTimestamp() + ttl);
-        return upstreams;
-    }
+            var records = await s.Index.ListUpstreamsAsync(id, CancellationToken.None).ConfigureAwait(false);
+            return records.Count == 0 ? [] : (IReadOnlyList<Upstream>)records.Select(r => new Upstream(r, s.Cache.Name)).ToArray();
+        }, cancellationToken);
 
     /// <summary>An absolute http(s) URL without query, fragment, credentials or trailing slash.</summary>
     public static string NormalizeUrl(string? url)
@@ -120,6 +109,4 @@ public sealed class UpstreamCatalog
 
         return text;
     }
-
-    private sealed record Entry(IReadOnlyList<Upstream> Upstreams, long ExpiresAt);
 }

@@ -6,6 +6,7 @@ using Flywheel.Cache.Storage.Disk;
 using Flywheel.Cache.Tests.Bazel;
 using Flywheel.Cache.Tests.Infrastructure;
 using Flywheel.Cache.Tokens;
+using Flywheel.Cache.Upstream;
 using Microsoft.Data.Sqlite;
 
 namespace Flywheel.Cache.Tests.Caches;
@@ -109,5 +110,19 @@ public sealed class ConcurrentLookupTests : IAsyncLifetime
         Assert.Equal(1, _calls.Count(nameof(_index.GetNarInfoAsync)));
         Assert.Null(await nix.GetNarInfoAsync(main, hash, CancellationToken.None)); // remembered for the negative TTL
         Assert.Equal(1, _calls.Count(nameof(_index.GetNarInfoAsync)));
+    }
+
+    [Fact]
+    public async Task Misses_asking_for_a_caches_upstreams_share_one_index_query()
+    {
+        var main = await new CacheCatalog(_sqlite, _time).CreateAsync("main", isPublic: true, priority: 40, CancellationToken.None);
+        var upstreams = new UpstreamCatalog(_index, new UpstreamBreakers(UpstreamOptions.Default, _time), _time);
+        var gate = _calls.Hold(nameof(_index.ListUpstreamsAsync));
+
+        var lists = Enumerable.Range(0, Callers).Select(_ => upstreams.GetAsync(main, CancellationToken.None).AsTask()).ToList();
+        gate.SetResult();
+
+        Assert.All(await Task.WhenAll(lists), Assert.Empty);
+        Assert.Equal(1, _calls.Count(nameof(_index.ListUpstreamsAsync)));
     }
 }
