@@ -31,6 +31,23 @@ public static class GrpcEndpointRouteBuilderExtensions
         return Map(endpoints, new UnaryCallHandler<TRequest, TResponse>(method, options, logger, parser, handler));
     }
 
+    /// <summary>
+    /// A unary method whose request the caller decodes from the message bytes (<paramref name="decode"/> must copy
+    /// what it keeps) and whose response it encodes itself: for hot methods where message objects cost more than the
+    /// work. A request or response that is <see cref="IDisposable"/> is disposed after the call.
+    /// </summary>
+    public static IEndpointConventionBuilder MapGrpcUnaryRaw<TRequest>(
+        this IEndpointRouteBuilder endpoints,
+        string method,
+        Func<System.Buffers.ReadOnlySequence<byte>, TRequest> decode,
+        Func<TRequest, GrpcCallContext, Task<IGrpcPayload>> handler)
+    {
+        ArgumentNullException.ThrowIfNull(decode);
+        ArgumentNullException.ThrowIfNull(handler);
+        (GrpcServerOptions options, ILogger logger) = Resolve(endpoints, method);
+        return Map(endpoints, new RawUnaryCallHandler<TRequest>(method, options, logger, decode, handler));
+    }
+
     public static IEndpointConventionBuilder MapGrpcServerStreaming<TRequest, TResponse>(
         this IEndpointRouteBuilder endpoints,
         string method,

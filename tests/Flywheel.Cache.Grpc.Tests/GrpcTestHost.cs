@@ -67,6 +67,27 @@ public sealed class GrpcTestHost : IAsyncLifetime
         Client = new GrpcClient(Http2Address);
     }
 
+    /// <summary>How many raw echo messages the layer disposed after their call.</summary>
+    public int RawDisposals => Volatile.Read(ref _rawDisposals);
+
+    private int _rawDisposals;
+
+    /// <summary>A self-decoded request that is its own self-encoded response: the message bytes as they came.</summary>
+    private sealed class RawEcho(byte[] bytes, GrpcTestHost host) : IGrpcPayload, IDisposable
+    {
+        public int Length => bytes.Length;
+
+        public void WriteTo(System.Buffers.IBufferWriter<byte> output)
+        {
+            foreach (var piece in bytes.Chunk(3)) // in small pieces, as a payload may
+            {
+                System.Buffers.BuffersExtensions.Write(output, piece);
+            }
+        }
+
+        public void Dispose() => Interlocked.Increment(ref host._rawDisposals);
+    }
+
     public async Task DisposeAsync()
     {
         Client?.Dispose();
@@ -87,6 +108,9 @@ public sealed class GrpcTestHost : IAsyncLifetime
 
         app.MapGrpcUnary("/test.Echo/Unary", StringValue.Parser, (request, call) =>
             Task.FromResult(new StringValue { Value = request.Value }));
+
+        app.MapGrpcUnaryRaw("/test.Echo/Raw", (System.Buffers.ReadOnlySequence<byte> payload) => new RawEcho(System.Buffers.BuffersExtensions.ToArray(payload), this), (request, call) =>
+            Task.FromResult<IGrpcPayload>(request));
 
         app.MapGrpcUnary("/test.Echo/Bytes", BytesValue.Parser, (request, call) =>
             Task.FromResult(new Int64Value { Value = request.Value.Length }));

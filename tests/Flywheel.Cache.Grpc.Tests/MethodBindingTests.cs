@@ -17,6 +17,24 @@ public sealed class MethodBindingTests(GrpcTestHost host, Xunit.Abstractions.ITe
     }
 
     [Fact]
+    public async Task Raw_unary_answers_with_the_self_encoded_payload_and_disposes_the_message_once()
+    {
+        int before = host.RawDisposals;
+
+        StringValue reply = await host.Client.UnaryAsync("/test.Echo/Raw", new StringValue { Value = "raw bytes" }, StringValue.Parser);
+        StringValue empty = await host.Client.UnaryAsync("/test.Echo/Raw", new StringValue(), StringValue.Parser);
+
+        Assert.Equal("raw bytes", reply.Value);
+        Assert.Equal("", empty.Value);
+        for (int i = 0; i < 100 && host.RawDisposals < before + 2; i++)
+        {
+            await Task.Delay(20); // disposal follows the response on the server
+        }
+
+        Assert.Equal(before + 2, host.RawDisposals);
+    }
+
+    [Fact]
     public async Task Unary_with_empty_message_round_trips()
     {
         StringValue reply = await host.Client.UnaryAsync("/test.Echo/Unary", new StringValue(), StringValue.Parser);

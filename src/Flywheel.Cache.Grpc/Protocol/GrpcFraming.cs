@@ -78,6 +78,24 @@ public static class GrpcFraming
         }
     }
 
+    /// <summary>Writes a self-encoded message with its prefix; RESOURCE_EXHAUSTED over <paramref name="maxMessageSize"/>.</summary>
+    public static void WritePayload(IBufferWriter<byte> output, IGrpcPayload payload, int maxMessageSize)
+    {
+        int size = payload.Length;
+        if (size > maxMessageSize)
+        {
+            throw new GrpcException(
+                GrpcStatusCode.ResourceExhausted,
+                $"Sending message larger than max ({size} vs. {maxMessageSize}).");
+        }
+
+        Span<byte> header = output.GetSpan(HeaderSize);
+        header[0] = 0;
+        BinaryPrimitives.WriteUInt32BigEndian(header[1..], (uint)size);
+        output.Advance(HeaderSize);
+        payload.WriteTo(output);
+    }
+
     private static void ThrowCompressed(byte flag) =>
         throw new GrpcException(
             GrpcStatusCode.Internal,

@@ -25,8 +25,16 @@ internal sealed class GrpcMessageReader
     /// INTERNAL for a stream ending mid-message or an unparsable message, RESOURCE_EXHAUSTED for an
     /// oversized one.
     /// </summary>
-    public async ValueTask<(bool HasMessage, T Message)> ReadAsync<T>(MessageParser<T> parser, CancellationToken cancellationToken)
-        where T : IMessage<T>
+    public ValueTask<(bool HasMessage, T Message)> ReadAsync<T>(MessageParser<T> parser, CancellationToken cancellationToken)
+        where T : IMessage<T> =>
+        ReadAsync(parser, static (p, payload) => Parse(p, payload), cancellationToken);
+
+    /// <summary>
+    /// Reads the next message and hands its bytes to <paramref name="decode"/>, which must take what it keeps: the
+    /// bytes belong to the pipe and are released when it returns.
+    /// </summary>
+    public async ValueTask<(bool HasMessage, T Message)> ReadAsync<TState, T>(
+        TState state, Func<TState, ReadOnlySequence<byte>, T> decode, CancellationToken cancellationToken)
     {
         while (true)
         {
@@ -38,7 +46,7 @@ internal sealed class GrpcMessageReader
                 if (GrpcFraming.TryReadMessage(ref buffer, _maxMessageSize, out ReadOnlySequence<byte> payload))
                 {
                     consumedMessage = true;
-                    return (true, Parse(parser, payload));
+                    return (true, decode(state, payload));
                 }
 
                 if (result.IsCanceled)
@@ -74,7 +82,8 @@ internal sealed class GrpcMessageReader
         }
     }
 
-    private static T Parse<T>(MessageParser<T> parser, ReadOnlySequence<byte> payload)
+    /// <summary>Parses with protobuf; a malformed message is INTERNAL, as gRPC reports parse failures.</summary>
+    public static T Parse<T>(MessageParser<T> parser, ReadOnlySequence<byte> payload)
         where T : IMessage<T>
     {
         try

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 using Flywheel.Cache.Grpc.Protocol;
 using Google.Protobuf;
@@ -33,6 +34,44 @@ internal sealed class UnaryCallHandler<TRequest, TResponse>(
         call.CancellationToken.ThrowIfCancellationRequested();
         GrpcFraming.WriteMessage(call.HttpContext.Response.BodyWriter, response, Options.MaxSendMessageSize);
         call.ResponseMessageWritten = true;
+    }
+}
+
+/// <summary>
+/// Unary with self-decoded request and self-encoded response (<see cref="IGrpcPayload"/>); either is disposed
+/// after the call when it is <see cref="IDisposable"/> (e.g. to return pooled buffers).
+/// </summary>
+internal sealed class RawUnaryCallHandler<TRequest>(
+    string method,
+    GrpcServerOptions options,
+    ILogger logger,
+    Func<ReadOnlySequence<byte>, TRequest> decode,
+    Func<TRequest, GrpcCallContext, Task<IGrpcPayload>> handler)
+    : GrpcServerCallHandler(method, options, logger)
+{
+    protected override bool IsClientStreaming => false;
+
+    protected override async Task InvokeAsync(GrpcCallContext call)
+    {
+        var reader = new GrpcMessageReader(call.HttpContext.Request.BodyReader, Options.MaxReceiveMessageSize);
+        TRequest request = await GrpcRequestReading.ReadSingleAsync(reader, decode, call.CancellationToken).ConfigureAwait(false);
+        IGrpcPayload? response = null;
+        try
+        {
+            response = await handler(request, call).ConfigureAwait(false)
+                ?? throw new InvalidOperationException($"The handler of {Method} returned no response message.");
+            call.CancellationToken.ThrowIfCancellationRequested();
+            GrpcFraming.WritePayload(call.HttpContext.Response.BodyWriter, response, Options.MaxSendMessageSize);
+            call.ResponseMessageWritten = true;
+        }
+        finally
+        {
+            (response as IDisposable)?.Dispose();
+            if (!ReferenceEquals(response, request))
+            {
+                (request as IDisposable)?.Dispose();
+            }
+        }
     }
 }
 
@@ -100,18 +139,28 @@ internal static class GrpcRequestReading
     /// Reads the one request message of a unary or server-streaming call, up to end of stream.
     /// None or more than one is a cardinality violation: UNIMPLEMENTED, as the status code table says.
     /// </summary>
-    public static async Task<T> ReadSingleAsync<T>(GrpcMessageReader reader, MessageParser<T> parser, CancellationToken cancellationToken)
-        where T : IMessage<T>
+    public static Task<T> ReadSingleAsync<T>(GrpcMessageReader reader, MessageParser<T> parser, CancellationToken cancellationToken)
+        where T : IMessage<T> =>
+        ReadSingleAsync(reader, parser, static (p, payload) => GrpcMessageReader.Parse(p, payload), cancellationToken);
+
+    /// <summary>As above with a decoder of the caller's; a second message is decoded too (and disposed) before refusing.</summary>
+    public static Task<T> ReadSingleAsync<T>(GrpcMessageReader reader, Func<ReadOnlySequence<byte>, T> decode, CancellationToken cancellationToken) =>
+        ReadSingleAsync(reader, decode, static (d, payload) => d(payload), cancellationToken);
+
+    private static async Task<T> ReadSingleAsync<TState, T>(
+        GrpcMessageReader reader, TState state, Func<TState, ReadOnlySequence<byte>, T> decode, CancellationToken cancellationToken)
     {
-        (bool hasMessage, T message) = await reader.ReadAsync(parser, cancellationToken).ConfigureAwait(false);
+        (bool hasMessage, T message) = await reader.ReadAsync(state, decode, cancellationToken).ConfigureAwait(false);
         if (!hasMessage)
         {
             throw new GrpcException(GrpcStatusCode.Unimplemented, "Request cardinality violation: no request message received, expected exactly one.");
         }
 
-        (bool another, _) = await reader.ReadAsync(parser, cancellationToken).ConfigureAwait(false);
+        (bool another, T extra) = await reader.ReadAsync(state, decode, cancellationToken).ConfigureAwait(false);
         if (another)
         {
+            (extra as IDisposable)?.Dispose();
+            (message as IDisposable)?.Dispose();
             throw new GrpcException(GrpcStatusCode.Unimplemented, "Request cardinality violation: more than one request message received, expected exactly one.");
         }
 

@@ -18,32 +18,19 @@ internal static class ContentAddressableStorageService
 
     public static void Map(IEndpointRouteBuilder app)
     {
-        app.MapGrpcUnary<FindMissingBlobsRequest, FindMissingBlobsResponse>($"/{Name}/FindMissingBlobs", FindMissingBlobsRequest.Parser, FindMissingAsync);
+        app.MapGrpcUnaryRaw<FindMissingBlobsCall>($"/{Name}/FindMissingBlobs", FindMissingBlobsCall.Decode, FindMissingAsync);
         app.MapGrpcUnary<BatchUpdateBlobsRequest, BatchUpdateBlobsResponse>($"/{Name}/BatchUpdateBlobs", BatchUpdateBlobsRequest.Parser, BatchUpdateAsync);
         app.MapGrpcUnary<BatchReadBlobsRequest, BatchReadBlobsResponse>($"/{Name}/BatchReadBlobs", BatchReadBlobsRequest.Parser, BatchReadAsync);
         app.MapGrpcServerStreaming<GetTreeRequest, GetTreeResponse>($"/{Name}/GetTree", GetTreeRequest.Parser, GetTreeAsync);
     }
 
-    private static async Task<FindMissingBlobsResponse> FindMissingAsync(FindMissingBlobsRequest request, GrpcCallContext call)
+    /// <summary>The request decoded and the answer encoded at the wire level: see <see cref="FindMissingBlobsCall"/>.</summary>
+    private static async Task<IGrpcPayload> FindMissingAsync(FindMissingBlobsCall request, GrpcCallContext call)
     {
         var services = call.HttpContext.RequestServices;
         await services.GetRequiredService<BazelInstances>().ResolveAsync(call.HttpContext, request.InstanceName, TokenScopes.Pull);
-        var digests = new BazelDigest[request.BlobDigests.Count];
-        for (var i = 0; i < digests.Length; i++)
-        {
-            digests[i] = BazelDigest.From(request.BlobDigests[i], "blob_digests");
-        }
-
-        // The answer reuses the request's digest messages: no hex is formatted again.
-        var missing = await services.GetRequiredService<BazelCache>().FindMissingPositionsAsync(digests, call.CancellationToken);
-        var response = new FindMissingBlobsResponse();
-        response.MissingBlobDigests.Capacity = missing.Count;
-        foreach (var position in missing)
-        {
-            response.MissingBlobDigests.Add(request.BlobDigests[position]);
-        }
-
-        return response;
+        request.Answer(await services.GetRequiredService<BazelCache>().FindMissingPositionsAsync(request.Digests, call.CancellationToken));
+        return request;
     }
 
     private static async Task<BatchUpdateBlobsResponse> BatchUpdateAsync(BatchUpdateBlobsRequest request, GrpcCallContext call)
