@@ -39,11 +39,13 @@ def find(scenario, server):
 
 table = []
 for key, title, load, base_server, base_scenario, metric, check, target in SCENARIOS:
-    for extra in (["nginx"] if base_server == "dd" else []):
+    for extra in (["nginx"] if base_server == "dd" else ["s3rver"] if key == "cas-get-64m" else []):
         if (r := find(key, extra)):
             table.append(dict(r, title=title, load=load))
     if base_server and (b := find(base_scenario, base_server)) and base_scenario == key:
-        table.append(dict(b, title=title, load=load if base_server != "dd" else "dd conv=fsync, fresh file"))
+        table.append(dict(b, title=title, load=load if base_server != "dd" else "dd conv=fsync, new file per write, kept"))
+    if base_server == "dd" and (b := find(key, "dd-rewrite")):
+        table.append(dict(b, title=title, load="dd conv=fsync, one file deleted and rewritten (reference)"))
     for server in servers:
         r = find(key, server)
         if r is None:
@@ -56,6 +58,10 @@ for key, title, load, base_server, base_scenario, metric, check, target in SCENA
             row["p99_ratio"] = round(r["p99_ms"] / b["p99_ms"], 2) if b.get("p99_ms") else None
             if base_server == "dd" and (n := find(key, "nginx")) and n.get(metric):
                 row["ratio_nginx"] = round(r[metric] / n[metric], 2)
+            if server == "flywheel-production" and (s3 := find(key, "s3rver")) and s3.get(metric):
+                row["ratio_s3rver"] = round(r[metric] / s3[metric], 2)
+            if base_server == "dd" and (w := find(base_scenario, "dd-rewrite")) and w.get(metric):
+                row["ratio_rewrite"] = round(r[metric] / w[metric], 2)
         if key == "findmissing-10k":
             row["met"] = r["p50_ms"] < 20
         elif check and "ratio" in row:
@@ -90,6 +96,10 @@ for r in table:
             ratio += f", p99 {r['p99_ratio']:.2f}x"
         if "ratio_nginx" in r:
             ratio += f"; {r['ratio_nginx']:.2f}x nginx"
+        if "ratio_s3rver" in r:
+            ratio += f"; {r['ratio_s3rver']:.2f}x s3rver direct"
+        if "ratio_rewrite" in r:
+            ratio += f"; {r['ratio_rewrite']:.2f}x dd rewrite"
     met = {True: "yes", False: "**no**"}.get(r.get("met"), "")
     lines.append(f"| {r['title']} | {r['load']} | {r['server']} | {fmt(r['rps'])} | {fmt(r['mb_s'])} | "
                  f"{fmt(r['p50_ms'], 2)} | {fmt(r['p99_ms'], 2)} | {fmt(r.get('peak_rss_mib'))} | {ratio} | "

@@ -12,8 +12,8 @@ namespace Flywheel.Cache.Benchmarks.Load;
 /// <c>load &lt;scenario&gt;</c>: the load bench/load/run.sh cannot get from wrk. gRPC through our own
 /// <see cref="GrpcClient"/> (h2load cannot stream ByteStream messages), and uploads of new bytes on every call over
 /// HTTP/1.1 (wrk repeats one body, and a store that has a blob need not write it again), the same for nginx and us.
-/// Each scenario seeds what it needs, then repeats one call for <c>--duration</c> seconds on <c>--concurrency</c>
-/// callers and prints one JSON object: calls, calls/s, MB/s over the time spent in calls, p50/p99 latency.
+/// Each scenario seeds what it needs, warms up for <c>--warmup</c> seconds (default 2, not measured), then repeats one
+/// call for <c>--duration</c> seconds on <c>--concurrency</c> callers and prints one JSON object: calls, calls/s, MB/s over the time spent in calls, p50/p99 latency.
 /// Scenarios: <c>findmissing</c> (<c>--count</c> digests per call, half of them stored), <c>bytestream-read</c> and
 /// <c>bytestream-write</c> (<c>--size</c> bytes per call), <c>http-put</c> (<c>--size</c> bytes PUT to
 /// <c>--url</c> + the hex SHA-256). Uploaded bytes are new on every call and hashed before the timed call starts.
@@ -34,6 +34,7 @@ public static class LoadCommand
         var size = long.Parse(Option(args, "--size") ?? (64L * 1024 * 1024).ToString(System.Globalization.CultureInfo.InvariantCulture), System.Globalization.CultureInfo.InvariantCulture);
         var count = int.Parse(Option(args, "--count") ?? "10000", System.Globalization.CultureInfo.InvariantCulture);
         var concurrency = int.Parse(Option(args, "--concurrency") ?? "1", System.Globalization.CultureInfo.InvariantCulture);
+        var warmup = TimeSpan.FromSeconds(double.Parse(Option(args, "--warmup") ?? "2", System.Globalization.CultureInfo.InvariantCulture));
 
         using var client = new GrpcClient(grpc) { MaxReceiveMessageSize = 64 * 1024 * 1024, MaxSendMessageSize = 64 * 1024 * 1024 };
         GrpcCallOptions Options()
@@ -56,26 +57,18 @@ public static class LoadCommand
             _ => throw new ArgumentException($"load: unknown scenario '{scenario}'"),
         };
 
+        // Warm-up first (not measured): the gateway's JIT tiers up the code this scenario runs, as in a daemon that
+        // has been serving for a while. Warm-up calls use their own ids, so measured uploads are still new bytes.
+        if (warmup > TimeSpan.Zero)
+        {
+            await RunCallsAsync(prepare, concurrency, warmup, firstId: 1 << 19, new List<double>[concurrency], new long[concurrency], new TimeSpan[concurrency]);
+        }
+
         var latencies = new List<double>[concurrency];
         var bytes = new long[concurrency];
         var busy = new TimeSpan[concurrency];
-        var end = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
         var wall = Stopwatch.StartNew();
-        await Task.WhenAll(Enumerable.Range(0, concurrency).Select(worker => Task.Run(async () =>
-        {
-            latencies[worker] = [];
-            var iteration = 0;
-            while (Stopwatch.GetTimestamp() < end || iteration == 0)
-            {
-                var timed = prepare((worker << 20) | iteration);
-                var start = Stopwatch.GetTimestamp();
-                bytes[worker] += await timed();
-                var elapsed = Stopwatch.GetElapsedTime(start);
-                busy[worker] += elapsed;
-                latencies[worker].Add(elapsed.TotalMilliseconds);
-                iteration++;
-            }
-        })));
+        await RunCallsAsync(prepare, concurrency, duration, firstId: 0, latencies, bytes, busy);
         wall.Stop();
 
         var all = latencies.SelectMany(l => l).Order().ToArray();
@@ -92,6 +85,31 @@ public static class LoadCommand
             ["p99_ms"] = Math.Round(Percentile(all, 0.99), 3),
         }));
         return 0;
+    }
+
+    /// <summary>
+    /// Repeats the call on <paramref name="concurrency"/> workers for <paramref name="duration"/> (each at least once);
+    /// call ids are the worker's number in the high bits and <paramref name="firstId"/> + iteration in the low 20.
+    /// </summary>
+    private static Task RunCallsAsync(
+        Func<int, Func<Task<long>>> prepare, int concurrency, TimeSpan duration, int firstId, List<double>[] latencies, long[] bytes, TimeSpan[] busy)
+    {
+        var end = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
+        return Task.WhenAll(Enumerable.Range(0, concurrency).Select(worker => Task.Run(async () =>
+        {
+            latencies[worker] = [];
+            var iteration = 0;
+            while (Stopwatch.GetTimestamp() < end || iteration == 0)
+            {
+                var timed = prepare((worker << 20) | (firstId + iteration));
+                var start = Stopwatch.GetTimestamp();
+                bytes[worker] += await timed();
+                var elapsed = Stopwatch.GetElapsedTime(start);
+                busy[worker] += elapsed;
+                latencies[worker].Add(elapsed.TotalMilliseconds);
+                iteration++;
+            }
+        })));
     }
 
     /// <summary>Seeds, then returns what prepares a call (untimed, e.g. hashing the next upload) and hands back the timed call.</summary>
