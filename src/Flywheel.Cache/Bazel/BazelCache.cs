@@ -63,13 +63,25 @@ public sealed partial class BazelCache
             return [];
         }
 
-        var asked = new SizedBlob[digests.Count];
-        for (var i = 0; i < asked.Length; i++)
+        return await _index.FindMissingSizedBlobsAsync(new SizedBlobs(digests), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The digests as the index asks for them, without a copy (10,000 of them would be 400 KB).</summary>
+    private sealed class SizedBlobs(IReadOnlyList<BazelDigest> digests) : IReadOnlyList<SizedBlob>
+    {
+        public int Count => digests.Count;
+
+        public SizedBlob this[int index] => digests[index].ToSizedBlob();
+
+        public IEnumerator<SizedBlob> GetEnumerator()
         {
-            asked[i] = digests[i].ToSizedBlob();
+            for (var i = 0; i < digests.Count; i++)
+            {
+                yield return digests[i].ToSizedBlob();
+            }
         }
 
-        return await _index.FindMissingSizedBlobsAsync(asked, cancellationToken).ConfigureAwait(false);
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
     }
 
     /// <summary>

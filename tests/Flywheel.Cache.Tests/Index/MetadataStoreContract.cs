@@ -565,6 +565,34 @@ public abstract partial class MetadataStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Sized_lookup_of_thousands_of_digests_with_repeats_agrees_with_a_plain_count()
+    {
+        var digests = Enumerable.Range(0, 3000).Select(i => Digest("many-" + i)).ToArray();
+        for (var i = 0; i < digests.Length; i += 2)
+        {
+            await Store.RecordBlobAsync(digests[i], i, Time.GetUtcNow(), None);
+        }
+
+        // Each digest asked at its size, then again at the same size and (every third) at another size.
+        var asked = digests.Select((d, i) => new SizedBlob(d, i))
+            .Concat(digests.Select((d, i) => new SizedBlob(d, i % 3 == 0 ? i + 1 : i)))
+            .ToArray();
+        var expected = new List<int>();
+        var seen = new HashSet<SizedBlob>();
+        for (var p = 0; p < asked.Length; p++)
+        {
+            var index = Array.IndexOf(digests, asked[p].Digest);
+            var stored = index % 2 == 0 && asked[p].Size == index;
+            if (seen.Add(asked[p]) && !stored)
+            {
+                expected.Add(p);
+            }
+        }
+
+        Assert.Equal(expected, await Store.FindMissingSizedBlobsAsync(asked, None));
+    }
+
+    [Fact]
     public async Task Sized_lookup_never_misses_the_empty_blob_at_size_zero()
     {
         Assert.Empty(await Store.FindMissingSizedBlobsAsync([new(BlobDigest.Empty, 0)], None));

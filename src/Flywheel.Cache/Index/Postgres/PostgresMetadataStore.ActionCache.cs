@@ -63,16 +63,17 @@ public sealed partial class PostgresMetadataStore
             return true;
         }, cancellationToken);
 
-    public Task<IReadOnlyList<int>> FindMissingSizedBlobsAsync(IReadOnlyList<SizedBlob> blobs, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<int>> FindMissingSizedBlobsAsync(IReadOnlyList<SizedBlob> blobs, CancellationToken cancellationToken)
     {
-        var lookup = SizedBlobLookup.Create(blobs);
+        using var lookup = SizedBlobLookup.Create(blobs);
         if (lookup.Count == 0)
         {
-            return Task.FromResult(lookup.MissingPositions());
+            return lookup.MissingPositions();
         }
 
-        return RunAsync(lookup, static async (connection, lookup, ct) =>
+        return await RunAsync(lookup, static async (connection, lookup, ct) =>
         {
+            // The pack goes out as a slice of its pooled buffer (Npgsql writes ReadOnlyMemory<byte> as bytea).
             await using var command = PostgresCommands.Create(connection, FindSizedBlobsSql).With(lookup.Packed).With(lookup.Count);
             await using (var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false))
             {
@@ -83,6 +84,6 @@ public sealed partial class PostgresMetadataStore
             }
 
             return lookup.MissingPositions();
-        }, cancellationToken);
+        }, cancellationToken).ConfigureAwait(false);
     }
 }

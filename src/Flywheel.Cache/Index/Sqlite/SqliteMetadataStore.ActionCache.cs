@@ -69,19 +69,19 @@ public sealed partial class SqliteMetadataStore
             return true;
         }, cancellationToken);
 
-    public Task<IReadOnlyList<int>> FindMissingSizedBlobsAsync(IReadOnlyList<SizedBlob> blobs, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<int>> FindMissingSizedBlobsAsync(IReadOnlyList<SizedBlob> blobs, CancellationToken cancellationToken)
     {
-        var lookup = SizedBlobLookup.Create(blobs);
+        using var lookup = SizedBlobLookup.Create(blobs);
         if (lookup.Count == 0)
         {
-            return Task.FromResult(lookup.MissingPositions());
+            return lookup.MissingPositions();
         }
 
-        return RunAsync(lookup, static (session, lookup) =>
+        return await RunAsync(lookup, static (session, lookup) =>
         {
             var command = session.Command(FindSizedBlobsSql, "@count", "@digests");
             command.Parameters[0].Value = (long)lookup.Count;
-            command.Parameters[1].Value = lookup.Packed;
+            command.Parameters[1].Value = lookup.Packed.ToArray(); // Microsoft.Data.Sqlite binds whole byte arrays only
             using (var reader = command.ExecuteReader())
             {
                 while (reader.Read())
@@ -93,6 +93,6 @@ public sealed partial class SqliteMetadataStore
             command.Parameters[1].Value = DBNull.Value; // the cached command must not keep the pack alive
 
             return lookup.MissingPositions();
-        }, cancellationToken);
+        }, cancellationToken).ConfigureAwait(false);
     }
 }
