@@ -36,19 +36,24 @@ public sealed class Coalescer<TKey, TValue>
 
     private async Task ComputeAsync<TState>(TKey key, TState state, Func<TKey, TState, Task<TValue>> compute, TaskCompletionSource<TValue> promise)
     {
+        // The key is forgotten before the result is published: a caller that has seen the result (say, a failure)
+        // and asks again must start a new computation, not join the finished one.
+        var entry = new KeyValuePair<TKey, Task<TValue>>(key, promise.Task);
+        TValue result;
         try
         {
             await Task.Yield(); // never on the first caller's stack
-            promise.SetResult(await compute(key, state).ConfigureAwait(false));
+            result = await compute(key, state).ConfigureAwait(false);
         }
         catch (Exception e)
         {
+            _running.TryRemove(entry);
             promise.SetException(e);
             _ = promise.Task.Exception; // observed: every caller may have given up already
+            return;
         }
-        finally
-        {
-            _running.TryRemove(new KeyValuePair<TKey, Task<TValue>>(key, promise.Task));
-        }
+
+        _running.TryRemove(entry);
+        promise.SetResult(result);
     }
 }

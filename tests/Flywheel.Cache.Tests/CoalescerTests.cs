@@ -26,6 +26,35 @@ public sealed class CoalescerTests
     }
 
     [Fact]
+    public async Task A_caller_that_saw_a_result_and_asks_again_starts_a_new_computation()
+    {
+        // Four keys at once on the thread pool, so a caller's continuation often runs before the computing task
+        // would have got to forget its key (the race this guards against showed up under CI load).
+        var coalescer = new Coalescer<int, int>();
+        var computations = 0;
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(key => Task.Run(async () =>
+        {
+            for (var i = 0; i < 500; i++)
+            {
+                await Assert.ThrowsAsync<InvalidOperationException>(() => coalescer.RunAsync(key, 0, (_, _) =>
+                {
+                    Interlocked.Increment(ref computations);
+                    return Task.FromException<int>(new InvalidOperationException("down"));
+                }));
+
+                // Right away, on the continuation of the failure: never the failed computation again.
+                Assert.Equal(i, await coalescer.RunAsync(key, i, (_, n) =>
+                {
+                    Interlocked.Increment(ref computations);
+                    return Task.FromResult(n);
+                }));
+            }
+        })));
+
+        Assert.Equal(4 * 1000, computations);
+    }
+
+    [Fact]
     public async Task A_caller_giving_up_does_not_cancel_the_computation_and_failures_reach_every_caller()
     {
         var coalescer = new Coalescer<string, int>();
