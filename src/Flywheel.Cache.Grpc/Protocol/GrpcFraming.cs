@@ -61,17 +61,7 @@ public static class GrpcFraming
     public static void WriteMessage(IBufferWriter<byte> output, IMessage message, int maxMessageSize)
     {
         int size = message.CalculateSize();
-        if (size > maxMessageSize)
-        {
-            throw new GrpcException(
-                GrpcStatusCode.ResourceExhausted,
-                $"Sending message larger than max ({size} vs. {maxMessageSize}).");
-        }
-
-        Span<byte> header = output.GetSpan(HeaderSize);
-        header[0] = 0;
-        BinaryPrimitives.WriteUInt32BigEndian(header[1..], (uint)size);
-        output.Advance(HeaderSize);
+        WritePrefix(output, size, maxMessageSize);
         if (size > 0)
         {
             message.WriteTo(output);
@@ -81,7 +71,13 @@ public static class GrpcFraming
     /// <summary>Writes a self-encoded message with its prefix; RESOURCE_EXHAUSTED over <paramref name="maxMessageSize"/>.</summary>
     public static void WritePayload(IBufferWriter<byte> output, IGrpcPayload payload, int maxMessageSize)
     {
-        int size = payload.Length;
+        WritePrefix(output, payload.Length, maxMessageSize);
+        payload.WriteTo(output);
+    }
+
+    /// <summary>The 5-byte prefix (uncompressed, length); RESOURCE_EXHAUSTED when the message is over the limit.</summary>
+    private static void WritePrefix(IBufferWriter<byte> output, int size, int maxMessageSize)
+    {
         if (size > maxMessageSize)
         {
             throw new GrpcException(
@@ -93,7 +89,6 @@ public static class GrpcFraming
         header[0] = 0;
         BinaryPrimitives.WriteUInt32BigEndian(header[1..], (uint)size);
         output.Advance(HeaderSize);
-        payload.WriteTo(output);
     }
 
     private static void ThrowCompressed(byte flag) =>
