@@ -76,19 +76,10 @@ internal sealed class SizedBlobLookup : IDisposable
 
     public void Dispose()
     {
-        Return(ref _slots);
-        Return(ref _firstSizes);
-        Return(ref _stored);
-        Return(ref _packed);
-    }
-
-    private static void Return<T>(ref T[]? array)
-    {
-        if (array is not null)
-        {
-            ArrayPool<T>.Shared.Return(array);
-            array = null;
-        }
+        PooledArrays.Return(ref _slots);
+        PooledArrays.Return(ref _firstSizes);
+        PooledArrays.Return(ref _stored);
+        PooledArrays.Return(ref _packed);
     }
 
     private void Fold()

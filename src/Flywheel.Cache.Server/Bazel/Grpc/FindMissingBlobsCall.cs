@@ -92,20 +92,11 @@ internal sealed class FindMissingBlobsCall : IGrpcPayload, IDisposable
 
     public void Dispose()
     {
-        Return(ref _message);
-        Return(ref _starts);
-        Return(ref _lengths);
-        Return(ref _digests);
+        PooledArrays.Return(ref _message);
+        PooledArrays.Return(ref _starts);
+        PooledArrays.Return(ref _lengths);
+        PooledArrays.Return(ref _digests);
         Count = 0;
-    }
-
-    private static void Return<T>(ref T[]? array)
-    {
-        if (array is not null)
-        {
-            ArrayPool<T>.Shared.Return(array);
-            array = null;
-        }
     }
 
     private void Parse(ReadOnlySpan<byte> message)

@@ -240,11 +240,7 @@ internal sealed class DiskBlobWriter : IBlobWriter
         }
 
         _file.Dispose();
-        if (_buffer is { } buffer)
-        {
-            _buffer = null;
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
+        PooledArrays.Return(ref _buffer);
 
         _hash.Dispose();
         try
