@@ -23,7 +23,8 @@ public sealed class CacheCatalog
     {
         _index = index;
         _time = time;
-        _caches = new ExpiringLookup<string, CacheContext?>(LookupTtl, time, StringComparer.Ordinal);
+        // Bounded: requests for names no cache has (remembered as null) must not grow memory without end.
+        _caches = new ExpiringLookup<string, CacheContext?>(LookupTtl, time, StringComparer.Ordinal, maxEntries: 100_000);
     }
 
     /// <summary>The cache of that name, or null. Invalid names are never looked up.</summary>
