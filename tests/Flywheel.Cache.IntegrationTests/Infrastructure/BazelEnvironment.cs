@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using Flywheel.Cache.Tests.Infrastructure;
 
 namespace Flywheel.Cache.IntegrationTests.Infrastructure;
 
@@ -98,14 +99,7 @@ public sealed class BazelEnvironment : IAsyncDisposable
     /// <summary>A new isolated environment, or an exception saying bazel-bootstrap must be installed. We never skip.</summary>
     public static BazelEnvironment Require()
     {
-        var bazel = TestTools.FindOnPath("bazel");
-        if (bazel is null)
-        {
-            var where = System.Environment.GetEnvironmentVariable("CI") == "true" ? "CI" : "this machine";
-            throw new InvalidOperationException(
-                $"Real Bazel is required on {where} but bazel is not on PATH. " +
-                "Install the Debian package bazel-bootstrap (apt-get install bazel-bootstrap, Bazel 4.2.3); the integration test command does.");
-        }
+        var bazel = RequiredComponent.Program("bazel", "bazel-bootstrap");
         return new BazelEnvironment(Path.Combine(Path.GetTempPath(), "flywheel-bazel-" + TestTools.RandomNonce(12)), bazel);
     }
 

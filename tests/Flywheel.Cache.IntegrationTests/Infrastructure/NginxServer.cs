@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using Flywheel.Cache.Tests.Infrastructure;
 
 namespace Flywheel.Cache.IntegrationTests.Infrastructure;
 
@@ -45,10 +46,7 @@ public sealed class NginxServer : IAsyncDisposable
     /// <summary>Serves a copy of <paramref name="folder"/>. Throws (never skips) when nginx is not installed.</summary>
     public static async Task<NginxServer> StartAsync(string folder)
     {
-        var nginx = TestTools.FindOnPath("nginx") ?? (File.Exists("/usr/sbin/nginx") ? "/usr/sbin/nginx" : null)
-            ?? throw new InvalidOperationException(
-                $"nginx is required on {(Environment.GetEnvironmentVariable("CI") == "true" ? "CI" : "this machine")} but is not installed. " +
-                "Install the Debian package nginx (apt-get install nginx); scripts/test.sh does.");
+        var nginx = RequiredComponent.Program("nginx", "nginx", "/usr/sbin");
         var root = Path.Combine(Path.GetTempPath(), "flywheel-nginx-" + TestTools.RandomNonce(10));
         Directory.CreateDirectory(Path.Combine(root, "tmp"));
         CopyDirectory(folder, Path.Combine(root, "www"));

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using Flywheel.Cache.Tests.Infrastructure;
 
 namespace Flywheel.Cache.IntegrationTests.Infrastructure;
 
@@ -98,14 +99,11 @@ public sealed class NixEnvironment : IDisposable, IAsyncDisposable
     /// <summary>A new isolated environment, or an exception saying nix-bin must be installed. We never skip.</summary>
     public static NixEnvironment Require()
     {
-        var missing = RequiredTools.Where(tool => TestTools.FindOnPath(tool) is null).ToArray();
-        if (missing.Length > 0)
+        foreach (var tool in RequiredTools)
         {
-            var where = System.Environment.GetEnvironmentVariable("CI") == "true" ? "CI" : "this machine";
-            throw new InvalidOperationException(
-                $"Real Nix is required on {where} but {string.Join(", ", missing)} is not on PATH. " +
-                "Install the Debian package nix-bin (apt-get install nix-bin); the integration test command does.");
+            RequiredComponent.Program(tool, "nix-bin");
         }
+
         var root = Path.Combine(Path.GetTempPath(), "flywheel-nix-" + TestTools.RandomNonce(12));
         return new NixEnvironment(root);
     }

@@ -17,11 +17,4 @@ internal static class TestTools
             }
         });
     }
-
-    /// <summary>The full path of a program on PATH, or null.</summary>
-    public static string? FindOnPath(string tool) =>
-        (Environment.GetEnvironmentVariable("PATH") ?? "")
-        .Split(':', StringSplitOptions.RemoveEmptyEntries)
-        .Select(dir => Path.Combine(dir, tool))
-        .FirstOrDefault(File.Exists);
 }

@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Flywheel.Cache.Server;
+using Flywheel.Cache.Tests.Infrastructure;
 using Microsoft.Extensions.Configuration;
 using Xunit.Abstractions;
 
@@ -25,7 +26,7 @@ public sealed partial class NixFilesTests(ITestOutputHelper output)
 
     private static readonly TimeSpan ProcessTimeout = TimeSpan.FromSeconds(60);
 
-    private static readonly string RepoRoot = FindRepoRoot();
+    private static readonly string RepoRoot = RepositoryRoot.Folder;
 
     public static TheoryData<string> NixFiles()
     {
@@ -53,11 +54,7 @@ public sealed partial class NixFilesTests(ITestOutputHelper output)
     [MemberData(nameof(NixFiles))]
     public void Nix_file_parses(string relativePath)
     {
-        var nix = NixInstantiateOrNull();
-        if (nix is null)
-        {
-            return;
-        }
+        var nix = NixInstantiate();
 
         var result = Run(nix, ["--store", "dummy://", "--parse", Path.Combine(RepoRoot, relativePath)]);
 
@@ -67,11 +64,7 @@ public sealed partial class NixFilesTests(ITestOutputHelper output)
     [Fact]
     public void Module_sets_exactly_the_daemons_configuration_keys()
     {
-        var nix = NixInstantiateOrNull();
-        if (nix is null)
-        {
-            return;
-        }
+        var nix = NixInstantiate();
 
         var moduleNames = EvalJson(nix, "settings: (import settings).envNames")
             .AsArray().Select(n => n!.GetValue<string>()).ToList();
@@ -96,11 +89,7 @@ public sealed partial class NixFilesTests(ITestOutputHelper output)
     [Fact]
     public void Module_environment_carries_every_option_and_keeps_secrets_out()
     {
-        var nix = NixInstantiateOrNull();
-        if (nix is null)
-        {
-            return;
-        }
+        var nix = NixInstantiate();
 
         var cfg = SampleConfig(storage: "s3", index: "postgres");
         var result = EvalJson(nix,
@@ -137,11 +126,7 @@ public sealed partial class NixFilesTests(ITestOutputHelper output)
     [Fact]
     public void Module_environment_leaves_unused_backends_and_defaults_unset()
     {
-        var nix = NixInstantiateOrNull();
-        if (nix is null)
-        {
-            return;
-        }
+        var nix = NixInstantiate();
 
         var cfg = SampleConfig(storage: "disk", index: "sqlite");
         cfg["publicUrl"] = null;
@@ -161,11 +146,7 @@ public sealed partial class NixFilesTests(ITestOutputHelper output)
     [Fact]
     public void Module_lanes_become_the_indexed_lanes_section_the_daemon_reads()
     {
-        var nix = NixInstantiateOrNull();
-        if (nix is null)
-        {
-            return;
-        }
+        var nix = NixInstantiate();
 
         var laneKeys = EvalJson(nix, "settings: (import settings).laneKeys").AsArray().Select(n => n!.GetValue<string>()).ToList();
         Assert.Equal(ConfigKeys.LaneKeys.Order(StringComparer.Ordinal), laneKeys.Order(StringComparer.Ordinal));
@@ -343,40 +324,8 @@ public sealed partial class NixFilesTests(ITestOutputHelper output)
         return JsonNode.Parse(result.Stdout)!;
     }
 
-    /// <summary>
-    /// The path of nix-instantiate, or null (after a note) when it is not installed. In CI (CI=true) its
-    /// absence fails the test instead: a silent pass would hide that nothing was checked.
-    /// </summary>
-    private string? NixInstantiateOrNull()
-    {
-        var path = FindOnPath("nix-instantiate");
-        if (path is not null)
-        {
-            return path;
-        }
-
-        if (string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase))
-        {
-            Assert.Fail("nix-instantiate is not on PATH, and CI=true: these tests need Nix (Debian/Ubuntu: apt-get install nix-bin).");
-        }
-
-        output.WriteLine("NOTE: nix-instantiate not found (install nix-bin); the Nix checks did not run.");
-        return null;
-    }
-
-    private static string? FindOnPath(string name)
-    {
-        foreach (var folder in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
-        {
-            var candidate = Path.Combine(folder, name);
-            if (File.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
-
-        return null;
-    }
+    /// <summary>The path of nix-instantiate; without it the test fails (<see cref="RequiredComponent"/>).</summary>
+    private static string NixInstantiate() => RequiredComponent.Program("nix-instantiate", "nix-bin");
 
     private sealed record ProcessResult(int ExitCode, string Stdout, string Stderr);
 
@@ -427,19 +376,6 @@ public sealed partial class NixFilesTests(ITestOutputHelper output)
                 }
             }
         }
-    }
-
-    private static string FindRepoRoot()
-    {
-        for (var folder = new DirectoryInfo(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
-        {
-            if (File.Exists(Path.Combine(folder.FullName, "Flywheel.Cache.sln")))
-            {
-                return folder.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"no Flywheel.Cache.sln above {AppContext.BaseDirectory}");
     }
 
     [GeneratedRegex("FLYWHEEL_[A-Z0-9][A-Z0-9_]*")]

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Flywheel.Cache.Tests.Infrastructure;
 
 namespace Flywheel.Cache.Tests.Compression;
 
@@ -7,7 +8,7 @@ internal static class SystemTool
 {
     public static byte[] Run(string tool, byte[] input, params string[] args)
     {
-        var psi = new ProcessStartInfo(tool)
+        var psi = new ProcessStartInfo(RequiredComponent.Program(tool, tool == "xz" ? "xz-utils" : tool))
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,

@@ -41,10 +41,7 @@ public sealed class DockerRegistry : IAsyncLifetime, IAsyncDisposable
 
     public async Task InitializeAsync()
     {
-        if (!File.Exists(Binary))
-        {
-            throw new InvalidOperationException($"{Binary} is missing: install the Debian package docker-registry (scripts/test.sh does)");
-        }
+        RequiredComponent.FileAt(Binary, "docker-registry", "the Debian package docker-registry (apt-get install docker-registry)");
 
         System.IO.Directory.CreateDirectory(Directory);
         var config = Path.Combine(Directory, "config.yml");

@@ -44,7 +44,7 @@ public sealed class PostgresServer : IAsyncLifetime
 
     /// <summary>
     /// The bin folder of the highest installed PostgreSQL version, or an exception that says how to get one. Missing
-    /// binaries fail the tests (in CI and locally alike), never skip them.
+    /// binaries fail the tests (<see cref="RequiredComponent"/>), never skip them.
     /// </summary>
     public static string FindBinaries()
     {
@@ -60,10 +60,8 @@ public sealed class PostgresServer : IAsyncLifetime
             return candidates[0].Bin;
         }
 
-        var where = Environment.GetEnvironmentVariable("CI") == "true" ? "in CI" : "on this machine";
-        throw new InvalidOperationException(
-            $"PostgreSQL server binaries (initdb, pg_ctl) were not found under {BinariesRoot}/<version>/bin {where}. " +
-            "scripts/test.sh installs the Debian package 'postgresql'; run it, or apt-get install postgresql.");
+        throw RequiredComponent.Missing($"the PostgreSQL server binaries (initdb, pg_ctl in {BinariesRoot}/<version>/bin)",
+            "the Debian package postgresql (apt-get install postgresql)");
     }
 
     public async Task InitializeAsync()

@@ -142,10 +142,8 @@ public sealed class S3rverServer : IAsyncLifetime
             }
         }
 
-        var ci = Environment.GetEnvironmentVariable("CI") == "true" ? " (CI)" : "";
-        throw new InvalidOperationException(
-            $"s3rver not found{ci}: FLYWHEEL_TEST_S3RVER is '{configured}'. scripts/test.sh installs it " +
-            "(npm install --no-save --prefix .test-env/s3rver s3rver@3.7.1) and exports FLYWHEEL_TEST_S3RVER; run it once.");
+        throw RequiredComponent.Missing($"s3rver (FLYWHEEL_TEST_S3RVER is '{configured}', and no .test-env/s3rver above the tests)",
+            "it with npm install --no-save --prefix .test-env/s3rver s3rver@3.7.1");
     }
 }
 

@@ -15,7 +15,7 @@ public static class Skopeo
     /// <summary>Its stdout; an <see cref="InvalidOperationException"/> with its stderr when it fails.</summary>
     public static async Task<string> RunAsync(params string[] args)
     {
-        var start = new ProcessStartInfo("skopeo") { RedirectStandardOutput = true, RedirectStandardError = true };
+        var start = new ProcessStartInfo(RequiredComponent.Program("skopeo", "skopeo")) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var arg in args)
         {
             start.ArgumentList.Add(arg);
