@@ -217,7 +217,7 @@ in
         type = types.nullOr types.ints.unsigned;
         default = null;
         example = 1;
-        description = "How many in-process Nix build workers run (on every lane). `null` keeps the daemon's default (0: builds wait for `flywheel worker` processes).";
+        description = "How many in-process Nix build workers run (each on every lane). `null` keeps the daemon's default: one per lane on the embedded SQLite index, none with PostgreSQL (builds wait for `flywheel worker` processes).";
       };
       nixConfDir = mkOption {
         type = types.nullOr types.str;
@@ -266,6 +266,12 @@ in
         default = null;
         example = "00:01:00";
         description = "How long a build worker holds a build without renewing, as a .NET TimeSpan; it renews every third of that, and a build whose worker died is taken again once its lease ends. `null` keeps the daemon's default (1 min).";
+      };
+      workerLiveWindow = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        example = "00:00:10";
+        description = "How recently a build worker must have polled to count as serving its lanes (`GET /_api/v1/lanes`, and the warning of `flywheel build` when none does), as a .NET TimeSpan. `null` keeps the daemon's default (10 s).";
       };
     };
 

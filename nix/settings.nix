@@ -43,6 +43,7 @@ let
     "Builds:Workers" = cfg: cfg.builds.workers;
     "Builds:NixConfDir" = cfg: cfg.builds.nixConfDir;
     "Builds:Lease" = cfg: cfg.builds.lease;
+    "Builds:WorkerLiveWindow" = cfg: cfg.builds.workerLiveWindow;
     # S3 blob storage, read only when Storage is s3. The access key pair is not configuration: it comes
     # from the AWS SDK's own AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (the module's s3.credentialsFile).
     "S3:Endpoint" = cfg: s3 cfg cfg.s3.endpoint;

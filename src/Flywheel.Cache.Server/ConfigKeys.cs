@@ -85,8 +85,14 @@ public static class ConfigKeys
     public const string UpstreamBreakDuration = "Upstream:BreakDuration";
 
     /// <summary>All keys above, for validation and for the test that compares them with the NixOS module.</summary>
-    /// <summary>How many in-process build workers run (on every lane); default 0: builds wait for <c>flywheel worker</c> processes.</summary>
+    /// <summary>
+    /// How many in-process build workers run (each on every lane); unset: one per lane on the embedded SQLite index, none
+    /// with PostgreSQL (builds wait for <c>flywheel worker</c> processes).
+    /// </summary>
     public const string BuildsWorkers = "Builds:Workers";
+
+    /// <summary>How recently a build worker must have polled to count as serving its lanes, as a TimeSpan (default 00:00:10).</summary>
+    public const string BuildsWorkerLiveWindow = "Builds:WorkerLiveWindow";
 
     /// <summary>NIX_CONF_DIR for the in-process build workers' Nix; default: the machine's.</summary>
     public const string BuildsNixConfDir = "Builds:NixConfDir";
@@ -131,6 +137,6 @@ public static class ConfigKeys
         GcInterval, GcOrphanGrace,
         FlakeHubUrl,
         UpstreamNegativeTtl, UpstreamBreakDuration,
-        BuildsWorkers, BuildsNixConfDir, BuildsLease,
+        BuildsWorkers, BuildsNixConfDir, BuildsLease, BuildsWorkerLiveWindow,
     ];
 }

@@ -1,3 +1,4 @@
+using Flywheel.Cache.Builds;
 using Flywheel.Cache.Index;
 
 namespace Flywheel.Cache.Server.Api;
@@ -44,7 +45,7 @@ public sealed record AttemptView(
     IReadOnlyList<PhaseView> Phases, DateTimeOffset StartedAt, DateTimeOffset FinishedAt)
 {
     public static AttemptView From(BuildAttemptRecord a) => new(
-        a.Attempt, a.Lane, a.Outcome == BuildOutcome.OutOfMemory ? "oom" : a.Outcome.ToString().ToLowerInvariant(), a.ExitCode, a.PeakMemoryBytes,
+        a.Attempt, a.Lane, BuildOutcomes.Name(a.Outcome), a.ExitCode, a.PeakMemoryBytes,
         a.MemoryLimit, a.BuiltPaths, a.SubstitutedPaths, a.Phases.Select(p => new PhaseView(p.Name, Math.Round(p.Duration.TotalSeconds, 3), p.Succeeded)).ToList(),
         a.StartedAt, a.FinishedAt);
 }
@@ -53,3 +54,14 @@ public sealed record PhaseView(string Name, double Seconds, bool Succeeded);
 
 /// <summary>GET /_api/v1/lanes/recommendation: the lane and why.</summary>
 public sealed record RecommendationView(string Installable, string Lane, long LaneMemoryBytes, string Explanation, long? PeakPercentileBytes, long? NeededBytes);
+
+/// <summary>GET /_api/v1/lanes: a lane, its envelope, and the workers that polled for its builds within the live window (none: its builds wait).</summary>
+public sealed record LaneView(string Name, int Cpus, long MemoryBytes, int Concurrency, string RunnerLabel, IReadOnlyList<LaneWorkerView> Workers)
+{
+    public static LaneView From(LaneWorkers l) => new(
+        l.Lane.Name, l.Lane.Cpus, l.Lane.MemoryBytes, l.Lane.Concurrency, l.Lane.RunnerLabel,
+        l.Workers.Select(w => new LaneWorkerView(w.Worker, w.Host, w.LastSeen)).ToList());
+}
+
+/// <summary>A live worker: its id, the machine it runs on, when it last polled.</summary>
+public sealed record LaneWorkerView(string Id, string Host, DateTimeOffset LastSeen);

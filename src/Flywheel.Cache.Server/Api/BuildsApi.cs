@@ -11,7 +11,8 @@ namespace Flywheel.Cache.Server.Api;
 /// <c>/_api/v1/builds</c>: submit a Nix build (push on its cache), read one or list them (pull on the cache), read the
 /// log of its newest attempt (<c>/builds/{id}/log</c>; workers store there the logs of attempts that ended before
 /// evaluation, which have no derivation to file them under); and
-/// <c>/_api/v1/lanes</c>: the lane recommendation for an installable, with its reasoning, and the lanes report.
+/// <c>/_api/v1/lanes</c>: the lanes with their live workers, the lane recommendation for an installable, with its
+/// reasoning, and the lanes report.
 /// </summary>
 internal static class BuildsApi
 {
@@ -22,6 +23,7 @@ internal static class BuildsApi
         api.MapGet("/builds", ListAsync);
         api.MapGet("/builds/{id}/log", GetLogAsync);
         api.MapPut("/builds/{id}/log", PutLogAsync);
+        api.MapGet("/lanes", ListLanesAsync);
         api.MapGet("/lanes/recommendation", RecommendAsync);
         api.MapGet("/lanes/report", ReportAsync);
     }
@@ -80,6 +82,15 @@ internal static class BuildsApi
         Installable.Parse(installable ?? "");
         var r = await queue.RecommendAsync(installable!, context.RequestAborted);
         return Results.Ok(new RecommendationView(installable!, r.Lane.Name, r.Lane.MemoryBytes, r.Explanation, r.PeakPercentileBytes, r.NeededBytes));
+    }
+
+    /// <summary>Every lane with its envelope and the workers that polled for its builds within the live window.</summary>
+    private static async Task<IResult> ListLanesAsync(
+        HttpContext context, IMetadataStore index, LaneSet lanes, Builds.BuildOptions builds, TimeProvider time, RequestAuthorizer auth)
+    {
+        await auth.RequireAuthenticatedAsync(context);
+        var live = await LaneWorkers.ReadAsync(index, lanes, builds.WorkerLiveWindow, time, context.RequestAborted);
+        return Results.Ok(live.Select(LaneView.From));
     }
 
     private static async Task<IResult> ReportAsync(HttpContext context, IMetadataStore index, LaneSet lanes, RequestAuthorizer auth)

@@ -11,7 +11,8 @@ namespace Flywheel.Cache.Server.Builds;
 /// lease is renewed every third of that while the build runs; a build whose worker died keeps "running" only until its
 /// lease ends, then the next worker that looks reclaims it (queued again, the attempt recorded as lost; given up after
 /// <see cref="MaxLostAttempts"/>). An attempt killed for memory is retried once on the next larger lane (queued there,
-/// so a worker of that lane takes it); every attempt is recorded as history of the installable.
+/// so a worker of that lane takes it); every attempt is recorded as history of the installable. Each poll is recorded
+/// in the index as the worker's heartbeat on its lanes (<see cref="IMetadataStore.RecordBuildWorkerAsync"/>).
 /// </summary>
 public sealed class BuildWorker(
     IMetadataStore index, LaneSet lanes, IReadOnlyList<string> laneNames, string name, NixBuildRunner runner, string workDirectory,
@@ -21,6 +22,11 @@ public sealed class BuildWorker(
     public const int MaxLostAttempts = 3;
 
     private const int AttemptsPerBuild = 100;
+
+    /// <summary>How long a worker that stopped polling is remembered in the index before the next worker forgets it.</summary>
+    public static readonly TimeSpan ForgetAfter = TimeSpan.FromDays(1);
+
+    private DateTimeOffset _lastSeen = DateTimeOffset.MinValue;
 
     public string Name => name;
 
@@ -38,6 +44,7 @@ public sealed class BuildWorker(
         {
             while (!cancellationToken.IsCancellationRequested)
             {
+                await ReportAliveAsync(poll, cancellationToken).ConfigureAwait(false);
                 var free = laneNames.Where(l => running.Values.Count(r => r == l) < lanes.Get(l).Concurrency).ToArray();
                 if (free.Length > 0 && await TakeAsync(free, cancellationToken).ConfigureAwait(false) is { } build)
                 {
@@ -73,9 +80,47 @@ public sealed class BuildWorker(
                     logger.LogError(e, "A build failed in worker {Worker} while it stopped", name);
                 }
             }
+
+            await ForgetSelfAsync().ConfigureAwait(false);
         }
 
         cancellationToken.ThrowIfCancellationRequested();
+    }
+
+    /// <summary>
+    /// Records in the index, at most once per <paramref name="poll"/>, that this worker serves its lanes (also while
+    /// they are busy), so that gateways can tell a lane without workers. Failing to record it does not stop the worker.
+    /// </summary>
+    private async Task ReportAliveAsync(TimeSpan poll, CancellationToken cancellationToken)
+    {
+        var now = Now();
+        if (now - _lastSeen < poll)
+        {
+            return;
+        }
+
+        try
+        {
+            await index.RecordBuildWorkerAsync(name, Environment.MachineName, laneNames, now, now - ForgetAfter, cancellationToken).ConfigureAwait(false);
+            _lastSeen = now;
+        }
+        catch (CacheException e) when (e.Error == CacheError.Unavailable)
+        {
+            logger.LogWarning(e, "Worker {Worker}: recording that it polled failed; trying again at the next poll", name);
+        }
+    }
+
+    /// <summary>Removes this worker from the index's live workers as it stops.</summary>
+    private async Task ForgetSelfAsync()
+    {
+        try
+        {
+            await index.RemoveBuildWorkerAsync(name, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (CacheException e) when (e.Error == CacheError.Unavailable)
+        {
+            logger.LogWarning(e, "Worker {Worker}: removing it from the live workers failed; it drops out once its last poll is older than the live window", name);
+        }
     }
 
     /// <summary>Reclaims builds of dead workers, then takes the oldest queued build of <paramref name="free"/>; null when none waits.</summary>

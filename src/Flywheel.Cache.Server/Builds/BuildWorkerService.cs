@@ -7,7 +7,8 @@ using Flywheel.Cache.Tokens;
 namespace Flywheel.Cache.Server.Builds;
 
 /// <summary>
-/// The in-process workers of the embedded default (<see cref="BuildOptions.Workers"/> of them, on every lane). They
+/// The in-process workers: by default one per lane on the embedded SQLite index (none with PostgreSQL, where
+/// <c>flywheel worker</c> processes run the builds), or <see cref="BuildOptions.Workers"/> of them on every lane. They
 /// push with a token the daemon creates for them at start (push on all caches; its secret lives only in memory, and it is revoked when they stop) and
 /// reach the gateway at its own HTTP address.
 /// </summary>
@@ -19,7 +20,8 @@ internal sealed class BuildWorkerService(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        if (builds.Workers == 0)
+        var (count, onePerLane) = builds.InProcessWorkers(options.Index);
+        if (count == 0)
         {
             return;
         }
@@ -37,10 +39,11 @@ internal sealed class BuildWorkerService(
 
         using var http = new HttpClient();
         var runner = new NixBuildRunner(new NixBuildSettings(gateway, secret, work, environment, TimeSpan.FromHours(6)), new ProcessRunner(), http);
-        var names = lanes.All.Select(l => l.Name).ToArray();
-        var workers = Enumerable.Range(0, builds.Workers).Select(i =>
-            new BuildWorker(index, lanes, names, $"{Environment.MachineName}/in-process-{i}", runner, work, builds.Lease, metrics, time,
-                loggers.CreateLogger<BuildWorker>())
+        var all = lanes.All.Select(l => l.Name).ToArray();
+        var workers = Enumerable.Range(0, count).Select(i =>
+            new BuildWorker(index, lanes, onePerLane ? [all[i]] : all,
+                onePerLane ? $"{Environment.MachineName}/{Environment.ProcessId}/in-process-{all[i]}" : $"{Environment.MachineName}/in-process-{i}",
+                runner, work, builds.Lease, metrics, time, loggers.CreateLogger<BuildWorker>())
                 .RunAsync(Poll, stoppingToken));
         try
         {

@@ -55,6 +55,9 @@ public sealed class ApiAdminClient : IAdminClient
     public Task<BuildView> GetBuildAsync(string id, CancellationToken cancellationToken) =>
         SendAsync<BuildView>(HttpMethod.Get, "builds/" + Uri.EscapeDataString(id), null, cancellationToken);
 
+    public Task<IReadOnlyList<LaneView>> GetLanesAsync(CancellationToken cancellationToken) =>
+        SendAsync<IReadOnlyList<LaneView>>(HttpMethod.Get, "lanes", null, cancellationToken);
+
     public Task<Flywheel.Cache.Builds.LanesReport> GetLanesReportAsync(CancellationToken cancellationToken) =>
         SendAsync<Flywheel.Cache.Builds.LanesReport>(HttpMethod.Get, "lanes/report", null, cancellationToken);
 

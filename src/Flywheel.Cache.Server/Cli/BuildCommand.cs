@@ -7,11 +7,15 @@ namespace Flywheel.Cache.Server.Cli;
 /// <summary>
 /// <c>flywheel build --server URL --token T --cache C [--file FILE.nix --attr A | FLAKEREF#ATTR] [--lane L] [--wait] [--json]</c>:
 /// queues a build on a running daemon; with <c>--wait</c> shows its progress (see <see cref="BuildProgress"/>) until it ends,
-/// and exits 0 only when it succeeded; with <c>--json</c> prints the final record on stdout.
+/// and exits 0 only when it succeeded; with <c>--json</c> prints the final record on stdout. While the build is queued
+/// on a lane that no worker serves, it says so on standard error, with the command that starts one.
 /// </summary>
 internal static class BuildCommand
 {
     public static readonly TimeSpan Poll = TimeSpan.FromSeconds(1);
+
+    /// <summary>While waiting, how many polls apart the lane's workers are checked again.</summary>
+    private const int WorkerCheckPolls = 10;
 
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
 
@@ -36,9 +40,11 @@ internal static class BuildCommand
                 var client = daemon.Client(parse);
                 var build = await client.SubmitBuildAsync(new BuildRequest(what, parse.GetValue(cache), parse.GetValue(lane)), cancellationToken);
                 Console.Error.WriteLine($"build {build.Id}: {build.Installable} queued on {build.Lane} ({build.LaneReason})");
+                var warned = new HashSet<string>(StringComparer.Ordinal);
+                await WarnWithoutWorkerAsync(client, build, warned, cancellationToken);
                 if (parse.GetValue(wait))
                 {
-                    build = await WaitAsync(client, build, cancellationToken);
+                    build = await WaitAsync(client, build, warned, cancellationToken);
                 }
 
                 if (parse.GetValue(json))
@@ -58,10 +64,10 @@ internal static class BuildCommand
     }
 
     /// <summary>Polls until the build ends, showing its progress on standard error (live on a terminal, plain lines in CI logs).</summary>
-    private static async Task<BuildView> WaitAsync(ApiAdminClient client, BuildView build, CancellationToken cancellationToken)
+    private static async Task<BuildView> WaitAsync(ApiAdminClient client, BuildView build, HashSet<string> warned, CancellationToken cancellationToken)
     {
         var progress = new BuildProgress(Console.Error, BuildProgress.IsTerminal(Console.IsErrorRedirected), TimeProvider.System);
-        while (true)
+        for (var polls = 1; ; polls++)
         {
             progress.Show(build);
             if (BuildView.IsFinal(build.Status))
@@ -71,6 +77,29 @@ internal static class BuildCommand
 
             await Task.Delay(Poll, cancellationToken);
             build = await client.GetBuildAsync(build.Id, cancellationToken);
+            if (polls % WorkerCheckPolls == 0)
+            {
+                await WarnWithoutWorkerAsync(client, build, warned, cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>
+    /// While the build waits in the queue, says on standard error (once per lane) when no worker has polled its lane
+    /// within the daemon's live window, and how to start one; standard output stays for --json.
+    /// </summary>
+    private static async Task WarnWithoutWorkerAsync(ApiAdminClient client, BuildView build, HashSet<string> warned, CancellationToken cancellationToken)
+    {
+        if (build.Status != "queued" || warned.Contains(build.Lane))
+        {
+            return;
+        }
+
+        var lanes = await client.GetLanesAsync(cancellationToken);
+        if (lanes.FirstOrDefault(l => l.Name == build.Lane) is { Workers.Count: 0 })
+        {
+            warned.Add(build.Lane);
+            Console.Error.WriteLine($"flywheel build: warning: {Flywheel.Cache.Builds.LaneWorkers.NoWorkerAdvice(build.Lane)}");
         }
     }
 }

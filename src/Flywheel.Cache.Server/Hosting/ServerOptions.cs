@@ -33,7 +33,7 @@ public sealed record ServerOptions
 
     public required Flywheel.Cache.Upstream.UpstreamOptions Upstream { get; init; }
     /// <summary>Build orchestration: lanes and in-process workers.</summary>
-    public Builds.BuildOptions Builds { get; init; } = new(Flywheel.Cache.Builds.Lane.Defaults, 0, null, Server.Builds.BuildOptions.DefaultLease);
+    public Builds.BuildOptions Builds { get; init; } = new(Flywheel.Cache.Builds.Lane.Defaults, null, null, Server.Builds.BuildOptions.DefaultLease);
 
     /// <summary>The PostgreSQL connection string when <see cref="Index"/> is postgres, else null.</summary>
     public string? PostgresConnectionString { get; init; }

@@ -12,8 +12,6 @@ public sealed partial class FlywheelMetrics
     /// <summary>Histogram bounds for build memory: 16 MiB to 64 GiB, doubling.</summary>
     public static readonly IReadOnlyList<long> MemoryBuckets = [.. Enumerable.Range(24, 13).Select(bits => 1L << bits)];
 
-    private static readonly object[] OutcomeNames = ["succeeded", "failed", "oom", "lost"];
-
     private volatile IReadOnlyList<BuildCount> _activeBuilds = [];
 
     /// <summary><c>flywheel_build_attempts_total{lane,outcome}</c></summary>
@@ -47,7 +45,7 @@ public sealed partial class FlywheelMetrics
 
     /// <summary>An attempt that ended with <paramref name="outcome"/> on <paramref name="lane"/> (a lost one has no phases of its own).</summary>
     public void RecordBuildOutcome(string lane, BuildOutcome outcome) =>
-        BuildAttempts.Add(1, new KeyValuePair<string, object?>("lane", lane), new KeyValuePair<string, object?>("outcome", OutcomeNames[(int)outcome]));
+        BuildAttempts.Add(1, new KeyValuePair<string, object?>("lane", lane), new KeyValuePair<string, object?>("outcome", BuildOutcomes.Name(outcome)));
 
     /// <summary>A build killed for memory on <paramref name="lane"/> and queued again on <paramref name="to"/>.</summary>
     public void RecordOomReroute(string lane, string to) =>

@@ -56,7 +56,7 @@ public sealed partial class FlywheelMetrics
         Meter.CreateObservableGauge("flywheel.cache.quota", ObserveCacheQuotas, "By", "Each cache's quota, for caches that have one, as of the last garbage collection.");
         UpstreamFetches = Meter.CreateCounter<long>(
             "flywheel.upstream.fetches", "{request}", "Requests to upstream caches by cache, upstream, kind (narinfo, nar) and result (hit, miss, rejected, error, skipped: circuit open).");
-        BuildAttempts = Meter.CreateCounter<long>("flywheel.build.attempts", "{attempt}", "Finished build attempts by lane and outcome (succeeded, failed, oom, lost).");
+        BuildAttempts = Meter.CreateCounter<long>("flywheel.build.attempts", "{attempt}", "Finished build attempts by lane and outcome (succeeded, failed, oom, timeout, lost).");
         BuildPhaseDuration = Meter.CreateHistogram(
             "flywheel.build.phase.duration", "s", "Build phase durations (bootstrap, evaluation, plan, build, upload) by lane and phase.", tags: null,
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = BuildSecondsBuckets });

@@ -48,7 +48,7 @@ public sealed class NixBuildRunner(NixBuildSettings settings, ProcessRunner proc
             Command(settings.Tool("nix-store"), "--add", probe)).ConfigureAwait(false);
         if (bootstrap.Failed is { } bootstrapError)
         {
-            return attempt.Finish(BuildOutcome.Failed, bootstrap.ExitCode, null, [], 0, 0,
+            return attempt.Finish(FailureOutcome(false, bootstrap.TimedOut), bootstrap.ExitCode, null, [], 0, 0,
                 $"bootstrap: the Nix toolchain is missing or unusable ({bootstrapError}); no build was tried");
         }
 
@@ -84,7 +84,7 @@ public sealed class NixBuildRunner(NixBuildSettings settings, ProcessRunner proc
                 .ConfigureAwait(false);
             if (upload.Failed is { } uploadError)
             {
-                return attempt.Finish(BuildOutcome.Failed, upload.ExitCode, drv, outputs, plan.ToBuild.Count, plan.ToFetch.Count,
+                return attempt.Finish(FailureOutcome(false, upload.TimedOut), upload.ExitCode, drv, outputs, plan.ToBuild.Count, plan.ToFetch.Count,
                     $"upload of the outputs to {substituter} failed: {uploadError}");
             }
         }
@@ -117,10 +117,19 @@ public sealed class NixBuildRunner(NixBuildSettings settings, ProcessRunner proc
         return path;
     }
 
+    /// <summary>
+    /// How a failed phase ended: killed for memory only on the envelope's own evidence (the cgroup's oom_kill counter, or
+    /// the sampler's kill), timed out when the runner stopped it at its deadline, else failed. The exit code decides
+    /// nothing: a deadline kill and a memory kill both end in SIGKILL (137).
+    /// </summary>
+    public static BuildOutcome FailureOutcome(bool outOfMemoryKilled, bool timedOut) =>
+        outOfMemoryKilled ? BuildOutcome.OutOfMemory : timedOut ? BuildOutcome.TimedOut : BuildOutcome.Failed;
+
     private ProcessCommand Command(string file, params string[] arguments) =>
         new(file, arguments, settings.PhaseTimeout) { Environment = settings.Environment, WorkingDirectory = settings.WorkDirectory };
 
-    private sealed record PhaseRun(string Output, string Errors, int? ExitCode, string? Failed);
+    /// <param name="TimedOut">Whether the runner killed a command of the phase for running past its time limit.</param>
+    private sealed record PhaseRun(string Output, string Errors, int? ExitCode, string? Failed, bool TimedOut);
 
     /// <summary>The state of one attempt: its log, envelope and the phases so far.</summary>
     private sealed class Attempt(
@@ -140,6 +149,7 @@ public sealed class NixBuildRunner(NixBuildSettings settings, ProcessRunner proc
             using var tee = new TeeWriter(log, errors);
             int? exit = null;
             string? failed = null;
+            var timedOut = false;
             foreach (var plain in commands)
             {
                 var command = inEnvelope ? envelope.Wrap(plain) : plain;
@@ -151,7 +161,8 @@ public sealed class NixBuildRunner(NixBuildSettings settings, ProcessRunner proc
                     exit = result.ExitCode;
                     if (result.TimedOut)
                     {
-                        failed = $"'{plain.FileName}' did not finish within {plain.Timeout}";
+                        timedOut = true;
+                        failed = $"'{plain.FileName}' did not finish within {plain.Timeout} and was stopped";
                     }
                     else if (result.ExitCode != 0)
                     {
@@ -171,14 +182,14 @@ public sealed class NixBuildRunner(NixBuildSettings settings, ProcessRunner proc
             }
 
             phases.Add(new BuildPhase(name, stopwatch.Elapsed, failed is null));
-            return new PhaseRun(output, errors.ToString(), exit, failed);
+            return new PhaseRun(output, errors.ToString(), exit, failed, timedOut);
         }
 
         public BuildAttemptResult FinishFailure(PhaseRun run, string? drv, string error, DryRunPlan? plan = null)
         {
-            var oom = envelope.OutOfMemoryKilled || run.ExitCode == 137;
-            return Finish(oom ? BuildOutcome.OutOfMemory : BuildOutcome.Failed, run.ExitCode, drv, [], plan?.ToBuild.Count ?? 0, plan?.ToFetch.Count ?? 0,
-                oom ? $"{error}; killed for exceeding the memory envelope of {envelope.LimitBytes} bytes ({envelope.Method})" : error);
+            var outcome = FailureOutcome(envelope.OutOfMemoryKilled, run.TimedOut);
+            return Finish(outcome, run.ExitCode, drv, [], plan?.ToBuild.Count ?? 0, plan?.ToFetch.Count ?? 0,
+                outcome == BuildOutcome.OutOfMemory ? $"{error}; killed for exceeding the memory envelope of {envelope.LimitBytes} bytes ({envelope.Method})" : error);
         }
 
         public BuildAttemptResult Finish(BuildOutcome outcome, int? exit, string? drv, IReadOnlyList<string> outputs, int built, int fetched, string? error) =>

@@ -14,8 +14,10 @@ public enum BuildStatus
 }
 
 /// <summary>
-/// How one attempt of a build ended; <see cref="OutOfMemory"/> is a kill for exceeding the lane's envelope,
-/// <see cref="Lost"/> an attempt whose worker stopped renewing its lease (it died or lost the index).
+/// How one attempt of a build ended; <see cref="OutOfMemory"/> is a kill for exceeding the lane's envelope (the
+/// envelope's own evidence: the cgroup's oom_kill counter, or the sampler's kill), <see cref="TimedOut"/> a kill by
+/// the worker because a phase ran past its time limit, <see cref="Lost"/> an attempt whose worker stopped renewing its
+/// lease (it died or lost the index).
 /// </summary>
 public enum BuildOutcome
 {
@@ -23,6 +25,31 @@ public enum BuildOutcome
     Failed,
     OutOfMemory,
     Lost,
+    TimedOut,
+}
+
+/// <summary>The words an outcome is stored, shown and labelled with: succeeded, failed, oom, lost, timeout.</summary>
+public static class BuildOutcomes
+{
+    public static string Name(BuildOutcome outcome) => outcome switch
+    {
+        BuildOutcome.Succeeded => "succeeded",
+        BuildOutcome.Failed => "failed",
+        BuildOutcome.OutOfMemory => "oom",
+        BuildOutcome.Lost => "lost",
+        BuildOutcome.TimedOut => "timeout",
+        _ => throw new ArgumentOutOfRangeException(nameof(outcome)),
+    };
+
+    public static BuildOutcome Parse(string text) => text switch
+    {
+        "succeeded" => BuildOutcome.Succeeded,
+        "failed" => BuildOutcome.Failed,
+        "oom" => BuildOutcome.OutOfMemory,
+        "lost" => BuildOutcome.Lost,
+        "timeout" => BuildOutcome.TimedOut,
+        _ => throw new InvalidDataException($"unknown build outcome '{text}'"),
+    };
 }
 
 /// <summary>A build request and its state (the queue entry and the record the API shows).</summary>
@@ -92,3 +119,6 @@ public sealed record BuildQuery(string? Cache = null, string? Installable = null
 
 /// <summary>How many builds of one lane are in one status.</summary>
 public sealed record BuildCount(string Lane, BuildStatus Status, long Count);
+
+/// <summary>A build worker seen serving a lane: its id (unique per process), the machine it runs on, and when it last polled.</summary>
+public sealed record BuildWorkerRecord(string Worker, string Lane, string Host, DateTimeOffset LastSeen);

@@ -22,6 +22,26 @@ internal static class BuildRows
         "SELECT " + AttemptColumns + " FROM build_attempts WHERE (installable, finished_at, build_id, attempt) > ({0}, {1}, {2}, {3}) " +
         "ORDER BY installable, finished_at, build_id, attempt LIMIT {4}";
 
+    /// <summary>A worker seen on a lane: worker, lane, host, when; parameters in that order (both dialects).</summary>
+    public const string UpsertWorkerSql =
+        "INSERT INTO build_workers (worker, lane, host, last_seen) VALUES ({0}, {1}, {2}, {3}) " +
+        "ON CONFLICT (worker, lane) DO UPDATE SET host = excluded.host, last_seen = excluded.last_seen";
+
+    /// <summary>Forgets workers not seen since the parameter.</summary>
+    public const string ForgetWorkersSql = "DELETE FROM build_workers WHERE last_seen < {0}";
+
+    /// <summary>Workers seen since the parameter, by lane and worker.</summary>
+    public const string ListWorkersSql = "SELECT worker, lane, host, last_seen FROM build_workers WHERE last_seen >= {0} ORDER BY lane, worker";
+
+    /// <summary>Forgets one worker on every lane.</summary>
+    public const string RemoveWorkerSql = "DELETE FROM build_workers WHERE worker = {0}";
+
+    /// <summary>One of the SQL texts above with a dialect's parameter names (<c>@name</c> or <c>$n</c>) in its places.</summary>
+    public static string WithParameters(string format, params object[] parameters) => string.Format(CultureInfo.InvariantCulture, format, parameters);
+
+    /// <summary>Reads the columns of <see cref="ListWorkersSql"/> in order.</summary>
+    public static BuildWorkerRecord Worker(DbDataReader r) => new(r.GetString(0), r.GetString(1), r.GetString(2), IndexRows.FromUnix(r.GetInt64(3)));
+
     /// <summary>How many columns <see cref="BuildColumns"/> names.</summary>
     public const int BuildColumnCount = 18;
 
@@ -46,24 +66,6 @@ internal static class BuildRows
         "failed" => BuildStatus.Failed,
         "lost" => BuildStatus.Lost,
         _ => throw new InvalidDataException($"unknown build status '{text}'"),
-    };
-
-    public static string Outcome(BuildOutcome outcome) => outcome switch
-    {
-        BuildOutcome.Succeeded => "succeeded",
-        BuildOutcome.Failed => "failed",
-        BuildOutcome.OutOfMemory => "oom",
-        BuildOutcome.Lost => "lost",
-        _ => throw new ArgumentOutOfRangeException(nameof(outcome)),
-    };
-
-    public static BuildOutcome ParseOutcome(string text) => text switch
-    {
-        "succeeded" => BuildOutcome.Succeeded,
-        "failed" => BuildOutcome.Failed,
-        "oom" => BuildOutcome.OutOfMemory,
-        "lost" => BuildOutcome.Lost,
-        _ => throw new InvalidDataException($"unknown build outcome '{text}'"),
     };
 
     public static string Lines(IReadOnlyList<string> lines) => string.Join('\n', lines);
@@ -138,7 +140,7 @@ internal static class BuildRows
         Attempt: r.GetInt32(1),
         Installable: r.GetString(2),
         Lane: r.GetString(3),
-        Outcome: ParseOutcome(r.GetString(4)),
+        Outcome: BuildOutcomes.Parse(r.GetString(4)),
         ExitCode: r.IsDBNull(5) ? null : r.GetInt32(5),
         PeakMemoryBytes: r.IsDBNull(6) ? null : r.GetInt64(6),
         MemoryLimit: r.GetString(7),
@@ -160,7 +162,7 @@ internal static class BuildRows
     /// <summary>The values of <see cref="AttemptColumns"/> in order.</summary>
     public static object[] AttemptValues(BuildAttemptRecord a) =>
     [
-        a.BuildId, a.Attempt, a.Installable, a.Lane, Outcome(a.Outcome), a.ExitCode.HasValue ? a.ExitCode.Value : DBNull.Value,
+        a.BuildId, a.Attempt, a.Installable, a.Lane, BuildOutcomes.Name(a.Outcome), a.ExitCode.HasValue ? a.ExitCode.Value : DBNull.Value,
         a.PeakMemoryBytes.HasValue ? a.PeakMemoryBytes.Value : DBNull.Value, a.MemoryLimit, a.BuiltPaths, a.SubstitutedPaths,
         Phases(a.Phases), a.StartedAt.ToUnixTimeMilliseconds(), a.FinishedAt.ToUnixTimeMilliseconds(),
     ];

@@ -254,6 +254,19 @@ public interface IMetadataStore
     /// <paramref name="limit"/> after <paramref name="after"/> (the last of the previous page; null: from the start).
     /// </summary>
     Task<IReadOnlyList<BuildAttemptRecord>> ListBuildAttemptsByInstallableAsync(BuildAttemptRecord? after, int limit, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Records that <paramref name="worker"/> on <paramref name="host"/> polled for builds of <paramref name="lanes"/> at
+    /// <paramref name="when"/> (one row per worker and lane, last seen then), and forgets every worker not seen since
+    /// <paramref name="forgetBefore"/>.
+    /// </summary>
+    Task RecordBuildWorkerAsync(string worker, string host, IReadOnlyCollection<string> lanes, DateTimeOffset when, DateTimeOffset forgetBefore, CancellationToken cancellationToken);
+
+    /// <summary>The workers seen at or after <paramref name="seenSince"/>, one per worker and lane, ordered by lane and worker.</summary>
+    Task<IReadOnlyList<BuildWorkerRecord>> ListBuildWorkersAsync(DateTimeOffset seenSince, CancellationToken cancellationToken);
+
+    /// <summary>Forgets <paramref name="worker"/> on every lane (it stopped).</summary>
+    Task RemoveBuildWorkerAsync(string worker, CancellationToken cancellationToken);
 }
 
 /// <summary>A blob digest with the size a client says it has (a REAPI digest, in storage terms).</summary>

@@ -37,6 +37,7 @@ public sealed class NixBuildOrchestrationRealNixTests : IAsyncLifetime
               hello = drv "hello" "echo hello > $out";
               hog = drv "hog" "x=$(/usr/bin/head -c 134217728 /dev/zero | /usr/bin/tr '\\0' a); echo held > $out";
               slow = drv "slow" "/bin/sleep 6; echo slept > $out";
+              stuck = drv "stuck" "/bin/sleep 600; echo woke > $out";
               pause1 = drv "pause1" "/bin/sleep 4; echo 1 > $out";
               pause2 = drv "pause2" "/bin/sleep 4; echo 2 > $out";
               pause3 = drv "pause3" "/bin/sleep 4; echo 3 > $out";
@@ -103,6 +104,19 @@ public sealed class NixBuildOrchestrationRealNixTests : IAsyncLifetime
         var attempts = build.GetProperty("attempts").EnumerateArray().ToList();
         Assert.Equal(["succeeded", "oom"], attempts.Select(a => a.GetProperty("outcome").GetString()));
         Assert.Equal(["big", "small"], attempts.Select(a => a.GetProperty("lane").GetString()));
+
+        // the lanes report shows both lanes: the kill on small (with its peak and duration) next to the success on big
+        var report = await _http.GetFromJsonAsync<JsonElement>("_api/v1/lanes/report");
+        var hog = report.GetProperty("installables").EnumerateArray().Single(i => i.GetProperty("installable").GetString() == _file + "#hog");
+        var lanes = hog.GetProperty("lanes").EnumerateArray().ToDictionary(l => l.GetProperty("lane").GetString()!);
+        Assert.Equal(["small", "big"], lanes.Keys);
+        var kill = Assert.Single(lanes["small"].GetProperty("outOfMemoryKills").EnumerateArray());
+        Assert.Equal((1, 0), (lanes["small"].GetProperty("runs").GetInt32(), lanes["small"].GetProperty("succeeded").GetInt32()));
+        Assert.Equal(attempts[1].GetProperty("peakMemoryBytes").GetInt64(), kill.GetProperty("peakMemoryBytes").GetInt64());
+        Assert.Equal(attempts[1].GetProperty("finishedAt").GetDateTimeOffset(), kill.GetProperty("at").GetDateTimeOffset());
+        Assert.True(kill.GetProperty("seconds").GetDouble() > 0);
+        Assert.Equal((1, 1), (lanes["big"].GetProperty("runs").GetInt32(), lanes["big"].GetProperty("succeeded").GetInt32()));
+        Assert.Empty(lanes["big"].GetProperty("outOfMemoryKills").EnumerateArray());
 
         var recommendation = await _http.GetFromJsonAsync<JsonElement>($"_api/v1/lanes/recommendation?installable={Uri.EscapeDataString(_file + "#hog")}");
         Assert.Equal("big", recommendation.GetProperty("lane").GetString());
@@ -224,16 +238,59 @@ public sealed class NixBuildOrchestrationRealNixTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task With_default_settings_a_worker_per_lane_takes_the_build_that_the_cli_waits_for()
+    {
+        // no Builds:Workers: the embedded default runs an in-process worker on each lane (before, nothing took the build)
+        await using var daemon = await FlywheelProcess.StartAsync(null, DaemonEnvironment([]));
+        var cli = await FlywheelProcess.CliAsync(
+            ["build", "--server", daemon.BaseAddress.ToString(), "--token", daemon.AdminToken, "--cache", "main", "--file", _file, "--attr", "hello", "--lane", "tinyland-nix-heavy", "--wait", "--json"]);
+        Assert.True(cli.ExitCode == 0, cli + "\n" + daemon.Output);
+        var record = JsonDocument.Parse(cli.StandardOutput).RootElement;
+        Assert.Equal("succeeded", record.GetProperty("status").GetString());
+        Assert.EndsWith("/in-process-tinyland-nix-heavy", record.GetProperty("worker").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_build_stopped_at_its_time_limit_is_a_timeout_not_an_out_of_memory_kill()
+    {
+        // the runner itself, with a phase limit of 15 s, against the test daemon as substituter; the derivation sleeps for 10 min
+        var cache = await _http.GetFromJsonAsync<JsonElement>("_api/v1/caches/main");
+        var work = Directory.CreateDirectory(Path.Combine(_nix.Root, "timeout-" + _nonce)).FullName;
+        using var http = new HttpClient();
+        var runner = new Flywheel.Cache.Builds.NixBuildRunner(
+            new Flywheel.Cache.Builds.NixBuildSettings(_daemon.BaseAddress, _daemon.AdminToken, work, _nix.Environment, TimeSpan.FromSeconds(15)),
+            new Flywheel.Cache.Builds.ProcessRunner(), http);
+        var build = new Flywheel.Cache.Index.BuildRecord("btimeout", "main", _file + "#stuck", "small", "asked for", Flywheel.Cache.Index.BuildStatus.Running, 1,
+            DateTimeOffset.UtcNow, null, null, "test", [], null, null);
+
+        var result = await runner.RunAsync(build, new Flywheel.Cache.Builds.Lane("small", 1, 1L << 30, 1, "small"), cache.GetProperty("publicKey").GetString()!,
+            Path.Combine(work, "attempt"), CancellationToken.None);
+
+        Assert.True(result.Outcome == Flywheel.Cache.Index.BuildOutcome.TimedOut, $"{result.Outcome}: {result.Error}\n{await File.ReadAllTextAsync(result.LogFile)}");
+        Assert.Equal("build", result.Phases[^1].Name);
+        Assert.Contains("did not finish within 00:00:15", result.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("memory", result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_worker_process_takes_builds_of_its_lane_from_the_queue()
     {
         // a daemon without in-process workers; the worker process shares its SQLite index (one machine)
-        await using var daemon = await FlywheelProcess.StartAsync(null, _nix.Environment.Where(e => e.Value is not null).ToDictionary(e => e.Key, e => e.Value!));
+        await using var daemon = await FlywheelProcess.StartAsync(null, DaemonEnvironment(NoInProcessWorkers));
         using var http = DaemonClient(daemon);
         var id = await SubmitAsync(http, "hello", "tinyland-nix");
 
         using var cancel = new CancellationTokenSource(TimeSpan.FromMinutes(3));
         var worker = StartWorker(daemon, "tinyland-nix", new Dictionary<string, string>(), cancel.Token);
         var build = await WaitForAsync(http, id, b => BuildFinished(b) || worker.IsCompleted, cancel.Token);
+
+        // the API shows the worker process as live on its lane (and none on the other), from its polls recorded in the index
+        var lanes = await http.GetFromJsonAsync<JsonElement>("_api/v1/lanes");
+        var served = lanes.EnumerateArray().ToDictionary(l => l.GetProperty("name").GetString()!, l => l.GetProperty("workers").EnumerateArray().ToList());
+        Assert.Empty(served["tinyland-nix-heavy"]);
+        var live = Assert.Single(served["tinyland-nix"]);
+        Assert.Equal(build.GetProperty("worker").GetString(), live.GetProperty("id").GetString());
+        Assert.Equal(Environment.MachineName, live.GetProperty("host").GetString());
 
         var workerOutput = worker.IsCompleted ? (await worker).ToString() : "(worker still running)";
         Assert.True(build.GetProperty("status").GetString() == "succeeded", build + "\n" + workerOutput);
@@ -246,7 +303,7 @@ public sealed class NixBuildOrchestrationRealNixTests : IAsyncLifetime
     public async Task A_build_whose_worker_process_is_killed_is_reclaimed_after_its_lease_and_finished_by_another_worker()
     {
         var lease = new Dictionary<string, string> { ["FLYWHEEL_BUILDS__LEASE"] = "00:00:03" };
-        await using var daemon = await FlywheelProcess.StartAsync(null, _nix.Environment.Where(e => e.Value is not null).Select(e => KeyValuePair.Create(e.Key, e.Value!)).Concat(lease).ToDictionary());
+        await using var daemon = await FlywheelProcess.StartAsync(null, DaemonEnvironment(lease.Concat(NoInProcessWorkers)));
         using var http = DaemonClient(daemon);
         var id = await SubmitAsync(http, "slow", "tinyland-nix");
 
@@ -285,7 +342,7 @@ public sealed class NixBuildOrchestrationRealNixTests : IAsyncLifetime
             ["FLYWHEEL_LANES__0__MEMORYBYTES"] = (1L << 30).ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["FLYWHEEL_LANES__0__CONCURRENCY"] = "2",
         };
-        await using var daemon = await FlywheelProcess.StartAsync(null, _nix.Environment.Where(e => e.Value is not null).Select(e => KeyValuePair.Create(e.Key, e.Value!)).Concat(lanes).ToDictionary());
+        await using var daemon = await FlywheelProcess.StartAsync(null, DaemonEnvironment(lanes.Concat(NoInProcessWorkers)));
         using var http = DaemonClient(daemon);
         var ids = new List<string>();
         foreach (var attribute in new[] { "pause1", "pause2", "pause3" })
@@ -310,6 +367,13 @@ public sealed class NixBuildOrchestrationRealNixTests : IAsyncLifetime
         await cancel.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => worker);
     }
+
+    /// <summary>The daemon setting that leaves builds to <c>flywheel worker</c> processes (the embedded default runs one in-process worker per lane).</summary>
+    private static readonly KeyValuePair<string, string>[] NoInProcessWorkers = [KeyValuePair.Create("FLYWHEEL_BUILDS__WORKERS", "0")];
+
+    /// <summary>The Nix environment plus <paramref name="extra"/> for a daemon process.</summary>
+    private Dictionary<string, string> DaemonEnvironment(IEnumerable<KeyValuePair<string, string>> extra) =>
+        _nix.Environment.Where(e => e.Value is not null).Select(e => KeyValuePair.Create(e.Key, e.Value!)).Concat(extra).ToDictionary();
 
     private static HttpClient DaemonClient(FlywheelProcess daemon)
     {

@@ -276,7 +276,7 @@ public sealed partial class NixFilesTests(ITestOutputHelper output)
         ["gc"] = new JsonObject { ["interval"] = "01:00:00", ["orphanGrace"] = "06:00:00" },
         ["promotion"] = new JsonObject { ["flakeHubUrl"] = "https://api.flakehub.com/" },
         ["upstream"] = new JsonObject { ["negativeTtl"] = "00:00:30", ["breakDuration"] = "00:00:30" },
-        ["builds"] = new JsonObject { ["workers"] = 1, ["nixConfDir"] = "/etc/flywheel/nix", ["lease"] = "00:01:00", ["lanes"] = new JsonArray() },
+        ["builds"] = new JsonObject { ["workers"] = 1, ["nixConfDir"] = "/etc/flywheel/nix", ["lease"] = "00:01:00", ["workerLiveWindow"] = "00:00:10", ["lanes"] = new JsonArray() },
         ["openFirewall"] = false,
         ["extraEnvironment"] = new JsonObject(),
     };

@@ -318,6 +318,43 @@ public abstract partial class MetadataStoreContract
         Assert.Equal(1, read.Installables[0].OutOfMemoryKills);
     }
 
+    [Fact]
+    public async Task Workers_are_live_on_their_lanes_from_their_last_poll_until_they_stop_or_are_forgotten()
+    {
+        var now = Time.GetUtcNow();
+        var forget = now - TimeSpan.FromDays(1);
+        await Store.RecordBuildWorkerAsync("host-a/1", "host-a", ["small", "big"], now, forget, None);
+        await Store.RecordBuildWorkerAsync("host-b/2", "host-b", ["big"], now.AddSeconds(-30), forget, None);
+
+        var live = await Store.ListBuildWorkersAsync(now.AddSeconds(-10), None);
+        Assert.Equal([("big", "host-a/1", "host-a"), ("small", "host-a/1", "host-a")], live.Select(w => (w.Lane, w.Worker, w.Host)));
+        Assert.All(live, w => Assert.Equal(now.ToUnixTimeMilliseconds(), w.LastSeen.ToUnixTimeMilliseconds()));
+
+        // a later poll moves its worker's last-seen time: still one row per worker and lane
+        await Store.RecordBuildWorkerAsync("host-b/2", "host-b", ["big"], now.AddSeconds(1), forget, None);
+        live = await Store.ListBuildWorkersAsync(now.AddSeconds(-10), None);
+        Assert.Equal([("big", "host-a/1"), ("big", "host-b/2"), ("small", "host-a/1")], live.Select(w => (w.Lane, w.Worker)));
+        Assert.Equal(now.AddSeconds(1).ToUnixTimeMilliseconds(), live.Single(w => w.Worker == "host-b/2").LastSeen.ToUnixTimeMilliseconds());
+
+        // a worker that stops is gone on every lane; one not seen before the forget time goes with the next poll of any worker
+        await Store.RemoveBuildWorkerAsync("host-a/1", None);
+        Assert.Equal(["host-b/2"], (await Store.ListBuildWorkersAsync(DateTimeOffset.UnixEpoch, None)).Select(w => w.Worker));
+        await Store.RecordBuildWorkerAsync("host-c/3", "host-c", ["small"], now.AddDays(2), now.AddDays(1), None);
+        Assert.Equal(["host-c/3"], (await Store.ListBuildWorkersAsync(DateTimeOffset.UnixEpoch, None)).Select(w => w.Worker));
+    }
+
+    [Fact]
+    public async Task A_timed_out_attempt_is_stored_as_a_timeout()
+    {
+        var build = NewBuild("slow");
+        await Store.EnqueueBuildAsync(build, None);
+        var taken = (await TakeAsync(["small"], "w"))!;
+        var attempt = NewAttempt("slow", taken.Attempt, BuildOutcome.TimedOut, 1 << 20);
+        await Store.FinishBuildAttemptAsync(taken with { Status = BuildStatus.Failed, LeasedUntil = null }, "w", attempt, None);
+
+        Assert.Equal(BuildOutcome.TimedOut, (await Store.ListBuildAttemptsAsync("slow", null, 10, None)).Single().Outcome);
+    }
+
     private static readonly RecordComparer<BuildRecord> BuildComparer = new(b => b with { Outputs = Array.Empty<string>() }, b => string.Join('|', b.Outputs));
 
     private static readonly RecordComparer<BuildAttemptRecord> AttemptComparer = new(a => a with { Phases = Array.Empty<BuildPhase>() }, a => string.Join('|', a.Phases));

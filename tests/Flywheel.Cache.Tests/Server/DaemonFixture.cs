@@ -5,11 +5,24 @@ using Microsoft.AspNetCore.Builder;
 namespace Flywheel.Cache.Tests.Server;
 
 /// <summary>
-/// A real daemon (Kestrel on a loopback port, embedded default in a temporary data folder) for one test class.
+/// A real daemon (Kestrel on a loopback port, embedded default in a temporary data folder) for one test class. Its
+/// in-process build workers are off (<c>Builds:Workers = 0</c>: queued builds stay queued) unless made with
+/// <c>defaultWorkers</c>, which keeps the embedded default's one worker per lane.
 /// </summary>
 public sealed class DaemonFixture : IAsyncLifetime
 {
+    private readonly bool _defaultWorkers;
     private WebApplication? _app;
+
+    public DaemonFixture()
+        : this(defaultWorkers: false)
+    {
+    }
+
+    internal DaemonFixture(bool defaultWorkers)
+    {
+        _defaultWorkers = defaultWorkers;
+    }
 
     public string DataDirectory { get; } = Path.Combine(Path.GetTempPath(), "flywheel-test-" + Guid.NewGuid().ToString("N"));
 
@@ -29,6 +42,11 @@ public sealed class DaemonFixture : IAsyncLifetime
         Settings[ConfigKeys.Grpc] = "127.0.0.1:0";
         Settings[ConfigKeys.Data] = DataDirectory;
         Settings.TryAdd(ConfigKeys.MaxNarInfoBytes, "16384");
+        if (!_defaultWorkers)
+        {
+            Settings.TryAdd(ConfigKeys.BuildsWorkers, "0");
+        }
+
         _app = FlywheelHost.Build(Settings);
         var bound = await FlywheelHost.StartAsync(_app, CancellationToken.None);
         BaseAddress = bound.Http;
