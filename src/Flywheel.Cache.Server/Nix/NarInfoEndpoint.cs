@@ -14,8 +14,8 @@ internal static class NarInfoEndpoint
     public const string ContentType = "text/x-nix-narinfo";
 
     /// <summary>
-    /// Our own narinfo first; on a miss, a GET (never a HEAD: existence checks such as <c>nix copy --to</c>'s must not
-    /// fetch) reads through to the cache's upstreams.
+    /// Our own narinfo first; on a miss, GET and HEAD alike read the narinfo through from the cache's upstreams (Nix asks
+    /// HEAD before <c>nix copy --from</c>, so both must give one answer). Neither pulls a NAR: that is the NAR GET's job.
     /// </summary>
     public static async Task GetAsync(
         HttpContext context, string cache, string hash, CacheCatalog catalog, RequestAuthorizer auth, NixBinaryCache nix,
@@ -24,10 +24,7 @@ internal static class NarInfoEndpoint
         var c = await NixRequests.ResolveCacheAsync(context, catalog, cache);
         await auth.RequireAsync(context, c, TokenScopes.Pull);
         var text = await nix.GetNarInfoAsync(c, hash, context.RequestAborted);
-        if (text is null && !HttpMethods.IsHead(context.Request.Method))
-        {
-            text = await upstreams.GetNarInfoAsync(c, hash, context.RequestAborted);
-        }
+        text ??= await upstreams.GetNarInfoAsync(c, hash, context.RequestAborted);
 
         metrics.RecordNarInfoLookup(c.Name, text is not null);
         if (text is null)

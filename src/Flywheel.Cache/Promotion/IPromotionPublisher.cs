@@ -14,6 +14,7 @@ public interface IPromotionPublisher
 /// <summary>What a publisher gets: the promotion, where to, the evidence, and how to write the provenance statement.</summary>
 /// <param name="Provenance">Makes the statement for the subjects the publisher produced.</param>
 /// <param name="MountFrom">Repositories of the same registry that earlier promotions pushed to (for cross-repo mounts).</param>
+/// <param name="Annotations">The policy's annotations for the published image (empty: publish it as built).</param>
 public sealed record PublishJob(
     string PromotionId,
     CacheContext Cache,
@@ -22,7 +23,8 @@ public sealed record PublishJob(
     IReadOnlyList<PathEvidence> Paths,
     DateTimeOffset CreatedAt,
     Func<IReadOnlyList<ProvenanceSubject>, byte[]> Provenance,
-    IReadOnlyList<string> MountFrom);
+    IReadOnlyList<string> MountFrom,
+    IReadOnlyDictionary<string, string> Annotations);
 
 /// <summary>Where a promotion went: a reference people can pull, the digests, and the provenance (and where it was attached).</summary>
 public sealed record Publication(

@@ -130,7 +130,18 @@ public static class PolicyLoader
             targets[value] = target;
         }
 
-        return new PromotionPolicy(keys, document.TrustCacheKey ?? false, allow, require, targets);
+        var annotations = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (key, value) in document.Annotations ?? [])
+        {
+            if (string.IsNullOrWhiteSpace(key) || key.Length > 256 || value is null || value.Length > 1024)
+            {
+                throw CacheException.Invalid("annotations: each key is 1 to 256 characters and each value a string of at most 1024");
+            }
+
+            annotations[key] = value;
+        }
+
+        return new PromotionPolicy(keys, document.TrustCacheKey ?? false, allow, require, targets, annotations);
     }
 
     private static PromotionClass PublishableClass(string name, string field) =>
@@ -164,5 +175,9 @@ public static class PolicyLoader
         [JsonPropertyName("targets")]
         [YamlMember(Alias = "targets")]
         public Dictionary<string, string>? Targets { get; set; }
+
+        [JsonPropertyName("annotations")]
+        [YamlMember(Alias = "annotations")]
+        public Dictionary<string, string>? Annotations { get; set; }
     }
 }

@@ -110,7 +110,7 @@ public sealed class PromotionGate
         var mountFrom = target.IsOci ? await MountCandidatesAsync(target, ct).ConfigureAwait(false) : [];
         var job = new PublishJob(record.Id, cache, target, request, evidence.Paths, record.CreatedAt,
             subjects => ProvenanceStatement.Create(subjects, request, evidence.Paths, keys, _builderId, record.Id, record.CreatedAt, Now()),
-            mountFrom);
+            mountFrom, evidence.Policy.Annotations ?? new Dictionary<string, string>());
         // Promoted paths are protected from retention before anything is published (and stay protected if publishing
         // fails and is retried): a published output must stay substitutable from the cache.
         foreach (var path in record.Paths)

@@ -10,12 +10,14 @@ namespace Flywheel.Cache.Promotion;
 /// <param name="TrustCacheKey">The cache's own signing key counts as a trusted builder key.</param>
 /// <param name="Allow">Globs (<c>*</c>, <c>?</c>) over flake attributes and store path names.</param>
 /// <param name="Targets">Default targets per class: <c>oci://REGISTRY/NAME:TAG</c>, <c>flakehub://ORG/FLAKE</c>.</param>
+/// <param name="Annotations">Annotations to put on a published image's manifest (which then differs from the built one); none by default.</param>
 public sealed record PromotionPolicy(
     IReadOnlyList<NixPublicKey> TrustedKeys,
     bool TrustCacheKey,
     IReadOnlyList<string> Allow,
     IReadOnlyDictionary<PromotionClass, IReadOnlyList<string>> Require,
-    IReadOnlyDictionary<PromotionClass, string> Targets)
+    IReadOnlyDictionary<PromotionClass, string> Targets,
+    IReadOnlyDictionary<string, string>? Annotations = null)
 {
     /// <summary>What a policy requires when it says nothing about a class.</summary>
     public static readonly IReadOnlyDictionary<PromotionClass, IReadOnlyList<string>> DefaultRequire =

@@ -1,6 +1,6 @@
-using System.Buffers;
 using System.Net;
 using System.Net.Http.Headers;
+using Flywheel.Cache.Storage;
 
 namespace Flywheel.Cache.Upstream;
 
@@ -109,37 +109,9 @@ public sealed class UpstreamClient : IDisposable
         throw new UpstreamUnavailableException($"upstream {upstream.Url}: {uri} answered {status}");
     }
 
-    private static async Task<byte[]> ReadBoundedAsync(Stream body, int maxBytes, Upstream upstream, Uri uri, CancellationToken cancellationToken)
-    {
-        var buffer = ArrayPool<byte>.Shared.Rent(Math.Min(maxBytes + 1, 64 * 1024));
-        try
-        {
-            var length = 0;
-            int read;
-            while ((read = await body.ReadAsync(buffer.AsMemory(length), cancellationToken).ConfigureAwait(false)) > 0)
-            {
-                length += read;
-                if (length > maxBytes)
-                {
-                    throw new UpstreamUnavailableException($"upstream {upstream.Url}: {uri} is larger than a narinfo may be ({maxBytes} bytes)");
-                }
-
-                if (length == buffer.Length)
-                {
-                    var larger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, maxBytes + 1));
-                    buffer.AsSpan(0, length).CopyTo(larger);
-                    ArrayPool<byte>.Shared.Return(buffer);
-                    buffer = larger;
-                }
-            }
-
-            return buffer.AsSpan(0, length).ToArray();
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
+    private static async Task<byte[]> ReadBoundedAsync(Stream body, int maxBytes, Upstream upstream, Uri uri, CancellationToken cancellationToken) =>
+        await BoundedRead.ReadAtMostAsync(body, maxBytes, cancellationToken).ConfigureAwait(false)
+            ?? throw new UpstreamUnavailableException($"upstream {upstream.Url}: {uri} is larger than a narinfo may be ({maxBytes} bytes)");
 
     public void Dispose() => _http.Dispose();
 }

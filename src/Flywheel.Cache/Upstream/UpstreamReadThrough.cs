@@ -10,13 +10,13 @@ namespace Flywheel.Cache.Upstream;
 
 /// <summary>
 /// Read-through to a cache's upstreams, in front of <see cref="NixBinaryCache"/>: the front door asks it only after a
-/// local miss (a local hit never gets here), and only for GETs (HEAD and <c>nix copy --to</c> never fetch).
+/// local miss (a local hit never gets here).
 /// <list type="bullet">
-/// <item>narinfo: the upstreams are asked one after another by priority; the first verified answer is stored (re-signed
+/// <item>narinfo (on GET and HEAD alike: Nix asks HEAD before it copies): the upstreams are asked one after another by priority; the first verified answer is stored (re-signed
 /// with the cache's key) and served. Concurrent misses of one path share one fetch. "Nobody has it" is remembered for
 /// <see cref="UpstreamOptions.NegativeTtl"/>; when an upstream failed and none had it, the answer is Unavailable, never
 /// a remembered miss.</item>
-/// <item>NAR: a NAR that a stored upstream narinfo refers to is fetched on its first GET, streamed to that client while
+/// <item>NAR: a NAR that a stored upstream narinfo refers to is fetched on its first GET (never on HEAD), streamed to that client while
 /// being written to the store, and made visible only after FileHash, FileSize, NarHash and NarSize were verified.</item>
 /// </list>
 /// </summary>

@@ -113,6 +113,32 @@ public sealed class PromotionRealNixTests : IAsyncLifetime
             Assert.Equal(digest, inspect.RootElement.GetProperty("Digest").GetString());
         }
 
+        // What was built is what is published: the digest index.json names, again when promoted again.
+        using (var layout = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(image, "index.json"))))
+        {
+            Assert.Equal(layout.RootElement.GetProperty("manifests")[0].GetProperty("digest").GetString(), digest);
+        }
+
+        var again = await PromoteAsync(token, policy, "packages.x86_64-linux.image", $"oci://{_registry.Host}/app:v2", image);
+        Assert.True(again.ExitCode == 0, again.ToString());
+        Assert.Equal(digest, JsonDocument.Parse(again.StandardOutput).RootElement.GetProperty("publication").GetProperty("details").GetProperty("manifestDigest").GetString());
+        using (var inspect = JsonDocument.Parse(await Skopeo.RunAsync("inspect", "--tls-verify=false", $"docker://{_registry.Host}/app:v2")))
+        {
+            Assert.Equal(digest, inspect.RootElement.GetProperty("Digest").GetString());
+        }
+
+        // The provenance is a referrer of the image, listed under the referrers tag (distribution 2.8 has no referrers API).
+        var provenanceDigest = record.GetProperty("publication").GetProperty("details").GetProperty("provenanceDigest").GetString()!;
+        using (var referrers = JsonDocument.Parse(await Skopeo.RunAsync("inspect", "--raw", "--tls-verify=false", $"docker://{_registry.Host}/app:sha256-{digest![7..]}")))
+        {
+            Assert.Contains(referrers.RootElement.GetProperty("manifests").EnumerateArray(), m => m.GetProperty("digest").GetString() == provenanceDigest);
+        }
+
+        using (var artifact = JsonDocument.Parse(await Skopeo.RunAsync("inspect", "--raw", "--tls-verify=false", $"docker://{_registry.Host}/app@{provenanceDigest}")))
+        {
+            Assert.Equal(digest, artifact.RootElement.GetProperty("subject").GetProperty("digest").GetString());
+        }
+
         var copy = Path.Combine(_nix.Root, "pulled");
         await Skopeo.RunAsync("copy", "--src-tls-verify=false", $"docker://{_registry.Host}/app:v1", $"oci:{copy}:v1");
         Assert.True(File.Exists(Path.Combine(copy, "index.json")));

@@ -50,9 +50,34 @@ public sealed class UpstreamReadThroughRealNixTests : IAsyncLifetime
     }
 
     /// <summary>
+    /// <c>nix copy --from</c> asks HEAD narinfo first (Nix 2.8's isValidPath): the gateway answers it from its upstreams
+    /// as it answers GET, so a closure only the upstream has is copied, verified against the gateway's key.
+    /// </summary>
+    [Fact]
+    public async Task Nix_copy_from_the_gateway_copies_a_closure_only_the_upstream_has()
+    {
+        var closure = await _nix.BuildClosureAsync("upstream-copy-from");
+        var (folder, key) = await UpstreamCacheAsync(closure, "xz");
+        await using var nginx = await NginxServer.StartAsync(folder);
+        await using var gateway = await FlywheelProcess.StartAsync();
+        await AddUpstreamAsync(gateway, "main", nginx.BaseAddress, key.PublicKey);
+        var cache = new Uri(gateway.BaseAddress, "main").ToString();
+
+        await _nix.DeletePathsAsync(closure.Closure);
+        await _nix.CopyFromAsync(cache, [closure.Top], gateway.PublicKey);
+
+        foreach (var path in closure.Closure)
+        {
+            Assert.True(await _nix.IsValidAsync(path), path);
+        }
+
+        Assert.Equal(closure.Closure.Count, nginx.RequestedPaths().Count(p => p.StartsWith("/nar/", StringComparison.Ordinal)));
+    }
+
+    /// <summary>
     /// Nix 2.8's <c>nix copy --to</c> asks the destination with HEAD and with GET narinfo (queryPathInfo, the same request a
     /// substituter makes), so it sees the union of the cache and its upstreams, like every client; but it never makes the
-    /// gateway pull a NAR. A path it uploads is stored, and HEAD never reaches the upstream.
+    /// gateway pull a NAR (HEAD, like GET, may fetch a narinfo, never a NAR). A path it uploads is stored.
     /// </summary>
     [Fact]
     public async Task Nix_copy_to_the_gateway_never_pulls_a_nar_from_the_upstream()

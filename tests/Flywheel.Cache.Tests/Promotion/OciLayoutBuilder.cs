@@ -7,13 +7,17 @@ namespace Flywheel.Cache.Tests.Promotion;
 /// <summary>An OCI image layout (one layer with one file) as a NAR, for tests of the OCI publisher.</summary>
 internal static class OciLayoutBuilder
 {
-    public static (byte[] Nar, string ManifestDigest, byte[] Layer) Build(string fileContents, int layerPadding = 0)
+    /// <param name="layerMediaType">The media type the manifest gives the layer (the bytes stay an uncompressed tar).</param>
+    /// <param name="pretty">Writes the manifest indented, with a space after each colon, as a tool might.</param>
+    public static (byte[] Nar, string ManifestDigest, byte[] Layer) Build(
+        string fileContents, int layerPadding = 0, string layerMediaType = "application/vnd.oci.image.layer.v1.tar", bool pretty = false)
     {
         var layer = Tar("hello.txt", Encoding.UTF8.GetBytes(fileContents + new string('x', layerPadding)));
         var layerDigest = "sha256:" + BlobDigest.Compute(layer).ToHex();
         var config = Encoding.UTF8.GetBytes($$$"""{"architecture":"amd64","os":"linux","config":{},"rootfs":{"type":"layers","diff_ids":["{{{layerDigest}}}"]}}""");
         var configDigest = "sha256:" + BlobDigest.Compute(config).ToHex();
-        var manifest = Encoding.UTF8.GetBytes($$$"""{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{{{configDigest}}}","size":{{{config.Length}}}},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{{{layerDigest}}}","size":{{{layer.Length}}}}]}""");
+        var manifestText = $$$"""{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{{{configDigest}}}","size":{{{config.Length}}}},"layers":[{"mediaType":"{{{layerMediaType}}}","digest":"{{{layerDigest}}}","size":{{{layer.Length}}}}]}""";
+        var manifest = Encoding.UTF8.GetBytes(pretty ? manifestText.Replace(",", ",\n  ").Replace("\":", "\": ") + "\n" : manifestText);
         var manifestDigest = "sha256:" + BlobDigest.Compute(manifest).ToHex();
         var index = Encoding.UTF8.GetBytes($$$"""{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{{{manifestDigest}}}","size":{{{manifest.Length}}}}]}""");
         var files = new Dictionary<string, NarBuilder.Node>

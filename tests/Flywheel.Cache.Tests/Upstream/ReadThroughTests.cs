@@ -44,8 +44,12 @@ public sealed class ReadThroughTests : IClassFixture<UpstreamGateway>
         Assert.Equal(1, upstream.NarRequests);
     }
 
+    /// <summary>
+    /// Nix asks HEAD narinfo before it copies (<c>nix copy --from</c>): HEAD answers as GET would, consulting the
+    /// upstreams for the narinfo (one fetch, stored and re-signed), but never pulls a NAR.
+    /// </summary>
     [Fact]
-    public async Task Head_requests_never_fetch_from_the_upstream()
+    public async Task Head_of_an_upstream_only_narinfo_answers_as_get_and_never_pulls_the_nar()
     {
         await using var upstream = await UpstreamServer.StartAsync(NixFixtures.CacheDir(NarCompression.Xz));
         var cache = await _gateway.CreateCacheAsync((upstream.BaseAddress, 10));
@@ -54,21 +58,28 @@ public sealed class ReadThroughTests : IClassFixture<UpstreamGateway>
 
         using (var head = await client.SendAsync(new HttpRequestMessage(HttpMethod.Head, $"/{cache}/{hash}.narinfo")))
         {
-            Assert.Equal(HttpStatusCode.NotFound, head.StatusCode);
+            Assert.Equal(HttpStatusCode.OK, head.StatusCode);
+            Assert.Equal("text/x-nix-narinfo", head.Content.Headers.ContentType?.MediaType);
+            Assert.True(head.Content.Headers.ContentLength > 0);
         }
 
-        Assert.Empty(upstream.Requests);
-        await client.GetStringAsync($"/{cache}/{hash}.narinfo"); // now the narinfo is ours, the NAR not yet
-        using (var head = await client.SendAsync(new HttpRequestMessage(HttpMethod.Head, $"/{cache}/{hash}.narinfo")))
-        {
-            Assert.Equal(HttpStatusCode.OK, head.StatusCode);
-        }
+        Assert.Equal(1, upstream.Count($"/{hash}.narinfo"));
+        var text = await client.GetStringAsync($"/{cache}/{hash}.narinfo"); // now ours: the upstream is not asked again
+        Assert.Equal(1, upstream.Count($"/{hash}.narinfo"));
+        Assert.True(NarInfo.Parse(text).IsSignedByAny([NixPublicKey.Parse(await PublicKeyAsync(cache))]));
 
         using (var head = await client.SendAsync(new HttpRequestMessage(HttpMethod.Head, $"/{cache}/{narPath}")))
         {
             Assert.Equal(HttpStatusCode.NotFound, head.StatusCode);
         }
 
+        const string Missing = "00000000000000000000000000000000";
+        using (var head = await client.SendAsync(new HttpRequestMessage(HttpMethod.Head, $"/{cache}/{Missing}.narinfo")))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, head.StatusCode);
+        }
+
+        Assert.Equal(1, upstream.Count($"/{Missing}.narinfo")); // asked, as GET would
         Assert.Equal(0, upstream.NarRequests);
     }
 

@@ -139,7 +139,7 @@ public sealed record Nix2ContainerImage(JsonObject ImageConfig, string Architect
             config["created"] = Created;
         }
 
-        var configBytes = JsonSerializer.SerializeToUtf8Bytes(config);
+        var configBytes = OciImage.Serialize(config);
         var configDescriptor = new OciDescriptor(OciImage.OciConfigType, "sha256:" + Storage.BlobDigest.Compute(configBytes).ToHex(), configBytes.Length);
         sources[configDescriptor.Digest] = new InlineBlob(configBytes);
         return new OciImage(Format, ImageContainer.File, OciImage.OciManifestType, OciImage.ManifestOf(configDescriptor, layers), configDescriptor, layers, sources);

@@ -1,3 +1,6 @@
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using Flywheel.Cache.Nix;
 
 namespace Flywheel.Cache.Promotion.Oci;
@@ -43,18 +46,29 @@ public sealed record OciImage(
     public const string DockerManifestType = "application/vnd.docker.distribution.manifest.v2+json";
     public const string DockerListType = "application/vnd.docker.distribution.manifest.list.v2+json";
 
+    public const string EmptyType = "application/vnd.oci.empty.v1+json";
+
+    /// <summary>
+    /// How the documents we make are written, so that the same image gives the same bytes (and digest) every time:
+    /// compact, properties in the order written, and no escaping beyond JSON's own (media types keep their <c>+</c>).
+    /// </summary>
+    private static readonly JsonSerializerOptions Writing = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     public IEnumerable<OciDescriptor> Blobs => Layers.Prepend(Config);
+
+    /// <summary>A JSON document we make (a converted manifest, a config, a referrer, an index), written deterministically.</summary>
+    public static byte[] Serialize(JsonNode document) => JsonSerializer.SerializeToUtf8Bytes(document, Writing);
 
     /// <summary>An OCI image manifest over a config and layers (what converted images are pushed with).</summary>
     public static byte[] ManifestOf(OciDescriptor config, IReadOnlyList<OciDescriptor> layers) =>
-        System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new System.Text.Json.Nodes.JsonObject
+        Serialize(new JsonObject
         {
             ["schemaVersion"] = 2,
             ["mediaType"] = OciManifestType,
             ["config"] = Descriptor(config),
-            ["layers"] = new System.Text.Json.Nodes.JsonArray(layers.Select(l => (System.Text.Json.Nodes.JsonNode)Descriptor(l)).ToArray()),
+            ["layers"] = new JsonArray(layers.Select(l => (JsonNode)Descriptor(l)).ToArray()),
         });
 
-    public static System.Text.Json.Nodes.JsonObject Descriptor(OciDescriptor d) =>
+    public static JsonObject Descriptor(OciDescriptor d) =>
         new() { ["mediaType"] = d.MediaType, ["digest"] = d.Digest, ["size"] = d.Size };
 }

@@ -10,14 +10,16 @@ namespace Flywheel.Cache.Promotion.Oci;
 /// Publishes an OCI image output to a registry: the image (<see cref="ImageInspector"/>: an OCI layout, a
 /// docker-archive, a nix2container description) is read from the NAR in the blob store (twice: once to find the
 /// manifest, once to stream the blobs the registry lacks; a nix2container layer is written from its store paths'
-/// NARs once to learn its digest and once while it is pushed), its manifest gets the annotations
-/// <c>org.opencontainers.image.source</c>, <c>.revision</c> and <c>.created</c> and is put under the target's tag, and
-/// the provenance statement is pushed as an artifact whose <c>subject</c> is the image (the referrers API), or, when
-/// the registry ignores subjects, tagged <c>sha256-&lt;digest&gt;.att</c> as well (the tag schema fallback).
+/// NARs once to learn its digest and once while it is pushed), and its manifest is put under the target's tag byte for
+/// byte as built (an OCI layout's is the one <c>index.json</c> names; a converted one is written deterministically), so
+/// the published digest is the built one and promoting again gives it again. Only a policy's <c>annotations</c> change
+/// it (deterministically). Source, revision and times go in the provenance statement, pushed as an OCI 1.1 artifact
+/// whose <c>subject</c> is the image: found through the referrers API, or, when the registry does not say it took the
+/// subject (no <c>OCI-Subject</c> header), listed in the image index tagged <c>sha256-&lt;hex&gt;</c> (the referrers tag
+/// schema of the distribution spec).
 /// </summary>
 public sealed class OciPublisher(NarSource nars, HttpClient http, long chunkBytes = RegistryClient.DefaultChunkBytes) : IPromotionPublisher
 {
-    private const string EmptyConfigType = "application/vnd.oci.empty.v1+json";
     private static readonly byte[] EmptyConfig = "{}"u8.ToArray();
 
     public PromotionClass Class => PromotionClass.OciImage;
@@ -114,7 +116,7 @@ public sealed class OciPublisher(NarSource nars, HttpClient http, long chunkByte
             }
         }
 
-        var manifest = Annotate(image.Manifest, job);
+        var manifest = job.Annotations.Count == 0 ? image.Manifest : Annotate(image.Manifest, job.Annotations);
         var (digest, _) = await registry.PutManifestAsync(job.Target.Tag, image.ManifestMediaType, manifest, ct).ConfigureAwait(false);
         var reference = $"{job.Target.Registry}/{job.Target.Repository}@{digest}";
         var subjects = new List<ProvenanceSubject>
@@ -122,10 +124,11 @@ public sealed class OciPublisher(NarSource nars, HttpClient http, long chunkByte
             new($"{job.Target.Registry}/{job.Target.Repository}:{job.Target.Tag}", digest["sha256:".Length..]),
         };
         var statement = job.Provenance(subjects);
-        var attached = await AttachAsync(registry, statement, new OciDescriptor(image.ManifestMediaType, digest, manifest.Length), ct).ConfigureAwait(false);
+        var (provenanceDigest, attached) = await AttachAsync(registry, statement, new OciDescriptor(image.ManifestMediaType, digest, manifest.Length), ct).ConfigureAwait(false);
         return new Publication(reference, subjects, statement, attached, new Dictionary<string, string>
         {
             ["manifestDigest"] = digest,
+            ["provenanceDigest"] = provenanceDigest,
             ["tag"] = job.Target.Tag,
             ["blobsUploaded"] = uploaded.ToString(CultureInfo.InvariantCulture),
             ["blobsMounted"] = mounted.ToString(CultureInfo.InvariantCulture),
@@ -147,28 +150,25 @@ public sealed class OciPublisher(NarSource nars, HttpClient http, long chunkByte
         return NoSession;
     }
 
-    /// <summary>The manifest with the source, revision and creation annotations added (the promotion's time: retries give the same digest).</summary>
-    internal static byte[] Annotate(byte[] manifest, PublishJob job)
+    /// <summary>The manifest with the policy's annotations added (the same policy gives the same bytes).</summary>
+    internal static byte[] Annotate(byte[] manifest, IReadOnlyDictionary<string, string> added)
     {
-        var node = JsonNode.Parse(manifest)!.AsObject();
+        var node = ImageInspector.Json(manifest, "the manifest").AsObject();
         var annotations = node["annotations"] as JsonObject ?? new JsonObject();
-        if (job.Request.Repository is not null)
+        foreach (var (key, value) in added.OrderBy(a => a.Key, StringComparer.Ordinal))
         {
-            annotations["org.opencontainers.image.source"] = job.Request.Repository;
+            annotations[key] = value;
         }
 
-        if (job.Request.Revision is not null)
-        {
-            annotations["org.opencontainers.image.revision"] = job.Request.Revision;
-        }
-
-        annotations["org.opencontainers.image.created"] = job.CreatedAt.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
         node["annotations"] = annotations;
-        return JsonSerializer.SerializeToUtf8Bytes(node);
+        return OciImage.Serialize(node);
     }
 
-    /// <summary>Pushes the statement as an artifact of the image; returns the reference it can be found under.</summary>
-    private static async Task<string> AttachAsync(RegistryClient registry, byte[] statement, OciDescriptor subject, CancellationToken ct)
+    /// <summary>
+    /// Pushes the statement as an OCI 1.1 artifact whose subject is the image; when the registry does not say it took
+    /// the subject, adds it to the referrers index under the fallback tag. Returns the artifact's digest and where it is.
+    /// </summary>
+    private static async Task<(string Digest, string Reference)> AttachAsync(RegistryClient registry, byte[] statement, OciDescriptor subject, CancellationToken ct)
     {
         var configDigest = "sha256:" + BlobDigest.Compute(EmptyConfig).ToHex();
         var statementDigest = "sha256:" + BlobDigest.Compute(statement).ToHex();
@@ -181,25 +181,66 @@ public sealed class OciPublisher(NarSource nars, HttpClient http, long chunkByte
             }
         }
 
-        var manifest = JsonSerializer.SerializeToUtf8Bytes(new JsonObject
+        var annotations = new JsonObject { ["in-toto.io/predicate-type"] = ProvenanceStatement.PredicateType };
+        var manifest = OciImage.Serialize(new JsonObject
         {
             ["schemaVersion"] = 2,
             ["mediaType"] = OciImage.OciManifestType,
             ["artifactType"] = ProvenanceStatement.MediaType,
-            ["config"] = OciImage.Descriptor(new(EmptyConfigType, configDigest, EmptyConfig.Length)),
+            ["config"] = OciImage.Descriptor(new(OciImage.EmptyType, configDigest, EmptyConfig.Length)),
             ["layers"] = new JsonArray(OciImage.Descriptor(new(ProvenanceStatement.MediaType, statementDigest, statement.Length))),
             ["subject"] = OciImage.Descriptor(subject),
-            ["annotations"] = new JsonObject { ["in-toto.io/predicate-type"] = ProvenanceStatement.PredicateType },
+            ["annotations"] = annotations.DeepClone(),
         });
-        var digestReference = "sha256:" + BlobDigest.Compute(manifest).ToHex();
-        var (digest2, subjectAccepted) = await registry.PutManifestAsync(digestReference, OciImage.OciManifestType, manifest, ct).ConfigureAwait(false);
+        var artifact = new OciDescriptor(OciImage.OciManifestType, "sha256:" + BlobDigest.Compute(manifest).ToHex(), manifest.Length);
+        var (_, subjectAccepted) = await registry.PutManifestAsync(artifact.Digest, OciImage.OciManifestType, manifest, ct).ConfigureAwait(false);
+        var where = $"{registry.Repository}@{artifact.Digest}";
         if (subjectAccepted)
         {
-            return $"{registry.Repository}@{digest2} (referrer of {subject.Digest})";
+            return (artifact.Digest, $"{where} (referrer of {subject.Digest})");
         }
 
-        var fallbackTag = "sha256-" + subject.Digest["sha256:".Length..] + ".att";
-        await registry.PutManifestAsync(fallbackTag, OciImage.OciManifestType, manifest, ct).ConfigureAwait(false);
-        return $"{registry.Repository}:{fallbackTag}";
+        var tag = ReferrersTag(subject.Digest);
+        await AddToReferrersIndexAsync(registry, tag, artifact, ProvenanceStatement.MediaType, annotations, ct).ConfigureAwait(false);
+        return (artifact.Digest, $"{where} (referrer of {subject.Digest}, listed under {registry.Repository}:{tag})");
+    }
+
+    /// <summary>The referrers tag schema's tag for a digest: <c>&lt;alg&gt;-&lt;hex&gt;</c>.</summary>
+    internal static string ReferrersTag(string digest) => digest.Replace(':', '-');
+
+    /// <summary>
+    /// The referrers tag schema: fetch the image index under the tag (none yet: an empty one), add the artifact's
+    /// descriptor unless it is listed already, and put the index back. Anything but an image index there is an error.
+    /// </summary>
+    private static async Task AddToReferrersIndexAsync(
+        RegistryClient registry, string tag, OciDescriptor artifact, string artifactType, JsonObject annotations, CancellationToken ct)
+    {
+        var existing = await registry.GetManifestAsync(tag, OciImage.OciIndexType, ct).ConfigureAwait(false);
+        JsonObject index;
+        if (existing is { } found)
+        {
+            index = ImageInspector.Json(found.Bytes, $"the referrers index {registry.Repository}:{tag}") as JsonObject
+                ?? throw new CacheException(CacheError.Unavailable, $"{registry.Repository}:{tag} is not a referrers index");
+            if (found.MediaType != OciImage.OciIndexType || index["manifests"] is not JsonArray)
+            {
+                throw new CacheException(CacheError.Unavailable, $"{registry.Repository}:{tag} holds a {found.MediaType}, not a referrers index (an image index)");
+            }
+        }
+        else
+        {
+            index = new JsonObject { ["schemaVersion"] = 2, ["mediaType"] = OciImage.OciIndexType, ["manifests"] = new JsonArray() };
+        }
+
+        var manifests = (JsonArray)index["manifests"]!;
+        if (manifests.Any(m => m?["digest"]?.GetValueKind() == JsonValueKind.String && m["digest"]!.GetValue<string>() == artifact.Digest))
+        {
+            return;
+        }
+
+        var entry = OciImage.Descriptor(artifact);
+        entry["artifactType"] = artifactType;
+        entry["annotations"] = annotations.DeepClone();
+        manifests.Add(entry);
+        await registry.PutManifestAsync(tag, OciImage.OciIndexType, OciImage.Serialize(index), ct).ConfigureAwait(false);
     }
 }

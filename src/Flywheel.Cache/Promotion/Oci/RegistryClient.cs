@@ -6,14 +6,17 @@ namespace Flywheel.Cache.Promotion.Oci;
 
 /// <summary>
 /// A client of one repository of a registry that speaks the OCI distribution spec: HEAD blob, cross-repository
-/// mount, blob upload (POST then one PUT, or PATCH chunks then PUT, each streamed from the caller's stream) and
-/// PUT manifest, with the registry's token flow (<see cref="RegistryAuthenticator"/>). Registry failures are
+/// mount, blob upload (POST then one PUT, or PATCH chunks then PUT, each streamed from the caller's stream),
+/// GET and PUT manifest, with the registry's token flow (<see cref="RegistryAuthenticator"/>). Registry failures are
 /// <see cref="CacheError.Unavailable"/>, refused credentials <see cref="CacheError.Forbidden"/>.
 /// </summary>
 public sealed class RegistryClient
 {
     /// <summary>Blobs up to this size go in one PUT; larger ones in PATCH chunks of this size.</summary>
     public const long DefaultChunkBytes = 16L * 1024 * 1024;
+
+    /// <summary>The largest manifest read back (distribution's own limit is 4 MiB).</summary>
+    public const int MaxManifestBytes = 4 * 1024 * 1024;
 
     private readonly HttpClient _http;
     private readonly Uri _base;
@@ -94,6 +97,30 @@ public sealed class RegistryClient
         Expect(response, HttpStatusCode.Created, $"PUT manifest {Repository}:{reference}");
         var digest = response.Headers.TryGetValues("Docker-Content-Digest", out var values) ? values.First() : "sha256:" + BlobDigest.Compute(manifest).ToHex();
         return (digest, response.Headers.Contains("OCI-Subject"));
+    }
+
+    /// <summary>
+    /// The manifest under a tag or digest, asked for as <paramref name="mediaType"/>: its bytes and media type, or null
+    /// when the registry has none (404). At most <see cref="MaxManifestBytes"/> are read.
+    /// </summary>
+    public async Task<(byte[] Bytes, string? MediaType)?> GetManifestAsync(string reference, string mediaType, CancellationToken ct)
+    {
+        using var response = await SendAsync(() =>
+        {
+            var request = new HttpRequestMessage(HttpMethod.Get, Path($"manifests/{reference}"));
+            request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(mediaType));
+            return request;
+        }, ct).ConfigureAwait(false);
+        if (response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+
+        Expect(response, HttpStatusCode.OK, $"GET manifest {Repository}:{reference}");
+        await using var body = await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false);
+        var bytes = await BoundedRead.ReadAtMostAsync(body, MaxManifestBytes, ct).ConfigureAwait(false)
+            ?? throw new CacheException(CacheError.Unavailable, $"registry {_base}: the manifest {Repository}:{reference} is larger than {MaxManifestBytes} bytes");
+        return (bytes, response.Content.Headers.ContentType?.MediaType);
     }
 
     private async Task<Uri> StartUploadAsync(CancellationToken ct)
