@@ -54,6 +54,15 @@ public sealed class ProtocolEncodingTests
         Assert.Equal(message, GrpcPercentEncoding.Decode(encoded));
     }
 
+    [Fact]
+    public void A_message_too_long_for_a_trailer_is_cut()
+    {
+        string encoded = GrpcPercentEncoding.Encode("no instance named '" + new string('a', 100 * 1024) + "'");
+        Assert.True(encoded.Length <= GrpcPercentEncoding.MaxMessageLength + 9, $"{encoded.Length} characters");
+        Assert.StartsWith("no instance named 'aaa", GrpcPercentEncoding.Decode(encoded), StringComparison.Ordinal);
+        Assert.EndsWith("…", GrpcPercentEncoding.Decode(encoded), StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("50%", "50%")]
     [InlineData("%zz", "%zz")]

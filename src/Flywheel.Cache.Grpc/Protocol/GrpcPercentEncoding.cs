@@ -9,10 +9,22 @@ namespace Flywheel.Cache.Grpc.Protocol;
 /// </summary>
 public static class GrpcPercentEncoding
 {
+    /// <summary>
+    /// The longest status message sent, in characters: the message travels in a trailer, and one that outgrows the
+    /// peer's header list limit (a message quoting a 100 KB instance name did) ends the connection instead of the call.
+    /// </summary>
+    public const int MaxMessageLength = 1024;
+
     private const string Hex = "0123456789ABCDEF";
 
+    /// <summary>Encodes a status message, cut to <see cref="MaxMessageLength"/> characters.</summary>
     public static string Encode(string message)
     {
+        if (message.Length > MaxMessageLength)
+        {
+            message = string.Concat(message.AsSpan(0, MaxMessageLength), "…");
+        }
+
         bool plain = true;
         foreach (char c in message)
         {

@@ -29,7 +29,8 @@ public sealed class BazelInstances
         var name = string.IsNullOrEmpty(instanceName) ? DefaultInstance : instanceName;
         if (!CacheNames.IsValid(name))
         {
-            throw CacheException.Invalid($"'{name}' is not a valid instance name: instances are caches, named with a-z, 0-9, '-', '_' or '.'");
+            throw CacheException.Invalid(
+                $"'{ClientText.Clip(name)}' is not a valid instance name: instances are caches, named with 1 to {CacheNames.MaxLength} characters a-z, 0-9, '-', '_' or '.'");
         }
 
         var cache = await _catalog.FindAsync(name, context.RequestAborted)

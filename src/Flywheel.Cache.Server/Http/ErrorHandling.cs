@@ -27,6 +27,11 @@ public sealed class ErrorHandling
 
     public async Task InvokeAsync(HttpContext context)
     {
+        if (HasHttpBody(context.Request))
+        {
+            context.Request.Body = new RequestBodyStream(context.Request.Body, context.RequestAborted);
+        }
+
         try
         {
             await _next(context);
@@ -36,26 +41,44 @@ public sealed class ErrorHandling
             var status = ErrorMapping.ToStatusCode(e.Error);
             var level = status >= 500 ? LogLevel.Error : LogLevel.Information;
             _logger.Log(level, e.InnerException, "{Method} {Path} -> {Status}: {Message}",
-                context.Request.Method, context.Request.Path.Value, status, e.Message);
-            if (HttpMethods.IsPut(context.Request.Method) || HttpMethods.IsPost(context.Request.Method))
-            {
-                _metrics.RecordUploadRejected(RejectionReasons[(int)e.Error]);
-            }
+                context.Request.Method, PathOf(context), status, e.Message);
+            RecordRejected(context, e.Error);
             await WriteErrorAsync(context, status, e.Message);
         }
         catch (BadHttpRequestException e)
         {
-            _logger.LogInformation("{Method} {Path} -> {Status}: {Message}", context.Request.Method, context.Request.Path.Value, e.StatusCode, e.Message);
+            // The client broke HTTP's framing (chunk sizes, Content-Length, timeouts): its fault, one line, no stack trace.
+            _logger.LogInformation("{Method} {Path} -> {Status}: {Message}", context.Request.Method, PathOf(context), e.StatusCode, e.Message);
+            RecordRejected(context, e.StatusCode == StatusCodes.Status413PayloadTooLarge ? CacheError.TooLarge : CacheError.Invalid);
             await WriteErrorAsync(context, e.StatusCode, e.Message);
         }
-        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        catch (Exception e) when (e is OperationCanceledException or IOException && context.RequestAborted.IsCancellationRequested)
         {
-            _logger.LogDebug("{Method} {Path}: client went away", context.Request.Method, context.Request.Path.Value);
+            _logger.LogDebug("{Method} {Path}: client went away", context.Request.Method, PathOf(context));
         }
         catch (Exception e)
         {
-            _logger.LogError(e, "{Method} {Path} failed", context.Request.Method, context.Request.Path.Value);
+            _logger.LogError(e, "{Method} {Path} failed", context.Request.Method, PathOf(context));
             await WriteErrorAsync(context, StatusCodes.Status500InternalServerError, "internal error; see the server log");
+        }
+    }
+
+    /// <summary>
+    /// A request whose body handlers read as a stream: not gRPC, whose own stack reads <see cref="HttpRequest.BodyReader"/>
+    /// and answers with gRPC statuses.
+    /// </summary>
+    private static bool HasHttpBody(HttpRequest request) =>
+        request.HttpContext.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody == true
+        && !(request.ContentType?.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase) ?? false);
+
+    /// <summary>The request path for the log, clipped: a client's 100 KB path must not fill it.</summary>
+    private static string PathOf(HttpContext context) => ClientText.Clip(context.Request.Path.Value, 200);
+
+    private void RecordRejected(HttpContext context, CacheError error)
+    {
+        if (HttpMethods.IsPut(context.Request.Method) || HttpMethods.IsPost(context.Request.Method))
+        {
+            _metrics.RecordUploadRejected(RejectionReasons[(int)error]);
         }
     }
 

@@ -34,7 +34,7 @@ internal static class CacheFileEndpoint
     private static string ListingPath(string hash) =>
         StorePath.IsValidHashPart(hash)
             ? hash + ".ls"
-            : throw CacheException.Invalid($"'{hash}' is not a store path hash: expected 32 nix-base32 characters");
+            : throw CacheException.Invalid($"'{ClientText.Clip(hash)}' is not a store path hash: expected 32 nix-base32 characters");
 
     /// <summary>Serves the cache file at <paramref name="path"/> (404 when absent) to a client with pull on the cache.</summary>
     public static async Task GetAsync(

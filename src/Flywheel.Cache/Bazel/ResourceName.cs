@@ -240,7 +240,7 @@ public static class ResourceName
                     compressor = BlobCompressor.Zstd;
                     break;
                 default:
-                    error = Describe(name, $"asks for unsupported compressor '{Clip(segments[at + 1])}' (supported: identity, zstd)");
+                    error = Describe(name, $"asks for unsupported compressor '{ClientText.Clip(segments[at + 1])}' (supported: identity, zstd)");
                     return false;
             }
 
@@ -255,7 +255,7 @@ public static class ResourceName
 
         if (!BazelDigest.TryParse(segments[hash], segments[hash + 1], out digest))
         {
-            error = Describe(name, $"has no valid digest: '{Clip(segments[hash])}/{Clip(segments[hash + 1])}' is not a SHA-256 hash (64 lower-case hex digits) and a size (decimal digits); only SHA-256 is supported");
+            error = Describe(name, $"has no valid digest: '{ClientText.Clip(segments[hash])}/{ClientText.Clip(segments[hash + 1])}' is not a SHA-256 hash (64 lower-case hex digits) and a size (decimal digits); only SHA-256 is supported");
             return false;
         }
 
@@ -269,8 +269,6 @@ public static class ResourceName
         return true;
     }
 
-    private static string Clip(string value) => value.Length > 80 ? value[..80] + "…" : value;
-
     private static string Describe(string name, string problem) =>
-        $"resource name '{(name.Length > 300 ? name[..300] + "…" : name)}' {problem}";
+        $"resource name '{ClientText.Clip(name, 300)}' {problem}";
 }

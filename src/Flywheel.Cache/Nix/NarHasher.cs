@@ -10,21 +10,12 @@ public readonly record struct NarHashResult(BlobDigest FileHash, long FileSize, 
 
 /// <summary>
 /// The upload verifier: fed the (compressed) NAR file chunk by chunk as it arrives, it hashes the file bytes,
-/// decompresses them, hashes the NAR bytes and checks that they start with the NAR magic. No allocation per chunk.
+/// decompresses them, hashes the NAR bytes and checks that they are exactly one well-formed NAR (<see cref="NarValidator"/>:
+/// a truncated archive or one followed by anything else is refused). No allocation per chunk.
 /// An uncompressed file is hashed once: its bytes are the NAR's.
 /// </summary>
 public sealed class NarHasher : IDisposable
 {
-    /// <summary>"nix-archive-1" as a NAR string: little-endian length 13, the bytes, zero padding to 8.</summary>
-    private static ReadOnlySpan<byte> NarMagic =>
-    [
-        13, 0, 0, 0, 0, 0, 0, 0,
-        (byte)'n', (byte)'i', (byte)'x', (byte)'-', (byte)'a', (byte)'r', (byte)'c', (byte)'h',
-        (byte)'i', (byte)'v', (byte)'e', (byte)'-', (byte)'1', 0, 0, 0,
-    ];
-
-    public static int NarMagicLength => NarMagic.Length;
-
     private readonly IncrementalHash _fileHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
     private readonly NarSink _nar = new();
     private readonly IDecompressor _decompressor;
@@ -76,12 +67,7 @@ public sealed class NarHasher : IDisposable
 
         _completed = true;
         _decompressor.Finish(_nar);
-        if (_nar.Size < NarMagic.Length)
-        {
-            throw CacheException.Invalid(_nar.Size == 0
-                ? "the upload contains no NAR data"
-                : $"the upload is not a NAR: it has only {_nar.Size} bytes once decompressed");
-        }
+        _nar.Validator.Complete();
 
         Span<byte> bytes = stackalloc byte[BlobDigest.ByteLength];
         _nar.Hash.GetHashAndReset(bytes);
@@ -114,31 +100,14 @@ public sealed class NarHasher : IDisposable
     {
         public IncrementalHash Hash { get; } = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
 
-        public long Size { get; private set; }
+        public NarValidator Validator { get; } = new();
+
+        public long Size => Validator.Size;
 
         public void Write(ReadOnlySpan<byte> data)
         {
-            if (Size < NarMagic.Length)
-            {
-                CheckMagic(data);
-            }
-
+            Validator.Append(data);
             Hash.AppendData(data);
-            Size += data.Length;
         }
-
-        private void CheckMagic(ReadOnlySpan<byte> data)
-        {
-            var offset = (int)Size;
-            var n = Math.Min(data.Length, NarMagic.Length - offset);
-            if (!data[..n].SequenceEqual(NarMagic.Slice(offset, n)))
-            {
-                ThrowNotNar();
-            }
-        }
-
-        [MethodImpl(MethodImplOptions.NoInlining)]
-        private static void ThrowNotNar() =>
-            throw CacheException.Invalid("the upload is not a NAR: it does not start with the 'nix-archive-1' header");
     }
 }

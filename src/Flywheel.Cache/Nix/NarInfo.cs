@@ -9,7 +9,8 @@ namespace Flywheel.Cache.Nix;
 /// <summary>
 /// A <c>.narinfo</c> file: what a binary cache knows about one store path. Parsed as Nix parses it
 /// (<c>Key: value</c> lines, unknown keys ignored, Compression defaulting to bzip2, <c>unknown-deriver</c>
-/// meaning none) but stricter about repeated keys; rendered in Nix's field order.
+/// meaning none) but stricter: no repeated keys, no control characters in any line, a <c>CA</c> that parses as a
+/// content address (<see cref="ContentAddress"/>); rendered in Nix's field order.
 /// </summary>
 public sealed class NarInfo
 {
@@ -76,6 +77,11 @@ public sealed class NarInfo
             var eol = rest.IndexOf((byte)'\n');
             var line = eol < 0 ? rest : rest[..eol];
             rest = eol < 0 ? default : rest[(eol + 1)..];
+            if (line.IndexOfAnyInRange((byte)0, (byte)0x1F) >= 0 || line.Contains((byte)0x7F))
+            {
+                // CR, NUL, tab, escape…: Nix splits on '\n' only, so these would end up inside a field (or a log line).
+                Fail($"narinfo line {lineNumber} contains a control character");
+            }
 
             var colon = line.IndexOf((byte)':');
             if (colon <= 0)
@@ -148,7 +154,7 @@ public sealed class NarInfo
                 {
                     if (!StorePath.IsValidBaseName(value))
                     {
-                        Fail($"narinfo Deriver (line {lineNumber}) '{Shorten(value)}' is not a store path base name");
+                        Fail($"narinfo Deriver (line {lineNumber}) '{ClientText.Clip(value, 100)}' is not a store path base name");
                     }
 
                     deriver = value;
@@ -173,9 +179,9 @@ public sealed class NarInfo
             {
                 CheckOnce(ca is not null, "CA", lineNumber);
                 ca = Encoding.UTF8.GetString(valueBytes);
-                if (ca.Length == 0)
+                if (!ContentAddress.IsValid(ca, out var caError))
                 {
-                    Fail($"narinfo CA (line {lineNumber}) is empty");
+                    Fail($"narinfo CA (line {lineNumber}): {caError}");
                 }
             }
 
@@ -335,12 +341,12 @@ public sealed class NarInfo
             var reference = Encoding.UTF8.GetString(token);
             if (!StorePath.IsValidBaseName(reference))
             {
-                Fail($"narinfo References (line {lineNumber}): '{Shorten(reference)}' is not a store path base name");
+                Fail($"narinfo References (line {lineNumber}): '{ClientText.Clip(reference, 100)}' is not a store path base name");
             }
 
             if (list.Contains(reference))
             {
-                Fail($"narinfo References (line {lineNumber}): '{reference}' is listed twice");
+                Fail($"narinfo References (line {lineNumber}): '{ClientText.Clip(reference, 100)}' is listed twice");
             }
 
             list.Add(reference);
@@ -372,7 +378,7 @@ public sealed class NarInfo
         if (value.IsEmpty || value[0] is < (byte)'0' or > (byte)'9'
             || !Utf8Parser.TryParse(value, out number, out var consumed) || consumed != value.Length || number < 0)
         {
-            Fail($"narinfo {field} (line {lineNumber}) '{Shorten(Encoding.UTF8.GetString(value))}' is not a non-negative integer");
+            Fail($"narinfo {field} (line {lineNumber}) '{ClientText.Clip(Encoding.UTF8.GetString(value), 100)}' is not a non-negative integer");
         }
 
         return number;
@@ -386,7 +392,6 @@ public sealed class NarInfo
         }
     }
 
-    private static string Shorten(string text) => text.Length <= 100 ? text : text[..100] + "…";
 
     [DoesNotReturn]
     [MethodImpl(MethodImplOptions.NoInlining)]

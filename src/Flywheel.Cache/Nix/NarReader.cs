@@ -23,8 +23,8 @@ public readonly record struct NarNode(string Path, NarNodeType Type, long Size, 
 /// </summary>
 public sealed class NarReader
 {
-    private const int MaxTokenLength = 4096;
-    private const int MaxDepth = 256;
+    private const int MaxTokenLength = NarFormat.MaxTokenLength;
+    private const int MaxDepth = NarFormat.MaxDepth;
 
     private readonly Stream _stream;
     private readonly byte[] _scratch = new byte[8];
@@ -112,7 +112,7 @@ public sealed class NarReader
                     await ExpectAsync("(", ct).ConfigureAwait(false);
                     await ExpectAsync("name", ct).ConfigureAwait(false);
                     var name = await ReadStringAsync(ct).ConfigureAwait(false);
-                    if (name.Length == 0 || name is "." or ".." || name.Contains('/') || name.Contains('\0'))
+                    if (!NarFormat.IsValidEntryName(Encoding.UTF8.GetBytes(name)))
                     {
                         throw Malformed($"invalid entry name '{name}' in directory '{path}'");
                     }
@@ -193,7 +193,7 @@ public sealed class NarReader
         }
     }
 
-    private static CacheException Malformed(string problem) => CacheException.Invalid($"malformed NAR: {problem}");
+    private static CacheException Malformed(string problem) => NarFormat.Malformed(problem);
 
     /// <summary>Exactly the next <c>size</c> bytes of the archive: one regular file's contents.</summary>
     private sealed class NarContentStream(Stream inner, long size) : Stream

@@ -51,13 +51,6 @@ public class NarHasherTests
                 using var hasher = new NarHasher(compression);
                 hasher.Append(file.AsSpan(0, Math.Min(length, 1)));
                 hasher.Append(file.AsSpan(Math.Min(length, 1), length - Math.Min(length, 1)));
-                if (compression == NarCompression.None && length >= NarHasher.NarMagicLength)
-                {
-                    // Uncompressed NARs carry no end marker: the caller's NarSize/NarHash check catches these.
-                    Assert.NotEqual(info.NarSize, hasher.Complete().NarSize);
-                    continue;
-                }
-
                 var ex = Assert.Throws<CacheException>(() => hasher.Complete());
                 Assert.Equal(CacheError.Invalid, ex.Error);
             }
@@ -129,7 +122,25 @@ public class NarHasherTests
 
         using var short1 = new NarHasher(NarCompression.None);
         short1.Append(new byte[] { 13, 0, 0 });
-        Assert.Contains("only 3 bytes", Assert.Throws<CacheException>(() => short1.Complete()).Message);
+        Assert.Contains("ends early, after 3 bytes", Assert.Throws<CacheException>(() => short1.Complete()).Message);
+    }
+
+    [Theory]
+    [InlineData(NarCompression.None)]
+    [InlineData(NarCompression.Zstd)] // the one format we compress; every decompressor feeds the same NAR check
+    public void Rejects_a_whole_NAR_followed_by_more_data(NarCompression compression)
+    {
+        var (_, nar) = Fixtures(NarCompression.None).First();
+        byte[] withJunk = [.. nar, .. "trailing junk"u8];
+        var file = compression == NarCompression.None ? withJunk : ZstdCompressor.CompressAll(withJunk);
+
+        using var hasher = new NarHasher(compression);
+        var ex = Assert.Throws<CacheException>(() =>
+        {
+            hasher.Append(file);
+            hasher.Complete();
+        });
+        Assert.Contains("after the end", ex.Message);
     }
 
     [Fact]

@@ -138,6 +138,55 @@ public class NarInfoTests
         Assert.Contains(expected, ex.Message);
     }
 
+    [Theory]
+    [InlineData("System: x86_64-linux\r")]
+    [InlineData("System: x86\0_64-linux")]
+    [InlineData("System: x86_64\t-linux")]
+    [InlineData("System: \u001b[31mred")]
+    [InlineData("System: x86_64-linux\u007f")]
+    [InlineData("Futuristic: an unknown key\u0001")]
+    [InlineData("Sig: test-2:abc\r")]
+    public void Rejects_control_characters_in_any_line(string line)
+    {
+        var ex = Assert.Throws<CacheException>(() => NarInfo.Parse(Valid + line + "\n"));
+        Assert.Equal(CacheError.Invalid, ex.Error);
+        Assert.Contains("line 11 contains a control character", ex.Message);
+    }
+
+    [Theory]
+    [InlineData("text:sha256:1b8m03r63zqhnjf7l5wnldhh7c134ap5vpj0850ymkq1iyzicy5s")]
+    [InlineData("fixed:sha256:1b8m03r63zqhnjf7l5wnldhh7c134ap5vpj0850ymkq1iyzicy5s")]
+    [InlineData("fixed:r:sha256:1b8m03r63zqhnjf7l5wnldhh7c134ap5vpj0850ymkq1iyzicy5s")]
+    [InlineData("fixed:r:sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")]
+    [InlineData("fixed:r:sha256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=")]
+    [InlineData("fixed:md5:d41d8cd98f00b204e9800998ecf8427e")]
+    [InlineData("fixed:r:sha1:da39a3ee5e6b4b0d3255bfef95601890afd80709")]
+    [InlineData("fixed:sha1:0000000000000000000000000000000z")]
+    [InlineData("fixed:r:sha512:cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e")]
+    public void Accepts_content_addresses_as_Nix_writes_them(string ca)
+    {
+        Assert.Equal(ca, NarInfo.Parse(Valid + "CA: " + ca + "\n").Ca);
+    }
+
+    [Theory]
+    [InlineData("", "starts with 'text:' or 'fixed:'")]
+    [InlineData("garbage", "starts with 'text:' or 'fixed:'")]
+    [InlineData("source:sha256:1b8m03r63zqhnjf7l5wnldhh7c134ap5vpj0850ymkq1iyzicy5s", "starts with 'text:' or 'fixed:'")]
+    [InlineData("text:sha1:da39a3ee5e6b4b0d3255bfef95601890afd80709", "text:sha256:<hash>")]
+    [InlineData("text:r:sha256:1b8m03r63zqhnjf7l5wnldhh7c134ap5vpj0850ymkq1iyzicy5s", "text:sha256:<hash>")]
+    [InlineData("fixed:sha384:1b8m03r63zqhnjf7l5wnldhh7c134ap5vpj0850ymkq1iyzicy5s", "fixed:[r:]<md5|sha1|sha256|sha512>:<hash>")]
+    [InlineData("fixed:r:sha256:1b8m03r63zqhnjf7l5wnldhh7c134ap5vpj0850ymkq1iyzicy5", "not a sha256 hash")]
+    [InlineData("fixed:r:sha256:1b8m03r63zqhnjf7l5wnldhh7c134ap5vpj0850ymkq1iyzicy5e", "not a sha256 hash")]
+    [InlineData("fixed:r:sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=", "fixed:[r:]")]
+    [InlineData("fixed:md5:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", "not a md5 hash")]
+    public void Rejects_content_addresses_Nix_would_not_parse(string ca, string expected)
+    {
+        var ex = Assert.Throws<CacheException>(() => NarInfo.Parse(Valid + "CA: " + ca + "\n"));
+        Assert.Equal(CacheError.Invalid, ex.Error);
+        Assert.Contains("CA (line 11)", ex.Message);
+        Assert.Contains(expected, ex.Message);
+    }
+
     [Fact]
     public void Rejects_invalid_utf8()
     {

@@ -166,6 +166,45 @@ public sealed class NixCacheProtocolTests : IClassFixture<DaemonFixture>
     }
 
     [Theory]
+    [InlineData("truncated")]
+    [InlineData("junk")]
+    public async Task Nar_that_is_not_exactly_one_archive_is_refused_and_not_stored(string problem)
+    {
+        var valid = NarBuilder.Directory(new Dictionary<string, NarBuilder.Node>
+        {
+            ["bin/hello"] = NarBuilder.Node.File("#!/bin/sh\necho hello\n", executable: true),
+            ["share/doc"] = NarBuilder.Node.Symlink("../bin/hello"),
+        });
+        byte[] bytes = problem == "truncated" ? valid[..^8] : [.. valid, .. "junk after the archive"u8];
+        var name = NixBase32.Encode(Flywheel.Cache.Storage.BlobDigest.Compute(bytes).ToBytes()) + ".nar";
+        using var pusher = _daemon.CreateClient(_daemon.AdminToken);
+        using var put = await pusher.PutAsync($"/main/nar/{name}", new ByteArrayContent(bytes));
+        Assert.Equal(HttpStatusCode.BadRequest, put.StatusCode);
+        Assert.Contains(problem == "truncated" ? "ends early" : "after the end", await put.Content.ReadAsStringAsync());
+        using var get = await pusher.GetAsync($"/main/nar/{name}");
+        Assert.Equal(HttpStatusCode.NotFound, get.StatusCode);
+    }
+
+    [Theory]
+    [InlineData("System: x86_64-linux\r\n", "control character")]
+    [InlineData("CA: fixed:r:sha256:nonsense\n", "CA (line")]
+    public async Task Narinfo_with_control_characters_or_a_bad_CA_is_refused(string line, string expected)
+    {
+        var upload = NarUpload.Create("strict-" + expected.Length, "strict contents " + expected);
+        using var pusher = _daemon.CreateClient(_daemon.AdminToken);
+        using (var nar = await pusher.PutAsync($"/main/nar/{upload.NarFileName}", new ByteArrayContent(upload.Nar)))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, nar.StatusCode);
+        }
+
+        using var put = await pusher.PutAsync($"/main/{upload.StorePathHash}.narinfo", new StringContent(upload.NarInfo + line));
+        Assert.Equal(HttpStatusCode.BadRequest, put.StatusCode);
+        Assert.Contains(expected, await put.Content.ReadAsStringAsync());
+        using var get = await pusher.GetAsync($"/main/{upload.StorePathHash}.narinfo");
+        Assert.Equal(HttpStatusCode.NotFound, get.StatusCode);
+    }
+
+    [Theory]
     [InlineData("NarHash")]
     [InlineData("NarSize")]
     [InlineData("FileSize")]

@@ -29,7 +29,7 @@ internal static class ByteStreamService
     {
         if (!ResourceName.TryParseRead(request.ResourceName, out var resource, out var error))
         {
-            throw CacheException.Invalid($"resource name '{request.ResourceName}': {error}");
+            throw CacheException.Invalid(error); // names the resource, clipped
         }
 
         var services = call.HttpContext.RequestServices;
@@ -129,7 +129,7 @@ internal static class ByteStreamService
                     resourceName = message.ResourceName;
                     if (!ResourceName.TryParseWrite(resourceName, out var resource, out var error))
                     {
-                        throw CacheException.Invalid($"resource name '{resourceName}': {error}");
+                        throw CacheException.Invalid(error); // names the resource, clipped
                     }
 
                     var instance = await services.GetRequiredService<BazelInstances>().ResolveAsync(call.HttpContext, resource.InstanceName, TokenScopes.Push);
@@ -163,7 +163,7 @@ internal static class ByteStreamService
                 }
                 else if (message.ResourceName.Length > 0 && message.ResourceName != resourceName)
                 {
-                    throw CacheException.Invalid($"resource_name changed within one Write: '{message.ResourceName}' after '{resourceName}'");
+                    throw CacheException.Invalid($"resource_name changed within one Write: '{ClientText.Clip(message.ResourceName, 300)}' after '{ClientText.Clip(resourceName, 300)}'");
                 }
 
                 if (message.WriteOffset != upload.Committed)
@@ -204,7 +204,7 @@ internal static class ByteStreamService
     {
         if (!ResourceName.TryParseWrite(request.ResourceName, out var resource, out var error))
         {
-            throw CacheException.Invalid($"resource name '{request.ResourceName}': {error}");
+            throw CacheException.Invalid(error); // names the resource, clipped
         }
 
         var services = call.HttpContext.RequestServices;

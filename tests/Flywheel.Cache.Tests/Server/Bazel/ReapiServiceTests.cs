@@ -44,6 +44,23 @@ public sealed class ReapiServiceTests : IClassFixture<DaemonFixture>
     }
 
     [Fact]
+    public async Task A_100_KB_instance_name_is_invalid_with_a_short_message_and_the_connection_keeps_working()
+    {
+        using var client = Pusher();
+        var huge = new string('a', 100 * 1024);
+        var capabilities = await Assert.ThrowsAsync<GrpcException>(() => client.CapabilitiesAsync(huge));
+        Assert.Equal(GrpcStatusCode.InvalidArgument, capabilities.Status);
+        Assert.True(capabilities.Message.Length < 500, $"a message of {capabilities.Message.Length} characters");
+
+        var action = ReapiClient.DigestOf(RandomBytes(32));
+        var read = await Assert.ThrowsAsync<GrpcException>(() => client.ReadAsync($"{huge}/blobs/{action.Hash}/{action.SizeBytes}"));
+        Assert.Equal(GrpcStatusCode.InvalidArgument, read.Status);
+        Assert.True(read.Message.Length < 500, $"a message of {read.Message.Length} characters");
+
+        Assert.Equal(2, (await client.CapabilitiesAsync()).LowApiVersion.Major);
+    }
+
+    [Fact]
     public async Task Find_missing_reports_absent_blobs_and_wrong_sizes_but_never_the_empty_blob()
     {
         using var client = Pusher();
