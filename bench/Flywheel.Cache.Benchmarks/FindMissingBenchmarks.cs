@@ -1,5 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using Flywheel.Cache.Bazel;
+using Flywheel.Cache.Caches;
 using Flywheel.Cache.Index;
 using Flywheel.Cache.Index.Postgres;
 using Flywheel.Cache.Index.Sqlite;
@@ -9,8 +10,8 @@ using Flywheel.Cache.Tests.Infrastructure;
 namespace Flywheel.Cache.Benchmarks;
 
 /// <summary>
-/// FindMissingBlobs over the index: 10,000 digests, half of them stored, answered by one batched query, on the
-/// embedded SQLite index and on a real PostgreSQL (started on loopback like the tests start it).
+/// FindMissingBlobs over the index: 10,000 digests, half of them owned by the asking cache, answered by one batched
+/// query, on the embedded SQLite index and on a real PostgreSQL (started on loopback like the tests start it).
 /// </summary>
 [MemoryDiagnoser]
 public class FindMissingBenchmarks
@@ -19,6 +20,7 @@ public class FindMissingBenchmarks
     private PostgresServer? _postgres;
     private IMetadataStore _index = null!;
     private BazelCache _cache = null!;
+    private CacheContext _main = null!;
     private BazelDigest[] _digests = [];
 
     [Params(10_000)]
@@ -47,6 +49,7 @@ public class FindMissingBenchmarks
 
         await _index.MigrateAsync(CancellationToken.None);
         _cache = new BazelCache(new DiskBlobStore(Path.Combine(_folder, "blobs")), _index, BazelLimits.Default, TimeProvider.System);
+        _main = await new CacheCatalog(_index, TimeProvider.System).CreateAsync("main", isPublic: true, priority: 40, CancellationToken.None);
         _digests = new BazelDigest[Count];
         for (var i = 0; i < Count; i++)
         {
@@ -57,10 +60,13 @@ public class FindMissingBenchmarks
                 await _index.RecordBlobAsync(_digests[i].Hash, content.Length, DateTimeOffset.UtcNow, CancellationToken.None);
             }
         }
+
+        var owned = _digests.Where((_, i) => i % 2 == 0).Select(d => d.Hash).ToList();
+        await _index.AddCacheBlobsAsync(_main.Id, owned, DateTimeOffset.UtcNow, CancellationToken.None);
     }
 
     [Benchmark]
-    public async Task<int> FindMissingBlobs() => (await _cache.FindMissingAsync(_digests, CancellationToken.None)).Count;
+    public async Task<int> FindMissingBlobs() => (await _cache.FindMissingAsync(_main, _digests, CancellationToken.None)).Count;
 
     [GlobalCleanup]
     public void Cleanup()

@@ -7,9 +7,9 @@ namespace Flywheel.Cache.Bazel;
 public sealed partial class BazelCache
 {
     /// <summary>
-    /// The stored serialized ActionResult for an action, as it was stored, but only when every blob it references
-    /// is in the CAS (output files, stdout, stderr, Trees and the files inside them); otherwise null, a miss, so
-    /// the client runs the action again instead of failing to download its outputs.
+    /// The stored serialized ActionResult for an action, as it was stored, but only when the cache owns every blob it
+    /// references (output files, stdout, stderr, Trees and the files inside them); otherwise null, a miss, so the
+    /// client runs the action again instead of failing to download its outputs (or reading another cache's).
     /// </summary>
     public async Task<byte[]?> GetActionResultAsync(CacheContext cache, BazelDigest actionDigest, CancellationToken cancellationToken)
     {
@@ -137,13 +137,14 @@ public sealed partial class BazelCache
     }
 
     /// <summary>
-    /// Makes the blobs a new action result references ones the cache uses, so that another cache's eviction cannot
-    /// take them while this entry is fresh (a client that found them present uploaded nothing through this cache).
-    /// Trees that cannot be read yet contribute their own digest only; blobs the CAS lacks are skipped.
+    /// Bumps the blobs a new action result references that the cache owns, so that its own quota eviction does not
+    /// take them first while this entry is fresh. Naming a blob never makes it the cache's (only its bytes coming in
+    /// through the cache do): an entry naming blobs the cache does not own is a miss until they are uploaded to it.
+    /// Trees the cache cannot read (yet) contribute their own digest only.
     /// </summary>
     private async Task KeepReferencesAsync(CacheContext cache, ActionResult result, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        var references = await ActionResultReferences.CollectAsync(result, (d, ct) => ReadTreeAsync(null, d, ct), cancellationToken)
+        var references = await ActionResultReferences.CollectAsync(result, (d, ct) => ReadTreeAsync(cache, d, ct), cancellationToken)
             .ConfigureAwait(false);
         if (references is null)
         {
@@ -154,7 +155,7 @@ public sealed partial class BazelCache
 
         if (references.Count > 0)
         {
-            await _index.TouchCacheBlobsAsync(cache.Id, references.Select(d => d.Hash).ToList(), now, cancellationToken).ConfigureAwait(false);
+            await _index.TouchOwnedBlobsAsync(cache.Id, references.Select(d => d.Hash).ToList(), now, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -195,7 +196,7 @@ public sealed partial class BazelCache
                 asked[i++] = digest.ToSizedBlob();
             }
 
-            var missing = await _index.FindMissingSizedBlobsAsync(asked, cancellationToken).ConfigureAwait(false);
+            var missing = await _index.FindMissingSizedBlobsAsync(cache.Id, asked, cancellationToken).ConfigureAwait(false);
             if (missing.Count > 0)
             {
                 return null;
@@ -212,7 +213,7 @@ public sealed partial class BazelCache
         return (bytes, result);
     }
 
-    private async ValueTask<Tree?> ReadTreeAsync(CacheContext? reader, BazelDigest digest, CancellationToken cancellationToken)
+    private async ValueTask<Tree?> ReadTreeAsync(CacheContext reader, BazelDigest digest, CancellationToken cancellationToken)
     {
         var bytes = await ReadSmallCoreAsync(reader, digest, Limits.MaxTreeBytes, cancellationToken).ConfigureAwait(false);
         if (bytes is null)

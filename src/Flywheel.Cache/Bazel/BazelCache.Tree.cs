@@ -2,6 +2,7 @@ using System.Buffers.Text;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text;
+using Flywheel.Cache.Caches;
 using Google.Protobuf;
 using RemoteDirectory = Build.Bazel.Remote.Execution.V2.Directory;
 
@@ -19,13 +20,14 @@ public sealed partial class BazelCache
 
     /// <summary>
     /// Every Directory under <paramref name="root"/> (itself first), breadth-first in the order the directories list
-    /// them, each distinct digest once. Directories missing from the CAS, or not parsable, are left out with
+    /// them, each distinct digest once. Directories the cache does not own, or not parsable, are left out with
     /// everything below them (the protocol's "return the portion present"). A missing root is
     /// <see cref="CacheError.NotFound"/>, raised by the first step of the enumeration.
     /// </summary>
-    public async IAsyncEnumerable<TreeDirectory> WalkTreeAsync(BazelDigest root, [EnumeratorCancellation] CancellationToken cancellationToken)
+    public async IAsyncEnumerable<TreeDirectory> WalkTreeAsync(CacheContext cache, BazelDigest root, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var first = await ReadDirectoryAsync(root, cancellationToken).ConfigureAwait(false)
+        ArgumentNullException.ThrowIfNull(cache);
+        var first = await ReadDirectoryAsync(cache, root, cancellationToken).ConfigureAwait(false)
             ?? throw CacheException.NotFound($"tree root {root} is not in the CAS (or is not a Directory)");
         var seen = new HashSet<BazelDigest> { root };
         var queue = new Queue<TreeDirectory>();
@@ -40,7 +42,7 @@ public sealed partial class BazelCache
                     continue;
                 }
 
-                var directory = await ReadDirectoryAsync(digest, cancellationToken).ConfigureAwait(false);
+                var directory = await ReadDirectoryAsync(cache, digest, cancellationToken).ConfigureAwait(false);
                 if (directory is not null)
                 {
                     queue.Enqueue(new TreeDirectory(digest, directory));
@@ -55,7 +57,7 @@ public sealed partial class BazelCache
     /// is opaque to clients; it names the root, the position and the digest expected there, and a token that does
     /// not fit this tree is <see cref="CacheError.Invalid"/>. Continuing walks the tree again up to the position.
     /// </summary>
-    public async Task<TreePage> GetTreeAsync(BazelDigest root, int pageSize, string? pageToken, CancellationToken cancellationToken)
+    public async Task<TreePage> GetTreeAsync(CacheContext cache, BazelDigest root, int pageSize, string? pageToken, CancellationToken cancellationToken)
     {
         long offset = 0;
         BazelDigest? expectedNext = null;
@@ -73,7 +75,7 @@ public sealed partial class BazelCache
         var directories = new List<RemoteDirectory>();
         long bytes = 0;
         long position = 0;
-        await foreach (var entry in WalkTreeAsync(root, cancellationToken).ConfigureAwait(false))
+        await foreach (var entry in WalkTreeAsync(cache, root, cancellationToken).ConfigureAwait(false))
         {
             if (position < offset)
             {
@@ -105,9 +107,9 @@ public sealed partial class BazelCache
         return new TreePage(directories, "");
     }
 
-    private async Task<RemoteDirectory?> ReadDirectoryAsync(BazelDigest digest, CancellationToken cancellationToken)
+    private async Task<RemoteDirectory?> ReadDirectoryAsync(CacheContext cache, BazelDigest digest, CancellationToken cancellationToken)
     {
-        var bytes = await ReadSmallCoreAsync(null, digest, Limits.MaxTreeBytes, cancellationToken).ConfigureAwait(false);
+        var bytes = await ReadSmallCoreAsync(cache, digest, Limits.MaxTreeBytes, cancellationToken).ConfigureAwait(false);
         if (bytes is null)
         {
             return null;

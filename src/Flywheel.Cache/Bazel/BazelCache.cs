@@ -6,10 +6,13 @@ namespace Flywheel.Cache.Bazel;
 
 /// <summary>
 /// The Bazel remote cache's operations on the storage core, free of transport types: the REAPI gRPC services and
-/// the Bazel HTTP front door both call this. The CAS is the one content-addressed store shared by every cache (a
-/// blob Nix also stored is the same blob); the action cache is per cache, the cache being the REAPI instance.
-/// Each cache keeps the set of blobs it uses (written, read, or referenced by its action results through it), with
-/// the last access, so a cache over its quota evicts its least recently used blobs without touching other caches'.
+/// the Bazel HTTP front door both call this. Bytes are stored once by content, shared by every cache (a blob Nix
+/// also stored is the same blob), but access is per cache, the cache being the REAPI instance: a cache serves, and
+/// reports present, only the blobs it owns (the index's cache_blobs): those whose bytes came in through it (a
+/// verified CAS upload, a NAR upload or upstream pull). Another cache's blob is missing here; the client uploads it,
+/// the bytes are verified and recorded for this cache too, and not stored a second time. Reads and action-cache
+/// hits bump an owned blob's last access, so a cache over its quota evicts its least recently used blobs without
+/// touching other caches'; they never make a blob the reader's. The empty blob is always present.
 /// This file: the CAS. <c>BazelCache.ActionCache.cs</c>: action results. <c>BazelCache.Tree.cs</c>: GetTree.
 /// </summary>
 public sealed partial class BazelCache
@@ -36,12 +39,13 @@ public sealed partial class BazelCache
     public BazelLimits Limits { get; }
 
     /// <summary>
-    /// The digests the CAS lacks, answered by the index in one batched query: unknown blobs and blobs known
-    /// with another size. The empty blob is never missing. Each missing digest is reported once, in asked order.
+    /// The digests the cache does not own, answered by the index in one batched query: blobs stored for other caches
+    /// or not at all, and blobs owned at another size. The empty blob is never missing. Each missing digest is
+    /// reported once, in asked order.
     /// </summary>
-    public async Task<IReadOnlyList<BazelDigest>> FindMissingAsync(IReadOnlyList<BazelDigest> digests, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<BazelDigest>> FindMissingAsync(CacheContext cache, IReadOnlyList<BazelDigest> digests, CancellationToken cancellationToken)
     {
-        var positions = await FindMissingPositionsAsync(digests, cancellationToken).ConfigureAwait(false);
+        var positions = await FindMissingPositionsAsync(cache, digests, cancellationToken).ConfigureAwait(false);
         var missing = new BazelDigest[positions.Count];
         for (var i = 0; i < missing.Length; i++)
         {
@@ -55,15 +59,16 @@ public sealed partial class BazelCache
     /// <see cref="FindMissingAsync"/> as ascending positions in <paramref name="digests"/>, so a caller can answer
     /// with the digests it was given (e.g. the request's own messages) instead of new ones.
     /// </summary>
-    public async Task<IReadOnlyList<int>> FindMissingPositionsAsync(IReadOnlyList<BazelDigest> digests, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<int>> FindMissingPositionsAsync(CacheContext cache, IReadOnlyList<BazelDigest> digests, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(cache);
         ArgumentNullException.ThrowIfNull(digests);
         if (digests.Count == 0)
         {
             return [];
         }
 
-        return await _index.FindMissingSizedBlobsAsync(new SizedBlobs(digests), cancellationToken).ConfigureAwait(false);
+        return await _index.FindMissingSizedBlobsAsync(cache.Id, new SizedBlobs(digests), cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The digests as the index asks for them, without a copy (10,000 of them would be 400 KB).</summary>
@@ -85,8 +90,8 @@ public sealed partial class BazelCache
     }
 
     /// <summary>
-    /// Whether the CAS has the blob at that size (the index's answer), e.g. for ByteStream Write's early return; a
-    /// blob a cache found there instead of uploading counts as that cache's access.
+    /// Whether the cache owns the blob at that size (the index's answer), e.g. for ByteStream Write's early return;
+    /// a blob a cache found there instead of uploading counts as that cache's access.
     /// </summary>
     public async Task<bool> ExistsAsync(CacheContext cache, BazelDigest digest, CancellationToken cancellationToken = default)
     {
@@ -96,8 +101,7 @@ public sealed partial class BazelCache
             return true;
         }
 
-        var missing = await _index.FindMissingSizedBlobsAsync([digest.ToSizedBlob()], cancellationToken).ConfigureAwait(false);
-        if (missing.Count > 0)
+        if (await _index.GetCacheBlobSizeAsync(cache.Id, digest.Hash, cancellationToken).ConfigureAwait(false) != digest.SizeBytes)
         {
             return false;
         }
@@ -106,24 +110,18 @@ public sealed partial class BazelCache
         return true;
     }
 
-    /// <summary>Opens a CAS blob for a cache, or returns null when it is not stored at that size. The empty blob always opens.</summary>
+    /// <summary>Opens a CAS blob the cache owns, or returns null when it does not own it at that size. The empty blob always opens.</summary>
     public Task<BlobHandle?> OpenAsync(CacheContext cache, BazelDigest digest, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(cache);
-        return OpenCoreAsync(cache, digest, cancellationToken);
+        return OpenCoreAsync(cache, digest.Hash, digest.SizeBytes, cancellationToken);
     }
 
-    /// <summary>Opens a CAS blob by its hash alone (Bazel's HTTP cache names blobs without their size), or returns null.</summary>
-    public async Task<BlobHandle?> OpenAsync(CacheContext cache, BlobDigest hash, CancellationToken cancellationToken)
+    /// <summary>Opens a CAS blob the cache owns by its hash alone (Bazel's HTTP cache names blobs without their size), or returns null.</summary>
+    public Task<BlobHandle?> OpenAsync(CacheContext cache, BlobDigest hash, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(cache);
-        var handle = await _blobs.OpenAsync(hash, cancellationToken).ConfigureAwait(false);
-        if (handle is not null)
-        {
-            _access?.RecordBlob(cache.Id, hash);
-        }
-
-        return handle;
+        return OpenCoreAsync(cache, hash, size: null, cancellationToken);
     }
 
     /// <summary>Starts an upload, through a cache, of a blob that must end up as <paramref name="expected"/>.</summary>
@@ -133,7 +131,7 @@ public sealed partial class BazelCache
     /// <summary>
     /// Starts an upload whose bytes arrive as <paramref name="compressor"/> says (zstd: compressed, verified once
     /// decompressed). Blobs over <see cref="BazelLimits.MaxBlobBytes"/> are refused with <see cref="CacheError.TooLarge"/>.
-    /// Once committed, the blob is one the cache uses.
+    /// Once committed, the blob is one the cache owns (also when the store had its bytes already, for another cache).
     /// </summary>
     public async ValueTask<CasUpload> BeginUploadAsync(CacheContext cache, BazelDigest expected, BlobCompressor compressor, CancellationToken cancellationToken)
     {
@@ -173,24 +171,34 @@ public sealed partial class BazelCache
         return ReadSmallCoreAsync(cache, digest, limit, cancellationToken);
     }
 
-    /// <summary>Opens a blob at its size; a read for a cache (<paramref name="reader"/> not null) counts as that cache's access.</summary>
-    private async Task<BlobHandle?> OpenCoreAsync(CacheContext? reader, BazelDigest digest, CancellationToken cancellationToken)
+    /// <summary>
+    /// Opens a blob the reader owns (at <paramref name="size"/>, when given) and counts the read as its access. Ownership
+    /// is asked of the index before the store is touched, so another cache's blob costs the same as one never stored.
+    /// </summary>
+    private async Task<BlobHandle?> OpenCoreAsync(CacheContext reader, BlobDigest hash, long? size, CancellationToken cancellationToken)
     {
-        var handle = await _blobs.OpenAsync(digest.Hash, cancellationToken).ConfigureAwait(false);
-        if (handle is null || handle.Length != digest.SizeBytes)
+        if (hash == BlobDigest.Empty)
+        {
+            return size is null or 0 ? await _blobs.OpenAsync(hash, cancellationToken).ConfigureAwait(false) : null;
+        }
+
+        var owned = await _index.GetCacheBlobSizeAsync(reader.Id, hash, cancellationToken).ConfigureAwait(false);
+        if (owned is null || (size is { } expected && owned != expected))
         {
             return null;
         }
 
-        if (reader is not null)
+        var handle = await _blobs.OpenAsync(hash, cancellationToken).ConfigureAwait(false);
+        if (handle is null || handle.Length != owned)
         {
-            _access?.RecordBlob(reader.Id, digest.Hash);
+            return null;
         }
 
+        _access?.RecordBlob(reader.Id, hash);
         return handle;
     }
 
-    private async Task<byte[]?> ReadSmallCoreAsync(CacheContext? reader, BazelDigest digest, long limit, CancellationToken cancellationToken)
+    private async Task<byte[]?> ReadSmallCoreAsync(CacheContext reader, BazelDigest digest, long limit, CancellationToken cancellationToken)
     {
         if (digest.SizeBytes > limit || digest.SizeBytes > Array.MaxLength)
         {
@@ -202,7 +210,7 @@ public sealed partial class BazelCache
             return [];
         }
 
-        var handle = await OpenCoreAsync(reader, digest, cancellationToken).ConfigureAwait(false);
+        var handle = await OpenCoreAsync(reader, digest.Hash, digest.SizeBytes, cancellationToken).ConfigureAwait(false);
         if (handle is null)
         {
             return null;

@@ -8,7 +8,8 @@ namespace Flywheel.Cache.Bazel;
 /// <summary>
 /// One CAS blob being uploaded (ByteStream Write, BatchUpdateBlobs, HTTP <c>/cas/</c> PUT). Bytes go to a
 /// temporary blob while being hashed; <see cref="CommitAsync"/> makes the blob visible only when its size and
-/// hash are the expected ones, then records it in the index. Disposing without a commit leaves nothing behind.
+/// hash are the expected ones, then records it in the index as one the uploading cache owns. Bytes the store has
+/// already (another cache's) are verified all the same and not written a second time. Disposing without a commit leaves nothing behind.
 /// A zstd upload is decompressed as it arrives; the expected digest is that of the uncompressed bytes.
 /// </summary>
 public sealed class CasUpload : IAsyncDisposable
@@ -115,7 +116,7 @@ public sealed class CasUpload : IAsyncDisposable
 
         var now = _time.GetUtcNow();
         await _index.RecordBlobAsync(commit.Digest, commit.Size, now, cancellationToken).ConfigureAwait(false);
-        await _index.TouchCacheBlobsAsync(_cacheId, [commit.Digest], now, cancellationToken).ConfigureAwait(false);
+        await _index.AddCacheBlobsAsync(_cacheId, [commit.Digest], now, cancellationToken).ConfigureAwait(false);
         _committed = true;
     }
 

@@ -34,7 +34,10 @@ public sealed class AccessTracker
     /// <summary>Records an action cache hit of a cache.</summary>
     public void RecordActionResult(long cacheId, BlobDigest actionHash) => Volatile.Read(ref _actions).Add((cacheId, actionHash));
 
-    /// <summary>Records that a cache read (or relies on) a blob: it joins the cache's blobs, or moves up in its LRU order.</summary>
+    /// <summary>
+    /// Records that a cache read (or relies on) a blob it owns: it moves up in the cache's LRU order. A read never makes
+    /// a blob the cache's; a digest the cache does not own is left alone at the flush.
+    /// </summary>
     public void RecordBlob(long cacheId, BlobDigest digest)
     {
         if (digest != BlobDigest.Empty)
@@ -57,7 +60,7 @@ public sealed class AccessTracker
 
         foreach (var group in blobs.GroupBy(k => k.CacheId))
         {
-            await _index.TouchCacheBlobsAsync(group.Key, group.Select(k => k.Digest).ToList(), now, cancellationToken).ConfigureAwait(false);
+            await _index.TouchOwnedBlobsAsync(group.Key, group.Select(k => k.Digest).ToList(), now, cancellationToken).ConfigureAwait(false);
         }
 
         foreach (var group in actions.GroupBy(k => k.CacheId))

@@ -105,17 +105,28 @@ public interface IMetadataStore
     Task<IReadOnlyList<BlobDigest>> FindMissingBlobsAsync(IReadOnlyCollection<BlobDigest> digests, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Records that a cache uses these blobs (it wrote, read or references them) and bumps their last access in
-    /// that cache, in one statement per batch. Digests the index does not know are ignored; times only move forward.
+    /// Makes these blobs the cache's own (it verified their bytes: a CAS upload, a NAR upload or upstream pull) and
+    /// bumps their last access in that cache, in one statement per batch. Digests the index does not know are
+    /// ignored; times only move forward. Only bytes that came in through the cache may be added: what a cache owns
+    /// is what it serves and reports present.
     /// </summary>
-    Task TouchCacheBlobsAsync(long cacheId, IReadOnlyCollection<BlobDigest> digests, DateTimeOffset when, CancellationToken cancellationToken);
+    Task AddCacheBlobsAsync(long cacheId, IReadOnlyCollection<BlobDigest> digests, DateTimeOffset when, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Positions (ascending) in <paramref name="blobs"/> of the blobs the index does not have at that size: unknown
-    /// digests, and digests recorded with another size. One statement per batch; a blob asked for twice is reported
-    /// at its first position only. The empty blob at size 0 is never missing.
+    /// Bumps the last access of blobs the cache owns already (reads, action-cache hits), in one statement per batch;
+    /// a digest the cache does not own is left alone (a read never makes a blob the reader's). Times only move forward.
     /// </summary>
-    Task<IReadOnlyList<int>> FindMissingSizedBlobsAsync(IReadOnlyList<SizedBlob> blobs, CancellationToken cancellationToken);
+    Task TouchOwnedBlobsAsync(long cacheId, IReadOnlyCollection<BlobDigest> digests, DateTimeOffset when, CancellationToken cancellationToken);
+
+    /// <summary>The size of a blob the cache owns, or null when it does not own it (whoever else does).</summary>
+    Task<long?> GetCacheBlobSizeAsync(long cacheId, BlobDigest digest, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Positions (ascending) in <paramref name="blobs"/> of the blobs the cache does not own at that size: blobs it
+    /// does not own (stored for another cache or not at all), and digests it owns at another size. One statement per
+    /// batch; a blob asked for twice is reported at its first position only. The empty blob at size 0 is never missing.
+    /// </summary>
+    Task<IReadOnlyList<int>> FindMissingSizedBlobsAsync(long cacheId, IReadOnlyList<SizedBlob> blobs, CancellationToken cancellationToken);
 
     // ---- action cache (Bazel), per cache
 

@@ -85,6 +85,14 @@ internal static class IndexRows
         "AND NOT EXISTS (SELECT 1 FROM narinfos AS i WHERE i.file_hash = b.digest) " +
         "AND NOT EXISTS (SELECT 1 FROM cache_files AS f WHERE f.blob = b.digest)";
 
+    /// <summary>
+    /// The clause that puts a cache's blob membership under its quota: a blob the cache has as a NAR file (a NAR record of
+    /// the same cache names it) is kept for as long as that record is, by retention, and neither counts against the quota
+    /// nor is evicted by it (the same text for every dialect; <c>c</c> is the cache_blobs row).
+    /// </summary>
+    public const string QuotaBlob =
+        "NOT EXISTS (SELECT 1 FROM nar_files AS n WHERE n.cache_id = c.cache_id AND n.file_hash = c.digest)";
+
     public const string PromotionColumns =
         "id, cache_id, status, class, target, repository, revision, request, decision, provenance, publication, error, created_at, updated_at";
 

@@ -93,7 +93,8 @@ public sealed class NixBinaryCache
 
     /// <summary>
     /// Stores an uploaded NAR file. The bytes must hash to the FileHash in its name and decompress
-    /// (according to its extension) to a NAR; the NarHash and NarSize found are recorded for the narinfo check.
+    /// (according to its extension) to a NAR; the NarHash and NarSize found are recorded for the narinfo check, and
+    /// the file's blob becomes one the cache owns (bytes another cache stored already are verified, not stored again).
     /// </summary>
     public Task<NarFileRecord> PutNarAsync(
         CacheContext cache, string fileName, Stream body, long? declaredLength, CancellationToken cancellationToken) =>
@@ -136,6 +137,9 @@ public sealed class NixBinaryCache
         var record = new NarFileRecord(
             commit.Digest, NarCompressions.ToNarInfoName(name.Compression), commit.Size, hashes.NarHash.ToString(), hashes.NarSize, now);
         await _index.PutNarFileAsync(cache.Id, record, cancellationToken).ConfigureAwait(false);
+        // Verified bytes that came in through the cache (an upload or an upstream pull): its own, so its CAS routes
+        // serve them too. The membership follows the NAR record (retention), not the quota (IndexRows.QuotaBlob).
+        await _index.AddCacheBlobsAsync(cache.Id, [commit.Digest], now, cancellationToken).ConfigureAwait(false);
         return record;
     }
 
@@ -150,7 +154,7 @@ public sealed class NixBinaryCache
         }
 
         // No access is recorded for the blob: a Nix cache keeps a NAR for as long as a narinfo names it (retention
-        // works on narinfo access), so the NAR must not join the cache's blobs, which only a quota would evict.
+        // works on narinfo access); its membership in the cache's blobs is outside the quota's LRU order.
         return await _blobs.OpenAsync(name.FileHash, cancellationToken).ConfigureAwait(false);
     }
 

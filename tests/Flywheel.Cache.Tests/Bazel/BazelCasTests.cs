@@ -12,7 +12,7 @@ public sealed class BazelCasTests : BazelCacheFixture
     [Fact]
     public async Task The_empty_blob_is_always_present_and_opens()
     {
-        Assert.Empty(await Cache.FindMissingAsync([BazelDigest.Empty], None));
+        Assert.Empty(await Cache.FindMissingAsync(Main, [BazelDigest.Empty], None));
         Assert.True(await Cache.ExistsAsync(Main, BazelDigest.Empty, None));
         Assert.Empty((await ReadAsync(BazelDigest.Empty))!);
     }
@@ -21,7 +21,7 @@ public sealed class BazelCasTests : BazelCacheFixture
     public async Task An_uploaded_blob_is_found_opened_and_indexed()
     {
         var digest = DigestOf("hello");
-        Assert.Equal([digest], await Cache.FindMissingAsync([digest], None));
+        Assert.Equal([digest], await Cache.FindMissingAsync(Main, [digest], None));
 
         await using (var upload = await Cache.BeginUploadAsync(Main, digest, None))
         {
@@ -32,7 +32,7 @@ public sealed class BazelCasTests : BazelCacheFixture
             await upload.CommitAsync();
         }
 
-        Assert.Empty(await Cache.FindMissingAsync([digest], None));
+        Assert.Empty(await Cache.FindMissingAsync(Main, [digest], None));
         Assert.True(await Cache.ExistsAsync(Main, digest, None));
         Assert.Equal(Bytes("hello"), await ReadAsync(digest));
     }
@@ -95,7 +95,7 @@ public sealed class BazelCasTests : BazelCacheFixture
             await upload.WriteAsync(Bytes("interr"));
         }
 
-        Assert.Equal([digest], await Cache.FindMissingAsync([digest], None));
+        Assert.Equal([digest], await Cache.FindMissingAsync(Main, [digest], None));
         Assert.Null(await Cache.OpenAsync(Main, digest, None));
         Assert.Empty(Directory.EnumerateFiles(Path.Combine(Blobs.Root, ".tmp")));
     }
@@ -148,10 +148,10 @@ public sealed class BazelCasTests : BazelCacheFixture
         var digest = await PutAsync("sized");
         var wrongSize = digest with { SizeBytes = 99 };
 
-        Assert.Equal([wrongSize], await Cache.FindMissingAsync([digest, wrongSize], None));
+        Assert.Equal([wrongSize], await Cache.FindMissingAsync(Main, [digest, wrongSize], None));
         Assert.False(await Cache.ExistsAsync(Main, wrongSize, None));
         Assert.Null(await Cache.OpenAsync(Main, wrongSize, None));
-        Assert.Equal([BazelDigest.Empty with { SizeBytes = 1 }], await Cache.FindMissingAsync([BazelDigest.Empty with { SizeBytes = 1 }], None));
+        Assert.Equal([BazelDigest.Empty with { SizeBytes = 1 }], await Cache.FindMissingAsync(Main, [BazelDigest.Empty with { SizeBytes = 1 }], None));
     }
 
     [Fact]
@@ -167,7 +167,7 @@ public sealed class BazelCasTests : BazelCacheFixture
         IndexCalls.Calls.Clear();
 
         var clock = Stopwatch.StartNew();
-        var missing = await Cache.FindMissingAsync(asked, None);
+        var missing = await Cache.FindMissingAsync(Main, asked, None);
         clock.Stop();
 
         Assert.Equal(asked.Take(10_000), missing);

@@ -43,7 +43,7 @@ public sealed class BazelTreeTests : BazelCacheFixture
         string? token = null;
         do
         {
-            var page = await Cache.GetTreeAsync(root, pageSize, token, None);
+            var page = await Cache.GetTreeAsync(Main, root, pageSize, token, None);
             Assert.NotEmpty(page.Directories);
             Assert.True(pageSize <= 0 || page.Directories.Count <= pageSize);
             all.AddRange(page.Directories);
@@ -59,7 +59,7 @@ public sealed class BazelTreeTests : BazelCacheFixture
     {
         var (root, expected) = await StoreNestedAsync();
 
-        var page = await Cache.GetTreeAsync(root, 0, null, None);
+        var page = await Cache.GetTreeAsync(Main, root, 0, null, None);
 
         Assert.Equal(expected, page.Directories);
         Assert.Equal("", page.NextPageToken);
@@ -93,10 +93,10 @@ public sealed class BazelTreeTests : BazelCacheFixture
         await PutAsync(root);
         await PutAsync(other); // sub and deeper are missing
 
-        var page = await Cache.GetTreeAsync(DigestOf(root), 0, null, None);
+        var page = await Cache.GetTreeAsync(Main, DigestOf(root), 0, null, None);
 
         Assert.Equal([root, other], page.Directories);
-        var e = await Assert.ThrowsAsync<CacheException>(() => Cache.GetTreeAsync(DigestOf(sub), 0, null, None));
+        var e = await Assert.ThrowsAsync<CacheException>(() => Cache.GetTreeAsync(Main, DigestOf(sub), 0, null, None));
         Assert.Equal(CacheError.NotFound, e.Error);
     }
 
@@ -108,7 +108,7 @@ public sealed class BazelTreeTests : BazelCacheFixture
         await PutAsync(shared);
         await PutAsync(root);
 
-        Assert.Equal([root, shared], (await Cache.GetTreeAsync(DigestOf(root), 0, null, None)).Directories);
+        Assert.Equal([root, shared], (await Cache.GetTreeAsync(Main, DigestOf(root), 0, null, None)).Directories);
     }
 
     [Theory]
@@ -118,7 +118,7 @@ public sealed class BazelTreeTests : BazelCacheFixture
     {
         var (root, _) = await StoreNestedAsync();
 
-        var e = await Assert.ThrowsAsync<CacheException>(() => Cache.GetTreeAsync(root, 1, token, None));
+        var e = await Assert.ThrowsAsync<CacheException>(() => Cache.GetTreeAsync(Main, root, 1, token, None));
         Assert.Equal(CacheError.Invalid, e.Error);
     }
 
@@ -127,7 +127,7 @@ public sealed class BazelTreeTests : BazelCacheFixture
     {
         var (root, _) = await StoreNestedAsync();
 
-        Assert.Equal(4, (await Cache.GetTreeAsync(root, 0, "", None)).Directories.Count);
+        Assert.Equal(4, (await Cache.GetTreeAsync(Main, root, 0, "", None)).Directories.Count);
     }
 
     [Fact]
@@ -135,9 +135,9 @@ public sealed class BazelTreeTests : BazelCacheFixture
     {
         var (root, _) = await StoreNestedAsync();
         var (wide, _) = await StoreWideAsync(3);
-        var token = (await Cache.GetTreeAsync(wide, 1, null, None)).NextPageToken;
+        var token = (await Cache.GetTreeAsync(Main, wide, 1, null, None)).NextPageToken;
 
-        var e = await Assert.ThrowsAsync<CacheException>(() => Cache.GetTreeAsync(root, 1, token, None));
+        var e = await Assert.ThrowsAsync<CacheException>(() => Cache.GetTreeAsync(Main, root, 1, token, None));
 
         Assert.Equal(CacheError.Invalid, e.Error);
         Assert.Contains("not issued", e.Message);
@@ -150,8 +150,8 @@ public sealed class BazelTreeTests : BazelCacheFixture
         var forged = Convert.ToBase64String(Encoding.ASCII.GetBytes($"t1/{root}/2/{DigestOf(expected[0])}")).TrimEnd('=').Replace('+', '-').Replace('/', '_');
         var pastEnd = Convert.ToBase64String(Encoding.ASCII.GetBytes($"t1/{root}/9/{DigestOf(expected[0])}")).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 
-        Assert.Equal(CacheError.Invalid, (await Assert.ThrowsAsync<CacheException>(() => Cache.GetTreeAsync(root, 1, forged, None))).Error);
-        Assert.Equal(CacheError.Invalid, (await Assert.ThrowsAsync<CacheException>(() => Cache.GetTreeAsync(root, 1, pastEnd, None))).Error);
+        Assert.Equal(CacheError.Invalid, (await Assert.ThrowsAsync<CacheException>(() => Cache.GetTreeAsync(Main, root, 1, forged, None))).Error);
+        Assert.Equal(CacheError.Invalid, (await Assert.ThrowsAsync<CacheException>(() => Cache.GetTreeAsync(Main, root, 1, pastEnd, None))).Error);
     }
 
     [Fact]
@@ -160,7 +160,7 @@ public sealed class BazelTreeTests : BazelCacheFixture
         var (root, expected) = await StoreNestedAsync();
 
         var walked = new List<TreeDirectory>();
-        await foreach (var entry in Cache.WalkTreeAsync(root, None))
+        await foreach (var entry in Cache.WalkTreeAsync(Main, root, None))
         {
             walked.Add(entry);
         }

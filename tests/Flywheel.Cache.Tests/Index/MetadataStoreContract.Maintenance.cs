@@ -9,7 +9,7 @@ public abstract partial class MetadataStoreContract
     private async Task RecordAsync(long cache, int seed, long size, DateTimeOffset when)
     {
         await Store.RecordBlobAsync(Digest(seed), size, when, None);
-        await Store.TouchCacheBlobsAsync(cache, [Digest(seed)], when, None);
+        await Store.AddCacheBlobsAsync(cache, [Digest(seed)], when, None);
     }
 
     [Fact]
@@ -38,7 +38,7 @@ public abstract partial class MetadataStoreContract
             await RecordAsync(cache, i, 100 + i, start.AddMinutes(10 - i)); // 4 is the oldest
         }
 
-        await Store.TouchCacheBlobsAsync(other, [Digest(4)], start.AddDays(1), None); // another cache's use is its own
+        await Store.AddCacheBlobsAsync(other, [Digest(4)], start.AddDays(1), None); // another cache's use is its own
 
         var all = await Store.ListLeastRecentCacheBlobsAsync(cache, null, 10, None);
         Assert.Equal([Digest(4), Digest(3), Digest(2), Digest(1), Digest(0)], all.Select(e => e.Digest));
@@ -63,7 +63,7 @@ public abstract partial class MetadataStoreContract
         }
 
         var listed = await Store.ListLeastRecentCacheBlobsAsync(cache, null, 10, None);
-        await Store.TouchCacheBlobsAsync(cache, [Digest(1)], Time.GetUtcNow().AddMinutes(1), None); // read meanwhile
+        await Store.AddCacheBlobsAsync(cache, [Digest(1)], Time.GetUtcNow().AddMinutes(1), None); // read meanwhile
 
         var removed = await Store.RemoveCacheBlobsAsync(cache, listed, None);
 
@@ -192,7 +192,7 @@ public abstract partial class MetadataStoreContract
         }
 
         // Referenced in each way the index knows: a cache uses it, a NAR record, a narinfo, a cache file names it.
-        await Store.TouchCacheBlobsAsync(cache, [Digest(0)], old, None);
+        await Store.AddCacheBlobsAsync(cache, [Digest(0)], old, None);
         await Store.PutNarFileAsync(cache, new NarFileRecord(Digest(1), "none", 2, "sha256:x", 2, old), None);
         await Store.PutNarInfoAsync(cache, NewNarInfo(7) with { FileHash = Digest(2) }, None);
         await Store.PutCacheFileAsync(cache, new CacheFileRecord("log/x.drv", Digest(3), 4, "text/plain", null, old), None);

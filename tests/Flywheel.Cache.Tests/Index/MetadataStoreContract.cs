@@ -530,8 +530,8 @@ public abstract partial class MetadataStoreContract : IAsyncLifetime
             await Store.RecordBlobAsync(digest, 3, Time.GetUtcNow(), None);
         }
 
-        await Store.TouchCacheBlobsAsync(cache, known, Time.GetUtcNow().AddDays(1), None);
-        await Store.TouchCacheBlobsAsync(cache, [], Time.GetUtcNow(), None);
+        await Store.AddCacheBlobsAsync(cache, known, Time.GetUtcNow().AddDays(1), None);
+        await Store.AddCacheBlobsAsync(cache, [], Time.GetUtcNow(), None);
 
         Assert.Equal(known.Skip(1000).ToHashSet(), (await Store.FindMissingBlobsAsync(known, None)).ToHashSet());
         var usage = await Store.GetCacheUsageAsync(cache, None);
@@ -543,10 +543,12 @@ public abstract partial class MetadataStoreContract : IAsyncLifetime
     [Fact]
     public async Task Sized_lookup_reports_unknown_blobs_and_blobs_recorded_with_another_size()
     {
-        await Store.RecordBlobAsync(Digest("a"), 10, Time.GetUtcNow(), None);
-        await Store.RecordBlobAsync(Digest("b"), 20, Time.GetUtcNow(), None);
+        var cache = await CreateCacheIdAsync();
+        await OwnAsync(cache, Digest("a"), 10);
+        await OwnAsync(cache, Digest("b"), 20);
 
         var missing = await Store.FindMissingSizedBlobsAsync(
+            cache,
             [new(Digest("a"), 10), new(Digest("b"), 21), new(Digest("c"), 0), new(Digest("a"), 10), new(Digest("c"), 0), new(Digest("a"), 11)], None);
 
         Assert.Equal([1, 2, 5], missing);
@@ -555,22 +557,25 @@ public abstract partial class MetadataStoreContract : IAsyncLifetime
     [Fact]
     public async Task Sized_lookup_reports_each_size_of_one_digest_once_at_its_first_position()
     {
-        await Store.RecordBlobAsync(Digest("a"), 12, Time.GetUtcNow(), None);
+        var cache = await CreateCacheIdAsync();
+        await OwnAsync(cache, Digest("a"), 12);
 
         var missing = await Store.FindMissingSizedBlobsAsync(
+            cache,
             [new(Digest("a"), 10), new(Digest("a"), 11), new(Digest("a"), 11), new(Digest("a"), 12), new(Digest("a"), 10), new(Digest("b"), 11)], None);
 
         Assert.Equal([0, 1, 5], missing);
-        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Store.FindMissingSizedBlobsAsync([new(Digest("a"), -1)], None));
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Store.FindMissingSizedBlobsAsync(cache, [new(Digest("a"), -1)], None));
     }
 
     [Fact]
     public async Task Sized_lookup_of_thousands_of_digests_with_repeats_agrees_with_a_plain_count()
     {
+        var cache = await CreateCacheIdAsync();
         var digests = Enumerable.Range(0, 3000).Select(i => Digest("many-" + i)).ToArray();
         for (var i = 0; i < digests.Length; i += 2)
         {
-            await Store.RecordBlobAsync(digests[i], i, Time.GetUtcNow(), None);
+            await OwnAsync(cache, digests[i], i);
         }
 
         // Each digest asked at its size, then again at the same size and (every third) at another size.
@@ -589,27 +594,29 @@ public abstract partial class MetadataStoreContract : IAsyncLifetime
             }
         }
 
-        Assert.Equal(expected, await Store.FindMissingSizedBlobsAsync(asked, None));
+        Assert.Equal(expected, await Store.FindMissingSizedBlobsAsync(cache, asked, None));
     }
 
     [Fact]
     public async Task Sized_lookup_never_misses_the_empty_blob_at_size_zero()
     {
-        Assert.Empty(await Store.FindMissingSizedBlobsAsync([new(BlobDigest.Empty, 0)], None));
-        Assert.Empty(await Store.FindMissingSizedBlobsAsync([], None));
-        Assert.Equal([0], await Store.FindMissingSizedBlobsAsync([new(BlobDigest.Empty, 1)], None));
+        var cache = await CreateCacheIdAsync();
+        Assert.Empty(await Store.FindMissingSizedBlobsAsync(cache, [new(BlobDigest.Empty, 0)], None));
+        Assert.Empty(await Store.FindMissingSizedBlobsAsync(cache, [], None));
+        Assert.Equal([0], await Store.FindMissingSizedBlobsAsync(cache, [new(BlobDigest.Empty, 1)], None));
     }
 
     [Fact]
     public async Task Sized_lookup_answers_ten_thousand_blobs_with_large_sizes()
     {
+        var cache = await CreateCacheIdAsync();
         var all = Enumerable.Range(0, 10_000).Select(i => new SizedBlob(Digest(i), i * 1_000_003L)).ToList();
         for (var i = 0; i < all.Count; i += 5)
         {
-            await Store.RecordBlobAsync(all[i].Digest, all[i].Size, Time.GetUtcNow(), None);
+            await OwnAsync(cache, all[i].Digest, all[i].Size);
         }
 
-        var missing = await Store.FindMissingSizedBlobsAsync(all, None);
+        var missing = await Store.FindMissingSizedBlobsAsync(cache, all, None);
 
         Assert.Equal(Enumerable.Range(0, 10_000).Where(i => i % 5 != 0), missing);
     }
@@ -677,7 +684,7 @@ public abstract partial class MetadataStoreContract : IAsyncLifetime
             await store.PutNarInfoAsync(cache, NewNarInfo(i), None);
             await store.RecordBlobAsync(Digest(i), i, Time.GetUtcNow(), None);
             await store.TouchNarInfosAsync(cache, [StorePathHash(i)], Time.GetUtcNow().AddSeconds(i), None);
-            await store.TouchCacheBlobsAsync(cache, [Digest(i)], Time.GetUtcNow().AddSeconds(i), None);
+            await store.AddCacheBlobsAsync(cache, [Digest(i)], Time.GetUtcNow().AddSeconds(i), None);
             Assert.NotNull(await store.GetNarInfoAsync(cache, StorePathHash(i), None));
         })));
 

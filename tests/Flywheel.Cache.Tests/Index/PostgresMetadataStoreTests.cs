@@ -99,13 +99,14 @@ public sealed class PostgresMetadataStoreTests : MetadataStoreContract, IClassFi
     [Fact]
     public async Task Find_missing_sized_blobs_asks_ten_thousand_digests_in_one_statement()
     {
+        var cache = await CreateCacheIdAsync();
         var all = Enumerable.Range(0, 10_000).Select(i => new SizedBlob(Digest(i), i)).ToList();
         for (var i = 0; i < all.Count; i += 100)
         {
-            await Store.RecordBlobAsync(all[i].Digest, all[i].Size, Time.GetUtcNow(), None);
+            await OwnAsync(cache, all[i].Digest, all[i].Size);
         }
 
-        await Store.FindMissingSizedBlobsAsync(all.Take(10).ToList(), None); // connect and warm up outside the count
+        await Store.FindMissingSizedBlobsAsync(cache, all.Take(10).ToList(), None); // connect and warm up outside the count
         var commands = new List<string>();
         using var parent = new Activity("ten-thousand").Start();
         using var listener = new ActivityListener
@@ -126,7 +127,7 @@ public sealed class PostgresMetadataStoreTests : MetadataStoreContract, IClassFi
         ActivitySource.AddActivityListener(listener);
 
         var clock = Stopwatch.StartNew();
-        var missing = await Store.FindMissingSizedBlobsAsync(all, None);
+        var missing = await Store.FindMissingSizedBlobsAsync(cache, all, None);
         clock.Stop();
 
         Assert.Equal(Enumerable.Range(0, 10_000).Where(i => i % 100 != 0), missing);
@@ -142,8 +143,8 @@ public sealed class PostgresMetadataStoreTests : MetadataStoreContract, IClassFi
         await Store.RecordBlobAsync(digest, 5, Time.GetUtcNow(), None);
         var later = Time.GetUtcNow().AddHours(2);
 
-        await Store.TouchCacheBlobsAsync(cache, [digest], later, None);
-        await Store.TouchCacheBlobsAsync(cache, [digest], later.AddHours(-1), None);
+        await Store.AddCacheBlobsAsync(cache, [digest], later, None);
+        await Store.AddCacheBlobsAsync(cache, [digest], later.AddHours(-1), None);
         await Store.RecordBlobAsync(digest, 999, later, None);
         await Store.RecordBlobAsync(digest, 999, later.AddHours(-1), None);
 
@@ -167,7 +168,7 @@ public sealed class PostgresMetadataStoreTests : MetadataStoreContract, IClassFi
         await Task.WhenAll(Enumerable.Range(0, 24).Select(i => Task.Run(() =>
         {
             var order = i % 2 == 0 ? digests : Enumerable.Reverse(digests).ToList();
-            return stores[i % stores.Length].TouchCacheBlobsAsync(cache, order, Time.GetUtcNow().AddSeconds(i + 1), None);
+            return stores[i % stores.Length].AddCacheBlobsAsync(cache, order, Time.GetUtcNow().AddSeconds(i + 1), None);
         })));
 
         Assert.Equal(Time.GetUtcNow().AddSeconds(24).ToUnixTimeMilliseconds(), await ScalarAsync("SELECT min(last_access) FROM cache_blobs"));
@@ -249,7 +250,7 @@ public sealed class PostgresMetadataStoreTests : MetadataStoreContract, IClassFi
             {
                 () => store.GetNarInfoAsync(cache, StorePathHash(1), None),
                 () => store.CheckHealthAsync(None),
-                () => store.FindMissingSizedBlobsAsync([new(Digest("a"), 1)], None),
+                () => store.FindMissingSizedBlobsAsync(cache, [new(Digest("a"), 1)], None),
                 () => store.PutNarInfoAsync(cache, NewNarInfo(2), None),
             })
             {

@@ -69,8 +69,8 @@ public sealed class SqliteMetadataStoreTests : MetadataStoreContract
         await Store.RecordBlobAsync(digest, 5, Time.GetUtcNow(), None);
         var later = Time.GetUtcNow().AddHours(2);
 
-        await Store.TouchCacheBlobsAsync(cache, [digest], later, None);
-        await Store.TouchCacheBlobsAsync(cache, [digest], later.AddHours(-1), None);
+        await Store.AddCacheBlobsAsync(cache, [digest], later, None);
+        await Store.AddCacheBlobsAsync(cache, [digest], later.AddHours(-1), None);
         await Store.RecordBlobAsync(digest, 999, later, None);
         await Store.RecordBlobAsync(digest, 999, later.AddHours(-1), None);
 

@@ -42,7 +42,7 @@ public sealed class GarbageCollectorTests : IAsyncLifetime
             var cache = await _index.GetCacheAsync("main", CancellationToken.None)
                 ?? await _index.CreateCacheAsync(new Flywheel.Cache.Index.CacheRecord(0, "main", true, 40, "/nix/store", "main-1:c2VjcmV0", "main-1:cHVibGlj", null, default), CancellationToken.None);
             await _index.RecordBlobAsync(commit.Digest, commit.Size, DateTimeOffset.UtcNow, CancellationToken.None);
-            await _index.TouchCacheBlobsAsync(cache.Id, [commit.Digest], DateTimeOffset.UtcNow, CancellationToken.None);
+            await _index.AddCacheBlobsAsync(cache.Id, [commit.Digest], DateTimeOffset.UtcNow, CancellationToken.None);
         }
 
         return commit.Digest;

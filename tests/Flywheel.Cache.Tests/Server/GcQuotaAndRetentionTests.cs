@@ -69,9 +69,11 @@ public sealed class GcQuotaAndRetentionTests : IAsyncLifetime
             _time.Advance(TimeSpan.FromMinutes(1));
         }
 
-        // blob 0 is read again (most recently used now); blob 1 is also used by another cache.
+        // blob 0 is read again (most recently used now); blob 1 is also uploaded to another cache (its bytes are
+        // stored once). Finding a blob present only through another cache makes it no one else's.
         Assert.NotNull(await _bazel.OpenAsync(bazel, blobs[0], None));
-        Assert.True(await _bazel.ExistsAsync(other, blobs[1], None));
+        Assert.False(await _bazel.ExistsAsync(other, blobs[3], None));
+        Assert.Equal(blobs[1], await PutAsync(other, "blob 1", 100));
         await _access.FlushAsync(None);
         _time.Advance(Grace * 2);
 
@@ -84,7 +86,8 @@ public sealed class GcQuotaAndRetentionTests : IAsyncLifetime
         Assert.True(await StoredAsync(blobs[1]));
         Assert.False(await StoredAsync(blobs[2]));
         Assert.True(await StoredAsync(blobs[3]));
-        Assert.Equal([blobs[2]], await _bazel.FindMissingAsync(blobs, None));
+        Assert.Equal([blobs[1], blobs[2]], await _bazel.FindMissingAsync(bazel, blobs, None));
+        Assert.Equal([blobs[0], blobs[2], blobs[3]], await _bazel.FindMissingAsync(other, blobs, None));
         var usage = await _index.GetCacheUsageAsync(bazel.Id, None);
         Assert.Equal((2L, 200L), (usage.Blobs, usage.BlobBytes));
 

@@ -2,6 +2,7 @@ using System.Net;
 using System.Text;
 using Flywheel.Cache.Compression;
 using Flywheel.Cache.Nix;
+using Flywheel.Cache.Storage;
 using Flywheel.Cache.Tests.Nix;
 
 namespace Flywheel.Cache.Tests.Upstream;
@@ -35,6 +36,11 @@ public sealed class ReadThroughTests : IClassFixture<UpstreamGateway>
         Assert.Equal(nar, await client.GetByteArrayAsync($"/{cache}/{info.Url}"));
         Assert.Equal(1, upstream.Count($"/{hash}.narinfo"));
         Assert.Equal(1, upstream.NarRequests);
+
+        // The pulled NAR file is the cache's own blob (served by its CAS routes), and no other cache's.
+        var fileHash = BlobDigest.Compute(nar).ToHex();
+        Assert.Equal(nar, await client.GetByteArrayAsync($"/{cache}/cas/{fileHash}"));
+        Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync($"/main/cas/{fileHash}")).StatusCode);
 
         upstream.FailWith = 500; // from now on the upstream is no help
         Assert.Equal(text, await client.GetStringAsync($"/{cache}/{hash}.narinfo"));

@@ -28,8 +28,8 @@ internal static class ContentAddressableStorageService
     private static async Task<IGrpcPayload> FindMissingAsync(FindMissingBlobsCall request, GrpcCallContext call)
     {
         var services = call.HttpContext.RequestServices;
-        await services.GetRequiredService<BazelInstances>().ResolveAsync(call.HttpContext, request.InstanceName, TokenScopes.Pull);
-        request.Answer(await services.GetRequiredService<BazelCache>().FindMissingPositionsAsync(request.Digests, call.CancellationToken));
+        var instance = await services.GetRequiredService<BazelInstances>().ResolveAsync(call.HttpContext, request.InstanceName, TokenScopes.Pull);
+        request.Answer(await services.GetRequiredService<BazelCache>().FindMissingPositionsAsync(instance, request.Digests, call.CancellationToken));
         return request;
     }
 
@@ -109,7 +109,7 @@ internal static class ContentAddressableStorageService
     private static async Task GetTreeAsync(GetTreeRequest request, IGrpcStreamWriter<GetTreeResponse> writer, GrpcCallContext call)
     {
         var services = call.HttpContext.RequestServices;
-        await services.GetRequiredService<BazelInstances>().ResolveAsync(call.HttpContext, request.InstanceName, TokenScopes.Pull);
+        var instance = await services.GetRequiredService<BazelInstances>().ResolveAsync(call.HttpContext, request.InstanceName, TokenScopes.Pull);
         var cache = services.GetRequiredService<BazelCache>();
         var root = BazelDigest.From(request.RootDigest, "root_digest");
         if (request.PageSize < 0)
@@ -120,7 +120,7 @@ internal static class ContentAddressableStorageService
         var token = request.PageToken;
         do
         {
-            var page = await cache.GetTreeAsync(root, request.PageSize, token, call.CancellationToken);
+            var page = await cache.GetTreeAsync(instance, root, request.PageSize, token, call.CancellationToken);
             if (page.Directories.Count == 0 && string.IsNullOrEmpty(token))
             {
                 throw CacheException.NotFound($"tree root {root} not found");

@@ -16,10 +16,11 @@ public sealed partial class PostgresMetadataStore
         "result = excluded.result, size = excluded.size, created_at = excluded.created_at, last_access = excluded.last_access";
 
     // The hot path of REAPI FindMissingBlobs: $1 packs distinct digests 32 bytes each (SizedBlobLookup); each slice
-    // is probed on the primary key. The answer is each known digest's index in the pack and its size.
+    // is probed on the cache's memberships by their primary key (cache $3): a cache sees only the blobs it owns. The
+    // answer is each owned digest's index in the pack and its size.
     private const string FindSizedBlobsSql =
-        "SELECT i.n, b.size FROM generate_series(0, $2 - 1) AS i (n) " +
-        "JOIN blobs AS b ON b.digest = substring($1 FROM i.n * 32 + 1 FOR 32)";
+        "SELECT i.n, c.size FROM generate_series(0, $2 - 1) AS i (n) " +
+        "JOIN cache_blobs AS c ON c.cache_id = $3 AND c.digest = substring($1 FROM i.n * 32 + 1 FOR 32)";
 
     // Forward only, rows locked in key order first (see TouchNarInfosSql).
     private const string TouchActionResultsSql =
@@ -63,7 +64,7 @@ public sealed partial class PostgresMetadataStore
             return true;
         }, cancellationToken);
 
-    public async Task<IReadOnlyList<int>> FindMissingSizedBlobsAsync(IReadOnlyList<SizedBlob> blobs, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<int>> FindMissingSizedBlobsAsync(long cacheId, IReadOnlyList<SizedBlob> blobs, CancellationToken cancellationToken)
     {
         using var lookup = SizedBlobLookup.Create(blobs);
         if (lookup.Count == 0)
@@ -71,10 +72,11 @@ public sealed partial class PostgresMetadataStore
             return lookup.MissingPositions();
         }
 
-        return await RunAsync(lookup, static async (connection, lookup, ct) =>
+        return await RunAsync((lookup, cacheId), static async (connection, s, ct) =>
         {
+            var lookup = s.lookup;
             // The pack goes out as a slice of its pooled buffer (Npgsql writes ReadOnlyMemory<byte> as bytea).
-            await using var command = PostgresCommands.Create(connection, FindSizedBlobsSql).With(lookup.Packed).With(lookup.Count);
+            await using var command = PostgresCommands.Create(connection, FindSizedBlobsSql).With(lookup.Packed).With(lookup.Count).With(s.cacheId);
             await using (var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false))
             {
                 while (await reader.ReadAsync(ct).ConfigureAwait(false))

@@ -18,11 +18,20 @@ public sealed partial class PostgresMetadataStore
 
     // Only blobs the index knows join the cache (their size comes from blobs); times only move forward. Rows are
     // written in key order, so two overlapping batches from different gateways cannot deadlock.
-    private const string TouchCacheBlobsSql =
+    private const string AddCacheBlobsSql =
         "INSERT INTO cache_blobs (cache_id, digest, size, last_access) " +
         "SELECT $1, b.digest, b.size, $2 FROM blobs AS b WHERE b.digest = ANY($3) ORDER BY b.digest " +
         "ON CONFLICT (cache_id, digest) DO UPDATE SET last_access = GREATEST(cache_blobs.last_access, excluded.last_access) " +
         "WHERE cache_blobs.last_access < excluded.last_access";
+
+    // Existing memberships only (a read never adds one); forward only, rows locked in key order first (see TouchNarInfosSql).
+    private const string TouchOwnedBlobsSql =
+        "UPDATE cache_blobs AS c SET last_access = GREATEST(c.last_access, $2) " +
+        "FROM (SELECT digest FROM cache_blobs WHERE cache_id = $1 AND digest = ANY($3) AND last_access < $2 " +
+        "ORDER BY digest FOR NO KEY UPDATE) AS l " +
+        "WHERE c.cache_id = $1 AND c.digest = l.digest";
+
+    private const string CacheBlobSizeSql = "SELECT size FROM cache_blobs WHERE cache_id = $1 AND digest = $2";
 
     public Task RecordBlobAsync(BlobDigest digest, long size, DateTimeOffset when, CancellationToken cancellationToken) =>
         RunAsync((digest, size, when), static async (connection, s, ct) =>
@@ -63,7 +72,22 @@ public sealed partial class PostgresMetadataStore
         }, cancellationToken);
     }
 
-    public Task TouchCacheBlobsAsync(long cacheId, IReadOnlyCollection<BlobDigest> digests, DateTimeOffset when, CancellationToken cancellationToken)
+    public Task AddCacheBlobsAsync(long cacheId, IReadOnlyCollection<BlobDigest> digests, DateTimeOffset when, CancellationToken cancellationToken) =>
+        WriteCacheBlobsAsync(AddCacheBlobsSql, cacheId, digests, when, cancellationToken);
+
+    public Task TouchOwnedBlobsAsync(long cacheId, IReadOnlyCollection<BlobDigest> digests, DateTimeOffset when, CancellationToken cancellationToken) =>
+        WriteCacheBlobsAsync(TouchOwnedBlobsSql, cacheId, digests, when, cancellationToken);
+
+    public Task<long?> GetCacheBlobSizeAsync(long cacheId, BlobDigest digest, CancellationToken cancellationToken) =>
+        RunAsync((cacheId, digest), static async (connection, s, ct) =>
+        {
+            await using var command = PostgresCommands.Create(connection, CacheBlobSizeSql).With(s.cacheId).With(s.digest);
+            await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            return await reader.ReadAsync(ct).ConfigureAwait(false) ? reader.GetInt64(0) : (long?)null;
+        }, cancellationToken);
+
+    /// <summary>Runs <see cref="AddCacheBlobsSql"/> or <see cref="TouchOwnedBlobsSql"/> (the same parameters) for a batch.</summary>
+    private Task WriteCacheBlobsAsync(string sql, long cacheId, IReadOnlyCollection<BlobDigest> digests, DateTimeOffset when, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(digests);
         if (digests.Count == 0)
@@ -71,9 +95,9 @@ public sealed partial class PostgresMetadataStore
             return Task.CompletedTask;
         }
 
-        return RunAsync((cacheId, digests, when), static async (connection, s, ct) =>
+        return RunAsync((sql, cacheId, digests, when), static async (connection, s, ct) =>
         {
-            await using var command = PostgresCommands.Create(connection, TouchCacheBlobsSql)
+            await using var command = PostgresCommands.Create(connection, s.sql)
                 .With(s.cacheId).With(ToUnix(s.when)).WithDigests(s.digests);
             return await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
         }, cancellationToken);

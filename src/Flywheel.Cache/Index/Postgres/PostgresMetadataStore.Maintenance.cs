@@ -6,8 +6,8 @@ namespace Flywheel.Cache.Index.Postgres;
 public sealed partial class PostgresMetadataStore
 {
     private const string CacheUsageSql =
-        "SELECT (SELECT count(*) FROM cache_blobs WHERE cache_id = $1), " +
-        "(SELECT COALESCE(sum(size), 0)::bigint FROM cache_blobs WHERE cache_id = $1), " +
+        "SELECT (SELECT count(*) FROM cache_blobs AS c WHERE c.cache_id = $1 AND " + IndexRows.QuotaBlob + "), " +
+        "(SELECT COALESCE(sum(c.size), 0)::bigint FROM cache_blobs AS c WHERE c.cache_id = $1 AND " + IndexRows.QuotaBlob + "), " +
         "(SELECT count(*) FROM narinfos WHERE cache_id = $1), " +
         "(SELECT count(*) FROM nar_files WHERE cache_id = $1), " +
         "(SELECT COALESCE(sum(file_size), 0)::bigint FROM nar_files WHERE cache_id = $1), " +
@@ -15,8 +15,8 @@ public sealed partial class PostgresMetadataStore
         "(SELECT count(*) FROM pins WHERE cache_id = $1)";
 
     private const string LeastRecentCacheBlobsSql =
-        "SELECT digest, size, last_access FROM cache_blobs WHERE cache_id = $1 AND (last_access, digest) > ($2, $3) " +
-        "ORDER BY last_access, digest LIMIT $4";
+        "SELECT c.digest, c.size, c.last_access FROM cache_blobs AS c WHERE c.cache_id = $1 AND (c.last_access, c.digest) > ($2, $3) " +
+        "AND " + IndexRows.QuotaBlob + " ORDER BY c.last_access, c.digest LIMIT $4";
 
     private const string RemoveCacheBlobsSql =
         "DELETE FROM cache_blobs AS c USING unnest($2::bytea[], $3::bigint[]) AS e (digest, last_access) " +
@@ -36,10 +36,13 @@ public sealed partial class PostgresMetadataStore
         "listings AS (DELETE FROM cache_files AS f USING removed WHERE f.cache_id = $1 AND f.path = removed.store_path_hash || '.ls') " +
         "SELECT file_size FROM removed";
 
+    // A NAR record's blob leaves the cache with the record (see IndexRows.QuotaBlob).
     private const string RemoveUnreferencedNarFilesSql =
-        "DELETE FROM nar_files AS n WHERE n.cache_id = $1 AND n.created_at < $2 " +
+        "WITH removed AS (DELETE FROM nar_files AS n WHERE n.cache_id = $1 AND n.created_at < $2 " +
         "AND NOT EXISTS (SELECT 1 FROM narinfos AS i WHERE i.cache_id = n.cache_id AND i.file_hash = n.file_hash) " +
-        "RETURNING file_size";
+        "RETURNING n.file_hash, n.file_size), " +
+        "members AS (DELETE FROM cache_blobs AS c USING removed WHERE c.cache_id = $1 AND c.digest = removed.file_hash) " +
+        "SELECT file_size FROM removed";
 
     private const string BlobPageSql =
         "SELECT digest, count(*) OVER () FROM (SELECT digest FROM blobs WHERE digest > $1 ORDER BY digest LIMIT $2) AS page " +

@@ -14,10 +14,11 @@ public sealed partial class SqliteMetadataStore
         "result = excluded.result, size = excluded.size, created_at = excluded.created_at, last_access = excluded.last_access";
 
     // @digests packs distinct digests 32 bytes each (SizedBlobLookup); a recursive CTE walks it and each slice is
-    // probed on the primary key (CROSS JOIN keeps the walk outside). The answer is each known digest's index and size.
+    // probed on the cache's memberships by their primary key (CROSS JOIN keeps the walk outside): a cache sees only
+    // the blobs it owns. The answer is each owned digest's index and size.
     private const string FindSizedBlobsSql =
         "WITH RECURSIVE i (n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM i WHERE n + 1 < @count) " +
-        "SELECT i.n, b.size FROM i CROSS JOIN blobs AS b WHERE b.digest = substr(@digests, i.n * 32 + 1, 32)";
+        "SELECT i.n, c.size FROM i CROSS JOIN cache_blobs AS c WHERE c.cache_id = @cache_id AND c.digest = substr(@digests, i.n * 32 + 1, 32)";
 
     // Access times only move forward, so late or repeated touches write nothing.
     private const string TouchActionResultsSql =
@@ -69,7 +70,7 @@ public sealed partial class SqliteMetadataStore
             return true;
         }, cancellationToken);
 
-    public async Task<IReadOnlyList<int>> FindMissingSizedBlobsAsync(IReadOnlyList<SizedBlob> blobs, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<int>> FindMissingSizedBlobsAsync(long cacheId, IReadOnlyList<SizedBlob> blobs, CancellationToken cancellationToken)
     {
         using var lookup = SizedBlobLookup.Create(blobs);
         if (lookup.Count == 0)
@@ -77,11 +78,13 @@ public sealed partial class SqliteMetadataStore
             return lookup.MissingPositions();
         }
 
-        return await RunAsync(lookup, static (session, lookup) =>
+        return await RunAsync((lookup, cacheId), static (session, s) =>
         {
-            var command = session.Command(FindSizedBlobsSql, "@count", "@digests");
+            var lookup = s.lookup;
+            var command = session.Command(FindSizedBlobsSql, "@count", "@digests", "@cache_id");
             command.Parameters[0].Value = (long)lookup.Count;
             command.Parameters[1].Value = lookup.Packed.ToArray(); // Microsoft.Data.Sqlite binds whole byte arrays only
+            command.Parameters[2].Value = s.cacheId;
             using (var reader = command.ExecuteReader())
             {
                 while (reader.Read())

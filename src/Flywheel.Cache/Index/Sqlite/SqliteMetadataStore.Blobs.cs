@@ -16,10 +16,17 @@ public sealed partial class SqliteMetadataStore
         "GROUP BY j.value ORDER BY 1";
 
     // Only blobs the index knows join the cache (their size comes from blobs); times only move forward.
-    private const string TouchCacheBlobsSql =
+    private const string AddCacheBlobsSql =
         "INSERT INTO cache_blobs (cache_id, digest, size, last_access) " +
         "SELECT @cache_id, b.digest, b.size, @when FROM blobs AS b WHERE b.digest IN (SELECT unhex(value) FROM json_each(@digests)) " +
         "ON CONFLICT (cache_id, digest) DO UPDATE SET last_access = excluded.last_access WHERE cache_blobs.last_access < excluded.last_access";
+
+    // Existing memberships only: a read never adds one.
+    private const string TouchOwnedBlobsSql =
+        "UPDATE cache_blobs SET last_access = @when " +
+        "WHERE cache_id = @cache_id AND digest IN (SELECT unhex(value) FROM json_each(@digests)) AND last_access < @when";
+
+    private const string CacheBlobSizeSql = "SELECT size FROM cache_blobs WHERE cache_id = @cache_id AND digest = @digest";
 
     public Task RecordBlobAsync(BlobDigest digest, long size, DateTimeOffset when, CancellationToken cancellationToken) =>
         RunAsync((digest, size, when), static (session, s) =>
@@ -64,7 +71,24 @@ public sealed partial class SqliteMetadataStore
         }, cancellationToken);
     }
 
-    public Task TouchCacheBlobsAsync(long cacheId, IReadOnlyCollection<BlobDigest> digests, DateTimeOffset when, CancellationToken cancellationToken)
+    public Task AddCacheBlobsAsync(long cacheId, IReadOnlyCollection<BlobDigest> digests, DateTimeOffset when, CancellationToken cancellationToken) =>
+        WriteCacheBlobsAsync(AddCacheBlobsSql, cacheId, digests, when, cancellationToken);
+
+    public Task TouchOwnedBlobsAsync(long cacheId, IReadOnlyCollection<BlobDigest> digests, DateTimeOffset when, CancellationToken cancellationToken) =>
+        WriteCacheBlobsAsync(TouchOwnedBlobsSql, cacheId, digests, when, cancellationToken);
+
+    public Task<long?> GetCacheBlobSizeAsync(long cacheId, BlobDigest digest, CancellationToken cancellationToken) =>
+        RunAsync((cacheId, digest), static (session, s) =>
+        {
+            var command = session.Command(CacheBlobSizeSql, "@cache_id", "@digest");
+            command.Parameters[0].Value = s.cacheId;
+            command.Parameters[1].Value = s.digest.ToBytes();
+            using var reader = command.ExecuteReader();
+            return reader.Read() ? reader.GetInt64(0) : (long?)null;
+        }, cancellationToken);
+
+    /// <summary>Runs <see cref="AddCacheBlobsSql"/> or <see cref="TouchOwnedBlobsSql"/> (the same parameters) for a batch.</summary>
+    private Task WriteCacheBlobsAsync(string sql, long cacheId, IReadOnlyCollection<BlobDigest> digests, DateTimeOffset when, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(digests);
         if (digests.Count == 0)
@@ -73,9 +97,9 @@ public sealed partial class SqliteMetadataStore
         }
 
         var list = digests as IReadOnlyList<BlobDigest> ?? [.. digests];
-        return RunAsync((cacheId, json: SqliteJson.DigestArray(list), when), static (session, s) =>
+        return RunAsync((sql, cacheId, json: SqliteJson.DigestArray(list), when), static (session, s) =>
         {
-            var command = session.Command(TouchCacheBlobsSql, "@cache_id", "@when", "@digests");
+            var command = session.Command(s.sql, "@cache_id", "@when", "@digests");
             command.Parameters[0].Value = s.cacheId;
             command.Parameters[1].Value = ToUnix(s.when);
             command.Parameters[2].Value = s.json;

@@ -6,8 +6,8 @@ namespace Flywheel.Cache.Index.Sqlite;
 public sealed partial class SqliteMetadataStore
 {
     private const string CacheUsageSql =
-        "SELECT (SELECT COUNT(*) FROM cache_blobs WHERE cache_id = @cache_id), " +
-        "(SELECT COALESCE(SUM(size), 0) FROM cache_blobs WHERE cache_id = @cache_id), " +
+        "SELECT (SELECT COUNT(*) FROM cache_blobs AS c WHERE c.cache_id = @cache_id AND " + IndexRows.QuotaBlob + "), " +
+        "(SELECT COALESCE(SUM(c.size), 0) FROM cache_blobs AS c WHERE c.cache_id = @cache_id AND " + IndexRows.QuotaBlob + "), " +
         "(SELECT COUNT(*) FROM narinfos WHERE cache_id = @cache_id), " +
         "(SELECT COUNT(*) FROM nar_files WHERE cache_id = @cache_id), " +
         "(SELECT COALESCE(SUM(file_size), 0) FROM nar_files WHERE cache_id = @cache_id), " +
@@ -15,8 +15,9 @@ public sealed partial class SqliteMetadataStore
         "(SELECT COUNT(*) FROM pins WHERE cache_id = @cache_id)";
 
     private const string LeastRecentCacheBlobsSql =
-        "SELECT digest, size, last_access FROM cache_blobs WHERE cache_id = @cache_id AND (last_access, digest) > (@after_access, @after_digest) " +
-        "ORDER BY last_access, digest LIMIT @limit";
+        "SELECT c.digest, c.size, c.last_access FROM cache_blobs AS c WHERE c.cache_id = @cache_id " +
+        "AND (c.last_access, c.digest) > (@after_access, @after_digest) AND " + IndexRows.QuotaBlob + " " +
+        "ORDER BY c.last_access, c.digest LIMIT @limit";
 
     private const string RemoveCacheBlobsSql =
         "DELETE FROM cache_blobs WHERE cache_id = @cache_id AND (digest, last_access) IN " +
@@ -41,7 +42,11 @@ public sealed partial class SqliteMetadataStore
     private const string RemoveUnreferencedNarFilesSql =
         "DELETE FROM nar_files AS n WHERE n.cache_id = @cache_id AND n.created_at < @before " +
         "AND NOT EXISTS (SELECT 1 FROM narinfos AS i WHERE i.cache_id = n.cache_id AND i.file_hash = n.file_hash) " +
-        "RETURNING file_size";
+        "RETURNING file_hash, file_size";
+
+    // A NAR record's blob leaves the cache with the record (see IndexRows.QuotaBlob).
+    private const string RemoveNarFileBlobsSql =
+        "DELETE FROM cache_blobs WHERE cache_id = @cache_id AND digest IN (SELECT unhex(value) FROM json_each(@digests))";
 
     private const string BlobPageSql =
         "SELECT MAX(digest), COUNT(*) FROM (SELECT digest FROM blobs WHERE digest > @after ORDER BY digest LIMIT @limit)";
@@ -177,10 +182,33 @@ public sealed partial class SqliteMetadataStore
     public Task<RemovedEntries> RemoveUnreferencedNarFilesAsync(long cacheId, DateTimeOffset before, CancellationToken cancellationToken) =>
         RunAsync((cacheId, before), static (session, s) =>
         {
+            using var transaction = session.Connection.BeginTransaction(deferred: false);
             var command = session.Command(RemoveUnreferencedNarFilesSql, "@cache_id", "@before");
+            command.Transaction = transaction;
             command.Parameters[0].Value = s.cacheId;
             command.Parameters[1].Value = ToUnix(s.before);
-            return SumSizes(command);
+            var removed = new List<BlobDigest>();
+            long bytes = 0;
+            using (var reader = command.ExecuteReader())
+            {
+                while (reader.Read())
+                {
+                    removed.Add(session.ReadDigest(reader, 0));
+                    bytes += reader.GetInt64(1);
+                }
+            }
+
+            if (removed.Count > 0)
+            {
+                var members = session.Command(RemoveNarFileBlobsSql, "@cache_id", "@digests");
+                members.Transaction = transaction;
+                members.Parameters[0].Value = s.cacheId;
+                members.Parameters[1].Value = SqliteJson.DigestArray(removed);
+                members.ExecuteNonQuery();
+            }
+
+            transaction.Commit();
+            return new RemovedEntries(removed.Count, bytes);
         }, cancellationToken);
 
     public Task<BlobSweepPage> SweepUnreferencedBlobsAsync(

@@ -14,11 +14,14 @@ public sealed class ReapiClient : IDisposable
     private const string ByteStream = "/google.bytestream.ByteStream/";
     private readonly GrpcClient _client;
     private readonly string? _token;
+    private readonly string _instance;
 
-    public ReapiClient(Uri address, string? token)
+    /// <param name="instance">The instance_name the CAS and action cache calls carry ("": the default instance).</param>
+    public ReapiClient(Uri address, string? token, string instance = "")
     {
         _client = new GrpcClient(address);
         _token = token;
+        _instance = instance;
     }
 
     public GrpcCallOptions Options()
@@ -37,14 +40,14 @@ public sealed class ReapiClient : IDisposable
 
     public Task<FindMissingBlobsResponse> FindMissingAsync(params Digest[] digests)
     {
-        var request = new FindMissingBlobsRequest();
+        var request = new FindMissingBlobsRequest { InstanceName = _instance };
         request.BlobDigests.AddRange(digests);
         return _client.UnaryAsync(Cas + "FindMissingBlobs", request, FindMissingBlobsResponse.Parser, Options());
     }
 
     public Task<BatchUpdateBlobsResponse> BatchUpdateAsync(params (Digest Digest, byte[] Data)[] blobs)
     {
-        var request = new BatchUpdateBlobsRequest();
+        var request = new BatchUpdateBlobsRequest { InstanceName = _instance };
         foreach (var (digest, data) in blobs)
         {
             request.Requests.Add(new BatchUpdateBlobsRequest.Types.Request { Digest = digest, Data = ByteString.CopyFrom(data) });
@@ -55,7 +58,7 @@ public sealed class ReapiClient : IDisposable
 
     public Task<BatchReadBlobsResponse> BatchReadAsync(params Digest[] digests)
     {
-        var request = new BatchReadBlobsRequest();
+        var request = new BatchReadBlobsRequest { InstanceName = _instance };
         request.Digests.AddRange(digests);
         return _client.UnaryAsync(Cas + "BatchReadBlobs", request, BatchReadBlobsResponse.Parser, Options());
     }
@@ -63,7 +66,7 @@ public sealed class ReapiClient : IDisposable
     public async Task<List<GetTreeResponse>> GetTreeAsync(Digest root, int pageSize = 0)
     {
         var pages = new List<GetTreeResponse>();
-        await foreach (var page in _client.ServerStreamingAsync(Cas + "GetTree", new GetTreeRequest { RootDigest = root, PageSize = pageSize }, GetTreeResponse.Parser, Options()))
+        await foreach (var page in _client.ServerStreamingAsync(Cas + "GetTree", new GetTreeRequest { InstanceName = _instance, RootDigest = root, PageSize = pageSize }, GetTreeResponse.Parser, Options()))
         {
             pages.Add(page);
         }
@@ -72,10 +75,10 @@ public sealed class ReapiClient : IDisposable
     }
 
     public Task<ActionResult> GetActionResultAsync(Digest action, bool inlineStdout = false) =>
-        _client.UnaryAsync(Ac + "GetActionResult", new GetActionResultRequest { ActionDigest = action, InlineStdout = inlineStdout }, ActionResult.Parser, Options());
+        _client.UnaryAsync(Ac + "GetActionResult", new GetActionResultRequest { InstanceName = _instance, ActionDigest = action, InlineStdout = inlineStdout }, ActionResult.Parser, Options());
 
     public Task<ActionResult> UpdateActionResultAsync(Digest action, ActionResult result) =>
-        _client.UnaryAsync(Ac + "UpdateActionResult", new UpdateActionResultRequest { ActionDigest = action, ActionResult = result }, ActionResult.Parser, Options());
+        _client.UnaryAsync(Ac + "UpdateActionResult", new UpdateActionResultRequest { InstanceName = _instance, ActionDigest = action, ActionResult = result }, ActionResult.Parser, Options());
 
     public async Task<byte[]> ReadAsync(string resourceName, long offset = 0, long limit = 0)
     {
