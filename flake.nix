@@ -49,11 +49,10 @@
             jq
             openssl # nix/update-deps.sh
           ];
-          # The daemon P/Invokes libzstd, liblzma and libbz2 by soname.
+          # The daemon P/Invokes liblzma and libbz2 by soname (zstd is managed: ZstdSharp).
           LD_LIBRARY_PATH = lib.makeLibraryPath (
             with pkgs;
             [
-              zstd
               xz
               bzip2
             ]

@@ -2,7 +2,6 @@
   lib,
   buildDotnetModule,
   dotnetCorePackages,
-  zstd,
   xz,
   bzip2,
   version ? "0.1.0",
@@ -40,10 +39,9 @@ buildDotnetModule {
   # AssemblyName is `flywheel`; only that apphost goes to $out/bin.
   executables = [ "flywheel" ];
 
-  # The daemon P/Invokes libzstd.so.1, liblzma.so.5 and libbz2.so.1.0 by soname; the wrapper puts these
-  # on LD_LIBRARY_PATH.
+  # The daemon P/Invokes liblzma.so.5 and libbz2.so.1.0 by soname; the wrapper puts these on
+  # LD_LIBRARY_PATH. zstd is managed code (ZstdSharp.Port), nothing native.
   runtimeDeps = [
-    zstd
     xz
     bzip2
   ];

@@ -50,7 +50,7 @@ public sealed class GarbageCollector
         if (held is null)
         {
             _logger.LogInformation("garbage collection skipped: another gateway is collecting");
-            _metrics.GcRuns.Add(1, new KeyValuePair<string, object?>("result", "skipped"));
+            _metrics.RecordGcRun("skipped");
             return new GcReport { Ran = false, DryRun = dryRun, Duration = Stopwatch.GetElapsedTime(started) };
         }
 
@@ -62,13 +62,13 @@ public sealed class GarbageCollector
             report = report with { UnreferencedBlobs = await SweepUnreferencedAsync(dryRun, cancellationToken) };
             report = await SweepOrphansAsync(report, cancellationToken);
             report = report with { Duration = Stopwatch.GetElapsedTime(started) };
-            _metrics.GcRuns.Add(1, new KeyValuePair<string, object?>("result", "completed"));
+            _metrics.RecordGcRun("completed");
             _logger.LogInformation("garbage collection: {Report}", report);
             return report;
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            _metrics.GcRuns.Add(1, new KeyValuePair<string, object?>("result", "failed"));
+            _metrics.RecordGcRun("failed");
             throw;
         }
     }
@@ -174,9 +174,7 @@ public sealed class GarbageCollector
                 if (await _blobs.DeleteAsync(blob.Digest, cancellationToken))
                 {
                     removed++;
-                    var reason = new KeyValuePair<string, object?>("reason", "orphan");
-                    _metrics.GcRemovedBlobs.Add(1, reason);
-                    _metrics.GcRemovedBytes.Add(blob.Size, reason);
+                    _metrics.RecordGcRemovedBlob("orphan", blob.Size);
                 }
             }
 

@@ -1,26 +1,19 @@
+using Prometheus;
+
 namespace Flywheel.Cache.Server.Metrics;
 
 public static class MetricsEndpointExtensions
 {
     /// <summary>
-    /// Serves the Prometheus exposition at <paramref name="pattern"/> (GET). Needs
-    /// <see cref="MetricsServiceCollectionExtensions.AddFlywheelMetrics"/>; starts the exporter and the process
-    /// gauges now, so measurements from the first request on are counted.
+    /// Serves this host's registry at <paramref name="pattern"/> through prometheus-net's exporter (the Prometheus
+    /// text format, or OpenMetrics when the scraper asks for it). Needs
+    /// <see cref="MetricsServiceCollectionExtensions.AddFlywheelMetrics"/>.
     /// </summary>
     public static IEndpointConventionBuilder MapPrometheusMetrics(this IEndpointRouteBuilder endpoints, string pattern = "/metrics")
     {
         ArgumentNullException.ThrowIfNull(endpoints);
-        var exporter = endpoints.ServiceProvider.GetService<PrometheusExporter>()
+        var metrics = endpoints.ServiceProvider.GetService<FlywheelMetrics>()
             ?? throw new InvalidOperationException("MapPrometheusMetrics needs services.AddFlywheelMetrics() first.");
-        _ = endpoints.ServiceProvider.GetRequiredService<ProcessMetrics>();
-        _ = endpoints.ServiceProvider.GetRequiredService<FlywheelMetrics>();
-
-        return endpoints.MapGet(pattern, async context =>
-        {
-            context.Response.ContentType = PrometheusExporter.ContentType;
-            context.Response.Headers.CacheControl = "no-store";
-            exporter.Write(context.Response.BodyWriter);
-            await context.Response.BodyWriter.FlushAsync(context.RequestAborted);
-        });
+        return endpoints.MapMetrics(settings => settings.Registry = metrics.Registry, pattern);
     }
 }

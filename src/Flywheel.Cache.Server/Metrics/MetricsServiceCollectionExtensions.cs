@@ -1,31 +1,25 @@
-using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Prometheus;
 
 namespace Flywheel.Cache.Server.Metrics;
 
 public static class MetricsServiceCollectionExtensions
 {
     /// <summary>
-    /// Registers <see cref="FlywheelMetrics"/>, <see cref="ProcessMetrics"/> and the <see cref="PrometheusExporter"/>.
-    /// The exporter exports meters from this host's <see cref="IMeterFactory"/> (and static meters) whose name starts
-    /// with <see cref="PrometheusExporterOptions.MeterNamePrefix"/>, so two hosts in one process do not mix.
+    /// Registers this host's prometheus-net <see cref="CollectorRegistry"/> (a new one, not the process-wide default,
+    /// so two hosts in one process do not mix), with prometheus-net's process and runtime metrics in it, and
+    /// <see cref="FlywheelMetrics"/> on it.
     /// </summary>
-    public static IServiceCollection AddFlywheelMetrics(this IServiceCollection services, Action<PrometheusExporterOptions>? configure = null)
+    public static IServiceCollection AddFlywheelMetrics(this IServiceCollection services)
     {
         ArgumentNullException.ThrowIfNull(services);
-        services.AddMetrics();
-        services.TryAddSingleton<FlywheelMetrics>();
-        services.TryAddSingleton<ProcessMetrics>();
-        services.TryAddSingleton(provider =>
+        services.TryAddSingleton(_ =>
         {
-            var factory = provider.GetRequiredService<IMeterFactory>();
-            var options = new PrometheusExporterOptions
-            {
-                MeterFilter = meter => meter.Scope is null || ReferenceEquals(meter.Scope, factory),
-            };
-            configure?.Invoke(options);
-            return new PrometheusExporter(options);
+            var registry = Prometheus.Metrics.NewCustomRegistry();
+            DotNetStats.Register(registry);
+            return registry;
         });
+        services.TryAddSingleton(provider => new FlywheelMetrics(provider.GetRequiredService<CollectorRegistry>()));
         return services;
     }
 }

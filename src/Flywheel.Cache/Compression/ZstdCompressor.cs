@@ -1,12 +1,13 @@
 using System.Buffers;
-using Flywheel.Cache.Compression.Native;
-using static Flywheel.Cache.Compression.Native.LibZstd;
+using ZstdSharp.Unsafe;
+using static ZstdSharp.Unsafe.Methods;
 
 namespace Flywheel.Cache.Compression;
 
 /// <summary>
-/// A push-based zstd compressor through the system libzstd: chunks in, compressed bytes written straight into
+/// A push-based zstd compressor through ZstdSharp: chunks in, compressed bytes written straight into
 /// an <see cref="IBufferWriter{T}"/>; <see cref="Finish"/> ends the frame. One instance makes one frame.
+/// ZstdSharp is the managed port of libzstd; its streaming API is libzstd's.
 /// </summary>
 public sealed unsafe class ZstdCompressor : IDisposable
 {
@@ -15,22 +16,22 @@ public sealed unsafe class ZstdCompressor : IDisposable
     // ZSTD_CStreamOutSize() is ~128 KiB; any size works, this is what we ask the writer for.
     private const int ChunkHint = 64 * 1024;
 
-    private nint _stream;
+    private ZSTD_CCtx_s* _stream;
 
     public ZstdCompressor(int level = DefaultLevel)
     {
-        _stream = CreateCStream();
-        if (_stream == 0)
+        _stream = ZSTD_createCStream();
+        if (_stream == null)
         {
             throw new InvalidOperationException("ZSTD_createCStream failed");
         }
 
-        var ret = CctxSetParameter(_stream, CompressionLevelParameter, level);
-        if (IsError(ret) != 0)
+        var ret = ZSTD_CCtx_setParameter(_stream, ZSTD_cParameter.ZSTD_c_compressionLevel, level);
+        if (ZSTD_isError(ret))
         {
-            FreeCStream(_stream);
-            _stream = 0;
-            throw new ArgumentOutOfRangeException(nameof(level), level, $"zstd rejected the level: {ErrorName(ret)}");
+            ZSTD_freeCStream(_stream);
+            _stream = null;
+            throw new ArgumentOutOfRangeException(nameof(level), level, $"zstd rejected the level: {ZSTD_getErrorName(ret)}");
         }
     }
 
@@ -39,7 +40,7 @@ public sealed unsafe class ZstdCompressor : IDisposable
         ArgumentNullException.ThrowIfNull(output);
         if (!input.IsEmpty)
         {
-            Run(input, EndContinue, output);
+            Run(input, ZSTD_EndDirective.ZSTD_e_continue, output);
         }
     }
 
@@ -47,15 +48,15 @@ public sealed unsafe class ZstdCompressor : IDisposable
     public void Finish(IBufferWriter<byte> output)
     {
         ArgumentNullException.ThrowIfNull(output);
-        Run(default, EndEnd, output);
+        Run(default, ZSTD_EndDirective.ZSTD_e_end, output);
     }
 
-    private void Run(ReadOnlySpan<byte> input, int directive, IBufferWriter<byte> output)
+    private void Run(ReadOnlySpan<byte> input, ZSTD_EndDirective directive, IBufferWriter<byte> output)
     {
-        ObjectDisposedException.ThrowIf(_stream == 0, this);
+        ObjectDisposedException.ThrowIf(_stream == null, this);
         fixed (byte* inPtr = input)
         {
-            var inBuffer = new InBuffer { Src = inPtr, Size = (nuint)input.Length, Pos = 0 };
+            var inBuffer = new ZSTD_inBuffer_s { src = inPtr, size = (nuint)input.Length, pos = 0 };
             while (true)
             {
                 var span = output.GetSpan(ChunkHint);
@@ -63,19 +64,19 @@ public sealed unsafe class ZstdCompressor : IDisposable
                 int written;
                 fixed (byte* outPtr = span)
                 {
-                    var outBuffer = new OutBuffer { Dst = outPtr, Size = (nuint)span.Length, Pos = 0 };
-                    remaining = CompressStream2(_stream, &outBuffer, &inBuffer, directive);
-                    written = (int)outBuffer.Pos;
+                    var outBuffer = new ZSTD_outBuffer_s { dst = outPtr, size = (nuint)span.Length, pos = 0 };
+                    remaining = ZSTD_compressStream2(_stream, &outBuffer, &inBuffer, directive);
+                    written = (int)outBuffer.pos;
                 }
 
-                if (IsError(remaining) != 0)
+                if (ZSTD_isError(remaining))
                 {
-                    throw new InvalidOperationException($"zstd compression failed: {ErrorName(remaining)}");
+                    throw new InvalidOperationException($"zstd compression failed: {ZSTD_getErrorName(remaining)}");
                 }
 
                 output.Advance(written);
-                var inputDone = inBuffer.Pos == inBuffer.Size;
-                if (directive == EndContinue ? inputDone : inputDone && remaining == 0)
+                var inputDone = inBuffer.pos == inBuffer.size;
+                if (directive == ZSTD_EndDirective.ZSTD_e_continue ? inputDone : inputDone && remaining == 0)
                 {
                     return;
                 }
@@ -95,10 +96,10 @@ public sealed unsafe class ZstdCompressor : IDisposable
 
     public void Dispose()
     {
-        if (_stream != 0)
+        if (_stream != null)
         {
-            FreeCStream(_stream);
-            _stream = 0;
+            ZSTD_freeCStream(_stream);
+            _stream = null;
         }
     }
 }

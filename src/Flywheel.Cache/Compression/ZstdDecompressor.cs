@@ -1,12 +1,15 @@
-using Flywheel.Cache.Compression.Native;
-using static Flywheel.Cache.Compression.Native.LibZstd;
+using ZstdSharp.Unsafe;
+using static ZstdSharp.Unsafe.Methods;
 
 namespace Flywheel.Cache.Compression;
 
-/// <summary>zstd (<c>.nar.zst</c>) through the system libzstd; several frames in a row are decoded as one stream.</summary>
+/// <summary>
+/// zstd (<c>.nar.zst</c>) through ZstdSharp, the managed port of libzstd (its streaming API, unchanged);
+/// several frames in a row are decoded as one stream. The context lives in unmanaged memory ZstdSharp allocates.
+/// </summary>
 public sealed unsafe class ZstdDecompressor : IDecompressor
 {
-    private nint _stream;
+    private ZSTD_DCtx_s* _stream;
     private PooledBuffer _buffer;
     private bool _sawInput;
 
@@ -15,18 +18,18 @@ public sealed unsafe class ZstdDecompressor : IDecompressor
 
     public ZstdDecompressor()
     {
-        _stream = CreateDStream();
-        if (_stream == 0)
+        _stream = ZSTD_createDStream();
+        if (_stream == null)
         {
             throw new InvalidOperationException("ZSTD_createDStream failed");
         }
 
-        var ret = InitDStream(_stream);
-        if (IsError(ret) != 0)
+        var ret = ZSTD_initDStream(_stream);
+        if (ZSTD_isError(ret))
         {
-            FreeDStream(_stream);
-            _stream = 0;
-            throw new InvalidOperationException($"ZSTD_initDStream failed: {ErrorName(ret)}");
+            ZSTD_freeDStream(_stream);
+            _stream = null;
+            throw new InvalidOperationException($"ZSTD_initDStream failed: {ZSTD_getErrorName(ret)}");
         }
 
         _buffer = PooledBuffer.Rent();
@@ -34,7 +37,7 @@ public sealed unsafe class ZstdDecompressor : IDecompressor
 
     public void Decompress(ReadOnlySpan<byte> input, IDecompressedSink sink)
     {
-        ObjectDisposedException.ThrowIf(_stream == 0, this);
+        ObjectDisposedException.ThrowIf(_stream == null, this);
         if (input.IsEmpty)
         {
             return;
@@ -45,24 +48,24 @@ public sealed unsafe class ZstdDecompressor : IDecompressor
         fixed (byte* inPtr = input)
         fixed (byte* outPtr = output)
         {
-            var inBuffer = new InBuffer { Src = inPtr, Size = (nuint)input.Length, Pos = 0 };
+            var inBuffer = new ZSTD_inBuffer_s { src = inPtr, size = (nuint)input.Length, pos = 0 };
             while (true)
             {
-                var outBuffer = new OutBuffer { Dst = outPtr, Size = (nuint)output.Length, Pos = 0 };
-                var ret = DecompressStream(_stream, &outBuffer, &inBuffer);
-                if (IsError(ret) != 0)
+                var outBuffer = new ZSTD_outBuffer_s { dst = outPtr, size = (nuint)output.Length, pos = 0 };
+                var ret = ZSTD_decompressStream(_stream, &outBuffer, &inBuffer);
+                if (ZSTD_isError(ret))
                 {
-                    DecompressionErrors.Invalid("zstd", ErrorName(ret));
+                    DecompressionErrors.Invalid("zstd", ZSTD_getErrorName(ret));
                 }
 
                 _lastHint = ret;
-                if (outBuffer.Pos > 0)
+                if (outBuffer.pos > 0)
                 {
-                    sink.Write(output.AsSpan(0, (int)outBuffer.Pos));
+                    sink.Write(output.AsSpan(0, (int)outBuffer.pos));
                 }
 
-                var outputFull = outBuffer.Pos == outBuffer.Size;
-                if (inBuffer.Pos == inBuffer.Size && (!outputFull || ret == 0))
+                var outputFull = outBuffer.pos == outBuffer.size;
+                if (inBuffer.pos == inBuffer.size && (!outputFull || ret == 0))
                 {
                     return;
                 }
@@ -72,7 +75,7 @@ public sealed unsafe class ZstdDecompressor : IDecompressor
 
     public void Finish(IDecompressedSink sink)
     {
-        ObjectDisposedException.ThrowIf(_stream == 0, this);
+        ObjectDisposedException.ThrowIf(_stream == null, this);
         if (!_sawInput)
         {
             DecompressionErrors.Invalid("zstd", "no data");
@@ -86,10 +89,10 @@ public sealed unsafe class ZstdDecompressor : IDecompressor
 
     public void Dispose()
     {
-        if (_stream != 0)
+        if (_stream != null)
         {
-            FreeDStream(_stream);
-            _stream = 0;
+            ZSTD_freeDStream(_stream);
+            _stream = null;
             _buffer.Return();
         }
     }

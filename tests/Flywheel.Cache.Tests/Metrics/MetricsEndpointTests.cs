@@ -77,19 +77,55 @@ public sealed class MetricsEndpointTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Metrics_endpoint_speaks_the_prometheus_text_format_with_process_gauges()
+    public async Task Metrics_endpoint_speaks_the_prometheus_text_format_with_the_library_process_metrics()
     {
         using var response = await _client.GetAsync("/metrics");
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.Equal(PrometheusExporter.ContentType, response.Content.Headers.ContentType!.ToString());
+        Assert.Equal("text/plain; version=0.0.4; charset=utf-8", response.Content.Headers.ContentType!.ToString());
 
+        // prometheus-net's process and runtime metrics (DotNetStats), under its names.
         var text = await response.Content.ReadAsStringAsync();
-        Assert.Contains("# TYPE process_resident_memory_bytes gauge\n", text, StringComparison.Ordinal);
         Assert.Contains("# TYPE process_cpu_seconds_total counter\n", text, StringComparison.Ordinal);
         Assert.Contains("# TYPE process_start_time_seconds gauge\n", text, StringComparison.Ordinal);
-        Assert.Contains("# TYPE dotnet_gc_heap_size_bytes gauge\n", text, StringComparison.Ordinal);
-        Assert.Contains("dotnet_gc_collections_total{generation=\"gen0\"} ", text, StringComparison.Ordinal);
+        Assert.Contains("# TYPE process_working_set_bytes gauge\n", text, StringComparison.Ordinal);
+        Assert.Contains("# TYPE dotnet_total_memory_bytes gauge\n", text, StringComparison.Ordinal);
+        Assert.Contains("dotnet_collection_count_total{generation=\"0\"} ", text, StringComparison.Ordinal);
         Assert.True(text.EndsWith('\n'));
+    }
+
+    [Fact]
+    public async Task Metrics_endpoint_answers_openmetrics_when_the_scraper_asks_for_it()
+    {
+        Assert.Equal(HttpStatusCode.OK, (await _client.GetAsync("/main/known.narinfo")).StatusCode);
+        await ScrapeUntilAsync("flywheel_narinfo_lookups_total{cache=\"main\",result=\"hit\"} 1\n");
+
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/metrics");
+        request.Headers.Accept.ParseAdd("application/openmetrics-text; version=1.0.0");
+        using var response = await _client.SendAsync(request);
+        Assert.Equal("application/openmetrics-text", response.Content.Headers.ContentType!.MediaType);
+
+        // The family is named without _total there, its samples keep the names dashboards query.
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.Contains("# TYPE flywheel_narinfo_lookups counter\n", text, StringComparison.Ordinal);
+        Assert.Contains("flywheel_narinfo_lookups_total{cache=\"main\",result=\"hit\"} 1.0\n", text, StringComparison.Ordinal);
+        Assert.EndsWith("# EOF\n", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Each_host_counts_in_a_registry_of_its_own()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.Services.AddFlywheelMetrics();
+        await using var other = builder.Build();
+        var otherMetrics = other.Services.GetRequiredService<FlywheelMetrics>();
+        otherMetrics.RecordNarInfoLookup("elsewhere", hit: true);
+
+        var mine = _app.Services.GetRequiredService<FlywheelMetrics>();
+        Assert.NotSame(mine.Registry, otherMetrics.Registry);
+        Assert.NotSame(Prometheus.Metrics.DefaultRegistry, mine.Registry);
+        Assert.Equal(1, otherMetrics.NarInfoLookups.WithLabels("elsewhere", "hit").Value);
+        Assert.DoesNotContain("elsewhere", await _client.GetStringAsync("/metrics"), StringComparison.Ordinal);
     }
 
     private async Task<string> ScrapeUntilAsync(string expected)

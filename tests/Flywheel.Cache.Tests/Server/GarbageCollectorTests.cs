@@ -1,10 +1,8 @@
-using System.Diagnostics.Metrics;
 using Flywheel.Cache.Index.Sqlite;
 using Flywheel.Cache.Server.Maintenance;
 using Flywheel.Cache.Server.Metrics;
 using Flywheel.Cache.Storage;
 using Flywheel.Cache.Storage.Disk;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Flywheel.Cache.Tests.Server;
@@ -16,7 +14,7 @@ namespace Flywheel.Cache.Tests.Server;
 public sealed class GarbageCollectorTests : IAsyncLifetime
 {
     private readonly string _folder = Path.Combine(Path.GetTempPath(), "flywheel-gc-" + Guid.NewGuid().ToString("N"));
-    private readonly ServiceProvider _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+    private readonly FlywheelMetrics _metrics = new(Prometheus.Metrics.NewCustomRegistry());
     private DiskBlobStore _blobs = null!;
     private SqliteMetadataStore _index = null!;
 
@@ -30,7 +28,7 @@ public sealed class GarbageCollectorTests : IAsyncLifetime
 
     private GarbageCollector Collector(TimeSpan grace) => new(
         _blobs, _index, TimeProvider.System, new GcOptions(TimeSpan.Zero, grace),
-        new FlywheelMetrics(_services.GetRequiredService<IMeterFactory>()), NullLogger<GarbageCollector>.Instance);
+        _metrics, NullLogger<GarbageCollector>.Instance);
 
     /// <summary>Stores a blob; when <paramref name="record"/>, the index records it as a blob the cache <c>main</c> uses.</summary>
     private async Task<BlobDigest> StoreAsync(string content, bool record)
@@ -54,24 +52,6 @@ public sealed class GarbageCollectorTests : IAsyncLifetime
         var known = await StoreAsync("known", record: true);
         var orphan = await StoreAsync("orphan", record: false);
         await Task.Delay(50);
-        var removed = new Dictionary<string, long>();
-        using var listener = new MeterListener();
-        listener.InstrumentPublished = (instrument, l) =>
-        {
-            if (instrument.Meter.Name == FlywheelMetrics.MeterName && instrument.Name.StartsWith("flywheel.gc.", StringComparison.Ordinal))
-            {
-                l.EnableMeasurementEvents(instrument);
-            }
-        };
-        listener.SetMeasurementEventCallback<long>((instrument, value, _, _) =>
-        {
-            lock (removed)
-            {
-                removed[instrument.Name] = removed.GetValueOrDefault(instrument.Name) + value;
-            }
-        });
-        listener.Start();
-
         var report = await Collector(TimeSpan.FromMilliseconds(10)).RunAsync(dryRun: false, CancellationToken.None);
         Assert.True(report.Ran);
         Assert.Equal(2, report.BlobsScanned);
@@ -80,9 +60,9 @@ public sealed class GarbageCollectorTests : IAsyncLifetime
         Assert.Equal(1, report.OrphansRemoved);
         Assert.NotNull(await _blobs.OpenAsync(known, CancellationToken.None));
         Assert.Null(await _blobs.OpenAsync(orphan, CancellationToken.None));
-        Assert.Equal(1, removed["flywheel.gc.removed_blobs"]);
-        Assert.Equal("orphan".Length, removed["flywheel.gc.removed"]);
-        Assert.Equal(1, removed["flywheel.gc.runs"]);
+        Assert.Equal(1, _metrics.GcRemovedBlobs.WithLabels("orphan").Value);
+        Assert.Equal("orphan".Length, _metrics.GcRemovedBytes.WithLabels("orphan").Value);
+        Assert.Equal(1, _metrics.GcRuns.WithLabels("completed").Value);
     }
 
     [Fact]
@@ -117,7 +97,6 @@ public sealed class GarbageCollectorTests : IAsyncLifetime
     public Task DisposeAsync()
     {
         _index.Dispose();
-        _services.Dispose();
         Directory.Delete(_folder, recursive: true);
         return Task.CompletedTask;
     }

@@ -1,4 +1,3 @@
-using System.Diagnostics.Metrics;
 using System.Text;
 using Flywheel.Cache.Bazel;
 using Flywheel.Cache.Caches;
@@ -9,7 +8,6 @@ using Flywheel.Cache.Server.Metrics;
 using Flywheel.Cache.Storage;
 using Flywheel.Cache.Storage.Disk;
 using Flywheel.Cache.Tests.Infrastructure;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Flywheel.Cache.Tests.Server;
@@ -22,7 +20,7 @@ public sealed class GcQuotaAndRetentionTests : IAsyncLifetime
 {
     private static readonly TimeSpan Grace = TimeSpan.FromHours(1);
     private readonly string _folder = Path.Combine(Path.GetTempPath(), "flywheel-gcq-" + Guid.NewGuid().ToString("N"));
-    private readonly ServiceProvider _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+    private readonly FlywheelMetrics _metrics = new(Prometheus.Metrics.NewCustomRegistry());
     private readonly ManualTimeProvider _time = new(DateTimeOffset.UtcNow);
     private DiskBlobStore _blobs = null!;
     private SqliteMetadataStore _index = null!;
@@ -45,7 +43,7 @@ public sealed class GcQuotaAndRetentionTests : IAsyncLifetime
 
     private GarbageCollector Collector() => new(
         _blobs, _index, _time, new GcOptions(TimeSpan.Zero, Grace),
-        new FlywheelMetrics(_services.GetRequiredService<IMeterFactory>()), NullLogger<GarbageCollector>.Instance);
+        _metrics, NullLogger<GarbageCollector>.Instance);
 
     private async Task<BazelDigest> PutAsync(CacheContext cache, string seed, int size)
     {
@@ -219,7 +217,6 @@ public sealed class GcQuotaAndRetentionTests : IAsyncLifetime
     public Task DisposeAsync()
     {
         _index.Dispose();
-        _services.Dispose();
         Directory.Delete(_folder, recursive: true);
         return Task.CompletedTask;
     }
