@@ -148,7 +148,7 @@ public sealed class NarInfo
                 {
                     if (!StorePath.IsValidBaseName(value))
                     {
-                        Fail($"narinfo Deriver (line {lineNumber}) '{Shorten(value)}' is not a store path base name");
+                        Fail($"narinfo Deriver (line {lineNumber}) '{ClientText.Cut(value)}' is not a store path base name");
                     }
 
                     deriver = value;
@@ -335,7 +335,7 @@ public sealed class NarInfo
             var reference = Encoding.UTF8.GetString(token);
             if (!StorePath.IsValidBaseName(reference))
             {
-                Fail($"narinfo References (line {lineNumber}): '{Shorten(reference)}' is not a store path base name");
+                Fail($"narinfo References (line {lineNumber}): '{ClientText.Cut(reference)}' is not a store path base name");
             }
 
             if (list.Contains(reference))
@@ -372,7 +372,7 @@ public sealed class NarInfo
         if (value.IsEmpty || value[0] is < (byte)'0' or > (byte)'9'
             || !Utf8Parser.TryParse(value, out number, out var consumed) || consumed != value.Length || number < 0)
         {
-            Fail($"narinfo {field} (line {lineNumber}) '{Shorten(Encoding.UTF8.GetString(value))}' is not a non-negative integer");
+            Fail($"narinfo {field} (line {lineNumber}) '{ClientText.Cut(Encoding.UTF8.GetString(value))}' is not a non-negative integer");
         }
 
         return number;
@@ -386,7 +386,6 @@ public sealed class NarInfo
         }
     }
 
-    private static string Shorten(string text) => text.Length <= 100 ? text : text[..100] + "…";
 
     [DoesNotReturn]
     [MethodImpl(MethodImplOptions.NoInlining)]

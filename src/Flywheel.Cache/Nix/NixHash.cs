@@ -56,7 +56,7 @@ public readonly struct NixHash : IEquatable<NixHash>
         var sep = text.IndexOfAny(':', '-');
         if (sep <= 0)
         {
-            error = $"'{Shorten(text)}' is not a hash (expected sha256:<hash> or sha256-<base64>)";
+            error = $"'{ClientText.Cut(text)}' is not a hash (expected sha256:<hash> or sha256-<base64>)";
             return false;
         }
 
@@ -64,7 +64,7 @@ public readonly struct NixHash : IEquatable<NixHash>
         var isSri = text[sep] == '-';
         if (!algorithm.SequenceEqual(Algorithm))
         {
-            error = $"unsupported hash algorithm {Shorten(algorithm)}";
+            error = $"unsupported hash algorithm {ClientText.Cut(algorithm)}";
             return false;
         }
 
@@ -96,14 +96,14 @@ public readonly struct NixHash : IEquatable<NixHash>
                     ok = Convert.TryFromBase64Chars(body, bytes, out var written) && written == bytes.Length;
                     break;
                 default:
-                    error = $"sha256 hash '{Shorten(body)}' has length {body.Length}; expected 52 (nix32), 64 (hex) or 44 (base64)";
+                    error = $"sha256 hash '{ClientText.Cut(body)}' has length {body.Length}; expected 52 (nix32), 64 (hex) or 44 (base64)";
                     return false;
             }
         }
 
         if (!ok)
         {
-            error = $"'{Shorten(text)}' is not a valid sha256 hash";
+            error = $"'{ClientText.Cut(text)}' is not a valid sha256 hash";
             return false;
         }
 
@@ -152,7 +152,6 @@ public readonly struct NixHash : IEquatable<NixHash>
         NixBase32.Encode(bytes, destination[7..]);
     }
 
-    private static string Shorten(ReadOnlySpan<char> text) => text.Length <= 80 ? text.ToString() : text[..80].ToString() + "…";
 
     [DoesNotReturn]
     [MethodImpl(MethodImplOptions.NoInlining)]
