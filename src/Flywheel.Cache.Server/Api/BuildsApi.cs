@@ -53,14 +53,14 @@ internal static class BuildsApi
             throw CacheException.NotFound($"build '{id}' has no log yet");
         }
 
-        await CacheFileEndpoint.GetAsync(context, build.Cache, catalog, auth, nix, _ => path);
+        await CacheFileEndpoint.GetAsync(context, build.Cache, catalog, auth, nix, _ => path, CacheFileEndpoint.LogContentType);
     }
 
     /// <summary>Stores the log of the build's current attempt at <see cref="BuildRecord.AttemptLogPath"/> (push on the build's cache).</summary>
     private static async Task PutLogAsync(HttpContext context, string id, IMetadataStore index, CacheCatalog catalog, RequestAuthorizer auth, NixBinaryCache nix)
     {
         var build = await index.GetBuildAsync(id, context.RequestAborted) ?? throw CacheException.NotFound($"no build '{id}'");
-        await CacheFileEndpoint.PutAsync(context, build.Cache, catalog, auth, nix, _ => build.AttemptLogPath, "text/plain; charset=utf-8");
+        await CacheFileEndpoint.PutAsync(context, build.Cache, catalog, auth, nix, _ => build.AttemptLogPath, CacheFileEndpoint.LogContentType);
     }
 
     private static async Task<IResult> ListAsync(

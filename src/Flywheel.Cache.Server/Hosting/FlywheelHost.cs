@@ -131,6 +131,7 @@ public static class FlywheelHost
 
         var app = builder.Build();
         app.Services.GetRequiredService<FlywheelMetrics>().ObserveUpstreamCircuits(app.Services.GetRequiredService<UpstreamBreakers>());
+        app.UseMiddleware<NoSniff>();
         app.UseMiddleware<ErrorHandling>();
         app.UseRequestMetrics();
         app.UseMiddleware<NixReadFastPath>(); // before routing: the hottest Nix reads skip the matcher

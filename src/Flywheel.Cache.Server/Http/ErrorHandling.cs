@@ -68,6 +68,7 @@ public sealed class ErrorHandling
         }
 
         context.Response.Clear();
+        NoSniff.Apply(context.Response);
         context.Response.StatusCode = status;
         if (status == StatusCodes.Status401Unauthorized)
         {
