@@ -111,12 +111,12 @@ public static class FlywheelHost
         services.AddHostedService<Builds.BuildQueueGauge>();
         services.AddSingleton<TokenService>();
         services.AddSingleton<RequestAuthorizer>();
+        services.AddSingleton<ApiBodies>();
         services.AddSingleton<Bootstrap>();
         services.AddSingleton(sp => new BazelCache(
             sp.GetRequiredService<IBlobStore>(), sp.GetRequiredService<IMetadataStore>(), BazelLimits.Default, sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<AccessTracker>()));
-        services.AddSingleton(sp => new BazelInstances(
-            sp.GetRequiredService<CacheCatalog>(), sp.GetRequiredService<RequestAuthorizer>(), options.BazelDefaultInstance));
+        services.AddSingleton(sp => new BazelInstances(sp.GetRequiredService<RequestAuthorizer>(), options.BazelDefaultInstance));
         services.AddSingleton<ByteStreamUploads>();
         services.AddSingleton(sp => new NarSource(sp.GetRequiredService<IMetadataStore>(), sp.GetRequiredService<IBlobStore>()));
         services.AddSingleton(sp => new PromotionGate(

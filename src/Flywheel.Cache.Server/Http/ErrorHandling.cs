@@ -79,6 +79,12 @@ public sealed class ErrorHandling
         if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } body)
         {
             body.MaxRequestBodySize = 0;
+            if (context.Request.ContentLength > 0 || context.Request.Headers.TransferEncoding.Count > 0)
+            {
+                // The unread body ends the connection after this answer: say so, so that a keep-alive client (HttpClient,
+                // curl) does not send its next request on a connection that is about to close.
+                context.Response.Headers.Connection = "close";
+            }
         }
 
         if (context.Request.Path.StartsWithSegments("/_api"))
