@@ -166,6 +166,10 @@ in
       maxLogBytes = bytes "Largest build log or listing accepted";
     };
 
+    api = {
+      maxBodyBytes = bytes "Largest JSON body a /_api/v1 route reads (larger bodies get 413; default 1 MiB)";
+    };
+
     narInfoCache = {
       maxBytes = bytes "Memory for rendered narinfos kept in front of the index";
       ttl = mkOption {

@@ -31,6 +31,7 @@ let
     "Limits:MaxNarInfoBytes" = cfg: cfg.limits.maxNarInfoBytes;
     "Limits:MaxNarBytes" = cfg: cfg.limits.maxNarBytes;
     "Limits:MaxLogBytes" = cfg: cfg.limits.maxLogBytes;
+    "Api:MaxBodyBytes" = cfg: cfg.api.maxBodyBytes;
     "NarInfoCache:MaxBytes" = cfg: cfg.narInfoCache.maxBytes;
     "NarInfoCache:Ttl" = cfg: cfg.narInfoCache.ttl;
     "NarInfoCache:NegativeTtl" = cfg: cfg.narInfoCache.negativeTtl;

@@ -37,6 +37,9 @@ public static class ConfigKeys
     /// <summary>Largest build log or listing accepted, bytes.</summary>
     public const string MaxLogBytes = "Limits:MaxLogBytes";
 
+    /// <summary>Largest JSON body a <c>/_api/v1</c> route reads, bytes (default 1 MiB); larger bodies get 413.</summary>
+    public const string ApiMaxBodyBytes = "Api:MaxBodyBytes";
+
     /// <summary>Memory for rendered narinfos kept in front of the index, bytes.</summary>
     public const string NarInfoCacheBytes = "NarInfoCache:MaxBytes";
 
@@ -130,7 +133,7 @@ public static class ConfigKeys
     public static readonly IReadOnlyList<string> All =
     [
         Http, Grpc, Data, Storage, Index, PublicUrl,
-        MaxNarInfoBytes, MaxNarBytes, MaxLogBytes,
+        MaxNarInfoBytes, MaxNarBytes, MaxLogBytes, ApiMaxBodyBytes,
         NarInfoCacheBytes, NarInfoTtl, NarInfoNegativeTtl,
         BazelDefaultInstance,
         S3Endpoint, S3Bucket, S3Region, S3Prefix, S3PathStyle, S3PresignDownloads, Postgres,

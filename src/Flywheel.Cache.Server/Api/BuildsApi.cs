@@ -28,19 +28,20 @@ internal static class BuildsApi
         api.MapGet("/lanes/report", ReportAsync);
     }
 
-    private static async Task<IResult> SubmitAsync(HttpContext context, BuildRequest request, BuildQueue queue, RequestAuthorizer auth, ILogger<BuildQueue> logger)
+    private static async Task<IResult> SubmitAsync(HttpContext context, ApiBodies bodies, BuildQueue queue, RequestAuthorizer auth, ILogger<BuildQueue> logger)
     {
-        var cache = request.Cache ?? throw CacheException.Invalid("a build needs 'cache'");
-        await auth.RequireTokenAsync(context, cache, TokenScopes.Push);
-        var build = await queue.SubmitAsync(cache, request.Installable ?? "", request.Lane, context.RequestAborted);
+        await auth.RequireScopeAsync(context, TokenScopes.Push); // before the body: it names the cache
+        var request = await bodies.ReadJsonAsync<BuildRequest>(context);
+        var cache = await auth.ResolveAsync(context, request.Cache ?? throw CacheException.Invalid("a build needs 'cache'"), TokenScopes.Push);
+        var build = await queue.SubmitAsync(cache.Name, request.Installable ?? "", request.Lane, context.RequestAborted);
         logger.LogInformation("build {Build} of {Installable} queued on {Lane} for cache {Cache}", build.Id, build.Installable, build.Lane, build.Cache);
         return Results.Created($"/_api/v1/builds/{build.Id}", BuildView.From(build, []));
     }
 
-    private static async Task<IResult> GetAsync(HttpContext context, string id, IMetadataStore index, RequestAuthorizer auth)
+    private static async Task<IResult> GetAsync(HttpContext context, string id, IMetadataStore index, CacheCatalog catalog, RequestAuthorizer auth)
     {
-        var build = await index.GetBuildAsync(id, context.RequestAborted) ?? throw CacheException.NotFound($"no build '{id}'");
-        await auth.RequireTokenAsync(context, build.Cache, TokenScopes.Pull);
+        await auth.RequireAuthenticatedAsync(context);
+        var build = await FindAsync(context, id, TokenScopes.Pull, index, catalog, auth);
         var attempts = await index.ListBuildAttemptsAsync(id, null, BuildWorkerLimits.MaxAttemptsShown, context.RequestAborted);
         return Results.Ok(BuildView.From(build, attempts));
     }
@@ -48,21 +49,30 @@ internal static class BuildsApi
     /// <summary>The newest attempt's log, wherever it is filed (pull on the build's cache); 404 before there is one.</summary>
     private static async Task GetLogAsync(HttpContext context, string id, IMetadataStore index, CacheCatalog catalog, RequestAuthorizer auth, NixBinaryCache nix)
     {
-        var build = await index.GetBuildAsync(id, context.RequestAborted) ?? throw CacheException.NotFound($"no build '{id}'");
+        var build = await FindAsync(context, id, TokenScopes.Pull, index, catalog, auth);
         if (build.LogPath is not { } path)
         {
-            await auth.RequireTokenAsync(context, build.Cache, TokenScopes.Pull);
-            throw CacheException.NotFound($"build '{id}' has no log yet");
+            throw CacheException.NotFound($"build {ClientText.Quote(id)} has no log yet");
         }
 
-        await CacheFileEndpoint.GetAsync(context, build.Cache, catalog, auth, nix, _ => path);
+        await CacheFileEndpoint.GetAsync(context, build.Cache, auth, nix, _ => path, CacheFileEndpoint.LogContentType);
     }
 
     /// <summary>Stores the log of the build's current attempt at <see cref="BuildRecord.AttemptLogPath"/> (push on the build's cache).</summary>
     private static async Task PutLogAsync(HttpContext context, string id, IMetadataStore index, CacheCatalog catalog, RequestAuthorizer auth, NixBinaryCache nix)
     {
-        var build = await index.GetBuildAsync(id, context.RequestAborted) ?? throw CacheException.NotFound($"no build '{id}'");
-        await CacheFileEndpoint.PutAsync(context, build.Cache, catalog, auth, nix, _ => build.AttemptLogPath, "text/plain; charset=utf-8");
+        var build = await FindAsync(context, id, TokenScopes.Push, index, catalog, auth);
+        await CacheFileEndpoint.PutAsync(context, build.Cache, auth, nix, _ => build.AttemptLogPath, CacheFileEndpoint.LogContentType);
+    }
+
+    /// <summary>The build when the request may do <paramref name="needed"/> on its cache; a build of a cache the caller may not discover is answered as one that does not exist.</summary>
+    private static async Task<BuildRecord> FindAsync(
+        HttpContext context, string id, TokenScopes needed, IMetadataStore index, CacheCatalog catalog, RequestAuthorizer auth)
+    {
+        var missing = CacheException.NotFound($"no build {ClientText.Quote(id)}");
+        var build = await index.GetBuildAsync(id, context.RequestAborted) ?? throw missing;
+        _ = await auth.AuthorizeAsync(context, await catalog.FindAsync(build.Cache, context.RequestAborted), needed) ?? throw missing;
+        return build;
     }
 
     private static async Task<IResult> ListAsync(

@@ -31,9 +31,11 @@ internal static class CachesApi
         return Results.Ok(caches.Where(c => CachePattern.Matches(token.CachePattern, c.Name)).Select(CacheView.From));
     }
 
-    private static async Task<IResult> CreateAsync(HttpContext context, CreateCacheRequest request, CacheCatalog catalog, RequestAuthorizer auth, ILogger<CacheCatalog> logger)
+    private static async Task<IResult> CreateAsync(HttpContext context, ApiBodies bodies, CacheCatalog catalog, RequestAuthorizer auth, ILogger<CacheCatalog> logger)
     {
-        await auth.RequireTokenAsync(context, request.Name ?? "", TokenScopes.Admin);
+        var token = await auth.RequireScopeAsync(context, TokenScopes.Admin);
+        var request = await bodies.ReadJsonAsync<CreateCacheRequest>(context);
+        RequestAuthorizer.RequireScopes(token, request.Name ?? "", TokenScopes.Admin);
         var settings = request.Settings();
         var cache = await catalog.CreateAsync(
             request.Name ?? "", request.Public, request.Priority, context.RequestAborted, settings.Retention, settings.QuotaBytes);
@@ -45,15 +47,16 @@ internal static class CachesApi
 
     private static async Task<IResult> GetAsync(HttpContext context, string name, CacheCatalog catalog, RequestAuthorizer auth, IMetadataStore index)
     {
-        var cache = await catalog.ReloadAsync(name, context.RequestAborted) ?? throw CacheException.NotFound($"no cache named '{name}'");
-        await auth.RequireAsync(context, cache, TokenScopes.Pull);
+        var cache = await auth.AuthorizeAsync(context, await catalog.ReloadAsync(name, context.RequestAborted), TokenScopes.Pull)
+            ?? throw RequestAuthorizer.NoSuchCache(name);
         return Results.Ok(CacheView.From(cache.Record, await index.GetCacheUsageAsync(cache.Id, context.RequestAborted)));
     }
 
     private static async Task<IResult> UpdateAsync(
-        HttpContext context, string name, UpdateCacheRequest request, CacheCatalog catalog, RequestAuthorizer auth, ILogger<CacheCatalog> logger)
+        HttpContext context, string name, ApiBodies bodies, CacheCatalog catalog, RequestAuthorizer auth, ILogger<CacheCatalog> logger)
     {
-        await auth.RequireTokenAsync(context, name, TokenScopes.Admin);
+        _ = await auth.AuthorizeAsync(context, await catalog.ReloadAsync(name, context.RequestAborted), TokenScopes.Admin) ?? throw RequestAuthorizer.NoSuchCache(name);
+        var request = await bodies.ReadJsonAsync<UpdateCacheRequest>(context);
         var cache = await catalog.UpdateAsync(name, request.Change(), context.RequestAborted);
         var r = cache.Record;
         logger.LogInformation(

@@ -21,23 +21,26 @@ internal static class PromotionsApi
     }
 
     private static async Task<IResult> PromoteAsync(
-        HttpContext context, PromotionRequestBody body, CacheCatalog catalog, PromotionGate gate, RequestAuthorizer auth, ILogger<PromotionGate> logger)
+        HttpContext context, ApiBodies bodies, PromotionGate gate, RequestAuthorizer auth, ILogger<PromotionGate> logger)
     {
-        var request = body.ToRequest();
-        var cache = await catalog.FindAsync(request.Cache, context.RequestAborted) ?? throw CacheException.NotFound($"no cache named '{request.Cache}'");
-        var token = await auth.RequireTokenAsync(context, cache.Name, TokenScopes.Promote);
+        var token = await auth.RequireScopeAsync(context, TokenScopes.Promote); // before the body: it names the cache
+        var request = (await bodies.ReadJsonAsync<PromotionRequestBody>(context)).ToRequest();
+        var cache = await auth.ResolveAsync(context, request.Cache, TokenScopes.Promote);
         var record = await gate.PromoteAsync(cache, request, context.RequestAborted);
-        logger.LogInformation("promotion {Id} by {Token} of {Paths} in {Cache}: {Class}, {Status}{Error}",
-            record.Id, token.Id, string.Join(' ', request.StorePaths), cache.Name, record.Class, record.Status, record.Error is null ? "" : " (" + record.Error + ")");
+        logger.LogInformation("promotion {Id} by {Token} of {Count} paths ({Paths}) in {Cache}: {Class}, {Status}{Error}",
+            record.Id, token.Id, request.StorePaths.Count, ClientText.Cut(string.Join(' ', request.StorePaths)), cache.Name, record.Class, record.Status,
+            record.Error is null ? "" : " (" + ClientText.Cut(record.Error) + ")");
         return Results.Ok(PromotionView.From(record, cache.Name));
     }
 
     private static async Task<IResult> GetAsync(HttpContext context, string id, CacheCatalog catalog, PromotionGate gate, RequestAuthorizer auth)
     {
-        var record = await gate.GetAsync(id, context.RequestAborted) ?? throw CacheException.NotFound($"no promotion '{id}'");
-        var cache = (await catalog.ListAsync(context.RequestAborted)).FirstOrDefault(c => c.Id == record.CacheId)
-            ?? throw CacheException.NotFound($"no promotion '{id}'");
-        await auth.RequireAsync(context, new CacheContext(cache), TokenScopes.Pull);
+        // A promotion of a cache the caller may not discover is answered as one that does not exist.
+        var missing = CacheException.NotFound($"no promotion {ClientText.Quote(id)}");
+        var record = await gate.GetAsync(id, context.RequestAborted) ?? throw missing;
+        var name = (await catalog.ListAsync(context.RequestAborted)).FirstOrDefault(c => c.Id == record.CacheId)?.Name;
+        var cache = await auth.AuthorizeAsync(context, name is null ? null : await catalog.FindAsync(name, context.RequestAborted), TokenScopes.Pull)
+            ?? throw missing;
         return Results.Ok(PromotionView.From(record, cache.Name));
     }
 
@@ -56,16 +59,14 @@ internal static class PromotionsApi
         {
             hash = Flywheel.Cache.Nix.StorePath.TryParse(storePath, out var path) ? path.HashPart
                 : Flywheel.Cache.Nix.StorePath.IsValidHashPart(storePath) ? storePath
-                : throw CacheException.Invalid($"storePath '{storePath}' is neither a store path nor its hash part");
+                : throw CacheException.Invalid($"storePath {ClientText.Quote(storePath)} is neither a store path nor its hash part");
         }
 
         var caches = await catalog.ListAsync(context.RequestAborted);
         long? cacheId = null;
         if (cache is not null)
         {
-            var record = caches.FirstOrDefault(c => c.Name == cache) ?? throw CacheException.NotFound($"no cache named '{cache}'");
-            await auth.RequireAsync(context, new CacheContext(record), TokenScopes.Pull);
-            cacheId = record.Id;
+            cacheId = (await auth.ResolveAsync(context, cache, TokenScopes.Pull)).Id;
         }
 
         var token = await auth.AuthenticateAsync(context);

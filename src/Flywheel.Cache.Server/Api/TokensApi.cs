@@ -24,13 +24,14 @@ internal static class TokensApi
         return Results.Ok(all.Where(t => Manages(admin, t.CachePattern)).Select(TokenView.From));
     }
 
-    private static async Task<IResult> CreateAsync(HttpContext context, CreateTokenRequest request, TokenService tokens, RequestAuthorizer auth, ILogger<TokenService> logger)
+    private static async Task<IResult> CreateAsync(HttpContext context, ApiBodies bodies, TokenService tokens, RequestAuthorizer auth, ILogger<TokenService> logger)
     {
         var admin = await RequireAdminAsync(context, auth);
+        var request = await bodies.ReadJsonAsync<CreateTokenRequest>(context);
         var pattern = request.Cache ?? "";
         if (!Manages(admin, pattern))
         {
-            throw new CacheException(CacheError.Forbidden, $"token {admin.Id} manages tokens for '{admin.CachePattern}' only, not '{pattern}'");
+            throw new CacheException(CacheError.Forbidden, $"token {admin.Id} manages tokens for '{admin.CachePattern}' only, not {ClientText.Quote(pattern)}");
         }
 
         var scopes = TokenScopeNames.Parse(request.Scopes ?? "");
@@ -44,7 +45,7 @@ internal static class TokensApi
     {
         var admin = await RequireAdminAsync(context, auth);
         var target = (await tokens.ListAsync(context.RequestAborted)).FirstOrDefault(t => t.Id == id)
-            ?? throw CacheException.NotFound($"no token with id '{id}'");
+            ?? throw CacheException.NotFound($"no token with id {ClientText.Quote(id)}");
         if (!Manages(admin, target.CachePattern))
         {
             throw new CacheException(CacheError.Forbidden, $"token {admin.Id} manages tokens for '{admin.CachePattern}' only");

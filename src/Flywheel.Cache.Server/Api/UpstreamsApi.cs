@@ -19,18 +19,18 @@ internal static class UpstreamsApi
         api.MapDelete("/caches/{name}/upstreams", RemoveAsync);
     }
 
-    private static async Task<IResult> ListAsync(HttpContext context, string name, CacheCatalog catalog, UpstreamCatalog upstreams, RequestAuthorizer auth)
+    private static async Task<IResult> ListAsync(HttpContext context, string name, UpstreamCatalog upstreams, RequestAuthorizer auth)
     {
-        var cache = await ResolveAsync(context, name, catalog, auth);
+        var cache = await auth.ResolveAsync(context, name, TokenScopes.Admin);
         var list = await upstreams.ListAsync(cache, context.RequestAborted);
         return Results.Ok(list.Select(UpstreamView.From));
     }
 
     private static async Task<IResult> AddAsync(
-        HttpContext context, string name, AddUpstreamRequest request, CacheCatalog catalog, UpstreamCatalog upstreams, RequestAuthorizer auth,
-        ILogger<UpstreamCatalog> logger)
+        HttpContext context, string name, ApiBodies bodies, UpstreamCatalog upstreams, RequestAuthorizer auth, ILogger<UpstreamCatalog> logger)
     {
-        var cache = await ResolveAsync(context, name, catalog, auth);
+        var cache = await auth.ResolveAsync(context, name, TokenScopes.Admin);
+        var request = await bodies.ReadJsonAsync<AddUpstreamRequest>(context);
         var timeout = request.Timeout is { Length: > 0 } t ? Durations.Parse(t) : (TimeSpan?)null;
         var added = await upstreams.AddAsync(cache, request.Url, request.TrustedKeys ?? [], request.Priority, request.Token, timeout, context.RequestAborted);
         logger.LogInformation("cache {Cache}: added upstream {Url} (priority {Priority}, keys {Keys})", cache.Name, added.Url, added.Priority, string.Join(' ', added.TrustedKeys));
@@ -38,17 +38,11 @@ internal static class UpstreamsApi
     }
 
     private static async Task<IResult> RemoveAsync(
-        HttpContext context, string name, string? url, CacheCatalog catalog, UpstreamCatalog upstreams, RequestAuthorizer auth, ILogger<UpstreamCatalog> logger)
+        HttpContext context, string name, string? url, UpstreamCatalog upstreams, RequestAuthorizer auth, ILogger<UpstreamCatalog> logger)
     {
-        var cache = await ResolveAsync(context, name, catalog, auth);
+        var cache = await auth.ResolveAsync(context, name, TokenScopes.Admin);
         await upstreams.RemoveAsync(cache, url ?? "", context.RequestAborted);
-        logger.LogInformation("cache {Cache}: removed upstream {Url}", cache.Name, url);
+        logger.LogInformation("cache {Cache}: removed upstream {Url}", cache.Name, ClientText.Cut(url));
         return Results.NoContent();
-    }
-
-    private static async Task<CacheContext> ResolveAsync(HttpContext context, string name, CacheCatalog catalog, RequestAuthorizer auth)
-    {
-        await auth.RequireTokenAsync(context, name, TokenScopes.Admin);
-        return await catalog.FindAsync(name, context.RequestAborted) ?? throw CacheException.NotFound($"no cache named '{name}'");
     }
 }

@@ -11,12 +11,10 @@ namespace Flywheel.Cache.Server.Bazel;
 /// </summary>
 public sealed class BazelInstances
 {
-    private readonly CacheCatalog _catalog;
     private readonly RequestAuthorizer _auth;
 
-    public BazelInstances(CacheCatalog catalog, RequestAuthorizer auth, string defaultInstance)
+    public BazelInstances(RequestAuthorizer auth, string defaultInstance)
     {
-        _catalog = catalog;
         _auth = auth;
         DefaultInstance = defaultInstance;
     }
@@ -29,13 +27,11 @@ public sealed class BazelInstances
         var name = string.IsNullOrEmpty(instanceName) ? DefaultInstance : instanceName;
         if (!CacheNames.IsValid(name))
         {
-            throw CacheException.Invalid(
-                $"'{ClientText.Clip(name)}' is not a valid instance name: instances are caches, named with 1 to {CacheNames.MaxLength} characters a-z, 0-9, '-', '_' or '.'");
+            throw CacheException.Invalid($"{ClientText.Quote(name)} is not a valid instance name: instances are caches, named with 1 to {CacheNames.MaxLength} characters a-z, 0-9, '-', '_' or '.'");
         }
 
-        var cache = await _catalog.FindAsync(name, context.RequestAborted)
+        // An instance the caller may not discover answers exactly as a missing one (RequestAuthorizer).
+        return await _auth.FindAsync(context, name, needed)
             ?? throw CacheException.NotFound($"no instance named '{name}'; create it with `flywheel cache create {name}`");
-        await _auth.RequireAsync(context, cache, needed);
-        return cache;
     }
 }

@@ -111,12 +111,12 @@ public static class FlywheelHost
         services.AddHostedService<Builds.BuildQueueGauge>();
         services.AddSingleton<TokenService>();
         services.AddSingleton<RequestAuthorizer>();
+        services.AddSingleton<ApiBodies>();
         services.AddSingleton<Bootstrap>();
         services.AddSingleton(sp => new BazelCache(
             sp.GetRequiredService<IBlobStore>(), sp.GetRequiredService<IMetadataStore>(), BazelLimits.Default, sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<AccessTracker>()));
-        services.AddSingleton(sp => new BazelInstances(
-            sp.GetRequiredService<CacheCatalog>(), sp.GetRequiredService<RequestAuthorizer>(), options.BazelDefaultInstance));
+        services.AddSingleton(sp => new BazelInstances(sp.GetRequiredService<RequestAuthorizer>(), options.BazelDefaultInstance));
         services.AddSingleton<ByteStreamUploads>();
         services.AddSingleton(sp => new NarSource(sp.GetRequiredService<IMetadataStore>(), sp.GetRequiredService<IBlobStore>()));
         services.AddSingleton(sp => new PromotionGate(
@@ -131,6 +131,7 @@ public static class FlywheelHost
 
         var app = builder.Build();
         app.Services.GetRequiredService<FlywheelMetrics>().ObserveUpstreamCircuits(app.Services.GetRequiredService<UpstreamBreakers>());
+        app.UseMiddleware<NoSniff>();
         app.UseMiddleware<ErrorHandling>();
         app.UseRequestMetrics();
         app.UseMiddleware<NixReadFastPath>(); // before routing: the hottest Nix reads skip the matcher

@@ -17,6 +17,11 @@ public sealed record ServerOptions
     public required string Index { get; init; }
     public required Uri PublicUrl { get; init; }
     public required NixCacheLimits Limits { get; init; }
+
+    /// <summary>The largest JSON body an API route reads (<see cref="ConfigKeys.ApiMaxBodyBytes"/>).</summary>
+    public long ApiMaxBodyBytes { get; init; } = DefaultApiMaxBodyBytes;
+
+    public const long DefaultApiMaxBodyBytes = 1024 * 1024;
     public required long NarInfoCacheBytes { get; init; }
     public required TimeSpan NarInfoTtl { get; init; }
 
@@ -57,6 +62,7 @@ public sealed record ServerOptions
             Size(configuration, ConfigKeys.MaxNarInfoBytes, defaults.MaxNarInfoBytes, errors),
             Size(configuration, ConfigKeys.MaxNarBytes, defaults.MaxNarBytes, errors),
             Size(configuration, ConfigKeys.MaxLogBytes, defaults.MaxFileBytes, errors));
+        var apiMaxBodyBytes = Size(configuration, ConfigKeys.ApiMaxBodyBytes, DefaultApiMaxBodyBytes, errors);
         var narInfoCacheBytes = Size(configuration, ConfigKeys.NarInfoCacheBytes, 64L * 1024 * 1024, errors, allowZero: true);
         var narInfoTtl = Duration(configuration, ConfigKeys.NarInfoTtl, TimeSpan.FromMinutes(5), errors);
         var negativeTtl = Duration(configuration, ConfigKeys.NarInfoNegativeTtl, TimeSpan.FromSeconds(2), errors);
@@ -120,6 +126,7 @@ public sealed record ServerOptions
             Index = index,
             PublicUrl = publicUrl!,
             Limits = limits,
+            ApiMaxBodyBytes = apiMaxBodyBytes,
             NarInfoCacheBytes = narInfoCacheBytes,
             NarInfoTtl = narInfoTtl,
             NarInfoNegativeTtl = negativeTtl,

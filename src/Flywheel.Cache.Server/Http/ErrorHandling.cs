@@ -72,7 +72,7 @@ public sealed class ErrorHandling
         && !(request.ContentType?.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase) ?? false);
 
     /// <summary>The request path for the log, clipped: a client's 100 KB path must not fill it.</summary>
-    private static string PathOf(HttpContext context) => ClientText.Clip(context.Request.Path.Value, 200);
+    private static string PathOf(HttpContext context) => ClientText.Cut(context.Request.Path.Value) ?? "";
 
     private void RecordRejected(HttpContext context, CacheError error)
     {
@@ -91,6 +91,7 @@ public sealed class ErrorHandling
         }
 
         context.Response.Clear();
+        NoSniff.Apply(context.Response);
         context.Response.StatusCode = status;
         if (status == StatusCodes.Status401Unauthorized)
         {
@@ -101,6 +102,12 @@ public sealed class ErrorHandling
         if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } body)
         {
             body.MaxRequestBodySize = 0;
+            if (context.Request.ContentLength > 0 || context.Request.Headers.TransferEncoding.Count > 0)
+            {
+                // The unread body ends the connection after this answer: say so, so that a keep-alive client (HttpClient,
+                // curl) does not send its next request on a connection that is about to close.
+                context.Response.Headers.Connection = "close";
+            }
         }
 
         if (context.Request.Path.StartsWithSegments("/_api"))

@@ -8,21 +8,26 @@ namespace Flywheel.Cache.Server.Nix;
 
 /// <summary>
 /// Auxiliary files of a cache: build logs <c>/&lt;cache&gt;/log/&lt;drv&gt;</c> and NAR listings
-/// <c>/&lt;cache&gt;/&lt;hash&gt;.ls</c>, stored as blobs.
+/// <c>/&lt;cache&gt;/&lt;hash&gt;.ls</c>, stored as blobs. They are served with the content type of their kind (logs as
+/// plain text, listings as JSON) and <c>nosniff</c>, whatever the uploader sent: a log uploaded as
+/// <c>text/html</c> must not become a page in a reader's browser.
 /// </summary>
 internal static class CacheFileEndpoint
 {
-    public static Task GetLogAsync(HttpContext context, string cache, string drv, CacheCatalog catalog, RequestAuthorizer auth, NixBinaryCache nix) =>
-        GetAsync(context, cache, catalog, auth, nix, c => LogPath(c, drv));
+    public const string LogContentType = "text/plain; charset=utf-8";
+    public const string ListingContentType = "application/json";
 
-    public static Task PutLogAsync(HttpContext context, string cache, string drv, CacheCatalog catalog, RequestAuthorizer auth, NixBinaryCache nix) =>
-        PutAsync(context, cache, catalog, auth, nix, c => LogPath(c, drv), "text/plain; charset=utf-8");
+    public static Task GetLogAsync(HttpContext context, string cache, string drv, RequestAuthorizer auth, NixBinaryCache nix) =>
+        GetAsync(context, cache, auth, nix, c => LogPath(c, drv), LogContentType);
 
-    public static Task GetListingAsync(HttpContext context, string cache, string hash, CacheCatalog catalog, RequestAuthorizer auth, NixBinaryCache nix) =>
-        GetAsync(context, cache, catalog, auth, nix, _ => ListingPath(hash));
+    public static Task PutLogAsync(HttpContext context, string cache, string drv, RequestAuthorizer auth, NixBinaryCache nix) =>
+        PutAsync(context, cache, auth, nix, c => LogPath(c, drv), LogContentType);
 
-    public static Task PutListingAsync(HttpContext context, string cache, string hash, CacheCatalog catalog, RequestAuthorizer auth, NixBinaryCache nix) =>
-        PutAsync(context, cache, catalog, auth, nix, _ => ListingPath(hash), "application/json");
+    public static Task GetListingAsync(HttpContext context, string cache, string hash, RequestAuthorizer auth, NixBinaryCache nix) =>
+        GetAsync(context, cache, auth, nix, _ => ListingPath(hash), ListingContentType);
+
+    public static Task PutListingAsync(HttpContext context, string cache, string hash, RequestAuthorizer auth, NixBinaryCache nix) =>
+        PutAsync(context, cache, auth, nix, _ => ListingPath(hash), ListingContentType);
 
     private static string LogPath(CacheContext cache, string drv)
     {
@@ -34,14 +39,16 @@ internal static class CacheFileEndpoint
     private static string ListingPath(string hash) =>
         StorePath.IsValidHashPart(hash)
             ? hash + ".ls"
-            : throw CacheException.Invalid($"'{ClientText.Clip(hash)}' is not a store path hash: expected 32 nix-base32 characters");
+            : throw CacheException.Invalid($"{ClientText.Quote(hash)} is not a store path hash: expected 32 nix-base32 characters");
 
-    /// <summary>Serves the cache file at <paramref name="path"/> (404 when absent) to a client with pull on the cache.</summary>
+    /// <summary>
+    /// Serves the cache file at <paramref name="path"/> (404 when absent) to a client with pull on the cache, as
+    /// <paramref name="contentType"/> (never the type the uploader gave).
+    /// </summary>
     public static async Task GetAsync(
-        HttpContext context, string cache, CacheCatalog catalog, RequestAuthorizer auth, NixBinaryCache nix, Func<CacheContext, string> path)
+        HttpContext context, string cache, RequestAuthorizer auth, NixBinaryCache nix, Func<CacheContext, string> path, string contentType)
     {
-        var c = await NixRequests.ResolveCacheAsync(context, catalog, cache);
-        await auth.RequireAsync(context, c, TokenScopes.Pull);
+        var c = await auth.ResolveAsync(context, cache, TokenScopes.Pull);
         var found = await nix.OpenFileAsync(c, path(c), context.RequestAborted);
         if (found is not { } f)
         {
@@ -54,17 +61,14 @@ internal static class CacheFileEndpoint
             context.Response.Headers.ContentEncoding = encoding;
         }
 
-        await BlobResponses.SendAsync(context, f.Blob, f.File.ContentType);
+        await BlobResponses.SendAsync(context, f.Blob, contentType);
     }
 
     /// <summary>Stores the request body as the cache file at <paramref name="path"/> for a client with push on the cache.</summary>
     public static async Task PutAsync(
-        HttpContext context, string cache, CacheCatalog catalog, RequestAuthorizer auth, NixBinaryCache nix,
-        Func<CacheContext, string> path, string defaultContentType)
+        HttpContext context, string cache, RequestAuthorizer auth, NixBinaryCache nix, Func<CacheContext, string> path, string contentType)
     {
-        var c = await NixRequests.ResolveCacheAsync(context, catalog, cache);
-        await auth.RequireAsync(context, c, TokenScopes.Push);
-        var contentType = context.Request.ContentType is { Length: > 0 and < 128 } t ? t : defaultContentType;
+        var c = await auth.ResolveAsync(context, cache, TokenScopes.Push);
         var encoding = context.Request.Headers.ContentEncoding.ToString() is { Length: > 0 and < 32 } e ? e : null;
         await nix.PutFileAsync(c, path(c), contentType, encoding, context.Request.Body, context.Request.ContentLength, context.RequestAborted);
         context.Response.StatusCode = StatusCodes.Status204NoContent;

@@ -15,10 +15,9 @@ internal static class NarEndpoint
     /// upstream, streamed to this client as it is written to the store.
     /// </summary>
     public static async Task GetAsync(
-        HttpContext context, string cache, string file, CacheCatalog catalog, RequestAuthorizer auth, NixBinaryCache nix, UpstreamReadThrough upstreams)
+        HttpContext context, string cache, string file, RequestAuthorizer auth, NixBinaryCache nix, UpstreamReadThrough upstreams)
     {
-        var c = await NixRequests.ResolveCacheAsync(context, catalog, cache);
-        await auth.RequireAsync(context, c, TokenScopes.Pull);
+        var c = await auth.ResolveAsync(context, cache, TokenScopes.Pull);
         var blob = await nix.OpenNarAsync(c, file, context.RequestAborted);
         if (blob is null && !HttpMethods.IsHead(context.Request.Method))
         {
@@ -42,10 +41,9 @@ internal static class NarEndpoint
     }
 
     public static async Task PutAsync(
-        HttpContext context, string cache, string file, CacheCatalog catalog, RequestAuthorizer auth, NixBinaryCache nix, ILogger<NixBinaryCache> logger)
+        HttpContext context, string cache, string file, RequestAuthorizer auth, NixBinaryCache nix, ILogger<NixBinaryCache> logger)
     {
-        var c = await NixRequests.ResolveCacheAsync(context, catalog, cache);
-        await auth.RequireAsync(context, c, TokenScopes.Push);
+        var c = await auth.ResolveAsync(context, cache, TokenScopes.Push);
         var record = await nix.PutNarAsync(c, file, context.Request.Body, context.Request.ContentLength, context.RequestAborted);
         logger.LogInformation("cache {Cache}: stored nar/{File} ({FileSize} bytes, NAR {NarSize} bytes)", c.Name, file, record.FileSize, record.NarSize);
         context.Response.StatusCode = StatusCodes.Status204NoContent;

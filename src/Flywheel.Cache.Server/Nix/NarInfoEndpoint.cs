@@ -18,11 +18,10 @@ internal static class NarInfoEndpoint
     /// HEAD before <c>nix copy --from</c>, so both must give one answer). Neither pulls a NAR: that is the NAR GET's job.
     /// </summary>
     public static async Task GetAsync(
-        HttpContext context, string cache, string hash, CacheCatalog catalog, RequestAuthorizer auth, NixBinaryCache nix,
+        HttpContext context, string cache, string hash, RequestAuthorizer auth, NixBinaryCache nix,
         UpstreamReadThrough upstreams, FlywheelMetrics metrics)
     {
-        var c = await NixRequests.ResolveCacheAsync(context, catalog, cache);
-        await auth.RequireAsync(context, c, TokenScopes.Pull);
+        var c = await auth.ResolveAsync(context, cache, TokenScopes.Pull);
         var text = await nix.GetNarInfoAsync(c, hash, context.RequestAborted);
         text ??= await upstreams.GetNarInfoAsync(c, hash, context.RequestAborted);
 
@@ -42,10 +41,9 @@ internal static class NarInfoEndpoint
     }
 
     public static async Task PutAsync(
-        HttpContext context, string cache, string hash, CacheCatalog catalog, RequestAuthorizer auth, NixBinaryCache nix, ILogger<NixBinaryCache> logger)
+        HttpContext context, string cache, string hash, RequestAuthorizer auth, NixBinaryCache nix, ILogger<NixBinaryCache> logger)
     {
-        var c = await NixRequests.ResolveCacheAsync(context, catalog, cache);
-        await auth.RequireAsync(context, c, TokenScopes.Push);
+        var c = await auth.ResolveAsync(context, cache, TokenScopes.Push);
         var body = await RequestBodies.ReadSmallAsync(context.Request, nix.Limits.MaxNarInfoBytes, "narinfo");
         var record = await nix.PutNarInfoAsync(c, hash, body, context.RequestAborted);
         logger.LogInformation("cache {Cache}: stored narinfo {StorePath} ({NarSize} NAR bytes)", c.Name, record.StorePath, record.NarSize);

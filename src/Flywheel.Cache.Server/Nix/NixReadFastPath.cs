@@ -15,7 +15,7 @@ namespace Flywheel.Cache.Server.Nix;
 /// else, including every other spelling routing would accept, continues down the pipeline to routing.
 /// </summary>
 internal sealed class NixReadFastPath(
-    RequestDelegate next, CacheCatalog catalog, RequestAuthorizer auth, NixBinaryCache nix, UpstreamReadThrough upstreams,
+    RequestDelegate next, RequestAuthorizer auth, NixBinaryCache nix, UpstreamReadThrough upstreams,
     FlywheelMetrics metrics, EndpointDataSource endpoints)
 {
     private const string NarInfoSuffix = ".narinfo";
@@ -44,13 +44,13 @@ internal sealed class NixReadFastPath(
         {
             context.SetEndpoint(routes.NarInfo);
             return NarInfoEndpoint.GetAsync(
-                context, path[1..slash], file[..^NarInfoSuffix.Length].ToString(), catalog, auth, nix, upstreams, metrics);
+                context, path[1..slash], file[..^NarInfoSuffix.Length].ToString(), auth, nix, upstreams, metrics);
         }
 
         if (file.SequenceEqual(CacheInfoSegment))
         {
             context.SetEndpoint(routes.CacheInfo);
-            return CacheInfoEndpoint.GetAsync(context, path[1..slash], catalog, auth);
+            return CacheInfoEndpoint.GetAsync(context, path[1..slash], auth);
         }
 
         return next(context);

@@ -77,7 +77,7 @@ public readonly record struct BazelDigest(BlobDigest Hash, long SizeBytes)
             return CacheException.Invalid($"{what} is missing");
         }
 
-        var hash = ClientText.Clip(digest.Hash);
+        var hash = ClientText.Cut(digest.Hash);
         var problem = digest.SizeBytes < 0
             ? "the size is negative"
             : "the hash is not a SHA-256 (64 lower-case hex digits); only SHA-256 is supported";

@@ -240,7 +240,7 @@ public static class ResourceName
                     compressor = BlobCompressor.Zstd;
                     break;
                 default:
-                    error = Describe(name, $"asks for unsupported compressor '{ClientText.Clip(segments[at + 1])}' (supported: identity, zstd)");
+                    error = Describe(name, $"asks for unsupported compressor '{ClientText.Cut(segments[at + 1])}' (supported: identity, zstd)");
                     return false;
             }
 
@@ -255,7 +255,7 @@ public static class ResourceName
 
         if (!BazelDigest.TryParse(segments[hash], segments[hash + 1], out digest))
         {
-            error = Describe(name, $"has no valid digest: '{ClientText.Clip(segments[hash])}/{ClientText.Clip(segments[hash + 1])}' is not a SHA-256 hash (64 lower-case hex digits) and a size (decimal digits); only SHA-256 is supported");
+            error = Describe(name, $"has no valid digest: '{ClientText.Cut(segments[hash])}/{ClientText.Cut(segments[hash + 1])}' is not a SHA-256 hash (64 lower-case hex digits) and a size (decimal digits); only SHA-256 is supported");
             return false;
         }
 
@@ -270,5 +270,5 @@ public static class ResourceName
     }
 
     private static string Describe(string name, string problem) =>
-        $"resource name '{ClientText.Clip(name, 300)}' {problem}";
+        $"resource name '{ClientText.Cut(name)}' {problem}";
 }

@@ -11,7 +11,7 @@ public sealed class BuildQueue(IMetadataStore index, LaneSet lanes, TimeProvider
     {
         Installable.Parse(installable);
         _ = await index.GetCacheAsync(cache, cancellationToken).ConfigureAwait(false)
-            ?? throw new CacheException(CacheError.NotFound, $"no cache '{cache}'");
+            ?? throw new CacheException(CacheError.NotFound, $"no cache named {ClientText.Quote(cache)}");
         var (chosen, reason) = lane is null
             ? await RecommendAsync(installable, cancellationToken).ConfigureAwait(false) is var r ? (r.Lane, "recommended: " + r.Explanation) : default
             : (lanes.Get(lane), "asked for");

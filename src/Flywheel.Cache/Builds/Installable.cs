@@ -22,13 +22,13 @@ public sealed record Installable(string Text, string Source, string Attribute, b
         var attribute = hash < 0 ? "" : text[(hash + 1)..];
         if (source.Length == 0 || attribute.StartsWith('-'))
         {
-            throw new CacheException(CacheError.Invalid, $"installable '{text}' needs a source before '#' and an attribute that does not start with '-'");
+            throw new CacheException(CacheError.Invalid, $"installable {ClientText.Quote(text)} needs a source before '#' and an attribute that does not start with '-'");
         }
 
         var isFile = source.EndsWith(".nix", StringComparison.Ordinal);
         if (!isFile && attribute.Length == 0)
         {
-            throw new CacheException(CacheError.Invalid, $"installable '{text}' names a flake; add '#ATTR' (e.g. '#packages.x86_64-linux.default')");
+            throw new CacheException(CacheError.Invalid, $"installable {ClientText.Quote(text)} names a flake; add '#ATTR' (e.g. '#packages.x86_64-linux.default')");
         }
 
         return new Installable(text, source, attribute, isFile);

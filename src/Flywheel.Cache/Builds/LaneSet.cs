@@ -36,7 +36,7 @@ public sealed class LaneSet
     public Lane Largest => _lanes[^1];
 
     public Lane Get(string name) =>
-        Find(name) ?? throw new CacheException(CacheError.Invalid, $"no lane '{name}' (lanes: {string.Join(", ", _lanes.Select(l => l.Name))})");
+        Find(name) ?? throw new CacheException(CacheError.Invalid, $"no lane {ClientText.Quote(name)} (lanes: {string.Join(", ", _lanes.Select(l => l.Name))})");
 
     public Lane? Find(string name) => Array.Find(_lanes, l => l.Name == name);
 

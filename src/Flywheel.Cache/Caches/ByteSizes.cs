@@ -33,7 +33,7 @@ public static class ByteSizes
             return n * factor;
         }
 
-        throw CacheException.Invalid($"'{text}' is not a size: write a positive number of bytes, optionally with KiB, MiB, GiB or TiB (e.g. 50GiB)");
+        throw CacheException.Invalid($"{ClientText.Quote(text)} is not a size: write a positive number of bytes, optionally with KiB, MiB, GiB or TiB (e.g. 50GiB)");
     }
 
     /// <summary>The largest binary unit that divides the size exactly: <c>50GiB</c>, <c>1536KiB</c>, <c>1000B</c>.</summary>

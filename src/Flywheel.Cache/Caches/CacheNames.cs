@@ -39,7 +39,7 @@ public static class CacheNames
         if (!IsValid(name))
         {
             throw CacheException.Invalid(
-                $"'{ClientText.Clip(name)}' is not a valid cache name: use 1 to {MaxLength} characters a-z, 0-9, '-', '_' or '.', starting with a letter or digit, and none of the reserved names {string.Join(", ", Reserved)}");
+                $"{ClientText.Quote(name)} is not a valid cache name: use 1 to {MaxLength} characters a-z, 0-9, '-', '_' or '.', starting with a letter or digit, and none of the reserved names {string.Join(", ", Reserved)}");
         }
     }
 

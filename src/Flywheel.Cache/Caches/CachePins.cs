@@ -62,7 +62,7 @@ public sealed class CachePins
                 return full.HashPart;
             }
 
-            throw CacheException.Invalid($"'{storePath}' is not a store path of {storeDir}: {error}");
+            throw CacheException.Invalid($"{ClientText.Quote(storePath)} is not a store path of {storeDir}: {error}");
         }
 
         if (StorePath.TryFromBaseName(storePath, storeDir, out var path))
@@ -70,6 +70,6 @@ public sealed class CachePins
             return path.HashPart;
         }
 
-        throw CacheException.Invalid($"'{storePath}' is neither a store path, a store path base name nor a 32-character hash part");
+        throw CacheException.Invalid($"{ClientText.Quote(storePath)} is neither a store path, a store path base name nor a 32-character hash part");
     }
 }

@@ -49,7 +49,7 @@ public static class ContentAddress
         if (!IsHash(rest, size))
         {
             error = string.Create(CultureInfo.InvariantCulture,
-                $"'{ClientText.Clip(rest)}' is not a {algorithm} hash in base16 ({size * 2}), nix base32 ({NixBase32.EncodedLength(size)}) or base64 ({((size + 2) / 3) * 4}) characters");
+                $"'{ClientText.Cut(rest)}' is not a {algorithm} hash in base16 ({size * 2}), nix base32 ({NixBase32.EncodedLength(size)}) or base64 ({((size + 2) / 3) * 4}) characters");
             return false;
         }
 

@@ -34,7 +34,7 @@ public readonly record struct NarFileName(BlobDigest FileHash, NarCompression Co
         TryParse(name, out var result)
             ? result
             : throw CacheException.Invalid(
-                $"'{ClientText.Clip(name)}' is not a NAR file name: expected <52 nix-base32 characters of the FileHash>.nar with an optional .xz, .zst, .br or .bz2");
+                $"'{ClientText.Cut(name)}' is not a NAR file name: expected <52 nix-base32 characters of the FileHash>.nar with an optional .xz, .zst, .br or .bz2");
 
     public override string ToString()
     {

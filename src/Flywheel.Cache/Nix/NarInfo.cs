@@ -154,7 +154,7 @@ public sealed class NarInfo
                 {
                     if (!StorePath.IsValidBaseName(value))
                     {
-                        Fail($"narinfo Deriver (line {lineNumber}) '{ClientText.Clip(value, 100)}' is not a store path base name");
+                        Fail($"narinfo Deriver (line {lineNumber}) '{ClientText.Cut(value)}' is not a store path base name");
                     }
 
                     deriver = value;
@@ -341,12 +341,12 @@ public sealed class NarInfo
             var reference = Encoding.UTF8.GetString(token);
             if (!StorePath.IsValidBaseName(reference))
             {
-                Fail($"narinfo References (line {lineNumber}): '{ClientText.Clip(reference, 100)}' is not a store path base name");
+                Fail($"narinfo References (line {lineNumber}): '{ClientText.Cut(reference)}' is not a store path base name");
             }
 
             if (list.Contains(reference))
             {
-                Fail($"narinfo References (line {lineNumber}): '{ClientText.Clip(reference, 100)}' is listed twice");
+                Fail($"narinfo References (line {lineNumber}): '{ClientText.Cut(reference)}' is listed twice");
             }
 
             list.Add(reference);
@@ -378,7 +378,7 @@ public sealed class NarInfo
         if (value.IsEmpty || value[0] is < (byte)'0' or > (byte)'9'
             || !Utf8Parser.TryParse(value, out number, out var consumed) || consumed != value.Length || number < 0)
         {
-            Fail($"narinfo {field} (line {lineNumber}) '{ClientText.Clip(Encoding.UTF8.GetString(value), 100)}' is not a non-negative integer");
+            Fail($"narinfo {field} (line {lineNumber}) '{ClientText.Cut(Encoding.UTF8.GetString(value))}' is not a non-negative integer");
         }
 
         return number;

@@ -337,7 +337,7 @@ public sealed class NarValidator
 
     private static string Printable(ReadOnlySpan<byte> text)
     {
-        var s = ClientText.Clip(Encoding.UTF8.GetString(text[..Math.Min(text.Length, 400)]), 80);
+        var s = ClientText.Cut(Encoding.UTF8.GetString(text[..Math.Min(text.Length, 400)]));
         return string.Create(s.Length, s, static (span, source) =>
         {
             for (var i = 0; i < source.Length; i++)

@@ -344,7 +344,7 @@ public sealed class NixBinaryCache
     }
 
     private static CacheException InvalidHashPart(string hash) =>
-        CacheException.Invalid($"'{ClientText.Clip(hash)}' is not a store path hash: expected 32 nix-base32 characters (0-9, a-z without e, o, u, t)");
+        CacheException.Invalid($"'{ClientText.Cut(hash)}' is not a store path hash: expected 32 nix-base32 characters (0-9, a-z without e, o, u, t)");
 
     private static CacheException TooLarge(string what, long size, long limit) =>
         new(CacheError.TooLarge, $"{what} of {size} bytes exceeds the limit of {limit} bytes");

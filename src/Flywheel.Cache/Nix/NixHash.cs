@@ -56,7 +56,7 @@ public readonly struct NixHash : IEquatable<NixHash>
         var sep = text.IndexOfAny(':', '-');
         if (sep <= 0)
         {
-            error = $"'{ClientText.Clip(text)}' is not a hash (expected sha256:<hash> or sha256-<base64>)";
+            error = $"'{ClientText.Cut(text)}' is not a hash (expected sha256:<hash> or sha256-<base64>)";
             return false;
         }
 
@@ -64,7 +64,7 @@ public readonly struct NixHash : IEquatable<NixHash>
         var isSri = text[sep] == '-';
         if (!algorithm.SequenceEqual(Algorithm))
         {
-            error = $"unsupported hash algorithm {ClientText.Clip(algorithm)}";
+            error = $"unsupported hash algorithm {ClientText.Cut(algorithm)}";
             return false;
         }
 
@@ -96,14 +96,14 @@ public readonly struct NixHash : IEquatable<NixHash>
                     ok = Convert.TryFromBase64Chars(body, bytes, out var written) && written == bytes.Length;
                     break;
                 default:
-                    error = $"sha256 hash '{ClientText.Clip(body)}' has length {body.Length}; expected 52 (nix32), 64 (hex) or 44 (base64)";
+                    error = $"sha256 hash '{ClientText.Cut(body)}' has length {body.Length}; expected 52 (nix32), 64 (hex) or 44 (base64)";
                     return false;
             }
         }
 
         if (!ok)
         {
-            error = $"'{ClientText.Clip(text)}' is not a valid sha256 hash";
+            error = $"'{ClientText.Cut(text)}' is not a valid sha256 hash";
             return false;
         }
 

@@ -26,7 +26,7 @@ internal static class NixKeyText
 
         if (name.Contains(':') || name.Any(char.IsWhiteSpace))
         {
-            throw CacheException.Invalid($"{what} name '{name}' contains ':' or whitespace");
+            throw CacheException.Invalid($"{what} name {ClientText.Quote(name)} contains ':' or whitespace");
         }
     }
 
@@ -39,7 +39,7 @@ internal static class NixKeyText
         }
         catch (FormatException)
         {
-            throw CacheException.Invalid($"{what} '{name}' is not valid base64");
+            throw CacheException.Invalid($"{what} {ClientText.Quote(name)} is not valid base64");
         }
     }
 }

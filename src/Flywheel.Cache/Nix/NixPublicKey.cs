@@ -32,7 +32,7 @@ public sealed class NixPublicKey : IEquatable<NixPublicKey>
         var key = NixKeyText.DecodeBase64(body, "public key", name);
         if (key.Length != KeyLength)
         {
-            throw CacheException.Invalid($"public key '{name}' has {key.Length} bytes; an Ed25519 public key has {KeyLength}");
+            throw CacheException.Invalid($"public key {ClientText.Quote(name)} has {key.Length} bytes; an Ed25519 public key has {KeyLength}");
         }
 
         return new NixPublicKey(name, key);

@@ -68,14 +68,14 @@ public sealed class StorePath : IEquatable<StorePath>, IComparable<StorePath>
         storeDir = NormalizeStoreDir(storeDir);
         if (path.Length <= storeDir.Length + 1 || !path.StartsWith(storeDir, StringComparison.Ordinal) || path[storeDir.Length] != '/')
         {
-            error = $"path '{ClientText.Clip(path, 300)}' is not in the Nix store {storeDir}";
+            error = $"path '{ClientText.Cut(path)}' is not in the Nix store {storeDir}";
             return false;
         }
 
         var baseName = path[(storeDir.Length + 1)..];
         if (!TryValidateBaseName(baseName, out error))
         {
-            error = $"store path '{ClientText.Clip(path, 300)}': {error}";
+            error = $"store path '{ClientText.Cut(path)}': {error}";
             return false;
         }
 
@@ -89,7 +89,7 @@ public sealed class StorePath : IEquatable<StorePath>, IComparable<StorePath>
         ArgumentNullException.ThrowIfNull(baseName);
         if (!TryValidateBaseName(baseName, out var error))
         {
-            throw CacheException.Invalid($"store path base name '{ClientText.Clip(baseName, 300)}': {error}");
+            throw CacheException.Invalid($"store path base name '{ClientText.Cut(baseName)}': {error}");
         }
 
         return new StorePath(NormalizeStoreDir(storeDir), baseName);

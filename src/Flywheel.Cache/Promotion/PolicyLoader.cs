@@ -85,7 +85,7 @@ public static class PolicyLoader
         {
             if (!NixPublicKey.TryParse(text, out var key) || key is null)
             {
-                throw CacheException.Invalid($"trustedKeys: '{text}' is not a Nix public key (name:base64 of 32 bytes)");
+                throw CacheException.Invalid($"trustedKeys: {ClientText.Quote(text)} is not a Nix public key (name:base64 of 32 bytes)");
             }
 
             keys.Add(key);
@@ -96,7 +96,7 @@ public static class PolicyLoader
         {
             if (string.IsNullOrWhiteSpace(pattern) || pattern.Length > 256)
             {
-                throw CacheException.Invalid($"allow: '{pattern}' is not a glob (1 to 256 characters)");
+                throw CacheException.Invalid($"allow: {ClientText.Quote(pattern)} is not a glob (1 to 256 characters)");
             }
 
             allow.Add(pattern);
@@ -110,7 +110,7 @@ public static class PolicyLoader
             {
                 if (!RuleNames.All.Contains(rule))
                 {
-                    throw CacheException.Invalid($"require.{className}: unknown rule '{rule}'; the rules are {string.Join(", ", RuleNames.All)}");
+                    throw CacheException.Invalid($"require.{className}: unknown rule {ClientText.Quote(rule)}; the rules are {string.Join(", ", RuleNames.All)}");
                 }
             }
 
@@ -124,7 +124,7 @@ public static class PolicyLoader
             var parsed = PromotionTarget.Parse(target);
             if (parsed.Class != value)
             {
-                throw CacheException.Invalid($"targets.{className}: '{target}' is a target for {parsed.Class.ToName()} outputs");
+                throw CacheException.Invalid($"targets.{className}: {ClientText.Quote(target)} is a target for {parsed.Class.ToName()} outputs");
             }
 
             targets[value] = target;
@@ -147,7 +147,7 @@ public static class PolicyLoader
     private static PromotionClass PublishableClass(string name, string field) =>
         PromotionClasses.TryParse(name, out var value) && value is PromotionClass.OciImage or PromotionClass.CleanDerivation
             ? value
-            : throw CacheException.Invalid($"{field}: unknown class '{name}'; the classes that publish are oci-image and clean-derivation");
+            : throw CacheException.Invalid($"{field}: unknown class {ClientText.Quote(name)}; the classes that publish are oci-image and clean-derivation");
 
     /// <summary>The file's shape, shared by the JSON and YAML readers.</summary>
     private sealed class PolicyDocument

@@ -159,7 +159,7 @@ public sealed class PromotionGate
         {
             if (!StorePath.TryParse(text, cache.Record.StoreDir, out var path, out var error))
             {
-                throw CacheException.Invalid($"'{text}' is not a store path of {cache.Record.StoreDir}: {error}");
+                throw CacheException.Invalid($"{ClientText.Quote(text)} is not a store path of {cache.Record.StoreDir}: {error}");
             }
 
             if (!paths.Contains(path))
@@ -177,7 +177,7 @@ public sealed class PromotionGate
         {
             if (!NixHash.TryParse(rebuild.NarHash, out _))
             {
-                throw CacheException.Invalid($"rebuild check for {rebuild.StorePath}: '{rebuild.NarHash}' is not a sha256 NarHash");
+                throw CacheException.Invalid($"rebuild check for {ClientText.Quote(rebuild.StorePath)}: {ClientText.Quote(rebuild.NarHash)} is not a sha256 NarHash");
             }
         }
 

@@ -34,7 +34,7 @@ public sealed partial record PromotionTarget(PromotionClass Class, string Text, 
             var m = OciReference().Match(text["oci://".Length..]);
             if (!m.Success)
             {
-                throw CacheException.Invalid($"target '{text}' is not oci://REGISTRY/NAME[:TAG] (NAME in lower case: a-z, 0-9, '.', '_', '-', '/')");
+                throw CacheException.Invalid($"target {ClientText.Quote(text)} is not oci://REGISTRY/NAME[:TAG] (NAME in lower case: a-z, 0-9, '.', '_', '-', '/')");
             }
 
             var tag = m.Groups["tag"].Success ? m.Groups["tag"].Value : "latest";
@@ -46,14 +46,14 @@ public sealed partial record PromotionTarget(PromotionClass Class, string Text, 
             var m = FlakeReference().Match(text["flakehub://".Length..]);
             if (!m.Success)
             {
-                throw CacheException.Invalid($"target '{text}' is not flakehub://ORG/FLAKE[@VERSION]");
+                throw CacheException.Invalid($"target {ClientText.Quote(text)} is not flakehub://ORG/FLAKE[@VERSION]");
             }
 
             var version = m.Groups["version"].Success ? m.Groups["version"].Value : null;
             return new PromotionTarget(PromotionClass.CleanDerivation, text, "", $"{m.Groups["org"].Value}/{m.Groups["flake"].Value}", "", version);
         }
 
-        throw CacheException.Invalid($"target '{text}' is neither oci://REGISTRY/NAME[:TAG] nor flakehub://ORG/FLAKE[@VERSION]");
+        throw CacheException.Invalid($"target {ClientText.Quote(text)} is neither oci://REGISTRY/NAME[:TAG] nor flakehub://ORG/FLAKE[@VERSION]");
     }
 
     // Distribution spec: path components [a-z0-9]+ joined by '.', '_', '__' or '-'s; tags [\w][\w.-]{0,127}.

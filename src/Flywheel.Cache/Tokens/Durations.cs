@@ -19,7 +19,7 @@ public static class Durations
             }
         }
 
-        throw CacheException.Invalid($"'{text}' is not a duration: write a positive number followed by d, h, m or s (e.g. 30d)");
+        throw CacheException.Invalid($"{ClientText.Quote(text)} is not a duration: write a positive number followed by d, h, m or s (e.g. 30d)");
     }
 
     /// <summary>The largest unit that divides the duration exactly: <c>30d</c>, <c>36h</c>, <c>90m</c>, <c>45s</c>.</summary>

@@ -21,7 +21,7 @@ public static class TokenScopeNames
             var found = Array.Find(Names, n => string.Equals(n.Name, part, StringComparison.OrdinalIgnoreCase));
             if (found.Name is null)
             {
-                throw CacheException.Invalid($"unknown scope '{part}': use {string.Join(", ", Names.Select(n => n.Name))}");
+                throw CacheException.Invalid($"unknown scope {ClientText.Quote(part)}: use {string.Join(", ", Names.Select(n => n.Name))}");
             }
 
             scopes |= found.Scope;

@@ -32,7 +32,7 @@ public sealed class TokenService
     {
         if (!CachePattern.IsValid(cachePattern))
         {
-            throw CacheException.Invalid($"'{cachePattern}' is not a valid cache pattern: use cache-name characters and the wildcards * and ?");
+            throw CacheException.Invalid($"{ClientText.Quote(cachePattern)} is not a valid cache pattern: use cache-name characters and the wildcards * and ?");
         }
 
         if (scopes == TokenScopes.None)

@@ -81,7 +81,7 @@ public sealed class UpstreamCatalog
         var existing = (await _index.ListUpstreamsAsync(cache.Id, cancellationToken).ConfigureAwait(false)).FirstOrDefault(u => u.Url == normalized);
         if (existing is null || !await _index.RemoveUpstreamAsync(cache.Id, normalized, cancellationToken).ConfigureAwait(false))
         {
-            throw CacheException.NotFound($"cache '{cache.Name}' has no upstream {normalized}");
+            throw CacheException.NotFound($"cache '{cache.Name}' has no upstream {ClientText.Quote(normalized)}");
         }
 
         _breakers.Forget(existing.Id);
@@ -104,7 +104,7 @@ public sealed class UpstreamCatalog
             || uri.Query.Length > 0 || uri.Fragment.Length > 0 || uri.UserInfo.Length > 0 || text.Length > 2048)
         {
             throw CacheException.Invalid(
-                $"'{url}' is not an upstream URL: write the absolute http(s) URL of a Nix binary cache without query or credentials, e.g. https://cache.nixos.org or https://attic.example/main");
+                $"{ClientText.Quote(url)} is not an upstream URL: write the absolute http(s) URL of a Nix binary cache without query or credentials, e.g. https://cache.nixos.org or https://attic.example/main");
         }
 
         return text;

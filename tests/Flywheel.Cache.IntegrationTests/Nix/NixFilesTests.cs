@@ -272,6 +272,7 @@ public sealed partial class NixFilesTests(ITestOutputHelper output)
         ["postgres"] = new JsonObject { ["connectionStringFile"] = "/run/secrets/flywheel-postgres" },
         ["limits"] = new JsonObject { ["maxNarInfoBytes"] = 65536, ["maxNarBytes"] = 1L << 34, ["maxLogBytes"] = 1 << 26 },
         ["narInfoCache"] = new JsonObject { ["maxBytes"] = 1 << 28, ["ttl"] = "00:05:00", ["negativeTtl"] = "00:00:02" },
+        ["api"] = new JsonObject { ["maxBodyBytes"] = 1 << 20 },
         ["bazel"] = new JsonObject { ["defaultInstance"] = "main" },
         ["gc"] = new JsonObject { ["interval"] = "01:00:00", ["orphanGrace"] = "06:00:00" },
         ["promotion"] = new JsonObject { ["flakeHubUrl"] = "https://api.flakehub.com/" },

@@ -43,7 +43,7 @@ public sealed class BuildsApiTests : IClassFixture<DaemonFixture>
     [InlineData("{\"installable\":\"--option x\",\"cache\":\"main\"}", HttpStatusCode.BadRequest, "installable")]
     [InlineData("{\"installable\":\"github:o/r\",\"cache\":\"main\"}", HttpStatusCode.BadRequest, "#ATTR")]
     [InlineData("{\"installable\":\"a.nix#x\",\"cache\":\"main\",\"lane\":\"huge\"}", HttpStatusCode.BadRequest, "no lane 'huge'")]
-    [InlineData("{\"installable\":\"a.nix#x\",\"cache\":\"nope\"}", HttpStatusCode.NotFound, "no cache 'nope'")]
+    [InlineData("{\"installable\":\"a.nix#x\",\"cache\":\"nope\"}", HttpStatusCode.NotFound, "no cache named 'nope'")]
     public async Task Bad_requests_are_problem_details(string body, HttpStatusCode status, string detail)
     {
         using var client = _daemon.CreateClient(_daemon.AdminToken);

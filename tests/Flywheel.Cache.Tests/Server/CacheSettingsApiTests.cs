@@ -81,7 +81,9 @@ public sealed class CacheSettingsApiTests : IClassFixture<DaemonFixture>
 
         using var anonymous = _daemon.CreateClient();
         using var unknown = await anonymous.PatchAsJsonAsync("/_api/v1/caches/nowhere", new { retention = "30d" });
-        Assert.Equal(HttpStatusCode.Unauthorized, unknown.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+        using var anonymousOnMain = await anonymous.PatchAsJsonAsync("/_api/v1/caches/main", new { retention = "30d" });
+        Assert.Equal(HttpStatusCode.Unauthorized, anonymousOnMain.StatusCode);
     }
 
     [Fact]

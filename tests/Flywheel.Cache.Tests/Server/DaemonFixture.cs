@@ -1,3 +1,6 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
 using Flywheel.Cache.Server;
 using Flywheel.Cache.Server.Hosting;
 using Microsoft.AspNetCore.Builder;
@@ -63,6 +66,16 @@ public sealed class DaemonFixture : IAsyncLifetime
         }
 
         return client;
+    }
+
+    /// <summary>A new token (its secret) with <paramref name="scopes"/> on caches matching <paramref name="cache"/>, made with the admin token.</summary>
+    public async Task<string> CreateTokenAsync(string cache, string scopes)
+    {
+        using var admin = CreateClient(AdminToken);
+        using var response = await admin.PostAsJsonAsync("/_api/v1/tokens", new { cache, scopes });
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        return doc.RootElement.GetProperty("secret").GetString()!;
     }
 
     public async Task DisposeAsync()

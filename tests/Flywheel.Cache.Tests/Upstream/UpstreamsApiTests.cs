@@ -70,7 +70,8 @@ public sealed class UpstreamsApiTests : IClassFixture<DaemonFixture>
 
         using var anonymous = _daemon.CreateClient();
         using var pushOnly = _daemon.CreateClient(pusher);
-        Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.PostAsJsonAsync("/_api/v1/caches/api-auth/upstreams", request)).StatusCode);
+        // api-auth is private: an anonymous caller is told it does not exist
+        Assert.Equal(HttpStatusCode.NotFound, (await anonymous.PostAsJsonAsync("/_api/v1/caches/api-auth/upstreams", request)).StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, (await pushOnly.PostAsJsonAsync("/_api/v1/caches/api-auth/upstreams", request)).StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, (await pushOnly.GetAsync("/_api/v1/caches/api-auth/upstreams")).StatusCode);
         Assert.Equal(HttpStatusCode.Created, (await admin.PostAsJsonAsync("/_api/v1/caches/api-auth/upstreams", request)).StatusCode);

@@ -163,7 +163,7 @@ internal static class ByteStreamService
                 }
                 else if (message.ResourceName.Length > 0 && message.ResourceName != resourceName)
                 {
-                    throw CacheException.Invalid($"resource_name changed within one Write: '{ClientText.Clip(message.ResourceName, 300)}' after '{ClientText.Clip(resourceName, 300)}'");
+                    throw CacheException.Invalid($"resource_name changed within one Write: '{ClientText.Cut(message.ResourceName)}' after '{ClientText.Cut(resourceName)}'");
                 }
 
                 if (message.WriteOffset != upload.Committed)

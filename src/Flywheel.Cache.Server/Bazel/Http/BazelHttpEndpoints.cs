@@ -98,5 +98,5 @@ internal static class BazelHttpEndpoints
     private static BlobDigest ParseHash(string hash) =>
         BlobDigest.TryParseHex(hash, out var digest) && !hash.Any(char.IsUpper)
             ? digest
-            : throw CacheException.Invalid($"'{ClientText.Clip(hash)}' is not a SHA-256 digest: expected 64 lower-case hex digits");
+            : throw CacheException.Invalid($"'{ClientText.Cut(hash)}' is not a SHA-256 digest: expected 64 lower-case hex digits");
 }
