@@ -90,6 +90,7 @@ public sealed class NarHasher : IDisposable
             _decompressor.Dispose();
             _fileHash.Dispose();
             _nar.Hash.Dispose();
+            _nar.Validator.Dispose();
         }
     }
 

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Text;
@@ -32,7 +33,7 @@ internal static class NarFormat
 /// File contents are counted, never buffered; memory is one token and the names along the current path. No allocation
 /// per chunk.
 /// </summary>
-public sealed class NarValidator
+public sealed class NarValidator : IDisposable
 {
     private enum Expect : byte
     {
@@ -63,10 +64,11 @@ public sealed class NarValidator
         Padding,
     }
 
-    private readonly byte[] _token = new byte[NarFormat.MaxTokenLength];
-    private readonly int[] _nameStart = new int[NarFormat.MaxDepth + 2];
-    private readonly int[] _nameLength = new int[NarFormat.MaxDepth + 2];
-    private byte[] _path = new byte[256]; // the entry names along the current path, the last one per directory level
+    // Rented (one NAR upload holds ~6 KB of them), given back by Dispose.
+    private byte[] _token = ArrayPool<byte>.Shared.Rent(NarFormat.MaxTokenLength);
+    private int[] _nameStart = ArrayPool<int>.Shared.Rent(NarFormat.MaxDepth + 2);
+    private int[] _nameLength = ArrayPool<int>.Shared.Rent(NarFormat.MaxDepth + 2);
+    private byte[] _path = ArrayPool<byte>.Shared.Rent(256); // the entry names along the current path, the last one per directory level
     private Expect _expect = Expect.Magic;
     private Phase _phase = Phase.Length;
     private int _depth; // of the node being read: 0 is the root
@@ -74,6 +76,24 @@ public sealed class NarValidator
     private int _lengthBytes;
     private long _remaining; // of the current string's bytes, then of its padding
     private int _tokenLength;
+
+    /// <summary>Gives the rented buffers back; the validator is not used after this.</summary>
+    public void Dispose()
+    {
+        Return(ref _token);
+        Return(ref _path);
+        Return(ref _nameStart);
+        Return(ref _nameLength);
+    }
+
+    private static void Return<T>(ref T[] array)
+    {
+        if (array.Length > 0)
+        {
+            ArrayPool<T>.Shared.Return(array);
+            array = [];
+        }
+    }
 
     /// <summary>Bytes seen so far.</summary>
     public long Size { get; private set; }
@@ -311,7 +331,10 @@ public sealed class NarValidator
 
         if (start + name.Length + 1 > _path.Length)
         {
-            Array.Resize(ref _path, Math.Max(_path.Length * 2, start + name.Length + 1));
+            var larger = ArrayPool<byte>.Shared.Rent(Math.Max(_path.Length * 2, start + name.Length + 1));
+            _path.AsSpan(0, start).CopyTo(larger);
+            ArrayPool<byte>.Shared.Return(_path);
+            _path = larger;
         }
 
         name.CopyTo(_path.AsSpan(start));

@@ -110,8 +110,8 @@ public sealed class PostgresServer : IAsyncLifetime
         IsRunning = false;
     }
 
-    /// <summary>A connection string to <paramref name="database"/> on 127.0.0.1 as the superuser (trust auth).</summary>
-    public string ConnectionString(string database, int timeoutSeconds = 5, int commandTimeoutSeconds = 30, int maxPoolSize = 16) =>
+    /// <summary>A connection string to <paramref name="database"/> on 127.0.0.1 as the superuser (trust auth); connecting may take up to 30 s, as a test machine under load needs.</summary>
+    public string ConnectionString(string database, int timeoutSeconds = 30, int commandTimeoutSeconds = 30, int maxPoolSize = 16) =>
         new NpgsqlConnectionStringBuilder
         {
             Host = Host,
