@@ -32,6 +32,7 @@ internal sealed class ContentAddressableStorageService : ContentAddressableStora
     {
         var http = call.GetHttpContext();
         http.Response.RegisterForDispose(request); // its pooled buffers go back once the answer (the same object) is sent
+        call.WriteOptions = ByteStreamService.Uncompressed; // hex digests: gzip costs more time than it saves on the hot path
         var services = http.RequestServices;
         await services.GetRequiredService<BazelInstances>().ResolveAsync(http, request.InstanceName, TokenScopes.Pull);
         request.Answer(await services.GetRequiredService<BazelCache>().FindMissingPositionsAsync(request.Digests, call.CancellationToken));
