@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Security.Cryptography;
 using Build.Bazel.Remote.Execution.V2;
 using Flywheel.Cache.IntegrationTests.Infrastructure;
+using Flywheel.Cache.Tests.Server.Bazel;
 using Grpc.Core;
 using Grpc.Health.V1;
 using Grpc.Net.Client;
@@ -75,7 +76,7 @@ public sealed class BackendFaultTests(ProductionBackend backend) : IClassFixture
         CallOptions Options() => new(new Metadata { { "authorization", "Bearer " + backend.AdminToken } }, DateTime.UtcNow.AddSeconds(30));
         var unknownNarInfo = "main/" + new string('0', 32) + ".narinfo";
         using var watch = health.Watch(new HealthCheckRequest(), deadline: DateTime.UtcNow.AddMinutes(2));
-        await NextHealthAsync(watch, HealthCheckResponse.Types.ServingStatus.Serving);
+        await HealthWatch.NextAsync(watch, HealthCheckResponse.Types.ServingStatus.Serving);
         Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, (await health.CheckAsync(new HealthCheckRequest(), Options())).Status);
 
         await backend.Postgres.StopAsync();
@@ -102,13 +103,13 @@ public sealed class BackendFaultTests(ProductionBackend backend) : IClassFixture
             Assert.Equal(HealthCheckResponse.Types.ServingStatus.NotServing, serverHealth.Status);
             var casHealth = await health.CheckAsync(new HealthCheckRequest { Service = ContentAddressableStorage.Descriptor.FullName }, Options());
             Assert.Equal(HealthCheckResponse.Types.ServingStatus.NotServing, casHealth.Status);
-            await NextHealthAsync(watch, HealthCheckResponse.Types.ServingStatus.NotServing);
+            await HealthWatch.NextAsync(watch, HealthCheckResponse.Types.ServingStatus.NotServing);
 
             await backend.Postgres.StartAsync();
             await RetryAsync(async () => Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync(unknownNarInfo)).StatusCode));
             (await client.PutAsync($"cas/{Hash(blob)}", new ByteArrayContent(blob))).EnsureSuccessStatusCode();
             Assert.Equal(blob, await client.GetByteArrayAsync($"cas/{Hash(blob)}"));
-            await NextHealthAsync(watch, HealthCheckResponse.Types.ServingStatus.Serving);
+            await HealthWatch.NextAsync(watch, HealthCheckResponse.Types.ServingStatus.Serving);
         }
         finally
         {
@@ -191,20 +192,5 @@ public sealed class BackendFaultTests(ProductionBackend backend) : IClassFixture
 
             return await base.ReadAsync(buffer[..(int)Math.Min(buffer.Length, cutAt - Position)], cancellationToken);
         }
-    }
-
-    /// <summary>Reads the Watch stream until it reports <paramref name="expected"/> (it starts with the current status).</summary>
-    private static async Task NextHealthAsync(AsyncServerStreamingCall<HealthCheckResponse> watch, HealthCheckResponse.Types.ServingStatus expected)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        while (await watch.ResponseStream.MoveNext(timeout.Token))
-        {
-            if (watch.ResponseStream.Current.Status == expected)
-            {
-                return;
-            }
-        }
-
-        Assert.Fail($"Health.Watch ended without reporting {expected}");
     }
 }

@@ -54,15 +54,15 @@ public sealed class GrpcStackTests : IClassFixture<DaemonFixture>
             using var client = new ReapiClient(daemon.GrpcAddress, null);
             var health = new Health.HealthClient(client.Channel);
             using var watch = health.Watch(new HealthCheckRequest(), client.Options(TimeSpan.FromMinutes(1)));
-            await NextAsync(watch, HealthCheckResponse.Types.ServingStatus.Serving);
+            await HealthWatch.NextAsync(watch, HealthCheckResponse.Types.ServingStatus.Serving);
 
             var blobs = Path.Combine(daemon.DataDirectory, "blobs");
             System.IO.Directory.Move(blobs, blobs + ".away");
             Assert.Equal(HealthCheckResponse.Types.ServingStatus.NotServing, (await health.CheckAsync(new HealthCheckRequest(), client.Options())).Status);
-            await NextAsync(watch, HealthCheckResponse.Types.ServingStatus.NotServing);
+            await HealthWatch.NextAsync(watch, HealthCheckResponse.Types.ServingStatus.NotServing);
 
             System.IO.Directory.Move(blobs + ".away", blobs);
-            await NextAsync(watch, HealthCheckResponse.Types.ServingStatus.Serving);
+            await HealthWatch.NextAsync(watch, HealthCheckResponse.Types.ServingStatus.Serving);
         }
         finally
         {
@@ -189,20 +189,6 @@ public sealed class GrpcStackTests : IClassFixture<DaemonFixture>
 
         var own = new RpcException(new Status(StatusCode.OutOfRange, "beyond"));
         Assert.Same(own, await Assert.ThrowsAsync<RpcException>(() => mapping.UnaryServerHandler<string, string>("request", context, (_, _) => throw own)));
-    }
-
-    private static async Task NextAsync(AsyncServerStreamingCall<HealthCheckResponse> watch, HealthCheckResponse.Types.ServingStatus expected)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        while (await watch.ResponseStream.MoveNext(timeout.Token))
-        {
-            if (watch.ResponseStream.Current.Status == expected)
-            {
-                return;
-            }
-        }
-
-        Assert.Fail($"Health.Watch ended without reporting {expected}");
     }
 
     /// <summary>
