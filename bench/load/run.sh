@@ -16,7 +16,7 @@
 # compression=none to a file:// binary cache that nginx serves as /main/ and to the gateway's cache main (token
 # from <data>/admin.token, through a netrc, as the integration tests push); a 64 MiB blob PUT to both /cas/
 # (nginx: WebDAV PUT). Reads over HTTP/1.1 are driven by wrk, gRPC by the benchmarks project's `load` command
-# (our GrpcClient), uploads by its `load http-put` (new bytes on every PUT, for nginx and us alike: a store that
+# (generated clients on Grpc.Net.Client), uploads by its `load http-put` (new bytes on every PUT, for nginx and us alike: a store that
 # has a blob need not write it again). Peak RSS is sampled from /proc (gateway; nginx master + workers) every 100 ms.
 set -euo pipefail
 cd "$(dirname "$0")/../.."

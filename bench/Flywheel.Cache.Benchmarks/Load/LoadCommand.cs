@@ -2,15 +2,16 @@ using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text.Json;
 using Build.Bazel.Remote.Execution.V2;
-using Flywheel.Cache.Grpc;
 using Google.Bytestream;
 using Google.Protobuf;
+using Grpc.Core;
+using Grpc.Net.Client;
 
 namespace Flywheel.Cache.Benchmarks.Load;
 
 /// <summary>
-/// <c>load &lt;scenario&gt;</c>: the load bench/load/run.sh cannot get from wrk. gRPC through our own
-/// <see cref="GrpcClient"/> (h2load cannot stream ByteStream messages), and uploads of new bytes on every call over
+/// <c>load &lt;scenario&gt;</c>: the load bench/load/run.sh cannot get from wrk. gRPC through the generated clients on
+/// Grpc.Net.Client (h2load cannot stream ByteStream messages), and uploads of new bytes on every call over
 /// HTTP/1.1 (wrk repeats one body, and a store that has a blob need not write it again), the same for nginx and us.
 /// Each scenario seeds what it needs, warms up for <c>--warmup</c> seconds (default 2, not measured), then repeats one
 /// call for <c>--duration</c> seconds on <c>--concurrency</c> callers and prints one JSON object: calls, calls/s, MB/s over the time spent in calls, p50/p99 latency.
@@ -20,8 +21,6 @@ namespace Flywheel.Cache.Benchmarks.Load;
 /// </summary>
 public static class LoadCommand
 {
-    private const string Cas = "/build.bazel.remote.execution.v2.ContentAddressableStorage/";
-    private const string ByteStream = "/google.bytestream.ByteStream/";
     private const int ChunkSize = 64 * 1024;
 
     public static async Task<int> RunAsync(string[] args)
@@ -36,17 +35,15 @@ public static class LoadCommand
         var concurrency = int.Parse(Option(args, "--concurrency") ?? "1", System.Globalization.CultureInfo.InvariantCulture);
         var warmup = TimeSpan.FromSeconds(double.Parse(Option(args, "--warmup") ?? "2", System.Globalization.CultureInfo.InvariantCulture));
 
-        using var client = new GrpcClient(grpc) { MaxReceiveMessageSize = 64 * 1024 * 1024, MaxSendMessageSize = 64 * 1024 * 1024 };
-        GrpcCallOptions Options()
+        using var channel = GrpcChannel.ForAddress(grpc, new GrpcChannelOptions { MaxReceiveMessageSize = 64 * 1024 * 1024, MaxSendMessageSize = 64 * 1024 * 1024 });
+        var client = new Clients(new ContentAddressableStorage.ContentAddressableStorageClient(channel), new ByteStream.ByteStreamClient(channel));
+        var headers = new Metadata();
+        if (token is not null)
         {
-            var options = new GrpcCallOptions();
-            if (token is not null)
-            {
-                options.Headers["authorization"] = "Bearer " + token;
-            }
-
-            return options;
+            headers.Add("authorization", "Bearer " + token);
         }
+
+        CallOptions Options() => new(headers);
 
         Func<int, Func<Task<long>>> prepare = scenario switch
         {
@@ -113,7 +110,7 @@ public static class LoadCommand
     }
 
     /// <summary>Seeds, then returns what prepares a call (untimed, e.g. hashing the next upload) and hands back the timed call.</summary>
-    private static async Task<Func<int, Func<Task<long>>>> FindMissingAsync(GrpcClient client, Func<GrpcCallOptions> options, string instance, int count)
+    private static async Task<Func<int, Func<Task<long>>>> FindMissingAsync(Clients client, Func<CallOptions> options, string instance, int count)
     {
         // Unique per run, so earlier runs against the same gateway change nothing; every other digest is stored.
         var run = RandomNumberGenerator.GetBytes(8);
@@ -131,14 +128,14 @@ public static class LoadCommand
 
             if (seed.Requests.Count == 1000 || (i == count - 1 && seed.Requests.Count > 0))
             {
-                await client.UnaryAsync(Cas + "BatchUpdateBlobs", seed, BatchUpdateBlobsResponse.Parser, options());
+                await client.Cas.BatchUpdateBlobsAsync(seed, options());
                 seed = new BatchUpdateBlobsRequest { InstanceName = instance };
             }
         }
 
         return _ => async () =>
         {
-            var response = await client.UnaryAsync(Cas + "FindMissingBlobs", request, FindMissingBlobsResponse.Parser, options());
+            var response = await client.Cas.FindMissingBlobsAsync(request, options());
             if (response.MissingBlobDigests.Count != count / 2)
             {
                 throw new InvalidOperationException($"FindMissingBlobs reported {response.MissingBlobDigests.Count} missing, expected {count / 2}");
@@ -148,7 +145,7 @@ public static class LoadCommand
         };
     }
 
-    private static async Task<Func<int, Func<Task<long>>>> ReadAsync(GrpcClient client, Func<GrpcCallOptions> options, string instance, long size)
+    private static async Task<Func<int, Func<Task<long>>>> ReadAsync(Clients client, Func<CallOptions> options, string instance, long size)
     {
         var content = RandomNumberGenerator.GetBytes(checked((int)size));
         var hash = Convert.ToHexStringLower(SHA256.HashData(content));
@@ -157,7 +154,8 @@ public static class LoadCommand
         return _ => async () =>
         {
             long received = 0;
-            await foreach (var response in client.ServerStreamingAsync(ByteStream + "Read", request, ReadResponse.Parser, options()))
+            using var call = client.ByteStream.Read(request, options());
+            await foreach (var response in call.ResponseStream.ReadAllAsync())
             {
                 received += response.Data.Length;
             }
@@ -198,18 +196,23 @@ public static class LoadCommand
         });
     }
 
-    private static async Task<long> WriteBlobAsync(GrpcClient client, GrpcCallOptions options, string instance, byte[] content, string hash)
+    private static async Task<long> WriteBlobAsync(Clients client, CallOptions options, string instance, byte[] content, string hash)
     {
         var resource = $"{instance}/uploads/{Guid.NewGuid()}/blobs/{hash}/{content.Length}";
-        var response = await client.ClientStreamingAsync(ByteStream + "Write", Chunks(resource, content), WriteResponse.Parser, options);
+        using var call = client.ByteStream.Write(options);
+        foreach (var message in Chunks(resource, content))
+        {
+            await call.RequestStream.WriteAsync(message);
+        }
+
+        await call.RequestStream.CompleteAsync();
+        var response = await call.ResponseAsync;
         return response.CommittedSize == content.Length
             ? content.Length
             : throw new InvalidOperationException($"Write committed {response.CommittedSize} of {content.Length} bytes");
     }
 
-    private static IAsyncEnumerable<WriteRequest> Chunks(string resource, byte[] content) => ChunkList(resource, content).ToAsyncEnumerable();
-
-    private static IEnumerable<WriteRequest> ChunkList(string resource, byte[] content)
+    private static IEnumerable<WriteRequest> Chunks(string resource, byte[] content)
     {
         for (var offset = 0; offset < content.Length || offset == 0; offset += ChunkSize)
         {
@@ -232,4 +235,6 @@ public static class LoadCommand
         var i = Array.IndexOf(args, name);
         return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
     }
+
+    private sealed record Clients(ContentAddressableStorage.ContentAddressableStorageClient Cas, ByteStream.ByteStreamClient ByteStream);
 }

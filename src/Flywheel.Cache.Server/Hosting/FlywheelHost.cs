@@ -1,6 +1,5 @@
 using Flywheel.Cache.Bazel;
 using Flywheel.Cache.Caches;
-using Flywheel.Cache.Grpc;
 using Flywheel.Cache.Index;
 using Flywheel.Cache.Nix;
 using Flywheel.Cache.Promotion;
@@ -126,7 +125,7 @@ public static class FlywheelHost
                 new FlakeHubPublisher(sp.GetRequiredService<NarSource>(), PublishingHttp, options.FlakeHubUrl),
             ],
             sp.GetRequiredService<TimeProvider>(), new Uri(options.PublicUrl, "_api/v1/promotions").ToString()));
-        services.AddGrpcLayer(grpc => grpc.ExceptionMapper = GrpcErrorMapping.Map);
+        services.AddReapiGrpc();
         services.AddFlywheelMetrics();
 
         var app = builder.Build();
@@ -147,11 +146,7 @@ public static class FlywheelHost
         BuildsApi.Map(api);
         NixRoutes.Map(app);
         BazelHttpEndpoints.Map(app);
-        CapabilitiesService.Map(app);
-        ActionCacheService.Map(app);
-        ContentAddressableStorageService.Map(app);
-        ByteStreamService.Map(app);
-        app.MapGrpcFallback();
+        app.MapReapiGrpc();
         return app;
     }
 

@@ -2,8 +2,11 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Security.Cryptography;
 using Build.Bazel.Remote.Execution.V2;
-using Flywheel.Cache.Grpc;
 using Flywheel.Cache.IntegrationTests.Infrastructure;
+using Flywheel.Cache.Tests.Server.Bazel;
+using Grpc.Core;
+using Grpc.Health.V1;
+using Grpc.Net.Client;
 
 namespace Flywheel.Cache.IntegrationTests.Production;
 
@@ -67,10 +70,14 @@ public sealed class BackendFaultTests(ProductionBackend backend) : IClassFixture
     public async Task Database_down_gives_503_and_unavailable_and_recovers()
     {
         using var client = Client();
-        using var grpc = new GrpcClient(new Uri($"http://127.0.0.1:{_gateway.GrpcPort}/"));
-        var options = new GrpcCallOptions { Timeout = TimeSpan.FromSeconds(30) };
-        options.Headers["authorization"] = "Bearer " + backend.AdminToken;
+        using var grpc = GrpcChannel.ForAddress($"http://127.0.0.1:{_gateway.GrpcPort}/");
+        var cas = new ContentAddressableStorage.ContentAddressableStorageClient(grpc);
+        var health = new Health.HealthClient(grpc);
+        CallOptions Options() => new(new Metadata { { "authorization", "Bearer " + backend.AdminToken } }, DateTime.UtcNow.AddSeconds(30));
         var unknownNarInfo = "main/" + new string('0', 32) + ".narinfo";
+        using var watch = health.Watch(new HealthCheckRequest(), deadline: DateTime.UtcNow.AddMinutes(2));
+        await HealthWatch.NextAsync(watch, HealthCheckResponse.Types.ServingStatus.Serving);
+        Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, (await health.CheckAsync(new HealthCheckRequest(), Options())).Status);
 
         await backend.Postgres.StopAsync();
         try
@@ -88,15 +95,21 @@ public sealed class BackendFaultTests(ProductionBackend backend) : IClassFixture
 
             var request = new FindMissingBlobsRequest();
             request.BlobDigests.Add(new Digest { Hash = Hash(blob), SizeBytes = blob.Length });
-            var error = await Assert.ThrowsAsync<GrpcException>(() => grpc.UnaryAsync(
-                "/build.bazel.remote.execution.v2.ContentAddressableStorage/FindMissingBlobs", request, FindMissingBlobsResponse.Parser, options));
-            Assert.Equal(GrpcStatusCode.Unavailable, error.Status);
+            var error = await Assert.ThrowsAsync<RpcException>(async () => await cas.FindMissingBlobsAsync(request, Options()));
+            Assert.Equal(StatusCode.Unavailable, error.StatusCode);
             Assert.Equal(HttpStatusCode.ServiceUnavailable, (await client.GetAsync("readyz")).StatusCode);
+            // grpc.health.v1 answers what /readyz answers: Check asks now, Watch hears it at the next publication
+            var serverHealth = await health.CheckAsync(new HealthCheckRequest(), Options());
+            Assert.Equal(HealthCheckResponse.Types.ServingStatus.NotServing, serverHealth.Status);
+            var casHealth = await health.CheckAsync(new HealthCheckRequest { Service = ContentAddressableStorage.Descriptor.FullName }, Options());
+            Assert.Equal(HealthCheckResponse.Types.ServingStatus.NotServing, casHealth.Status);
+            await HealthWatch.NextAsync(watch, HealthCheckResponse.Types.ServingStatus.NotServing);
 
             await backend.Postgres.StartAsync();
             await RetryAsync(async () => Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync(unknownNarInfo)).StatusCode));
             (await client.PutAsync($"cas/{Hash(blob)}", new ByteArrayContent(blob))).EnsureSuccessStatusCode();
             Assert.Equal(blob, await client.GetByteArrayAsync($"cas/{Hash(blob)}"));
+            await HealthWatch.NextAsync(watch, HealthCheckResponse.Types.ServingStatus.Serving);
         }
         finally
         {

@@ -3,9 +3,9 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using Flywheel.Cache.Grpc;
 using Flywheel.Cache.Index;
 using Flywheel.Cache.Tests.Server.Bazel;
+using Grpc.Core;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Flywheel.Cache.Tests.Server;
@@ -165,20 +165,20 @@ public sealed partial class DiscoveryTests : IClassFixture<DaemonFixture>, IAsyn
         foreach (var token in new[] { null, _otherToken })
         {
             using var client = new ReapiClient(_daemon.GrpcAddress, token);
-            var hidden = await Assert.ThrowsAsync<GrpcException>(() => client.CapabilitiesAsync(Private));
-            var missing = await Assert.ThrowsAsync<GrpcException>(() => client.CapabilitiesAsync(Missing));
-            Assert.Equal(GrpcStatusCode.NotFound, hidden.Status);
-            Assert.Equal((missing.Status, missing.Message), (hidden.Status, hidden.Message.Replace(Private, Missing, StringComparison.Ordinal)));
+            var hidden = await Assert.ThrowsAsync<RpcException>(() => client.CapabilitiesAsync(Private));
+            var missing = await Assert.ThrowsAsync<RpcException>(() => client.CapabilitiesAsync(Missing));
+            Assert.Equal(StatusCode.NotFound, hidden.StatusCode);
+            Assert.Equal((missing.StatusCode, missing.Status.Detail), (hidden.StatusCode, hidden.Status.Detail.Replace(Private, Missing, StringComparison.Ordinal)));
 
             var resource = $"/blobs/{Sha}/5";
-            var hiddenRead = await Assert.ThrowsAsync<GrpcException>(() => client.ReadAsync(Private + resource));
-            var missingRead = await Assert.ThrowsAsync<GrpcException>(() => client.ReadAsync(Missing + resource));
-            Assert.Equal((missingRead.Status, missingRead.Message), (hiddenRead.Status, hiddenRead.Message.Replace(Private, Missing, StringComparison.Ordinal)));
+            var hiddenRead = await Assert.ThrowsAsync<RpcException>(() => client.ReadAsync(Private + resource));
+            var missingRead = await Assert.ThrowsAsync<RpcException>(() => client.ReadAsync(Missing + resource));
+            Assert.Equal((missingRead.StatusCode, missingRead.Status.Detail), (hiddenRead.StatusCode, hiddenRead.Status.Detail.Replace(Private, Missing, StringComparison.Ordinal)));
         }
 
         using var dead = new ReapiClient(_daemon.GrpcAddress, "fw1_unknown-token");
-        Assert.Equal(GrpcStatusCode.Unauthenticated, (await Assert.ThrowsAsync<GrpcException>(() => dead.CapabilitiesAsync(Private))).Status);
-        Assert.Equal(GrpcStatusCode.Unauthenticated, (await Assert.ThrowsAsync<GrpcException>(() => dead.CapabilitiesAsync(Missing))).Status);
+        Assert.Equal(StatusCode.Unauthenticated, (await Assert.ThrowsAsync<RpcException>(() => dead.CapabilitiesAsync(Private))).StatusCode);
+        Assert.Equal(StatusCode.Unauthenticated, (await Assert.ThrowsAsync<RpcException>(() => dead.CapabilitiesAsync(Missing))).StatusCode);
     }
 
     private async Task<Answer> AssertSameAsync(HttpClient client, string method, string path, string? body)

@@ -1,7 +1,7 @@
 using Build.Bazel.Remote.Execution.V2;
 using Flywheel.Cache.Bazel;
-using Flywheel.Cache.Grpc;
 using Flywheel.Cache.Index;
+using Grpc.Core;
 
 namespace Flywheel.Cache.Server.Bazel.Grpc;
 
@@ -9,30 +9,24 @@ namespace Flywheel.Cache.Server.Bazel.Grpc;
 /// <c>ActionCache</c>: GetActionResult answers only entries whose referenced blobs all exist (else NOT_FOUND,
 /// which Bazel treats as a miss); UpdateActionResult needs push on the instance.
 /// </summary>
-internal static class ActionCacheService
+internal sealed class ActionCacheService : ActionCache.ActionCacheBase
 {
-    public const string Name = "build.bazel.remote.execution.v2.ActionCache";
-
-    public static void Map(IEndpointRouteBuilder app)
+    public override async Task<ActionResult> GetActionResult(GetActionResultRequest request, ServerCallContext call)
     {
-        app.MapGrpcUnary<GetActionResultRequest, ActionResult>($"/{Name}/GetActionResult", GetActionResultRequest.Parser, GetAsync);
-        app.MapGrpcUnary<UpdateActionResultRequest, ActionResult>($"/{Name}/UpdateActionResult", UpdateActionResultRequest.Parser, UpdateAsync);
-    }
-
-    private static async Task<ActionResult> GetAsync(GetActionResultRequest request, GrpcCallContext call)
-    {
-        var services = call.HttpContext.RequestServices;
-        var instance = await services.GetRequiredService<BazelInstances>().ResolveAsync(call.HttpContext, request.InstanceName, TokenScopes.Pull);
+        var http = call.GetHttpContext();
+        var services = http.RequestServices;
+        var instance = await services.GetRequiredService<BazelInstances>().ResolveAsync(http, request.InstanceName, TokenScopes.Pull);
         var digest = BazelDigest.From(request.ActionDigest, "action_digest");
         return await services.GetRequiredService<BazelCache>().GetActionResultMessageAsync(
                 instance, digest, request.InlineStdout, request.InlineStderr, request.InlineOutputFiles, call.CancellationToken)
             ?? throw CacheException.NotFound($"no complete action result for {digest} in '{instance.Name}'");
     }
 
-    private static async Task<ActionResult> UpdateAsync(UpdateActionResultRequest request, GrpcCallContext call)
+    public override async Task<ActionResult> UpdateActionResult(UpdateActionResultRequest request, ServerCallContext call)
     {
-        var services = call.HttpContext.RequestServices;
-        var instance = await services.GetRequiredService<BazelInstances>().ResolveAsync(call.HttpContext, request.InstanceName, TokenScopes.Push);
+        var http = call.GetHttpContext();
+        var services = http.RequestServices;
+        var instance = await services.GetRequiredService<BazelInstances>().ResolveAsync(http, request.InstanceName, TokenScopes.Push);
         var digest = BazelDigest.From(request.ActionDigest, "action_digest");
         if (request.ActionResult is null)
         {

@@ -1,10 +1,10 @@
 using System.Buffers;
 using Flywheel.Cache.Bazel;
 using Flywheel.Cache.Compression;
-using Flywheel.Cache.Grpc;
 using Flywheel.Cache.Index;
 using Google.Bytestream;
 using Google.Protobuf;
+using Grpc.Core;
 
 namespace Flywheel.Cache.Server.Bazel.Grpc;
 
@@ -13,27 +13,27 @@ namespace Flywheel.Cache.Server.Bazel.Grpc;
 /// for <c>compressed-blobs/zstd/</c>), Write streams into a verified upload (resumable through QueryWriteStatus,
 /// answered at once when the blob exists already).
 /// </summary>
-internal static class ByteStreamService
+internal sealed class ByteStreamService : ByteStream.ByteStreamBase
 {
-    public const string Name = "google.bytestream.ByteStream";
     public const int ChunkSize = 1024 * 1024;
 
-    public static void Map(IEndpointRouteBuilder app)
-    {
-        app.MapGrpcServerStreaming<ReadRequest, ReadResponse>($"/{Name}/Read", ReadRequest.Parser, ReadAsync);
-        app.MapGrpcClientStreaming<WriteRequest, WriteResponse>($"/{Name}/Write", WriteRequest.Parser, WriteAsync);
-        app.MapGrpcUnary<QueryWriteStatusRequest, QueryWriteStatusResponse>($"/{Name}/QueryWriteStatus", QueryWriteStatusRequest.Parser, QueryWriteStatusAsync);
-    }
+    /// <summary>
+    /// Blob bytes are sent as they are, whatever the client accepts: gzip would cost more CPU than most blobs (already
+    /// compressed outputs) save, and REAPI has its own compression for this (<c>compressed-blobs/zstd/</c>).
+    /// </summary>
+    internal static readonly WriteOptions Uncompressed = new(WriteFlags.NoCompress);
 
-    private static async Task ReadAsync(ReadRequest request, IGrpcStreamWriter<ReadResponse> writer, GrpcCallContext call)
+    public override async Task Read(ReadRequest request, IServerStreamWriter<ReadResponse> writer, ServerCallContext call)
     {
+        call.WriteOptions = Uncompressed;
         if (!ResourceName.TryParseRead(request.ResourceName, out var resource, out var error))
         {
             throw CacheException.Invalid(error); // names the resource, clipped
         }
 
-        var services = call.HttpContext.RequestServices;
-        var instance = await services.GetRequiredService<BazelInstances>().ResolveAsync(call.HttpContext, resource.InstanceName, TokenScopes.Pull);
+        var http = call.GetHttpContext();
+        var services = http.RequestServices;
+        var instance = await services.GetRequiredService<BazelInstances>().ResolveAsync(http, resource.InstanceName, TokenScopes.Pull);
         if (request.ReadOffset < 0 || request.ReadLimit < 0)
         {
             throw CacheException.Invalid("read_offset and read_limit must not be negative");
@@ -49,7 +49,7 @@ internal static class ByteStreamService
 
         if (request.ReadOffset > blob.Length)
         {
-            throw new GrpcException(GrpcStatusCode.OutOfRange, $"read_offset {request.ReadOffset} is beyond the blob's {blob.Length} bytes");
+            throw new RpcException(new Status(StatusCode.OutOfRange, $"read_offset {request.ReadOffset} is beyond the blob's {blob.Length} bytes"));
         }
 
         var count = blob.Length - request.ReadOffset;
@@ -65,7 +65,8 @@ internal static class ByteStreamService
             int read;
             while ((read = await ReadFullAsync(stream, buffer.AsMemory(0, ChunkSize), call.CancellationToken)) > 0)
             {
-                // No copy: the message wraps the pooled buffer, which is reused only after the write completed.
+                // No copy: the message wraps the pooled buffer, which is reused only once the write completed (the message
+                // is serialized into the response by then).
                 await writer.WriteAsync(new ReadResponse { Data = UnsafeByteOperations.UnsafeWrap(buffer.AsMemory(0, read)) }, call.CancellationToken);
             }
         }
@@ -76,7 +77,7 @@ internal static class ByteStreamService
     }
 
     /// <summary>A zstd read: the blob compressed on the fly. Offsets count compressed bytes; only a read from 0 is served.</summary>
-    private static async Task ReadCompressedAsync(ReadRequest request, Flywheel.Cache.Storage.BlobHandle blob, IGrpcStreamWriter<ReadResponse> writer, GrpcCallContext call)
+    private static async Task ReadCompressedAsync(ReadRequest request, Flywheel.Cache.Storage.BlobHandle blob, IServerStreamWriter<ReadResponse> writer, ServerCallContext call)
     {
         if (request.ReadOffset != 0 || request.ReadLimit != 0)
         {
@@ -112,9 +113,10 @@ internal static class ByteStreamService
         }
     }
 
-    private static async Task<WriteResponse> WriteAsync(IAsyncEnumerable<WriteRequest> requests, GrpcCallContext call)
+    public override async Task<WriteResponse> Write(IAsyncStreamReader<WriteRequest> requests, ServerCallContext call)
     {
-        var services = call.HttpContext.RequestServices;
+        var http = call.GetHttpContext();
+        var services = http.RequestServices;
         var cache = services.GetRequiredService<BazelCache>();
         var uploads = services.GetRequiredService<ByteStreamUploads>();
         string? resourceName = null;
@@ -122,7 +124,7 @@ internal static class ByteStreamService
         var finished = false;
         try
         {
-            await foreach (var message in requests.WithCancellation(call.CancellationToken))
+            await foreach (var message in requests.ReadAllAsync(call.CancellationToken))
             {
                 if (upload is null)
                 {
@@ -132,7 +134,7 @@ internal static class ByteStreamService
                         throw CacheException.Invalid(error); // names the resource, clipped
                     }
 
-                    var instance = await services.GetRequiredService<BazelInstances>().ResolveAsync(call.HttpContext, resource.InstanceName, TokenScopes.Push);
+                    var instance = await services.GetRequiredService<BazelInstances>().ResolveAsync(http, resource.InstanceName, TokenScopes.Push);
                     if (await cache.ExistsAsync(instance, resource.Digest, call.CancellationToken))
                     {
                         // Early return: the blob is there; the client stops sending.
@@ -200,15 +202,16 @@ internal static class ByteStreamService
         }
     }
 
-    private static async Task<QueryWriteStatusResponse> QueryWriteStatusAsync(QueryWriteStatusRequest request, GrpcCallContext call)
+    public override async Task<QueryWriteStatusResponse> QueryWriteStatus(QueryWriteStatusRequest request, ServerCallContext call)
     {
         if (!ResourceName.TryParseWrite(request.ResourceName, out var resource, out var error))
         {
             throw CacheException.Invalid(error); // names the resource, clipped
         }
 
-        var services = call.HttpContext.RequestServices;
-        var instance = await services.GetRequiredService<BazelInstances>().ResolveAsync(call.HttpContext, resource.InstanceName, TokenScopes.Push);
+        var http = call.GetHttpContext();
+        var services = http.RequestServices;
+        var instance = await services.GetRequiredService<BazelInstances>().ResolveAsync(http, resource.InstanceName, TokenScopes.Push);
         if (await services.GetRequiredService<BazelCache>().ExistsAsync(instance, resource.Digest, call.CancellationToken))
         {
             return new QueryWriteStatusResponse { CommittedSize = resource.Digest.SizeBytes, Complete = true };

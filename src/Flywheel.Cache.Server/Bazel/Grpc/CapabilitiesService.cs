@@ -1,8 +1,8 @@
 using Build.Bazel.Remote.Execution.V2;
 using Build.Bazel.Semver;
 using Flywheel.Cache.Bazel;
-using Flywheel.Cache.Grpc;
 using Flywheel.Cache.Index;
+using Grpc.Core;
 
 namespace Flywheel.Cache.Server.Bazel.Grpc;
 
@@ -12,17 +12,13 @@ namespace Flywheel.Cache.Server.Bazel.Grpc;
 /// <c>--noremote_upload_local_results</c>, the action cache is writable; so <c>update_enabled</c> is always true
 /// and a token without push learns of it on its first write (PERMISSION_DENIED), not here.
 /// </summary>
-internal static class CapabilitiesService
+internal sealed class CapabilitiesService : Capabilities.CapabilitiesBase
 {
-    public const string Name = "build.bazel.remote.execution.v2.Capabilities";
-
-    public static void Map(IEndpointRouteBuilder app) =>
-        app.MapGrpcUnary<GetCapabilitiesRequest, ServerCapabilities>($"/{Name}/GetCapabilities", GetCapabilitiesRequest.Parser, GetAsync);
-
-    private static async Task<ServerCapabilities> GetAsync(GetCapabilitiesRequest request, GrpcCallContext call)
+    public override async Task<ServerCapabilities> GetCapabilities(GetCapabilitiesRequest request, ServerCallContext call)
     {
-        var services = call.HttpContext.RequestServices;
-        await services.GetRequiredService<BazelInstances>().ResolveAsync(call.HttpContext, request.InstanceName, TokenScopes.Pull);
+        var http = call.GetHttpContext();
+        var services = http.RequestServices;
+        await services.GetRequiredService<BazelInstances>().ResolveAsync(http, request.InstanceName, TokenScopes.Pull);
         var limits = services.GetRequiredService<BazelCache>().Limits;
         return new ServerCapabilities
         {

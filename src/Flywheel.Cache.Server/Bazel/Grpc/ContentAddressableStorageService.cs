@@ -1,9 +1,9 @@
 using Build.Bazel.Remote.Execution.V2;
 using Flywheel.Cache.Bazel;
 using Flywheel.Cache.Caches;
-using Flywheel.Cache.Grpc;
 using Flywheel.Cache.Index;
 using Google.Protobuf;
+using Grpc.Core;
 using RpcStatus = Google.Rpc.Status;
 
 namespace Flywheel.Cache.Server.Bazel.Grpc;
@@ -11,32 +11,39 @@ namespace Flywheel.Cache.Server.Bazel.Grpc;
 /// <summary>
 /// <c>ContentAddressableStorage</c>: FindMissingBlobs (one batched index query), BatchUpdateBlobs and
 /// BatchReadBlobs (per-blob status; the whole batch within max_batch_total_size_bytes), GetTree (paged stream).
+/// The generated methods are bound as generated, except FindMissingBlobs: <see cref="FindMissingBlobsMethod"/> binds
+/// it with its own marshaller to <see cref="FindMissingAsync"/> (see <see cref="BindService"/>).
 /// </summary>
-internal static class ContentAddressableStorageService
+[BindServiceMethod(typeof(ContentAddressableStorageService), nameof(BindService))]
+internal sealed class ContentAddressableStorageService : ContentAddressableStorage.ContentAddressableStorageBase
 {
-    public const string Name = "build.bazel.remote.execution.v2.ContentAddressableStorage";
+    /// <summary>The service's descriptor, for server reflection (found through the <see cref="BindServiceMethodAttribute"/>).</summary>
+    public static Google.Protobuf.Reflection.ServiceDescriptor Descriptor => ContentAddressableStorage.Descriptor;
 
-    public static void Map(IEndpointRouteBuilder app)
-    {
-        app.MapGrpcUnaryRaw<FindMissingBlobsCall>($"/{Name}/FindMissingBlobs", FindMissingBlobsCall.Decode, FindMissingAsync);
-        app.MapGrpcUnary<BatchUpdateBlobsRequest, BatchUpdateBlobsResponse>($"/{Name}/BatchUpdateBlobs", BatchUpdateBlobsRequest.Parser, BatchUpdateAsync);
-        app.MapGrpcUnary<BatchReadBlobsRequest, BatchReadBlobsResponse>($"/{Name}/BatchReadBlobs", BatchReadBlobsRequest.Parser, BatchReadAsync);
-        app.MapGrpcServerStreaming<GetTreeRequest, GetTreeResponse>($"/{Name}/GetTree", GetTreeRequest.Parser, GetTreeAsync);
-    }
+    /// <summary>
+    /// What Grpc.AspNetCore binds this service with: the generated binding, less FindMissingBlobs. The second
+    /// parameter is the generated base type, so the generated methods' overrides are found on it as usual.
+    /// </summary>
+    public static void BindService(ServiceBinderBase binder, ContentAddressableStorage.ContentAddressableStorageBase service) =>
+        ContentAddressableStorage.BindService(new FindMissingBlobsMethod.BinderWithout(binder), service);
 
     /// <summary>The request decoded and the answer encoded at the wire level: see <see cref="FindMissingBlobsCall"/>.</summary>
-    private static async Task<IGrpcPayload> FindMissingAsync(FindMissingBlobsCall request, GrpcCallContext call)
+    public async Task<FindMissingBlobsCall> FindMissingAsync(FindMissingBlobsCall request, ServerCallContext call)
     {
-        var services = call.HttpContext.RequestServices;
-        var instance = await services.GetRequiredService<BazelInstances>().ResolveAsync(call.HttpContext, request.InstanceName, TokenScopes.Pull);
+        var http = call.GetHttpContext();
+        http.Response.RegisterForDispose(request); // its pooled buffers go back once the answer (the same object) is sent
+        call.WriteOptions = ByteStreamService.Uncompressed; // hex digests: gzip costs more time than it saves on the hot path
+        var services = http.RequestServices;
+        var instance = await services.GetRequiredService<BazelInstances>().ResolveAsync(http, request.InstanceName, TokenScopes.Pull);
         request.Answer(await services.GetRequiredService<BazelCache>().FindMissingPositionsAsync(instance, request.Digests, call.CancellationToken));
         return request;
     }
 
-    private static async Task<BatchUpdateBlobsResponse> BatchUpdateAsync(BatchUpdateBlobsRequest request, GrpcCallContext call)
+    public override async Task<BatchUpdateBlobsResponse> BatchUpdateBlobs(BatchUpdateBlobsRequest request, ServerCallContext call)
     {
-        var services = call.HttpContext.RequestServices;
-        var instance = await services.GetRequiredService<BazelInstances>().ResolveAsync(call.HttpContext, request.InstanceName, TokenScopes.Push);
+        var http = call.GetHttpContext();
+        var services = http.RequestServices;
+        var instance = await services.GetRequiredService<BazelInstances>().ResolveAsync(http, request.InstanceName, TokenScopes.Push);
         var cache = services.GetRequiredService<BazelCache>();
         var total = request.Requests.Sum(r => (long)r.Data.Length);
         if (total > cache.Limits.MaxBatchTotalBytes)
@@ -68,7 +75,7 @@ internal static class ContentAddressableStorageService
             await using var upload = await cache.BeginUploadAsync(instance, digest, compressor, cancellationToken);
             await upload.WriteAsync(item.Data.Memory, cancellationToken);
             await upload.CommitAsync(cancellationToken);
-            return new RpcStatus { Code = (int)GrpcStatusCode.OK };
+            return new RpcStatus { Code = (int)StatusCode.OK };
         }
         catch (CacheException e) when (e.Error != CacheError.Unavailable)
         {
@@ -76,10 +83,12 @@ internal static class ContentAddressableStorageService
         }
     }
 
-    private static async Task<BatchReadBlobsResponse> BatchReadAsync(BatchReadBlobsRequest request, GrpcCallContext call)
+    public override async Task<BatchReadBlobsResponse> BatchReadBlobs(BatchReadBlobsRequest request, ServerCallContext call)
     {
-        var services = call.HttpContext.RequestServices;
-        var instance = await services.GetRequiredService<BazelInstances>().ResolveAsync(call.HttpContext, request.InstanceName, TokenScopes.Pull);
+        call.WriteOptions = ByteStreamService.Uncompressed;
+        var http = call.GetHttpContext();
+        var services = http.RequestServices;
+        var instance = await services.GetRequiredService<BazelInstances>().ResolveAsync(http, request.InstanceName, TokenScopes.Pull);
         var cache = services.GetRequiredService<BazelCache>();
         var digests = request.Digests.Select(d => BazelDigest.From(d, "digests")).ToArray();
         var total = digests.Sum(d => d.SizeBytes);
@@ -98,18 +107,19 @@ internal static class ContentAddressableStorageService
                 Data = data is null ? ByteString.Empty : UnsafeByteOperations.UnsafeWrap(data),
                 Compressor = Compressor.Types.Value.Identity,
                 Status = data is null
-                    ? new RpcStatus { Code = (int)GrpcStatusCode.NotFound, Message = $"blob {digest} not found" }
-                    : new RpcStatus { Code = (int)GrpcStatusCode.OK },
+                    ? new RpcStatus { Code = (int)StatusCode.NotFound, Message = $"blob {digest} not found" }
+                    : new RpcStatus { Code = (int)StatusCode.OK },
             });
         }
 
         return response;
     }
 
-    private static async Task GetTreeAsync(GetTreeRequest request, IGrpcStreamWriter<GetTreeResponse> writer, GrpcCallContext call)
+    public override async Task GetTree(GetTreeRequest request, IServerStreamWriter<GetTreeResponse> writer, ServerCallContext call)
     {
-        var services = call.HttpContext.RequestServices;
-        var instance = await services.GetRequiredService<BazelInstances>().ResolveAsync(call.HttpContext, request.InstanceName, TokenScopes.Pull);
+        var http = call.GetHttpContext();
+        var services = http.RequestServices;
+        var instance = await services.GetRequiredService<BazelInstances>().ResolveAsync(http, request.InstanceName, TokenScopes.Pull);
         var cache = services.GetRequiredService<BazelCache>();
         var root = BazelDigest.From(request.RootDigest, "root_digest");
         if (request.PageSize < 0)

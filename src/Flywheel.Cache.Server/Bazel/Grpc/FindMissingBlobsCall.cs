@@ -2,8 +2,8 @@ using System.Buffers;
 using System.Text;
 using Build.Bazel.Remote.Execution.V2;
 using Flywheel.Cache.Bazel;
-using Flywheel.Cache.Grpc;
 using Flywheel.Cache.Storage;
+using Grpc.Core;
 
 namespace Flywheel.Cache.Server.Bazel.Grpc;
 
@@ -22,7 +22,7 @@ namespace Flywheel.Cache.Server.Bazel.Grpc;
 /// digest that is not SHA-256 at a non-negative size is INVALID_ARGUMENT with the same text as the other methods.
 /// digest_function is read and, as before this type existed, not checked. Pooled buffers go back on Dispose.
 /// </remarks>
-internal sealed class FindMissingBlobsCall : IGrpcPayload, IDisposable
+internal sealed class FindMissingBlobsCall : IDisposable
 {
     private const byte MissingDigestsTag = (2 << 3) | 2; // FindMissingBlobsResponse.missing_blob_digests, length-delimited
 
@@ -249,8 +249,8 @@ internal sealed class FindMissingBlobsCall : IGrpcPayload, IDisposable
         }
     }
 
-    private static GrpcException Malformed(string problem) =>
-        new(GrpcStatusCode.Internal, $"Error parsing message: FindMissingBlobsRequest is not valid protobuf ({problem}).");
+    private static RpcException Malformed(string problem) =>
+        new(new Status(StatusCode.Internal, $"Error parsing message: FindMissingBlobsRequest is not valid protobuf ({problem})."));
 
     private static int VarintSize(uint value) => value < 1 << 7 ? 1 : value < 1 << 14 ? 2 : value < 1 << 21 ? 3 : value < 1 << 28 ? 4 : 5;
 

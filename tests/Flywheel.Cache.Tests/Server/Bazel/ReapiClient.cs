@@ -1,51 +1,66 @@
 using Build.Bazel.Remote.Execution.V2;
 using Flywheel.Cache.Bazel;
-using Flywheel.Cache.Grpc;
 using Google.Bytestream;
 using Google.Protobuf;
+using Grpc.Core;
+using Grpc.Net.Client;
 
 namespace Flywheel.Cache.Tests.Server.Bazel;
 
-/// <summary>Typed REAPI calls over our gRPC client, with a token, for the service tests.</summary>
-public sealed class ReapiClient : IDisposable
+/// <summary>Typed REAPI calls through the generated clients over Grpc.Net.Client, with a token, for the service tests.</summary>
+internal sealed class ReapiClient : IDisposable
 {
-    private const string Cas = "/build.bazel.remote.execution.v2.ContentAddressableStorage/";
-    private const string Ac = "/build.bazel.remote.execution.v2.ActionCache/";
-    private const string ByteStream = "/google.bytestream.ByteStream/";
-    private readonly GrpcClient _client;
+    /// <summary>As the server's limit (ReapiGrpc.MaxMessageBytes): Grpc.Net.Client's default receive limit is 4 MB, below a full batch.</summary>
+    public const int MaxMessageBytes = 16 * 1024 * 1024;
+
     private readonly string? _token;
     private readonly string _instance;
 
     /// <param name="instance">The instance_name the CAS and action cache calls carry ("": the default instance).</param>
     public ReapiClient(Uri address, string? token, string instance = "")
     {
-        _client = new GrpcClient(address);
+        Channel = GrpcChannel.ForAddress(address, new GrpcChannelOptions { MaxReceiveMessageSize = MaxMessageBytes, MaxSendMessageSize = null });
         _token = token;
         _instance = instance;
+        Capabilities = new Capabilities.CapabilitiesClient(Channel);
+        Cas = new ContentAddressableStorage.ContentAddressableStorageClient(Channel);
+        ActionCache = new ActionCache.ActionCacheClient(Channel);
+        ByteStream = new ByteStream.ByteStreamClient(Channel);
     }
 
-    public GrpcCallOptions Options()
+    public GrpcChannel Channel { get; }
+
+    public Capabilities.CapabilitiesClient Capabilities { get; }
+
+    public ContentAddressableStorage.ContentAddressableStorageClient Cas { get; }
+
+    public ActionCache.ActionCacheClient ActionCache { get; }
+
+    public ByteStream.ByteStreamClient ByteStream { get; }
+
+    /// <summary>The token (if any) and a 30-second deadline.</summary>
+    public CallOptions Options(TimeSpan? timeout = null)
     {
-        var options = new GrpcCallOptions { Timeout = TimeSpan.FromSeconds(30) };
+        var headers = new Metadata();
         if (_token is not null)
         {
-            options.Headers["authorization"] = "Bearer " + _token;
+            headers.Add("authorization", "Bearer " + _token);
         }
 
-        return options;
+        return new CallOptions(headers, DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30)));
     }
 
-    public Task<ServerCapabilities> CapabilitiesAsync(string instance = "") =>
-        _client.UnaryAsync("/build.bazel.remote.execution.v2.Capabilities/GetCapabilities", new GetCapabilitiesRequest { InstanceName = instance }, ServerCapabilities.Parser, Options());
+    public async Task<ServerCapabilities> CapabilitiesAsync(string instance = "") =>
+        await Capabilities.GetCapabilitiesAsync(new GetCapabilitiesRequest { InstanceName = instance }, Options());
 
-    public Task<FindMissingBlobsResponse> FindMissingAsync(params Digest[] digests)
+    public async Task<FindMissingBlobsResponse> FindMissingAsync(params Digest[] digests)
     {
         var request = new FindMissingBlobsRequest { InstanceName = _instance };
         request.BlobDigests.AddRange(digests);
-        return _client.UnaryAsync(Cas + "FindMissingBlobs", request, FindMissingBlobsResponse.Parser, Options());
+        return await Cas.FindMissingBlobsAsync(request, Options());
     }
 
-    public Task<BatchUpdateBlobsResponse> BatchUpdateAsync(params (Digest Digest, byte[] Data)[] blobs)
+    public async Task<BatchUpdateBlobsResponse> BatchUpdateAsync(params (Digest Digest, byte[] Data)[] blobs)
     {
         var request = new BatchUpdateBlobsRequest { InstanceName = _instance };
         foreach (var (digest, data) in blobs)
@@ -53,37 +68,33 @@ public sealed class ReapiClient : IDisposable
             request.Requests.Add(new BatchUpdateBlobsRequest.Types.Request { Digest = digest, Data = ByteString.CopyFrom(data) });
         }
 
-        return _client.UnaryAsync(Cas + "BatchUpdateBlobs", request, BatchUpdateBlobsResponse.Parser, Options());
+        return await Cas.BatchUpdateBlobsAsync(request, Options());
     }
 
-    public Task<BatchReadBlobsResponse> BatchReadAsync(params Digest[] digests)
+    public async Task<BatchReadBlobsResponse> BatchReadAsync(params Digest[] digests)
     {
         var request = new BatchReadBlobsRequest { InstanceName = _instance };
         request.Digests.AddRange(digests);
-        return _client.UnaryAsync(Cas + "BatchReadBlobs", request, BatchReadBlobsResponse.Parser, Options());
+        return await Cas.BatchReadBlobsAsync(request, Options());
     }
 
     public async Task<List<GetTreeResponse>> GetTreeAsync(Digest root, int pageSize = 0)
     {
-        var pages = new List<GetTreeResponse>();
-        await foreach (var page in _client.ServerStreamingAsync(Cas + "GetTree", new GetTreeRequest { InstanceName = _instance, RootDigest = root, PageSize = pageSize }, GetTreeResponse.Parser, Options()))
-        {
-            pages.Add(page);
-        }
-
-        return pages;
+        using var call = Cas.GetTree(new GetTreeRequest { InstanceName = _instance, RootDigest = root, PageSize = pageSize }, Options());
+        return await call.ResponseStream.ReadAllAsync().ToListAsync();
     }
 
-    public Task<ActionResult> GetActionResultAsync(Digest action, bool inlineStdout = false) =>
-        _client.UnaryAsync(Ac + "GetActionResult", new GetActionResultRequest { InstanceName = _instance, ActionDigest = action, InlineStdout = inlineStdout }, ActionResult.Parser, Options());
+    public async Task<ActionResult> GetActionResultAsync(Digest action, bool inlineStdout = false) =>
+        await ActionCache.GetActionResultAsync(new GetActionResultRequest { InstanceName = _instance, ActionDigest = action, InlineStdout = inlineStdout }, Options());
 
-    public Task<ActionResult> UpdateActionResultAsync(Digest action, ActionResult result) =>
-        _client.UnaryAsync(Ac + "UpdateActionResult", new UpdateActionResultRequest { InstanceName = _instance, ActionDigest = action, ActionResult = result }, ActionResult.Parser, Options());
+    public async Task<ActionResult> UpdateActionResultAsync(Digest action, ActionResult result) =>
+        await ActionCache.UpdateActionResultAsync(new UpdateActionResultRequest { InstanceName = _instance, ActionDigest = action, ActionResult = result }, Options());
 
     public async Task<byte[]> ReadAsync(string resourceName, long offset = 0, long limit = 0)
     {
         using var buffer = new MemoryStream();
-        await foreach (var chunk in _client.ServerStreamingAsync(ByteStream + "Read", new ReadRequest { ResourceName = resourceName, ReadOffset = offset, ReadLimit = limit }, ReadResponse.Parser, Options()))
+        using var call = ByteStream.Read(new ReadRequest { ResourceName = resourceName, ReadOffset = offset, ReadLimit = limit }, Options());
+        await foreach (var chunk in call.ResponseStream.ReadAllAsync())
         {
             Assert.InRange(chunk.Data.Length, 1, 2 * 1024 * 1024);
             chunk.Data.WriteTo(buffer);
@@ -92,11 +103,34 @@ public sealed class ReapiClient : IDisposable
         return buffer.ToArray();
     }
 
-    public Task<WriteResponse> WriteAsync(string resourceName, byte[] data, long offset = 0, int chunk = 64 * 1024, int? stopAfter = null) =>
-        _client.ClientStreamingAsync(ByteStream + "Write", Chunks(resourceName, data, offset, chunk, stopAfter), WriteResponse.Parser, Options());
+    /// <summary>
+    /// A ByteStream Write in <paramref name="chunk"/>-byte messages; the server may answer before the last one (the
+    /// blob exists), and then the rest is not sent. With <paramref name="stopAfter"/> the call breaks off after that
+    /// many bytes, as a dropped connection would.
+    /// </summary>
+    public async Task<WriteResponse> WriteAsync(string resourceName, byte[] data, long offset = 0, int chunk = 64 * 1024, int? stopAfter = null)
+    {
+        using var call = ByteStream.Write(Options());
+        await foreach (var message in Chunks(resourceName, data, offset, chunk, stopAfter))
+        {
+            if (call.ResponseAsync.IsCompleted)
+            {
+                break; // answered early
+            }
 
-    public Task<QueryWriteStatusResponse> QueryWriteStatusAsync(string resourceName) =>
-        _client.UnaryAsync(ByteStream + "QueryWriteStatus", new QueryWriteStatusRequest { ResourceName = resourceName }, QueryWriteStatusResponse.Parser, Options());
+            await call.RequestStream.WriteAsync(message);
+        }
+
+        if (!call.ResponseAsync.IsCompleted)
+        {
+            await call.RequestStream.CompleteAsync();
+        }
+
+        return await call.ResponseAsync;
+    }
+
+    public async Task<QueryWriteStatusResponse> QueryWriteStatusAsync(string resourceName) =>
+        await ByteStream.QueryWriteStatusAsync(new QueryWriteStatusRequest { ResourceName = resourceName }, Options());
 
     /// <summary>The request stream; with <paramref name="stopAfter"/> it breaks (throws) after that many bytes, as a dropped connection would.</summary>
     private static async IAsyncEnumerable<WriteRequest> Chunks(string resourceName, byte[] data, long offset, int chunk, int? stopAfter)
@@ -125,5 +159,5 @@ public sealed class ReapiClient : IDisposable
 
     public static Digest DigestOf(byte[] data) => BazelDigest.Compute(data).ToProto();
 
-    public void Dispose() => _client.Dispose();
+    public void Dispose() => Channel.Dispose();
 }

@@ -1,9 +1,9 @@
 using System.Security.Cryptography;
 using Build.Bazel.Remote.Execution.V2;
 using Flywheel.Cache.Compression;
-using Flywheel.Cache.Grpc;
 using Google.Bytestream;
 using Google.Protobuf;
+using Grpc.Core;
 
 namespace Flywheel.Cache.Tests.Server.Bazel;
 
@@ -39,8 +39,8 @@ public sealed class ReapiServiceTests : IClassFixture<DaemonFixture>
     public async Task Unknown_instance_is_not_found_and_a_bad_one_invalid()
     {
         using var client = Anonymous();
-        Assert.Equal(GrpcStatusCode.NotFound, (await Assert.ThrowsAsync<GrpcException>(() => client.CapabilitiesAsync("nowhere"))).Status);
-        Assert.Equal(GrpcStatusCode.InvalidArgument, (await Assert.ThrowsAsync<GrpcException>(() => client.CapabilitiesAsync("Bad Name"))).Status);
+        Assert.Equal(StatusCode.NotFound, (await Assert.ThrowsAsync<RpcException>(() => client.CapabilitiesAsync("nowhere"))).StatusCode);
+        Assert.Equal(StatusCode.InvalidArgument, (await Assert.ThrowsAsync<RpcException>(() => client.CapabilitiesAsync("Bad Name"))).StatusCode);
     }
 
     [Fact]
@@ -48,14 +48,14 @@ public sealed class ReapiServiceTests : IClassFixture<DaemonFixture>
     {
         using var client = Pusher();
         var huge = new string('a', 100 * 1024);
-        var capabilities = await Assert.ThrowsAsync<GrpcException>(() => client.CapabilitiesAsync(huge));
-        Assert.Equal(GrpcStatusCode.InvalidArgument, capabilities.Status);
-        Assert.True(capabilities.Message.Length < 500, $"a message of {capabilities.Message.Length} characters");
+        var capabilities = await Assert.ThrowsAsync<RpcException>(() => client.CapabilitiesAsync(huge));
+        Assert.Equal(StatusCode.InvalidArgument, capabilities.StatusCode);
+        Assert.True(capabilities.Status.Detail.Length < 500, $"a message of {capabilities.Status.Detail.Length} characters");
 
         var action = ReapiClient.DigestOf(RandomBytes(32));
-        var read = await Assert.ThrowsAsync<GrpcException>(() => client.ReadAsync($"{huge}/blobs/{action.Hash}/{action.SizeBytes}"));
-        Assert.Equal(GrpcStatusCode.InvalidArgument, read.Status);
-        Assert.True(read.Message.Length < 500, $"a message of {read.Message.Length} characters");
+        var read = await Assert.ThrowsAsync<RpcException>(() => client.ReadAsync($"{huge}/blobs/{action.Hash}/{action.SizeBytes}"));
+        Assert.Equal(StatusCode.InvalidArgument, read.StatusCode);
+        Assert.True(read.Status.Detail.Length < 500, $"a message of {read.Status.Detail.Length} characters");
 
         Assert.Equal(2, (await client.CapabilitiesAsync()).LowApiVersion.Major);
     }
@@ -79,9 +79,9 @@ public sealed class ReapiServiceTests : IClassFixture<DaemonFixture>
     public async Task Malformed_digests_are_invalid_argument()
     {
         using var client = Pusher();
-        var error = await Assert.ThrowsAsync<GrpcException>(() => client.FindMissingAsync(new Digest { Hash = "not-a-hash", SizeBytes = 3 }));
-        Assert.Equal(GrpcStatusCode.InvalidArgument, error.Status);
-        Assert.Contains("not-a-hash", error.Message);
+        var error = await Assert.ThrowsAsync<RpcException>(() => client.FindMissingAsync(new Digest { Hash = "not-a-hash", SizeBytes = 3 }));
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+        Assert.Contains("not-a-hash", error.Status.Detail);
     }
 
     [Fact]
@@ -92,7 +92,7 @@ public sealed class ReapiServiceTests : IClassFixture<DaemonFixture>
         var bad = RandomBytes(5000);
         var claimed = ReapiClient.DigestOf(RandomBytes(5000));
         var response = await client.BatchUpdateAsync((ReapiClient.DigestOf(good), good), (claimed, bad), (ReapiClient.DigestOf(good), good));
-        Assert.Equal([0, (int)GrpcStatusCode.InvalidArgument, 0], response.Responses.Select(r => r.Status.Code).ToArray());
+        Assert.Equal([0, (int)StatusCode.InvalidArgument, 0], response.Responses.Select(r => r.Status.Code).ToArray());
         Assert.Contains("mismatch", response.Responses[1].Status.Message, StringComparison.OrdinalIgnoreCase);
 
         var missing = await client.FindMissingAsync(ReapiClient.DigestOf(good), claimed);
@@ -105,8 +105,8 @@ public sealed class ReapiServiceTests : IClassFixture<DaemonFixture>
         using var client = Pusher();
         var big = RandomBytes(3 * 1024 * 1024);
         var other = RandomBytes(2 * 1024 * 1024);
-        var error = await Assert.ThrowsAsync<GrpcException>(() => client.BatchUpdateAsync((ReapiClient.DigestOf(big), big), (ReapiClient.DigestOf(other), other)));
-        Assert.Equal(GrpcStatusCode.InvalidArgument, error.Status);
+        var error = await Assert.ThrowsAsync<RpcException>(() => client.BatchUpdateAsync((ReapiClient.DigestOf(big), big), (ReapiClient.DigestOf(other), other)));
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
         Assert.Equal(2, (await client.FindMissingAsync(ReapiClient.DigestOf(big), ReapiClient.DigestOf(other))).MissingBlobDigests.Count);
     }
 
@@ -119,7 +119,7 @@ public sealed class ReapiServiceTests : IClassFixture<DaemonFixture>
         var absent = ReapiClient.DigestOf(RandomBytes(10));
         var response = await client.BatchReadAsync(ReapiClient.DigestOf(stored), absent, ReapiClient.DigestOf([]));
         Assert.Equal(stored, response.Responses[0].Data.ToByteArray());
-        Assert.Equal((int)GrpcStatusCode.NotFound, response.Responses[1].Status.Code);
+        Assert.Equal((int)StatusCode.NotFound, response.Responses[1].Status.Code);
         Assert.Equal(0, response.Responses[2].Status.Code);
         Assert.True(response.Responses[2].Data.IsEmpty);
     }
@@ -135,11 +135,11 @@ public sealed class ReapiServiceTests : IClassFixture<DaemonFixture>
 
         Assert.Equal(data, await client.ReadAsync($"blobs/{digest.Hash}/{digest.SizeBytes}"));
         Assert.Equal(data[1000..3000], await client.ReadAsync($"blobs/{digest.Hash}/{digest.SizeBytes}", offset: 1000, limit: 2000));
-        var beyond = await Assert.ThrowsAsync<GrpcException>(() => client.ReadAsync($"blobs/{digest.Hash}/{digest.SizeBytes}", offset: data.Length + 1));
-        Assert.Equal(GrpcStatusCode.OutOfRange, beyond.Status);
+        var beyond = await Assert.ThrowsAsync<RpcException>(() => client.ReadAsync($"blobs/{digest.Hash}/{digest.SizeBytes}", offset: data.Length + 1));
+        Assert.Equal(StatusCode.OutOfRange, beyond.StatusCode);
         var absent = ReapiClient.DigestOf(RandomBytes(4));
-        Assert.Equal(GrpcStatusCode.NotFound, (await Assert.ThrowsAsync<GrpcException>(() => client.ReadAsync($"blobs/{absent.Hash}/4"))).Status);
-        Assert.Equal(GrpcStatusCode.InvalidArgument, (await Assert.ThrowsAsync<GrpcException>(() => client.ReadAsync("blobs/../../etc/passwd"))).Status);
+        Assert.Equal(StatusCode.NotFound, (await Assert.ThrowsAsync<RpcException>(() => client.ReadAsync($"blobs/{absent.Hash}/4"))).StatusCode);
+        Assert.Equal(StatusCode.InvalidArgument, (await Assert.ThrowsAsync<RpcException>(() => client.ReadAsync("blobs/../../etc/passwd"))).StatusCode);
     }
 
     [Fact]
@@ -148,13 +148,13 @@ public sealed class ReapiServiceTests : IClassFixture<DaemonFixture>
         using var client = Pusher();
         var data = RandomBytes(100_000);
         var claimed = ReapiClient.DigestOf(RandomBytes(100_000));
-        var error = await Assert.ThrowsAsync<GrpcException>(() => client.WriteAsync($"uploads/{Guid.NewGuid()}/blobs/{claimed.Hash}/{claimed.SizeBytes}", data));
-        Assert.Equal(GrpcStatusCode.InvalidArgument, error.Status);
+        var error = await Assert.ThrowsAsync<RpcException>(() => client.WriteAsync($"uploads/{Guid.NewGuid()}/blobs/{claimed.Hash}/{claimed.SizeBytes}", data));
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
         Assert.Single((await client.FindMissingAsync(claimed)).MissingBlobDigests);
 
         var real = ReapiClient.DigestOf(data);
-        var sizeError = await Assert.ThrowsAsync<GrpcException>(() => client.WriteAsync($"uploads/{Guid.NewGuid()}/blobs/{real.Hash}/{real.SizeBytes - 1}", data));
-        Assert.Equal(GrpcStatusCode.InvalidArgument, sizeError.Status);
+        var sizeError = await Assert.ThrowsAsync<RpcException>(() => client.WriteAsync($"uploads/{Guid.NewGuid()}/blobs/{real.Hash}/{real.SizeBytes - 1}", data));
+        Assert.Equal(StatusCode.InvalidArgument, sizeError.StatusCode);
         Assert.Single((await client.FindMissingAsync(real)).MissingBlobDigests);
     }
 
@@ -195,8 +195,8 @@ public sealed class ReapiServiceTests : IClassFixture<DaemonFixture>
         Assert.Equal(data.Length, resumed.CommittedSize);
         Assert.Equal(data, await client.ReadAsync($"blobs/{digest.Hash}/{digest.SizeBytes}"));
 
-        var wrongOffset = await Assert.ThrowsAsync<GrpcException>(() => client.WriteAsync($"uploads/{Guid.NewGuid()}/blobs/{ReapiClient.DigestOf(RandomBytes(9)).Hash}/9", RandomBytes(9), offset: 5));
-        Assert.Equal(GrpcStatusCode.InvalidArgument, wrongOffset.Status);
+        var wrongOffset = await Assert.ThrowsAsync<RpcException>(() => client.WriteAsync($"uploads/{Guid.NewGuid()}/blobs/{ReapiClient.DigestOf(RandomBytes(9)).Hash}/9", RandomBytes(9), offset: 5));
+        Assert.Equal(StatusCode.InvalidArgument, wrongOffset.StatusCode);
     }
 
     [Fact]
@@ -233,8 +233,8 @@ public sealed class ReapiServiceTests : IClassFixture<DaemonFixture>
         var dangling = new ActionResult();
         dangling.OutputFiles.Add(new OutputFile { Path = "gone", Digest = ReapiClient.DigestOf(RandomBytes(50)) });
         await client.UpdateActionResultAsync(incomplete, dangling);
-        Assert.Equal(GrpcStatusCode.NotFound, (await Assert.ThrowsAsync<GrpcException>(() => client.GetActionResultAsync(incomplete))).Status);
-        Assert.Equal(GrpcStatusCode.NotFound, (await Assert.ThrowsAsync<GrpcException>(() => client.GetActionResultAsync(ReapiClient.DigestOf(RandomBytes(64))))).Status);
+        Assert.Equal(StatusCode.NotFound, (await Assert.ThrowsAsync<RpcException>(() => client.GetActionResultAsync(incomplete))).StatusCode);
+        Assert.Equal(StatusCode.NotFound, (await Assert.ThrowsAsync<RpcException>(() => client.GetActionResultAsync(ReapiClient.DigestOf(RandomBytes(64))))).StatusCode);
     }
 
     [Fact]
@@ -242,19 +242,19 @@ public sealed class ReapiServiceTests : IClassFixture<DaemonFixture>
     {
         using var anonymous = Anonymous();
         var action = ReapiClient.DigestOf(RandomBytes(64));
-        var unauthenticated = await Assert.ThrowsAsync<GrpcException>(() => anonymous.UpdateActionResultAsync(action, new ActionResult()));
-        Assert.Equal(GrpcStatusCode.Unauthenticated, unauthenticated.Status);
+        var unauthenticated = await Assert.ThrowsAsync<RpcException>(() => anonymous.UpdateActionResultAsync(action, new ActionResult()));
+        Assert.Equal(StatusCode.Unauthenticated, unauthenticated.StatusCode);
         var data = RandomBytes(10);
-        Assert.Equal(GrpcStatusCode.Unauthenticated, (await Assert.ThrowsAsync<GrpcException>(() => anonymous.WriteAsync($"uploads/{Guid.NewGuid()}/blobs/{ReapiClient.DigestOf(data).Hash}/10", data))).Status);
+        Assert.Equal(StatusCode.Unauthenticated, (await Assert.ThrowsAsync<RpcException>(() => anonymous.WriteAsync($"uploads/{Guid.NewGuid()}/blobs/{ReapiClient.DigestOf(data).Hash}/10", data))).StatusCode);
 
         var pullToken = await CreateTokenAsync("main", "pull");
         using var puller = new ReapiClient(_daemon.GrpcAddress, pullToken);
-        Assert.Equal(GrpcStatusCode.PermissionDenied, (await Assert.ThrowsAsync<GrpcException>(() => puller.UpdateActionResultAsync(action, new ActionResult()))).Status);
+        Assert.Equal(StatusCode.PermissionDenied, (await Assert.ThrowsAsync<RpcException>(() => puller.UpdateActionResultAsync(action, new ActionResult()))).StatusCode);
         await puller.FindMissingAsync(ReapiClient.DigestOf(data));
         await anonymous.FindMissingAsync(ReapiClient.DigestOf(data));
 
         using var wrong = new ReapiClient(_daemon.GrpcAddress, "fw1_wrong");
-        Assert.Equal(GrpcStatusCode.Unauthenticated, (await Assert.ThrowsAsync<GrpcException>(() => wrong.CapabilitiesAsync())).Status);
+        Assert.Equal(StatusCode.Unauthenticated, (await Assert.ThrowsAsync<RpcException>(() => wrong.CapabilitiesAsync())).StatusCode);
     }
 
     [Fact]
@@ -277,7 +277,7 @@ public sealed class ReapiServiceTests : IClassFixture<DaemonFixture>
         Assert.Equal(3, pages.Count);
         Assert.Equal([root, middle, leaf], pages.SelectMany(p => p.Directories).ToArray());
         Assert.Equal("", pages[^1].NextPageToken);
-        Assert.Equal(GrpcStatusCode.NotFound, (await Assert.ThrowsAsync<GrpcException>(() => client.GetTreeAsync(ReapiClient.DigestOf(RandomBytes(8))))).Status);
+        Assert.Equal(StatusCode.NotFound, (await Assert.ThrowsAsync<RpcException>(() => client.GetTreeAsync(ReapiClient.DigestOf(RandomBytes(8))))).StatusCode);
     }
 
     private async Task<string> CreateTokenAsync(string cache, string scopes)
