@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using System.Text.Json;
+using Flywheel.Cache.Builds;
 
 namespace Flywheel.Cache.Benchmarks.Tests;
 
@@ -72,16 +72,8 @@ public sealed class LoadScriptTests
 
     private static (int Exit, string Output) Run(string program, params string[] arguments)
     {
-        var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"cannot start {program}");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        process.WaitForExit();
-        return (process.ExitCode, stdout.Result + stderr.Result);
+        var command = new ProcessCommand(program, arguments, TimeSpan.FromMinutes(5)) { MaxOutputChars = int.MaxValue, MaxErrorChars = int.MaxValue };
+        var result = new ProcessRunner().RunAsync(command, null, null, CancellationToken.None).GetAwaiter().GetResult();
+        return (result.ExitCode, result.StandardOutput + result.StandardError);
     }
 }
