@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 
 namespace Flywheel.Cache.Benchmarks.Tests;
@@ -12,7 +11,7 @@ public sealed class LoadScriptTests
     [Fact]
     public void The_load_script_is_valid_bash()
     {
-        var (exit, output) = Run("bash", "-n", RepoFiles.Path("bench", "load", "run.sh"));
+        var (exit, output) = Scripts.Run("bash", "-n", RepoFiles.Path("bench", "load", "run.sh"));
         Assert.True(exit == 0, output);
     }
 
@@ -36,7 +35,7 @@ public sealed class LoadScriptTests
             ]);
             var json = Path.Combine(folder, "latest.json");
             var md = Path.Combine(folder, "latest.md");
-            var (exit, output) = Run("python3", RepoFiles.Path("bench", "load", "report.py"), results, json, md, "10", "2");
+            var (exit, output) = Scripts.Run("python3", RepoFiles.Path("bench", "load", "report.py"), results, json, md, "10", "2");
             Assert.True(exit == 0, output);
 
             var rows = JsonDocument.Parse(File.ReadAllText(json)).RootElement.GetProperty("rows").EnumerateArray()
@@ -69,19 +68,4 @@ public sealed class LoadScriptTests
             ["errors"] = 0,
             ["peak_rss_mib"] = 100.0,
         });
-
-    private static (int Exit, string Output) Run(string program, params string[] arguments)
-    {
-        var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"cannot start {program}");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        process.WaitForExit();
-        return (process.ExitCode, stdout.Result + stderr.Result);
-    }
 }
