@@ -1,4 +1,4 @@
-# Sourced by scripts/test.sh and bench/load/run.sh: the Debian packages and the s3rver they need, in one place,
+# Sourced by scripts/test.sh, bench/load/run.sh and bench/bazel/run.sh: the Debian packages and the s3rver they need, in one place,
 # installed when missing (safe to run again: installed things are skipped).
 
 # Real components the tests drive. CI has nothing installed by hand.
@@ -7,6 +7,8 @@ TEST_DEBIAN_PACKAGES=(nix-bin bazel-bootstrap postgresql nginx xz-utils zstd bzi
 BENCH_DEBIAN_PACKAGES=(wrk nginx nix-bin curl python3 util-linux)
 # The load run's production backend: PostgreSQL started the way the tests start it (and s3rver, below).
 BENCH_PRODUCTION_DEBIAN_PACKAGES=(postgresql)
+# The Bazel rebuild benchmark (bench/bazel/run.sh): real Bazel 4.2.3 and the tools the script calls.
+BENCH_BAZEL_DEBIAN_PACKAGES=(bazel-bootstrap curl python3)
 
 # s3rver, the S3 stand-in (for RustFS/MinIO) the S3 blob store tests and the production load run use.
 S3RVER_VERSION=3.7.1

@@ -12,7 +12,7 @@ public sealed class LoadScriptTests
     [Fact]
     public void The_load_script_is_valid_bash()
     {
-        var (exit, output) = Run("bash", "-n", RepoFiles.Path("bench", "load", "run.sh"));
+        var (exit, output) = Scripts.Run("bash", "-n", RepoFiles.Path("bench", "load", "run.sh"));
         Assert.True(exit == 0, output);
     }
 
@@ -36,7 +36,7 @@ public sealed class LoadScriptTests
             ]);
             var json = Path.Combine(folder, "latest.json");
             var md = Path.Combine(folder, "latest.md");
-            var (exit, output) = Run("python3", RepoFiles.Path("bench", "load", "report.py"), results, json, md, "10", "2");
+            var (exit, output) = Scripts.Run("python3", RepoFiles.Path("bench", "load", "report.py"), results, json, md, "10", "2");
             Assert.True(exit == 0, output);
 
             var rows = JsonDocument.Parse(File.ReadAllText(json)).RootElement.GetProperty("rows").EnumerateArray()
@@ -69,11 +69,4 @@ public sealed class LoadScriptTests
             ["errors"] = 0,
             ["peak_rss_mib"] = 100.0,
         });
-
-    private static (int Exit, string Output) Run(string program, params string[] arguments)
-    {
-        var command = new ProcessCommand(program, arguments, TimeSpan.FromMinutes(5)) { MaxOutputChars = int.MaxValue, MaxErrorChars = int.MaxValue };
-        var result = new ProcessRunner().RunAsync(command, null, null, CancellationToken.None).GetAwaiter().GetResult();
-        return (result.ExitCode, result.StandardOutput + result.StandardError);
-    }
 }

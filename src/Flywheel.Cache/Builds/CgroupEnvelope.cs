@@ -68,11 +68,20 @@ public sealed class CgroupEnvelope : IMemoryEnvelope
         name.Length == NamePrefix.Length + 12 && name.StartsWith(NamePrefix, StringComparison.Ordinal) && name[NamePrefix.Length..].All(char.IsAsciiHexDigitLower);
 
     /// <summary>
-    /// Removes the groups named like ours under <paramref name="parent"/> that hold no process: leftovers of a worker
-    /// that died before removing them. Groups with processes (another worker's running builds) are left alone and returned.
+    /// How old an empty group must be before it counts as left over: another worker on the same parent creates its
+    /// group a moment before its build process enters it, and that empty group is not a leftover.
     /// </summary>
-    public static (IReadOnlyList<string> Removed, IReadOnlyList<string> Busy) RemoveLeftovers(string parent)
+    public static readonly TimeSpan LeftoverMinimumAge = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// Removes the groups named like ours under <paramref name="parent"/> that hold no process and were made more than
+    /// <paramref name="minimumAge"/> ago (default <see cref="LeftoverMinimumAge"/>): leftovers of a worker that died
+    /// before removing them. Groups with processes (another worker's running builds) and younger groups (about to get
+    /// their process) are left alone and returned as busy.
+    /// </summary>
+    public static (IReadOnlyList<string> Removed, IReadOnlyList<string> Busy) RemoveLeftovers(string parent, TimeSpan? minimumAge = null)
     {
+        var madeBefore = DateTime.UtcNow - (minimumAge ?? LeftoverMinimumAge);
         var removed = new List<string>();
         var busy = new List<string>();
         if (!Directory.Exists(parent))
@@ -85,7 +94,7 @@ public sealed class CgroupEnvelope : IMemoryEnvelope
             var procs = Path.Combine(directory, "cgroup.procs");
             try
             {
-                if (File.Exists(procs) && File.ReadAllText(procs).Trim().Length > 0)
+                if (Directory.GetLastWriteTimeUtc(directory) > madeBefore || (File.Exists(procs) && File.ReadAllText(procs).Trim().Length > 0))
                 {
                     busy.Add(directory);
                     continue;

@@ -56,7 +56,7 @@ public static class MemoryEnvelopes
     /// them: under this process's v2 group and its v1 memory group. Returns what was removed and what was left busy.
     /// </summary>
     public static (IReadOnlyList<string> Removed, IReadOnlyList<string> Busy) RemoveLeftovers(
-        string cgroupRoot = "/sys/fs/cgroup", string selfCgroupFile = "/proc/self/cgroup")
+        string cgroupRoot = "/sys/fs/cgroup", string selfCgroupFile = "/proc/self/cgroup", TimeSpan? minimumAge = null)
     {
         string[] lines;
         try
@@ -74,7 +74,7 @@ public static class MemoryEnvelopes
         {
             if (parent is not null)
             {
-                var (r, b) = CgroupEnvelope.RemoveLeftovers(parent);
+                var (r, b) = CgroupEnvelope.RemoveLeftovers(parent, minimumAge);
                 removed.AddRange(r);
                 busy.AddRange(b);
             }

@@ -58,12 +58,38 @@ public sealed class MemoryEnvelopeTests
             var foreign = Directory.CreateDirectory(Path.Combine(parent, "flywheel-build-not-ours")).FullName;
             var other = Directory.CreateDirectory(Path.Combine(parent, "someone-else")).FullName;
 
-            var (removed, left) = MemoryEnvelopes.RemoveLeftovers(root, self);
+            var (removed, left) = MemoryEnvelopes.RemoveLeftovers(root, self, TimeSpan.Zero);
 
             Assert.Equal([leftover], removed);
             Assert.Equal([busy], left);
             Assert.False(Directory.Exists(leftover));
             Assert.True(Directory.Exists(busy) && Directory.Exists(foreign) && Directory.Exists(other));
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void An_empty_group_made_a_moment_ago_is_another_workers_build_about_to_start_and_is_left_alone()
+    {
+        // every daemon's workers clean up at start; a group another worker just made is empty until its build enters it
+        var root = Directory.CreateTempSubdirectory("flywheel-cgroups-").FullName;
+        try
+        {
+            var self = Path.Combine(root, "self-cgroup");
+            File.WriteAllText(self, "5:memory:/pod\n");
+            var parent = Directory.CreateDirectory(Path.Combine(root, "memory", "pod")).FullName;
+            var starting = Directory.CreateDirectory(Path.Combine(parent, "flywheel-build-0123456789ab")).FullName;
+            var old = Directory.CreateDirectory(Path.Combine(parent, "flywheel-build-ba9876543210")).FullName;
+            Directory.SetLastWriteTimeUtc(old, DateTime.UtcNow - CgroupEnvelope.LeftoverMinimumAge - TimeSpan.FromMinutes(1));
+
+            var (removed, left) = MemoryEnvelopes.RemoveLeftovers(root, self);
+
+            Assert.Equal([old], removed);
+            Assert.Equal([starting], left);
+            Assert.True(Directory.Exists(starting));
         }
         finally
         {
@@ -87,7 +113,7 @@ public sealed class MemoryEnvelopeTests
             }
 
             var leftover = CgroupEnvelope.Create(parent, cgroup.IsV2, 64L << 20); // never disposed: as after a worker crashed
-            var (removed, busy) = CgroupEnvelope.RemoveLeftovers(parent);
+            var (removed, busy) = CgroupEnvelope.RemoveLeftovers(parent, TimeSpan.Zero);
 
             Assert.Equal([leftover.GroupDirectory], removed);
             Assert.Empty(busy);

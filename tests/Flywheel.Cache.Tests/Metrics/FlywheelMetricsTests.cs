@@ -124,14 +124,17 @@ public class FlywheelMetricsTests
             _metrics.RecordBlobStoreOperation(BlobStoreOperation.FindMissing, succeeded: true, TimeSpan.FromMilliseconds(1));
         }
 
+        const int calls = 10_000;
         RecordHotPaths();
         var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < 10_000; i++)
+        for (var i = 0; i < calls; i++)
         {
             RecordHotPaths();
         }
 
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        // nothing per call: one-off runtime allocations (tiering up the loop) can add a few bytes once, never one object a call
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(allocated < calls, $"{allocated} bytes over {calls} rounds");
     }
 
     [Fact]
