@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
-using System.Diagnostics;
 using System.IO.Compression;
 using System.Text;
+using Flywheel.Cache.Builds;
 using Flywheel.Cache.Compression;
 
 namespace Flywheel.Cache.Benchmarks;
@@ -63,22 +63,12 @@ internal static class NarSample
 
     private static byte[] CompressWithTool(string tool, byte[] input)
     {
-        var start = new ProcessStartInfo(tool, ["-c", "-1"])
+        using var output = new MemoryStream();
+        var command = new ProcessCommand(tool, ["-c", "-1"], TimeSpan.FromMinutes(5)) { StandardInput = input, StandardOutputStream = output };
+        var result = new ProcessRunner().RunAsync(command, null, null, CancellationToken.None).GetAwaiter().GetResult();
+        if (!result.Succeeded)
         {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            UseShellExecute = false,
-        };
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"cannot start {tool}");
-        var output = new MemoryStream();
-        var copy = process.StandardOutput.BaseStream.CopyToAsync(output);
-        process.StandardInput.BaseStream.Write(input);
-        process.StandardInput.Close();
-        copy.GetAwaiter().GetResult();
-        process.WaitForExit();
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{tool} exited with {process.ExitCode}");
+            throw new InvalidOperationException($"{tool} exited with {result.ExitCode}" + (result.TimedOut ? " (timed out)" : ""));
         }
 
         return output.ToArray();

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Flywheel.Cache.Builds;
 
 namespace Flywheel.Cache.Benchmarks.Tests;
 

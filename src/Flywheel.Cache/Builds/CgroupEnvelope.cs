@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 
 namespace Flywheel.Cache.Builds;
@@ -119,7 +118,7 @@ public sealed class CgroupEnvelope : IMemoryEnvelope
         Arguments = ["-c", EnterScript, _directory, command.FileName, .. command.Arguments],
     };
 
-    public void Watch(Process process)
+    public void Watch(int processId)
     {
     }
 

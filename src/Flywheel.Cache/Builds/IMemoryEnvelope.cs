@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace Flywheel.Cache.Builds;
 
 /// <summary>
@@ -17,8 +15,8 @@ public interface IMemoryEnvelope : IDisposable
     /// <summary>The command, changed so that it starts inside the envelope.</summary>
     ProcessCommand Wrap(ProcessCommand command);
 
-    /// <summary>Called once the (wrapped) process runs.</summary>
-    void Watch(Process process);
+    /// <summary>Called with the id of the (wrapped) process once it runs.</summary>
+    void Watch(int processId);
 
     /// <summary>The highest memory use seen so far, or null when it cannot be measured.</summary>
     long? PeakBytes { get; }

@@ -30,10 +30,9 @@ public sealed class SampledEnvelope : IMemoryEnvelope
 
     public ProcessCommand Wrap(ProcessCommand command) => command;
 
-    public void Watch(Process process)
+    public void Watch(int processId)
     {
-        ArgumentNullException.ThrowIfNull(process);
-        var pid = process.Id;
+        var pid = processId;
         Timer? timer = null;
         timer = new Timer(_ =>
         {
@@ -49,9 +48,10 @@ public sealed class SampledEnvelope : IMemoryEnvelope
             {
                 try
                 {
+                    using var process = Process.GetProcessById(pid);
                     process.Kill(entireProcessTree: true);
                 }
-                catch (InvalidOperationException)
+                catch (Exception e) when (e is InvalidOperationException or ArgumentException)
                 {
                     // it exited between the sample and the kill
                 }

@@ -158,7 +158,7 @@ public sealed class NixBuildOrchestrationRealNixTests : IAsyncLifetime
         // script(1) gives the CLI a pseudo-terminal; everything it writes comes back on script's standard output
         string[] command = ["dotnet", FlywheelProcess.FlywheelDll, "build", "--server", _daemon.BaseAddress.ToString(), "--token", _daemon.AdminToken,
             "--cache", "main", "--file", _file, "--attr", "slow", "--wait"];
-        var tty = await ProcessRunner.RunAsync("script", ["-qec", ProcessResult.FormatCommand(command[0], command[1..]), "/dev/null"],
+        var tty = await TestProcess.RunAsync("script", ["-qec", new ProcessCommand(command[0], command[1..], TimeSpan.Zero).ToString(), "/dev/null"],
             new Dictionary<string, string?> { ["TERM"] = "xterm" });
         Assert.True(tty.ExitCode == 0, tty.ToString());
         Assert.Matches(new System.Text.RegularExpressions.Regex("\\rbuild b[0-9a-f]+: attempt 1 on small: build … [0-9.]+ s"), tty.StandardOutput);
@@ -259,7 +259,7 @@ public sealed class NixBuildOrchestrationRealNixTests : IAsyncLifetime
         using var http = new HttpClient();
         var runner = new Flywheel.Cache.Builds.NixBuildRunner(
             new Flywheel.Cache.Builds.NixBuildSettings(_daemon.BaseAddress, _daemon.AdminToken, work, _nix.Environment, TimeSpan.FromSeconds(15)),
-            new Flywheel.Cache.Builds.ProcessRunner(), http);
+            new ProcessRunner(), http);
         var build = new Flywheel.Cache.Index.BuildRecord("btimeout", "main", _file + "#stuck", "small", "asked for", Flywheel.Cache.Index.BuildStatus.Running, 1,
             DateTimeOffset.UtcNow, null, null, "test", [], null, null);
 
@@ -398,7 +398,7 @@ public sealed class NixBuildOrchestrationRealNixTests : IAsyncLifetime
             environment[key] = value;
         }
 
-        return ProcessRunner.RunAsync("dotnet",
+        return TestProcess.RunAsync("dotnet",
             [FlywheelProcess.FlywheelDll, "worker", "--lane", lane, "--server", daemon.BaseAddress.ToString(), "--token", daemon.AdminToken, "--data", daemon.DataDirectory],
             environment, cancellationToken: cancellationToken);
     }

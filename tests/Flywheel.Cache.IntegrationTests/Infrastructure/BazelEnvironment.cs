@@ -169,7 +169,7 @@ public sealed class BazelEnvironment : IAsyncDisposable
 
     private Task<ProcessResult> RunInAsync(string workspace, string command, IEnumerable<string> arguments, TimeSpan? timeout,
         CancellationToken cancellationToken) =>
-        ProcessRunner.RunAsync(Bazel, [.. StartupOptions, command, .. arguments], Environment, null, timeout, workspace, cancellationToken);
+        TestProcess.RunAsync(Bazel, [.. StartupOptions, command, .. arguments], Environment, null, timeout, workspace, cancellationToken);
 
     /// <summary><c>bazel build //...</c> with <paramref name="extraFlags"/> (e.g. <c>--remote_cache=grpc://127.0.0.1:PORT</c>,
     /// <c>--remote_header=Authorization=Bearer TOKEN</c>, <c>--remote_instance_name=…</c>, <c>--disk_cache=DIR</c>).

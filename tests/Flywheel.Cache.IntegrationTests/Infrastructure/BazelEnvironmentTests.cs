@@ -82,7 +82,7 @@ public sealed class BazelEnvironmentTests : IAsyncLifetime
     public void Summary_line_is_parsed_into_counts(string line, int total, int hits, int @internal, int executed)
     {
         var output = $"INFO: Elapsed time: 1.2s, Critical Path: 0.5s\n{line}\nINFO: Build completed successfully, {total} total actions\n";
-        var result = BazelBuildResult.From(new ProcessResult("bazel", ["build"], 0, "", output, TimeSpan.Zero, false));
+        var result = BazelBuildResult.From(new ProcessResult(new ProcessCommand("bazel", ["build"], TimeSpan.Zero), 0, "", output, TimeSpan.Zero, false));
 
         Assert.Equal(total, result.TotalProcesses);
         Assert.Equal(hits, result.RemoteCacheHits);
@@ -94,7 +94,7 @@ public sealed class BazelEnvironmentTests : IAsyncLifetime
     public void Disk_cache_hit_kind_of_newer_bazels_counts_as_a_cache_hit_but_not_a_remote_one()
     {
         var (total, counts) = BazelBuildResult.ParseSummary("INFO: 3 processes: 2 disk cache hit, 1 internal.\n");
-        var result = new BazelBuildResult(new ProcessResult("bazel", [], 0, "", "", TimeSpan.Zero, false), total, counts);
+        var result = new BazelBuildResult(new ProcessResult(new ProcessCommand("bazel", [], TimeSpan.Zero), 0, "", "", TimeSpan.Zero, false), total, counts);
 
         Assert.Equal(2, result.CacheHits);
         Assert.Equal(0, result.RemoteCacheHits);

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -11,12 +10,11 @@ namespace Flywheel.Cache.IntegrationTests.Infrastructure;
 /// </summary>
 public sealed class FlywheelProcess : IAsyncDisposable
 {
-    private readonly Process _process;
     private readonly StringBuilder _output = new();
+    private RunningProcess _process = null!;
 
-    private FlywheelProcess(Process process, string dataDirectory, int port, int grpcPort)
+    private FlywheelProcess(string dataDirectory, int port, int grpcPort)
     {
-        _process = process;
         DataDirectory = dataDirectory;
         Port = port;
         GrpcPort = grpcPort;
@@ -61,23 +59,13 @@ public sealed class FlywheelProcess : IAsyncDisposable
         dataDirectory ??= Path.Combine(Path.GetTempPath(), "flywheel-it-" + Guid.NewGuid().ToString("N"));
         var port = FreePort();
         var grpcPort = FreePort();
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { FlywheelDll, "serve", "--http", $"127.0.0.1:{port}", "--grpc", $"127.0.0.1:{grpcPort}", "--data", dataDirectory }.Concat(extraArgs))
-        {
-            start.ArgumentList.Add(a);
-        }
-
-        foreach (var (name, value) in environment)
-        {
-            start.Environment[name] = value;
-        }
-
-        var process = Process.Start(start) ?? throw new InvalidOperationException("could not start flywheel");
-        var daemon = new FlywheelProcess(process, dataDirectory, port, grpcPort);
-        process.OutputDataReceived += (_, e) => daemon.Append(e.Data);
-        process.ErrorDataReceived += (_, e) => daemon.Append(e.Data);
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
+        var daemon = new FlywheelProcess(dataDirectory, port, grpcPort);
+        var process = TestProcess.Start(
+            TestProcess.Command("dotnet", new[] { FlywheelDll, "serve", "--http", $"127.0.0.1:{port}", "--grpc", $"127.0.0.1:{grpcPort}", "--data", dataDirectory }.Concat(extraArgs),
+                Timeout.InfiniteTimeSpan) with
+            { Environment = environment.ToDictionary(e => e.Key, e => (string?)e.Value), MaxOutputChars = 0, MaxErrorChars = 0 },
+            daemon.Append);
+        daemon._process = process;
 
         using var http = new HttpClient();
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
@@ -85,7 +73,7 @@ public sealed class FlywheelProcess : IAsyncDisposable
         {
             if (process.HasExited)
             {
-                throw new InvalidOperationException($"flywheel exited with {process.ExitCode}:\n{daemon.Output}");
+                throw new InvalidOperationException($"flywheel exited with {(await process.Completion).ExitCode}:\n{daemon.Output}");
             }
 
             try
@@ -118,20 +106,15 @@ public sealed class FlywheelProcess : IAsyncDisposable
 
     /// <summary>Runs the <c>flywheel</c> CLI (the same executable) and returns its result.</summary>
     public static Task<ProcessResult> CliAsync(params string[] args) =>
-        ProcessRunner.RunAsync("dotnet", new[] { FlywheelDll }.Concat(args), timeout: TimeSpan.FromSeconds(60));
+        TestProcess.RunAsync("dotnet", new[] { FlywheelDll }.Concat(args), timeout: TimeSpan.FromSeconds(60));
 
     /// <summary>Runs the <c>flywheel</c> CLI with these environment variables set (e.g. backend credentials).</summary>
     public static Task<ProcessResult> CliAsync(IReadOnlyDictionary<string, string> environment, string[] args) =>
-        ProcessRunner.RunAsync(
+        TestProcess.RunAsync(
             "dotnet", new[] { FlywheelDll }.Concat(args), environment.ToDictionary(e => e.Key, e => (string?)e.Value), timeout: TimeSpan.FromSeconds(120));
 
-    private void Append(string? line)
+    private void Append(string line)
     {
-        if (line is null)
-        {
-            return;
-        }
-
         lock (_output)
         {
             _output.AppendLine(line);
@@ -152,13 +135,7 @@ public sealed class FlywheelProcess : IAsyncDisposable
             return; // a test that stops a daemon early disposes it twice
         }
 
-        if (!_process.HasExited)
-        {
-            _process.Kill(entireProcessTree: true);
-            await _process.WaitForExitAsync();
-        }
-
-        _process.Dispose();
+        await _process.DisposeAsync();
         try
         {
             Directory.Delete(DataDirectory, recursive: true);

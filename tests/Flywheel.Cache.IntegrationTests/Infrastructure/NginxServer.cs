@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -13,12 +12,11 @@ namespace Flywheel.Cache.IntegrationTests.Infrastructure;
 /// </summary>
 public sealed class NginxServer : IAsyncDisposable
 {
-    private readonly Process _process;
     private readonly StringBuilder _output = new();
+    private RunningProcess _process = null!;
 
-    private NginxServer(Process process, string root, int port)
+    private NginxServer(string root, int port)
     {
-        _process = process;
         Root = root;
         Port = port;
     }
@@ -78,34 +76,22 @@ public sealed class NginxServer : IAsyncDisposable
         var asRoot = Environment.UserName == "root";
         if (asRoot)
         {
-            await ProcessRunner.RunAsync("chown", ["-R", "nobody:nogroup", root]);
+            await TestProcess.RunAsync("chown", ["-R", "nobody:nogroup", root]);
         }
 
-        var start = new ProcessStartInfo(asRoot ? "runuser" : nginx)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = root,
-        };
-        foreach (var a in (asRoot ? new[] { "-u", "nobody", "--", nginx } : []).Concat(["-p", root, "-c", Path.Combine(root, "nginx.conf"), "-e", Path.Combine(root, "error.log")]))
-        {
-            start.ArgumentList.Add(a);
-        }
-
-        var process = Process.Start(start) ?? throw new InvalidOperationException("could not start nginx");
-        var server = new NginxServer(process, root, port);
-        process.OutputDataReceived += (_, e) => server.Append(e.Data);
-        process.ErrorDataReceived += (_, e) => server.Append(e.Data);
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
+        var server = new NginxServer(root, port);
+        var arguments = (asRoot ? new[] { "-u", "nobody", "--", nginx } : []).Concat(["-p", root, "-c", Path.Combine(root, "nginx.conf"), "-e", Path.Combine(root, "error.log")]);
+        var process = TestProcess.Start(
+            TestProcess.Command(asRoot ? "runuser" : nginx, arguments, Timeout.InfiniteTimeSpan) with { WorkingDirectory = root, MaxOutputChars = 0, MaxErrorChars = 0 },
+            server.Append);
+        server._process = process;
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
         while (true)
         {
             if (process.HasExited)
             {
                 var log = File.Exists(Path.Combine(root, "error.log")) ? await File.ReadAllTextAsync(Path.Combine(root, "error.log")) : "";
-                throw new InvalidOperationException($"nginx exited with {process.ExitCode}:\n{server.Output}\n{log}");
+                throw new InvalidOperationException($"nginx exited with {(await process.Completion).ExitCode}:\n{server.Output}\n{log}");
             }
 
             try
@@ -135,21 +121,14 @@ public sealed class NginxServer : IAsyncDisposable
     /// <summary>Stops nginx (the upstream goes away); the files stay until disposal.</summary>
     public async Task StopAsync()
     {
-        if (!_process.HasExited)
-        {
-            _process.Kill(entireProcessTree: true);
-            await _process.WaitForExitAsync();
-        }
+        await _process.DisposeAsync();
     }
 
-    private void Append(string? line)
+    private void Append(string line)
     {
-        if (line is not null)
+        lock (_output)
         {
-            lock (_output)
-            {
-                _output.AppendLine(line);
-            }
+            _output.AppendLine(line);
         }
     }
 
@@ -174,7 +153,6 @@ public sealed class NginxServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await StopAsync();
-        _process.Dispose();
         try
         {
             Directory.Delete(Root, recursive: true);

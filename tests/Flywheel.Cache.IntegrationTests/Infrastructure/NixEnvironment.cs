@@ -111,7 +111,7 @@ public sealed class NixEnvironment : IDisposable, IAsyncDisposable
     /// <summary>Runs a Nix tool with this environment; does not check the exit code.</summary>
     public Task<ProcessResult> RunAsync(string tool, IEnumerable<string> arguments, string? standardInput = null,
         TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
-        ProcessRunner.RunAsync(tool, arguments, Environment, standardInput, timeout, Root, cancellationToken);
+        TestProcess.RunAsync(tool, arguments, Environment, standardInput, timeout, Root, cancellationToken);
 
     /// <summary>A new random nonce that store path names made by a test may carry; <see cref="DeletePathsAsync"/> may then delete them.</summary>
     public string NewNonce()

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -58,7 +57,7 @@ public sealed partial class NixFilesTests(ITestOutputHelper output)
 
         var result = Run(nix, ["--store", "dummy://", "--parse", Path.Combine(RepoRoot, relativePath)]);
 
-        Assert.True(result.ExitCode == 0, $"nix-instantiate --parse {relativePath} failed:\n{result.Stderr}");
+        Assert.True(result.ExitCode == 0, $"nix-instantiate --parse {relativePath} failed:\n{result.StandardError}");
     }
 
     [Fact]
@@ -234,7 +233,7 @@ public sealed partial class NixFilesTests(ITestOutputHelper output)
         {
             var restore = Run("dotnet", ["restore", Path.Combine(RepoRoot, "src", "Flywheel.Cache.Server", "Flywheel.Cache.Server.csproj")],
                 TimeSpan.FromMinutes(5));
-            Assert.True(restore.ExitCode == 0, $"dotnet restore of the server failed:\n{restore.Stdout}\n{restore.Stderr}");
+            Assert.True(restore.ExitCode == 0, $"dotnet restore of the server failed:\n{restore.StandardOutput}\n{restore.StandardError}");
         }
 
         using var json = JsonDocument.Parse(File.ReadAllText(assets));
@@ -320,41 +319,19 @@ public sealed partial class NixFilesTests(ITestOutputHelper output)
         }
 
         var result = Run(nix, arguments);
-        Assert.True(result.ExitCode == 0, $"nix-instantiate --eval failed:\n{result.Stderr}");
-        output.WriteLine(result.Stdout);
-        return JsonNode.Parse(result.Stdout)!;
+        Assert.True(result.ExitCode == 0, $"nix-instantiate --eval failed:\n{result.StandardError}");
+        output.WriteLine(result.StandardOutput);
+        return JsonNode.Parse(result.StandardOutput)!;
     }
 
     /// <summary>The path of nix-instantiate; without it the test fails (<see cref="RequiredComponent"/>).</summary>
     private static string NixInstantiate() => RequiredComponent.Program("nix-instantiate", "nix-bin");
 
-    private sealed record ProcessResult(int ExitCode, string Stdout, string Stderr);
-
     private static ProcessResult Run(string fileName, IEnumerable<string> arguments, TimeSpan? timeout = null)
     {
-        var start = new ProcessStartInfo(fileName)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = RepoRoot,
-        };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {fileName}");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(timeout ?? ProcessTimeout))
-        {
-            process.Kill(entireProcessTree: true);
-            Assert.Fail($"{fileName} {string.Join(' ', start.ArgumentList)} did not finish within {timeout ?? ProcessTimeout}.");
-        }
-
-        process.WaitForExit(); // drains the output readers
-        return new ProcessResult(process.ExitCode, stdout.GetAwaiter().GetResult(), stderr.GetAwaiter().GetResult());
+        var result = TestProcess.RunAsync(fileName, arguments, timeout: timeout ?? ProcessTimeout, workingDirectory: RepoRoot).GetAwaiter().GetResult();
+        Assert.False(result.TimedOut, result.Describe("did not finish in time"));
+        return result;
     }
 
     private static IEnumerable<string> EnumerateNixFiles(string root)

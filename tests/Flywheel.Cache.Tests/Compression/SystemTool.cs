@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Flywheel.Cache.Tests.Infrastructure;
 
 namespace Flywheel.Cache.Tests.Compression;
@@ -8,29 +7,16 @@ internal static class SystemTool
 {
     public static byte[] Run(string tool, byte[] input, params string[] args)
     {
-        var psi = new ProcessStartInfo(RequiredComponent.Program(tool, tool == "xz" ? "xz-utils" : tool))
+        using var output = new MemoryStream();
+        var command = TestProcess.Command(RequiredComponent.Program(tool, tool == "xz" ? "xz-utils" : tool), args) with
         {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
+            StandardInput = input,
+            StandardOutputStream = output,
         };
-        foreach (var a in args)
+        var result = TestProcess.Runner.RunAsync(command, null, null, CancellationToken.None).GetAwaiter().GetResult();
+        if (result.ExitCode != 0)
         {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var process = Process.Start(psi)!;
-        var output = new MemoryStream();
-        var copy = process.StandardOutput.BaseStream.CopyToAsync(output);
-        var errors = process.StandardError.ReadToEndAsync();
-        process.StandardInput.BaseStream.Write(input);
-        process.StandardInput.Close();
-        copy.Wait();
-        process.WaitForExit();
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{tool} failed ({process.ExitCode}): {errors.Result}");
+            throw new InvalidOperationException($"{tool} failed ({result.ExitCode}): {result.StandardError}");
         }
 
         return output.ToArray();

@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using System.Net.Http;
+using Flywheel.Cache.Builds;
 
 namespace Flywheel.Cache.Tests.Infrastructure;
 
@@ -30,7 +30,7 @@ public sealed class DockerRegistry : IAsyncLifetime, IAsyncDisposable
     private readonly string _extraConfig;
 
     private const string Binary = "/usr/bin/docker-registry";
-    private Process? _process;
+    private RunningProcess? _process;
 
     public string Directory { get; } = Path.Combine(Path.GetTempPath(), "flywheel-registry-" + Guid.NewGuid().ToString("N"));
 
@@ -58,12 +58,8 @@ public sealed class DockerRegistry : IAsyncLifetime, IAsyncDisposable
               addr: 127.0.0.1:{Port}
 
             """ + _extraConfig);
-        var start = new ProcessStartInfo(Binary) { ArgumentList = { "serve", config }, RedirectStandardOutput = true, RedirectStandardError = true };
-        _process = Process.Start(start) ?? throw new InvalidOperationException("could not start docker-registry");
-        _process.OutputDataReceived += (_, _) => { };
-        _process.ErrorDataReceived += (_, _) => { };
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
+        _process = TestProcess.Runner.Start(
+            TestProcess.Command(Binary, ["serve", config], Timeout.InfiniteTimeSpan) with { MaxOutputChars = 0, MaxErrorChars = 64 * 1024 }, null, null);
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
         while (DateTime.UtcNow < deadline)
@@ -89,15 +85,13 @@ public sealed class DockerRegistry : IAsyncLifetime, IAsyncDisposable
 
     ValueTask IAsyncDisposable.DisposeAsync() => new(DisposeAsync());
 
-    public Task DisposeAsync()
+    public async Task DisposeAsync()
     {
-        if (_process is { HasExited: false })
+        if (_process is not null)
         {
-            _process.Kill(entireProcessTree: true);
-            _process.WaitForExit();
+            await _process.DisposeAsync();
         }
 
-        _process?.Dispose();
         try
         {
             System.IO.Directory.Delete(Directory, recursive: true);
@@ -107,6 +101,5 @@ public sealed class DockerRegistry : IAsyncLifetime, IAsyncDisposable
             // best effort
         }
 
-        return Task.CompletedTask;
     }
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
@@ -192,52 +191,22 @@ public sealed class PostgresServer : IAsyncLifetime
     /// <summary>Runs a program to its end (as the postgres user via runuser when asked); fails with its output otherwise.</summary>
     private async Task RunAsync(string program, IReadOnlyList<string> arguments, bool asPostgres)
     {
-        var start = new ProcessStartInfo
+        var result = await TestProcess.RunAsync(
+            asPostgres ? "runuser" : program,
+            asPostgres ? ["-u", SuperUser, "--", program, .. arguments] : arguments,
+            new Dictionary<string, string?> { ["LC_ALL"] = "C" },
+            timeout: ToolTimeout,
+            workingDirectory: _root ?? Path.GetTempPath());
+        if (result.TimedOut)
         {
-            FileName = asPostgres ? "runuser" : program,
-            WorkingDirectory = _root ?? Path.GetTempPath(),
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        if (asPostgres)
-        {
-            foreach (var argument in (string[])["-u", SuperUser, "--", program])
-            {
-                start.ArgumentList.Add(argument);
-            }
+            throw new InvalidOperationException($"{Path.GetFileName(program)} did not finish within {ToolTimeout}: {result.StandardOutput}{result.StandardError}");
         }
 
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        start.Environment["LC_ALL"] = "C";
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"cannot start {program}");
-        process.StandardInput.Close();
-        var output = new StringBuilder();
-        process.OutputDataReceived += (_, e) => { lock (output) { output.AppendLine(e.Data); } };
-        process.ErrorDataReceived += (_, e) => { lock (output) { output.AppendLine(e.Data); } };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        using var timeout = new CancellationTokenSource(ToolTimeout);
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new InvalidOperationException($"{Path.GetFileName(program)} did not finish within {ToolTimeout}: {output}");
-        }
-
-        if (process.ExitCode != 0)
+        if (result.ExitCode != 0)
         {
             var log = File.Exists(Path.Combine(_root ?? "", "postgres.log")) ? File.ReadAllText(Path.Combine(_root!, "postgres.log")) : "";
             throw new InvalidOperationException(
-                $"{Path.GetFileName(program)} {string.Join(' ', arguments)} exited with {process.ExitCode}: {output}\n{log}");
+                $"{Path.GetFileName(program)} {string.Join(' ', arguments)} exited with {result.ExitCode}: {result.StandardOutput}{result.StandardError}\n{log}");
         }
     }
 }

@@ -1,6 +1,7 @@
-using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using Flywheel.Cache.Builds;
 using Flywheel.Cache.Storage.S3;
 
 namespace Flywheel.Cache.Tests.Infrastructure;
@@ -19,7 +20,7 @@ public sealed class S3rverServer : IAsyncLifetime
 
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(30);
 
-    private Process? _process;
+    private RunningProcess? _process;
 
     public string Directory { get; } = Path.Combine(Path.GetTempPath(), "flywheel-s3rver-" + Guid.NewGuid().ToString("N"));
 
@@ -58,38 +59,38 @@ public sealed class S3rverServer : IAsyncLifetime
         System.IO.Directory.CreateDirectory(Directory);
         ServiceUrl = new Uri($"http://127.0.0.1:{port}/");
 
-        var start = new ProcessStartInfo("node")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in (string[])[host, packageDir, "127.0.0.1", port.ToString(), Directory, Bucket])
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        _process = Process.Start(start) ?? throw new InvalidOperationException("could not start node");
-        var stderr = _process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(StartTimeout);
-        try
-        {
-            while (await _process.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
+        var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var stderr = new System.Text.StringBuilder();
+        _process = TestProcess.Runner.Start(
+            TestProcess.Command("node", [host, packageDir, "127.0.0.1", port.ToString(CultureInfo.InvariantCulture), Directory, Bucket], Timeout.InfiniteTimeSpan)
+                with
+            { MaxOutputChars = 0, MaxErrorChars = 0 },
+            line =>
             {
                 if (line.Contains("s3rver ready", StringComparison.Ordinal))
                 {
-                    _ = _process.StandardOutput.ReadToEndAsync(); // keep draining
-                    return;
+                    ready.TrySetResult();
                 }
-            }
-        }
-        catch (OperationCanceledException)
+
+                return Task.CompletedTask;
+            },
+            line =>
+            {
+                lock (stderr)
+                {
+                    stderr.AppendLine(line);
+                }
+
+                return Task.CompletedTask;
+            });
+        if (await Task.WhenAny(ready.Task, _process.Completion, Task.Delay(StartTimeout)) == ready.Task)
         {
+            return;
         }
 
         Kill();
         throw new InvalidOperationException(
-            $"s3rver ({s3rver}) did not start on port {port} within {StartTimeout.TotalSeconds} s: {await stderr}");
+            $"s3rver ({s3rver}) did not start on port {port} within {StartTimeout.TotalSeconds} s: {stderr}");
     }
 
     public Task DisposeAsync()
@@ -111,8 +112,7 @@ public sealed class S3rverServer : IAsyncLifetime
     {
         if (_process is { HasExited: false })
         {
-            _process.Kill(entireProcessTree: true);
-            _process.WaitForExit(10_000);
+            _process.StopAsync().Wait(TimeSpan.FromSeconds(10));
         }
     }
 
