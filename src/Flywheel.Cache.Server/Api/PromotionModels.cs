@@ -6,7 +6,9 @@ namespace Flywheel.Cache.Server.Api;
 
 /// <summary>
 /// <c>POST /_api/v1/promotions</c>. <see cref="Policy"/> is the policy file's text (YAML or JSON);
-/// <see cref="Credentials"/> are passed to the publisher and never stored.
+/// <see cref="Credentials"/> are passed to the publisher and never stored. A FlakeHub release names
+/// <see cref="FlakeSource"/> (a directory or store path holding flake.nix, on the daemon's machine) and
+/// <see cref="FlakeOutputs"/> (the attributes whose output paths are promoted) instead of <see cref="StorePaths"/>.
 /// </summary>
 public sealed record PromotionRequestBody(
     string Cache,
@@ -18,10 +20,13 @@ public sealed record PromotionRequestBody(
     string? Target = null,
     bool DryRun = false,
     IReadOnlyList<RebuildCheck>? Rebuilds = null,
-    PublishCredentials? Credentials = null)
+    PublishCredentials? Credentials = null,
+    string? FlakeSource = null,
+    IReadOnlyList<string>? FlakeOutputs = null)
 {
     public PromotionRequest ToRequest() => new(
-        Cache ?? "", StorePaths ?? [], Attribute, Repository, Revision, Target, DryRun, Policy ?? "", Rebuilds ?? [], Credentials);
+        Cache ?? "", StorePaths ?? [], Attribute, Repository, Revision, Target, DryRun, Policy ?? "", Rebuilds ?? [], Credentials,
+        FlakeSource, FlakeOutputs ?? []);
 }
 
 /// <summary>

@@ -7,7 +7,8 @@ namespace Flywheel.Cache.Server.Cli;
 
 /// <summary>
 /// <c>flywheel promote --server URL --token T --cache C --policy FILE --source REPO --revision REV [--attr ATTR]
-/// [--to oci://REGISTRY/NAME:TAG | --to flakehub://ORG/FLAKE] [--dry-run] [--json] STORE_PATH...</c>: asks a running
+/// [--to oci://REGISTRY/NAME:TAG | --to flakehub://ORG/FLAKE[@VERSION]] [--dry-run] [--json] STORE_PATH...</c> or, for a
+/// FlakeHub release, <c>--flake-source DIR --flake-output ATTR...</c> instead of store paths: asks a running
 /// daemon's gate to promote store paths and prints its decision (class, each rule with its reason, where it went, the
 /// provenance digest); <c>--json</c> prints the promotion record on stdout instead (the readable lines go to stderr).
 /// Registry credentials come from <c>--registry-user</c>/<c>--registry-password</c> or the containers auth file
@@ -43,10 +44,12 @@ internal static class PromoteCommand
         var registryPassword = new Option<string>("--registry-password") { Description = "registry password or token, with --registry-user" };
         var flakeHubToken = new Option<string>("--flakehub-token") { Description = "the CI-issued OIDC token FlakeHub accepts (default: $FLYWHEEL_FLAKEHUB_TOKEN)" };
         var rebuild = new Option<string[]>("--rebuild") { Description = "STORE_PATH=NARHASH: the NarHash a `nix build --rebuild` of the path gave (reproducible evidence)" };
-        var paths = new Argument<string[]>("STORE_PATH") { Description = "the store paths to promote", Arity = ArgumentArity.OneOrMore };
-        var command = new Command("promote", "Ask the promotion gate to publish store paths: an OCI image to a registry, a clean derivation through FlakeHub.")
+        var flakeSource = new Option<string>("--flake-source") { Description = "a FlakeHub release's source: a directory or store path holding flake.nix, as the daemon's machine sees it" };
+        var flakeOutputs = new Option<string[]>("--flake-output") { Description = "with --flake-source: a flake output whose output paths are promoted (e.g. packages.x86_64-linux.default); repeat for more" };
+        var paths = new Argument<string[]>("STORE_PATH") { Description = "the store paths to promote (none with --flake-source)", Arity = ArgumentArity.ZeroOrMore };
+        var command = new Command("promote", "Ask the promotion gate to publish store paths: an OCI image to a registry, a flake release (its source and clean outputs) to FlakeHub.")
         {
-            cache, policy, source, revision, attr, to, dryRun, json, registryUser, registryPassword, flakeHubToken, rebuild, paths,
+            cache, policy, source, revision, attr, to, dryRun, json, registryUser, registryPassword, flakeHubToken, rebuild, flakeSource, flakeOutputs, paths,
         };
         daemon.AddTo(command);
         command.SetAction(async (parse, cancellationToken) =>
@@ -62,9 +65,16 @@ internal static class PromoteCommand
                 var credentials = Credentials(
                     target ?? parsedPolicy.Targets.GetValueOrDefault(PromotionClass.OciImage), parse.GetValue(registryUser), parse.GetValue(registryPassword),
                     parse.GetValue(flakeHubToken) ?? Environment.GetEnvironmentVariable("FLYWHEEL_FLAKEHUB_TOKEN"));
+                var storePaths = parse.GetValue(paths) ?? [];
+                var flake = parse.GetValue(flakeSource) is { } dir ? Path.GetFullPath(dir) : null;
+                if ((storePaths.Length == 0) == (flake is null))
+                {
+                    throw CacheException.Invalid("name the store paths to promote, or a flake source (--flake-source with --flake-output), not both");
+                }
+
                 var body = new PromotionRequestBody(
-                    parse.GetValue(cache)!, parse.GetValue(paths)!, policyText, parse.GetValue(attr), parse.GetValue(source), parse.GetValue(revision),
-                    target, parse.GetValue(dryRun), Rebuilds(parse.GetValue(rebuild) ?? []), credentials);
+                    parse.GetValue(cache)!, storePaths, policyText, parse.GetValue(attr), parse.GetValue(source), parse.GetValue(revision),
+                    target, parse.GetValue(dryRun), Rebuilds(parse.GetValue(rebuild) ?? []), credentials, flake, parse.GetValue(flakeOutputs) ?? []);
                 await using var client = daemon.Client(parse, Timeout);
                 var view = await client.PromoteAsync(body, cancellationToken);
                 view = await WaitWhilePublishingAsync(client, view, human, cancellationToken);

@@ -122,9 +122,10 @@ public static class FlywheelHost
             sp.GetRequiredService<IMetadataStore>(), sp.GetRequiredService<NarSource>(),
             [
                 new OciPublisher(sp.GetRequiredService<NarSource>(), PublishingHttp),
-                new FlakeHubPublisher(sp.GetRequiredService<NarSource>(), PublishingHttp, options.FlakeHubUrl),
+                new FlakeHubPublisher(PublishingHttp, options.FlakeHubUrl),
             ],
-            sp.GetRequiredService<TimeProvider>(), new Uri(options.PublicUrl, "_api/v1/promotions").ToString()));
+            sp.GetRequiredService<TimeProvider>(), new Uri(options.PublicUrl, "_api/v1/promotions").ToString(),
+            new FlakeInspector(new Flywheel.Cache.Builds.ProcessRunner())));
         services.AddReapiGrpc();
         services.AddFlywheelMetrics();
 

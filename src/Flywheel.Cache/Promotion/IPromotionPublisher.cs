@@ -15,6 +15,7 @@ public interface IPromotionPublisher
 /// <param name="Provenance">Makes the statement for the subjects the publisher produced.</param>
 /// <param name="MountFrom">Repositories of the same registry that earlier promotions pushed to (for cross-repo mounts).</param>
 /// <param name="Annotations">The policy's annotations for the published image (empty: publish it as built).</param>
+/// <param name="Flake">The flake source as Nix read it, when the request named one (a FlakeHub release).</param>
 public sealed record PublishJob(
     string PromotionId,
     CacheContext Cache,
@@ -24,7 +25,8 @@ public sealed record PublishJob(
     DateTimeOffset CreatedAt,
     Func<IReadOnlyList<ProvenanceSubject>, byte[]> Provenance,
     IReadOnlyList<string> MountFrom,
-    IReadOnlyDictionary<string, string> Annotations);
+    IReadOnlyDictionary<string, string> Annotations,
+    FlakeHub.InspectedFlake? Flake = null);
 
 /// <summary>Where a promotion went: a reference people can pull, the digests, and the provenance (and where it was attached).</summary>
 public sealed record Publication(

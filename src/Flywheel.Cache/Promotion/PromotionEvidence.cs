@@ -5,7 +5,8 @@ namespace Flywheel.Cache.Promotion;
 /// <summary>What the cache knows about one requested store path.</summary>
 /// <param name="Info">Its narinfo as the cache serves it (signatures included); null when the cache lacks the path.</param>
 /// <param name="MissingFromClosure">Base names of paths in its closure (by narinfo References) the cache lacks.</param>
-public sealed record PathEvidence(StorePath Path, NarInfo? Info, IReadOnlyList<string> MissingFromClosure);
+/// <param name="Attribute">The flake output attribute that evaluated to it (flake releases); null: the request's attribute.</param>
+public sealed record PathEvidence(StorePath Path, NarInfo? Info, IReadOnlyList<string> MissingFromClosure, string? Attribute = null);
 
 /// <summary>Everything the rules look at: the request, the policy, the cache's key and what the cache holds.</summary>
 public sealed record PromotionEvidence(

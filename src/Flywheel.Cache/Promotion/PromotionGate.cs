@@ -4,6 +4,7 @@ using System.Text.Json;
 using Flywheel.Cache.Caches;
 using Flywheel.Cache.Index;
 using Flywheel.Cache.Nix;
+using Flywheel.Cache.Promotion.FlakeHub;
 using Flywheel.Cache.Promotion.Oci;
 
 namespace Flywheel.Cache.Promotion;
@@ -25,9 +26,13 @@ public sealed class PromotionGate
     private readonly PromotionClassifier _classifier = new();
     private readonly TimeProvider _time;
     private readonly string _builderId;
+    private readonly FlakeInspector? _flakes;
 
-    public PromotionGate(IMetadataStore index, NarSource nars, IReadOnlyList<IPromotionPublisher> publishers, TimeProvider time, string builderId)
+    /// <param name="flakes">Reads flake sources (FlakeHub releases); null: requests naming one are refused.</param>
+    public PromotionGate(
+        IMetadataStore index, NarSource nars, IReadOnlyList<IPromotionPublisher> publishers, TimeProvider time, string builderId, FlakeInspector? flakes = null)
     {
+        _flakes = flakes;
         _index = index;
         _nars = nars;
         _publishers = publishers;
@@ -37,15 +42,18 @@ public sealed class PromotionGate
 
     public async Task<PromotionRecord> PromoteAsync(CacheContext cache, PromotionRequest request, CancellationToken ct)
     {
+        PolicyLoader.Parse(request.Policy); // a bad policy is refused before any Nix runs
+        InspectedFlake? flake;
+        (request, flake) = await ResolveFlakeAsync(request, ct).ConfigureAwait(false);
         var (paths, policy) = Validate(cache, request);
         var id = IdOf(request);
         var existing = await _index.GetPromotionAsync(id, ct).ConfigureAwait(false);
         if (existing is not null)
         {
-            return await ResumeAsync(cache, request, existing, ct).ConfigureAwait(false);
+            return await ResumeAsync(cache, request, existing, flake, ct).ConfigureAwait(false);
         }
 
-        var evidence = await GatherAsync(cache, request, policy, paths, ct).ConfigureAwait(false);
+        var evidence = await GatherAsync(cache, request, policy, paths, flake, ct).ConfigureAwait(false);
         var (image, notAnImage) = await InspectImageAsync(cache, evidence, ct).ConfigureAwait(false);
         if (image is Nix2ContainerImage description)
         {
@@ -70,7 +78,33 @@ public sealed class PromotionGate
             return await _index.GetPromotionAsync(id, ct).ConfigureAwait(false) ?? record; // another gateway recorded it first
         }
 
-        return status == PromotionStatus.Publishing ? await PublishAsync(cache, request, record, evidence, ct).ConfigureAwait(false) : record;
+        return status == PromotionStatus.Publishing ? await PublishAsync(cache, request, record, evidence, flake, ct).ConfigureAwait(false) : record;
+    }
+
+    /// <summary>
+    /// A request naming a flake source: Nix reads it and evaluates the named outputs, whose store paths become the
+    /// promoted ones (the rules then apply to them), and the source's NAR hash joins the request's identity.
+    /// </summary>
+    private async Task<(PromotionRequest Request, InspectedFlake? Flake)> ResolveFlakeAsync(PromotionRequest request, CancellationToken ct)
+    {
+        if (request.FlakeSource is null)
+        {
+            if (request.FlakeOutputs is { Count: > 0 })
+            {
+                throw CacheException.Invalid("flake outputs (flakeOutputs, --flake-output) need a flake source (flakeSource, --flake-source)");
+            }
+
+            return (request with { FlakeSourceNarHash = null }, null);
+        }
+
+        if (request.StorePaths.Count > 0)
+        {
+            throw CacheException.Invalid("with a flake source the promoted store paths are its outputs' (flakeOutputs, --flake-output): name no store paths");
+        }
+
+        var inspector = _flakes ?? throw new CacheException(CacheError.Unavailable, "this gateway cannot read flake sources");
+        var flake = await inspector.InspectAsync(request.FlakeSource, request.FlakeOutputs ?? [], ct).ConfigureAwait(false);
+        return (request with { StorePaths = flake.StorePaths, FlakeSourceNarHash = flake.NarHash }, flake);
     }
 
     /// <summary>The clock at the index's precision (milliseconds), so a record reads back as it was returned.</summary>
@@ -81,7 +115,7 @@ public sealed class PromotionGate
     public Task<IReadOnlyList<PromotionRecord>> ListAsync(PromotionQuery query, CancellationToken ct) => _index.ListPromotionsAsync(query, ct);
 
     /// <summary>An existing promotion: returned as recorded, unless its publication failed (or was abandoned), which is retried.</summary>
-    private async Task<PromotionRecord> ResumeAsync(CacheContext cache, PromotionRequest request, PromotionRecord existing, CancellationToken ct)
+    private async Task<PromotionRecord> ResumeAsync(CacheContext cache, PromotionRequest request, PromotionRecord existing, InspectedFlake? flake, CancellationToken ct)
     {
         var stale = existing.Status == PromotionStatus.Publishing && Now() - existing.UpdatedAt > StalePublishing;
         if (existing.Status != PromotionStatus.Failed && !stale)
@@ -96,11 +130,12 @@ public sealed class PromotionGate
         }
 
         var (paths, policy) = Validate(cache, request);
-        var evidence = await GatherAsync(cache, request, policy, paths, ct).ConfigureAwait(false);
-        return await PublishAsync(cache, request, claimed, evidence, ct).ConfigureAwait(false);
+        var evidence = await GatherAsync(cache, request, policy, paths, flake, ct).ConfigureAwait(false);
+        return await PublishAsync(cache, request, claimed, evidence, flake, ct).ConfigureAwait(false);
     }
 
-    private async Task<PromotionRecord> PublishAsync(CacheContext cache, PromotionRequest request, PromotionRecord record, PromotionEvidence evidence, CancellationToken ct)
+    private async Task<PromotionRecord> PublishAsync(
+        CacheContext cache, PromotionRequest request, PromotionRecord record, PromotionEvidence evidence, InspectedFlake? flake, CancellationToken ct)
     {
         var target = PromotionTarget.Parse(record.Target);
         var publisher = _publishers.FirstOrDefault(p => p.Class == target.Class)
@@ -109,8 +144,8 @@ public sealed class PromotionGate
             .SelectMany(p => Rules.Signatures.TrustedSigners(p.Info!, evidence.TrustedKeys)).Select(k => k.Name).Distinct().ToList();
         var mountFrom = target.IsOci ? await MountCandidatesAsync(target, ct).ConfigureAwait(false) : [];
         var job = new PublishJob(record.Id, cache, target, request, evidence.Paths, record.CreatedAt,
-            subjects => ProvenanceStatement.Create(subjects, request, evidence.Paths, keys, _builderId, record.Id, record.CreatedAt, Now()),
-            mountFrom, evidence.Policy.Annotations ?? new Dictionary<string, string>());
+            subjects => ProvenanceStatement.Create(subjects, request, evidence.Paths, keys, _builderId, record.Id, record.CreatedAt, Now(), flake),
+            mountFrom, evidence.Policy.Annotations ?? new Dictionary<string, string>(), flake);
         // Promoted paths are protected from retention before anything is published (and stay protected if publishing
         // fails and is retried): a published output must stay substitutable from the cache.
         foreach (var path in record.Paths)
@@ -184,7 +219,8 @@ public sealed class PromotionGate
         return (paths, PolicyLoader.Parse(request.Policy));
     }
 
-    private async Task<PromotionEvidence> GatherAsync(CacheContext cache, PromotionRequest request, PromotionPolicy policy, IReadOnlyList<StorePath> paths, CancellationToken ct)
+    private async Task<PromotionEvidence> GatherAsync(
+        CacheContext cache, PromotionRequest request, PromotionPolicy policy, IReadOnlyList<StorePath> paths, InspectedFlake? flake, CancellationToken ct)
     {
         var evidence = new List<PathEvidence>();
         foreach (var path in paths)
@@ -192,7 +228,8 @@ public sealed class PromotionGate
             var record = await _index.GetNarInfoAsync(cache.Id, path.HashPart, ct).ConfigureAwait(false);
             var info = record is null ? null : NarInfo.Parse(record.Text, cache.Record.StoreDir);
             var missing = info is null ? [] : await MissingFromClosureAsync(cache, info, ct).ConfigureAwait(false);
-            evidence.Add(new PathEvidence(path, info, missing));
+            var attribute = flake?.Outputs.FirstOrDefault(o => o.Paths.Values.Contains(path.FullPath, StringComparer.Ordinal))?.Attribute;
+            evidence.Add(new PathEvidence(path, info, missing, attribute));
         }
 
         return new PromotionEvidence(request, policy, cache.SigningKey.PublicKey, evidence);

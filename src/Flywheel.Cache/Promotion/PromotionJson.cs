@@ -17,7 +17,23 @@ public static class PromotionJson
         ["dryRun"] = r.DryRun,
         ["policySha256"] = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(r.Policy))),
         ["rebuilds"] = new JsonArray(r.Rebuilds.Select(x => (JsonNode)new JsonObject { ["storePath"] = x.StorePath, ["narHash"] = x.NarHash }).ToArray()),
-    }.ToJsonString();
+    }.Also(r.FlakeSource is null ? null : new JsonObject
+    {
+        ["source"] = r.FlakeSource,
+        ["sourceNarHash"] = r.FlakeSourceNarHash,
+        ["outputs"] = Strings(r.FlakeOutputs ?? []),
+    }).ToJsonString();
+
+    /// <summary>The request with its flake (only when there is one, so requests without keep their identity).</summary>
+    private static JsonObject Also(this JsonObject request, JsonObject? flake)
+    {
+        if (flake is not null)
+        {
+            request["flake"] = flake;
+        }
+
+        return request;
+    }
 
     public static string Decision(PromotionDecision d) => new JsonObject
     {

@@ -7,6 +7,11 @@ namespace Flywheel.Cache.Promotion;
 /// <param name="Policy">The policy file's text (YAML or JSON), as versioned in the caller's repository.</param>
 /// <param name="Target">oci://… or flakehub://…; null: the policy's target for the class found.</param>
 /// <param name="Rebuilds">Results of <c>nix build --rebuild</c> the caller ran: the NarHash it got per store path.</param>
+/// <param name="FlakeSource">A directory or store path holding flake.nix, on the daemon's machine: the FlakeHub release's source.</param>
+/// <param name="FlakeOutputs">With <see cref="FlakeSource"/>: the flake output attributes whose output paths are promoted
+/// (the gate evaluates them; <see cref="StorePaths"/> is then empty in the request and filled by the gate).</param>
+/// <param name="FlakeSourceNarHash">Set by the gate, never the caller: the source's NAR hash as Nix locked it, so a
+/// changed source is a new promotion.</param>
 public sealed record PromotionRequest(
     string Cache,
     IReadOnlyList<string> StorePaths,
@@ -17,7 +22,10 @@ public sealed record PromotionRequest(
     bool DryRun,
     string Policy,
     IReadOnlyList<RebuildCheck> Rebuilds,
-    PublishCredentials? Credentials = null);
+    PublishCredentials? Credentials = null,
+    string? FlakeSource = null,
+    IReadOnlyList<string>? FlakeOutputs = null,
+    string? FlakeSourceNarHash = null);
 
 /// <summary>A rebuild check's result: the NarHash (<c>sha256:…</c>, any of Nix's encodings) a rebuild of the path produced.</summary>
 public sealed record RebuildCheck(string StorePath, string NarHash);

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Flywheel.Cache.Promotion.FlakeHub;
 
 namespace Flywheel.Cache.Promotion;
 
@@ -9,7 +10,9 @@ public sealed record ProvenanceSubject(string Name, string Sha256);
 /// <summary>
 /// The provenance of a promotion as an in-toto Statement v1 whose predicate is SLSA Provenance v1: the subjects
 /// by digest, the source (repository, revision, flake attribute) and the store paths as resolved dependencies,
-/// the gate as builder and the signing builder keys, the promotion as invocation, and its times.
+/// the gate as builder and the signing builder keys, the promotion as invocation, and its times. Each store path is a
+/// resolved dependency with its NarHash (hex digest, and as Nix writes it). A flake release adds the flake source
+/// (its locked URL and NAR hash, lastModified and revision) and which attribute gave which output path.
 /// </summary>
 public static class ProvenanceStatement
 {
@@ -20,9 +23,21 @@ public static class ProvenanceStatement
 
     public static byte[] Create(
         IReadOnlyList<ProvenanceSubject> subjects, PromotionRequest request, IReadOnlyList<PathEvidence> paths,
-        IReadOnlyList<string> builderKeys, string builderId, string promotionId, DateTimeOffset started, DateTimeOffset finished)
+        IReadOnlyList<string> builderKeys, string builderId, string promotionId, DateTimeOffset started, DateTimeOffset finished,
+        InspectedFlake? flake = null)
     {
         var dependencies = new JsonArray();
+        if (flake is not null)
+        {
+            var source = new JsonObject { ["uri"] = flake.Metadata["url"]?.GetValue<string>(), ["name"] = "flake source" };
+            if (flake.NarHash is { } narHash && Nix.NixHash.TryParse(narHash, out var parsed))
+            {
+                source["digest"] = new JsonObject { ["sha256"] = parsed.Digest.ToHex() };
+            }
+
+            dependencies.Add(source);
+        }
+
         if (request.Repository is not null)
         {
             var source = new JsonObject { ["uri"] = $"git+{request.Repository}@{request.Revision}" };
@@ -40,10 +55,18 @@ public static class ProvenanceStatement
             if (path.Info is not null)
             {
                 dependency["digest"] = new JsonObject { ["sha256"] = path.Info.NarHash.Digest.ToHex() };
+                var annotations = new JsonObject { ["narHash"] = path.Info.NarHash.ToString() };
                 if (path.Info.Deriver is not null)
                 {
-                    dependency["annotations"] = new JsonObject { ["deriver"] = path.Path.StoreDir + "/" + path.Info.Deriver };
+                    annotations["deriver"] = path.Path.StoreDir + "/" + path.Info.Deriver;
                 }
+
+                if (path.Attribute is not null)
+                {
+                    annotations["attribute"] = path.Attribute;
+                }
+
+                dependency["annotations"] = annotations;
             }
 
             dependencies.Add(dependency);
@@ -74,6 +97,7 @@ public static class ProvenanceStatement
                         ["cache"] = request.Cache,
                         ["storePaths"] = new JsonArray(paths.Select(p => (JsonNode)JsonValue.Create(p.Path.FullPath)!).ToArray()),
                         ["target"] = request.Target,
+                        ["flake"] = flake is null ? null : Flake(flake),
                     },
                     ["resolvedDependencies"] = dependencies,
                 },
@@ -94,5 +118,30 @@ public static class ProvenanceStatement
             },
         };
         return JsonSerializer.SerializeToUtf8Bytes(statement);
+    }
+
+    private static JsonObject Flake(InspectedFlake flake)
+    {
+        var outputs = new JsonObject();
+        foreach (var output in flake.Outputs)
+        {
+            var paths = new JsonObject();
+            foreach (var (name, path) in output.Paths)
+            {
+                paths[name] = path;
+            }
+
+            outputs[output.Attribute] = paths;
+        }
+
+        return new JsonObject
+        {
+            ["source"] = flake.Source,
+            ["url"] = flake.Metadata["url"]?.DeepClone(),
+            ["narHash"] = flake.NarHash,
+            ["lastModified"] = flake.LastModified,
+            ["revision"] = flake.Metadata["revision"]?.DeepClone(),
+            ["outputs"] = outputs,
+        };
     }
 }

@@ -55,6 +55,37 @@ internal sealed class TarballWriter(Stream output, DateTimeOffset time, TarStyle
             }
         }, ct);
 
+    /// <summary>
+    /// A directory of the local file system under <paramref name="root"/>: the directory itself, then depth first every
+    /// entry sorted by name (ordinal, as Nix sorts a NAR); symlinks kept as links (never followed), files executable
+    /// when their owner may execute them. Meant for store paths (a flake's source as Nix copied it), which hold nothing else.
+    /// </summary>
+    public async Task DirectoryTreeAsync(string directory, string root, CancellationToken ct)
+    {
+        await DirectoryAsync(root, ct).ConfigureAwait(false);
+        var entries = new DirectoryInfo(directory).GetFileSystemInfos();
+        Array.Sort(entries, static (a, b) => string.CompareOrdinal(a.Name, b.Name));
+        foreach (var entry in entries)
+        {
+            var name = root + "/" + entry.Name;
+            if (entry.LinkTarget is { } target)
+            {
+                await SymlinkAsync(name, target, ct).ConfigureAwait(false);
+            }
+            else if (entry is DirectoryInfo)
+            {
+                await DirectoryTreeAsync(entry.FullName, name, ct).ConfigureAwait(false);
+            }
+            else
+            {
+                var file = (FileInfo)entry;
+                await using var contents = new FileStream(file.FullName, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
+                var executable = !OperatingSystem.IsWindows() && (file.UnixFileMode & UnixFileMode.UserExecute) != 0;
+                await FileAsync(name, contents.Length, executable, contents, ct).ConfigureAwait(false);
+            }
+        }
+    }
+
     public Task DirectoryAsync(string path, CancellationToken ct) => HeaderAsync(_style.DirectorySlash ? path + "/" : path, '5', 0, _style.DirectoryMode, null, ct);
 
     public Task SymlinkAsync(string path, string target, CancellationToken ct) => HeaderAsync(path, '2', 0, 0x1FF, target, ct);

@@ -11,42 +11,57 @@ using Flywheel.Cache.Nix;
 namespace Flywheel.Cache.Promotion.FlakeHub;
 
 /// <summary>
-/// The FlakeHub adapter: publishes a clean derivation as a FlakeHub release following flakehub-push's flow, all
-/// authenticated with the CI-issued OIDC token the caller passes through: <c>GET token/status</c>,
-/// <c>POST upload/{org}/{flake}/{version}/{length}/{sha256 base64}</c> with the release metadata (answering
-/// <c>{s3_upload_url, uuid}</c>; 409 means that release exists already), <c>PUT</c> of the release tarball to the
-/// returned URL (with <c>x-amz-checksum-sha256</c>), then <c>POST publish/{uuid}</c>. The release tarball is a
-/// gzip'd tar of the promoted store paths' contents, built from their NARs into a temporary file.
+/// The FlakeHub adapter: publishes a flake release as flakehub-push does, all authenticated with the CI-issued OIDC
+/// token the caller passes through: <c>GET token/status</c>, <c>POST upload/{org}/{flake}/{version}/{length}/{sha256
+/// base64}</c> with the release metadata (answering <c>{s3_upload_url, uuid}</c>), <c>PUT</c> of the tarball to the
+/// returned URL (with <c>x-amz-checksum-sha256</c>), then <c>POST publish/{uuid}</c>. The release is the flake's
+/// source (<see cref="SourceTarball"/>); <c>raw_flake_metadata</c> is <c>nix flake metadata --json</c> of it and
+/// <c>outputs</c> its evaluated outputs with the promoted output paths (<see cref="ReleaseOutputs"/>). A 409 (the
+/// version exists) is success only when the tarball FlakeHub serves for that version (<c>GET f/{org}/{flake}/{version}.tar.gz</c>)
+/// has our SHA-256, and a failure saying so when not.
 /// </summary>
-public sealed class FlakeHubPublisher(NarSource nars, HttpClient http, Uri baseUrl) : IPromotionPublisher
+public sealed class FlakeHubPublisher(HttpClient http, Uri baseUrl) : IPromotionPublisher
 {
+    private const int MaxReadmeBytes = 1 << 20;
+
     public PromotionClass Class => PromotionClass.CleanDerivation;
 
     public async Task<Publication> PublishAsync(PublishJob job, CancellationToken ct)
     {
+        var flake = job.Flake ?? throw CacheException.Invalid(
+            "a FlakeHub release is a flake's source: name it with --flake-source (flakeSource) and the promoted outputs with --flake-output (flakeOutputs)");
         var token = job.Request.Credentials?.FlakeHubToken;
         if (string.IsNullOrEmpty(token))
         {
             throw CacheException.Invalid("publishing to FlakeHub needs the CI's OIDC token (flakeHubToken)");
         }
 
-        var status = await SendAsync(HttpMethod.Get, "token/status", token, null, ct).ConfigureAwait(false);
-        var owner = await ReadJsonAsync(status, "token status", ct).ConfigureAwait(false);
-        var version = job.Target.Version ?? (job.Request.Revision is { Length: > 0 } rev ? $"0.1.0+rev-{rev}" : "0.1.0");
+        using (await SendAsync(HttpMethod.Get, "token/status", token, null, ct).ConfigureAwait(false))
+        {
+        }
 
+        var version = job.Target.Version ?? (job.Request.Revision is { Length: > 0 } rev ? $"0.1.0+rev-{rev}" : "0.1.0");
         var file = Path.Combine(Path.GetTempPath(), $"flywheel-release-{job.PromotionId}-{Guid.NewGuid():N}.tar.gz");
         try
         {
-            var (length, sha256) = await WriteTarballAsync(job, file, ct).ConfigureAwait(false);
+            var (length, sha256) = await SourceTarball.WriteAsync(flake, file, ct).ConfigureAwait(false);
             var hashBase64 = Convert.ToBase64String(sha256);
+            var hex = Convert.ToHexStringLower(sha256);
             var stage = await SendAsync(HttpMethod.Post, $"upload/{job.Target.Repository}/{Uri.EscapeDataString(version)}/{length}/{Uri.EscapeDataString(hashBase64)}",
-                token, JsonContent.Create(Metadata(job, owner)), ct, allowConflict: true).ConfigureAwait(false);
+                token, JsonContent.Create(await MetadataAsync(job, flake, ct).ConfigureAwait(false)), ct, allowConflict: true).ConfigureAwait(false);
             var reference = $"{baseUrl.GetLeftPart(UriPartial.Authority)}/flake/{job.Target.Repository}/{version}";
-            var details = new Dictionary<string, string> { ["version"] = version, ["tarballSha256"] = Convert.ToHexStringLower(sha256) };
+            var details = new Dictionary<string, string> { ["version"] = version, ["tarballSha256"] = hex, ["tarballLength"] = length.ToString(CultureInfo.InvariantCulture) };
             if (stage.StatusCode == HttpStatusCode.Conflict)
             {
                 stage.Dispose();
-                details["note"] = "the release existed already";
+                var existing = await ExistingTarballSha256Async(job.Target.Repository, version, token, ct).ConfigureAwait(false);
+                if (existing != hex)
+                {
+                    throw new CacheException(CacheError.Conflict,
+                        $"FlakeHub already has {job.Target.Repository} {version} with another tarball (sha256 {existing}, this source's is {hex}): publish a new version");
+                }
+
+                details["note"] = "the release existed already with this tarball";
             }
             else
             {
@@ -58,7 +73,7 @@ public sealed class FlakeHubPublisher(NarSource nars, HttpClient http, Uri baseU
                 details["uuid"] = uuid;
             }
 
-            var subjects = new List<ProvenanceSubject> { new($"{job.Target.Repository}/{version}.tar.gz", Convert.ToHexStringLower(sha256)) };
+            var subjects = new List<ProvenanceSubject> { new($"{job.Target.Repository}/{version}.tar.gz", hex) };
             subjects.AddRange(job.Paths.Where(p => p.Info is not null).Select(p => new ProvenanceSubject(p.Path.FullPath, p.Info!.NarHash.Digest.ToHex())));
             return new Publication(reference, subjects, job.Provenance(subjects), null, details);
         }
@@ -68,47 +83,47 @@ public sealed class FlakeHubPublisher(NarSource nars, HttpClient http, Uri baseU
         }
     }
 
-    private async Task<(long Length, byte[] Sha256)> WriteTarballAsync(PublishJob job, string file, CancellationToken ct)
-    {
-        await using (var stream = new FileStream(file, FileMode.CreateNew, FileAccess.Write, FileShare.None, 64 * 1024, FileOptions.Asynchronous))
-        {
-            await using (var gzip = new GZipStream(stream, CompressionLevel.Optimal, leaveOpen: true))
-            {
-                var tar = new TarballWriter(gzip, job.CreatedAt);
-                foreach (var path in job.Paths)
-                {
-                    await using var nar = await nars.OpenAsync(job.Cache.Id, path.Path, ct).ConfigureAwait(false);
-                    await tar.StorePathAsync(nar, path.Path.BaseName, ct).ConfigureAwait(false);
-                }
-
-                await tar.FinishAsync(ct).ConfigureAwait(false);
-            }
-        }
-
-        await using var read = File.OpenRead(file);
-        return (read.Length, await SHA256.HashDataAsync(read, ct).ConfigureAwait(false));
-    }
-
-    private static JsonObject Metadata(PublishJob job, JsonObject owner) => new()
+    /// <summary>The release metadata flakehub-push sends (<c>ReleaseMetadata</c>), from the flake as Nix read it.</summary>
+    private static async Task<JsonObject> MetadataAsync(PublishJob job, InspectedFlake flake, CancellationToken ct) => new()
     {
         ["commit_count"] = 0,
-        ["description"] = $"{job.Request.Attribute ?? string.Join(", ", job.Paths.Select(p => p.Path.Name))}, promoted by flywheel",
-        ["outputs"] = new JsonObject
-        {
-            ["storePaths"] = new JsonArray(job.Paths.Select(p => (JsonNode)JsonValue.Create(p.Path.FullPath)!).ToArray()),
-            ["attribute"] = job.Request.Attribute,
-        },
-        ["raw_flake_metadata"] = new JsonObject { ["url"] = job.Request.Repository is null ? null : $"git+{job.Request.Repository}?rev={job.Request.Revision}" },
-        ["readme"] = null,
+        ["description"] = flake.Metadata["description"]?.DeepClone(),
+        ["outputs"] = ReleaseOutputs.Create(flake),
+        ["raw_flake_metadata"] = flake.Metadata.DeepClone(),
+        ["readme"] = await ReadmeAsync(flake.StoreCopy, ct).ConfigureAwait(false),
         ["repo"] = job.Target.Repository,
-        ["revision"] = job.Request.Revision,
+        ["revision"] = job.Request.Revision ?? flake.Metadata["revision"]?.GetValue<string>(),
         ["visibility"] = "public",
         ["mirrored"] = false,
-        ["project_id"] = owner["project_id"]?.DeepClone(),
-        ["owner_id"] = owner["owner_id"]?.DeepClone(),
+        ["source_subdirectory"] = null,
         ["spdx_identifier"] = null,
-        ["tags"] = new JsonArray(),
+        ["labels"] = new JsonArray(),
     };
+
+    /// <summary>The source's README.md (any case), as flakehub-push sends it; null when there is none.</summary>
+    private static async Task<string?> ReadmeAsync(string source, CancellationToken ct)
+    {
+        var readme = new DirectoryInfo(source).EnumerateFiles().FirstOrDefault(f => f.Name.Equals("readme.md", StringComparison.OrdinalIgnoreCase));
+        if (readme is null)
+        {
+            return null;
+        }
+
+        if (readme.Length > MaxReadmeBytes)
+        {
+            throw CacheException.Invalid($"the flake's {readme.Name} is larger than {MaxReadmeBytes} bytes");
+        }
+
+        return await File.ReadAllTextAsync(readme.FullName, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>SHA-256 (hex) of the tarball FlakeHub serves for a version, read as a stream.</summary>
+    private async Task<string> ExistingTarballSha256Async(string repository, string version, string token, CancellationToken ct)
+    {
+        using var response = await SendAsync(HttpMethod.Get, $"f/{repository}/{Uri.EscapeDataString(version)}.tar.gz", token, null, ct, streamBody: true).ConfigureAwait(false);
+        await using var body = await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false);
+        return Convert.ToHexStringLower(await SHA256.HashDataAsync(body, ct).ConfigureAwait(false));
+    }
 
     private async Task UploadAsync(string url, string file, long length, string hashBase64, CancellationToken ct)
     {
@@ -129,11 +144,12 @@ public sealed class FlakeHubPublisher(NarSource nars, HttpClient http, Uri baseU
         }
     }
 
-    private async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, string token, HttpContent? content, CancellationToken ct, bool allowConflict = false)
+    private async Task<HttpResponseMessage> SendAsync(
+        HttpMethod method, string path, string token, HttpContent? content, CancellationToken ct, bool allowConflict = false, bool streamBody = false)
     {
         var request = new HttpRequestMessage(method, new Uri(baseUrl, path)) { Content = content };
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        var response = await SendRawAsync(request, ct).ConfigureAwait(false);
+        var response = await SendRawAsync(request, ct, streamBody).ConfigureAwait(false);
         if (response.IsSuccessStatusCode || (allowConflict && response.StatusCode == HttpStatusCode.Conflict))
         {
             return response;
@@ -145,11 +161,11 @@ public sealed class FlakeHubPublisher(NarSource nars, HttpClient http, Uri baseU
         throw new CacheException(error, $"FlakeHub {method} {path.Split('/')[0]} answered {(int)response.StatusCode}: {(body.Length > 300 ? body[..300] : body).Trim()}");
     }
 
-    private async Task<HttpResponseMessage> SendRawAsync(HttpRequestMessage request, CancellationToken ct)
+    private async Task<HttpResponseMessage> SendRawAsync(HttpRequestMessage request, CancellationToken ct, bool streamBody = false)
     {
         try
         {
-            return await http.SendAsync(request, ct).ConfigureAwait(false);
+            return await http.SendAsync(request, streamBody ? HttpCompletionOption.ResponseHeadersRead : HttpCompletionOption.ResponseContentRead, ct).ConfigureAwait(false);
         }
         catch (HttpRequestException e)
         {

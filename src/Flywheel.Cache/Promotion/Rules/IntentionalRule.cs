@@ -25,16 +25,19 @@ public sealed class IntentionalRule : IPromotionRule
     public RuleOutcome Evaluate(PromotionEvidence evidence)
     {
         var allow = evidence.Policy.Allow;
-        var attribute = evidence.Request.Attribute;
         var problems = new List<string>();
-        if (attribute is not null && NeverQualifies(attribute, isAttribute: true) is { } attributeProblem)
+        foreach (var attribute in evidence.Paths.Select(p => p.Attribute).Append(evidence.Request.Attribute).OfType<string>().Distinct(StringComparer.Ordinal))
         {
-            problems.Add($"attribute '{attribute}' {attributeProblem}");
+            if (NeverQualifies(attribute, isAttribute: true) is { } attributeProblem)
+            {
+                problems.Add($"attribute '{attribute}' {attributeProblem}");
+            }
         }
 
         foreach (var path in evidence.Paths)
         {
             var name = path.Path.Name;
+            var attribute = path.Attribute ?? evidence.Request.Attribute;
             if (NeverQualifies(name, isAttribute: false) is { } problem)
             {
                 problems.Add($"{path.Path.BaseName} {problem}");
