@@ -1,12 +1,10 @@
 using System.Globalization;
-using System.IO.Compression;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Flywheel.Cache.Nix;
 
 namespace Flywheel.Cache.Promotion.FlakeHub;
 
@@ -36,9 +34,7 @@ public sealed class FlakeHubPublisher(HttpClient http, Uri baseUrl) : IPromotion
             throw CacheException.Invalid("publishing to FlakeHub needs the CI's OIDC token (flakeHubToken)");
         }
 
-        using (await SendAsync(HttpMethod.Get, "token/status", token, null, ct).ConfigureAwait(false))
-        {
-        }
+        (await SendAsync(HttpMethod.Get, "token/status", token, null, ct).ConfigureAwait(false)).Dispose(); // the token is good
 
         var version = job.Target.Version ?? (job.Request.Revision is { Length: > 0 } rev ? $"0.1.0+rev-{rev}" : "0.1.0");
         var file = Path.Combine(Path.GetTempPath(), $"flywheel-release-{job.PromotionId}-{Guid.NewGuid():N}.tar.gz");
