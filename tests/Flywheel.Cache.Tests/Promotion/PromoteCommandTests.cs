@@ -135,5 +135,25 @@ public sealed class PromoteCommandTests : IClassFixture<DaemonFixture>, IClassFi
         var halfCredentials = await FlywheelCli.RunAsync(Args(token, PolicyFile(TrustingPolicy), $"oci://{_registry.Host}/x:v1", "--registry-user", "ci", upload.StorePath));
         Assert.True(halfCredentials.ExitCode == 1, halfCredentials.ToString());
         Assert.Contains("--registry-user and --registry-password go together", halfCredentials.StandardError, StringComparison.Ordinal);
+
+        var nothing = await FlywheelCli.RunAsync(Args(token, PolicyFile(TrustingPolicy), "flakehub://o/r@1.0.0"));
+        Assert.True(nothing.ExitCode == 1, nothing.ToString());
+        Assert.Contains("name the store paths to promote, or a flake source", nothing.StandardError, StringComparison.Ordinal);
+
+        var both = await FlywheelCli.RunAsync(Args(token, PolicyFile(TrustingPolicy), "flakehub://o/r@1.0.0", "--flake-source", _folder, "--flake-output", "packages.x86_64-linux.default", upload.StorePath));
+        Assert.True(both.ExitCode == 1, both.ToString());
+        Assert.Contains("name the store paths to promote, or a flake source", both.StandardError, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_flake_source_given_as_a_relative_path_reaches_the_daemon_as_an_absolute_one()
+    {
+        var (token, _) = await PushImageAsync("flake-source");
+        var relative = Path.GetRelativePath(Environment.CurrentDirectory, Path.Combine(_folder, "no-such-flake"));
+
+        var cli = await FlywheelCli.RunAsync(Args(token, PolicyFile(TrustingPolicy), "flakehub://o/r@1.0.0", "--flake-source", relative, "--flake-output", "packages.x86_64-linux.default"));
+
+        Assert.True(cli.ExitCode == 1, cli.ToString());
+        Assert.Contains($"flake source '{Path.Combine(_folder, "no-such-flake")}' is not a directory", cli.StandardError, StringComparison.Ordinal);
     }
 }
