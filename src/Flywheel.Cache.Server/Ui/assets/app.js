@@ -240,7 +240,7 @@ async function promotions(view) {
     const d = p.decision || { rules: [], reasons: [] };
     const pub = p.publication;
     view.append(h('article', { class: 'card', 'data-promotion': p.id },
-      h('h2', {}, h('span', { class: 'mono' }, p.id), badge(p.status), badge(p.class)),
+      h('h2', {}, h('span', { class: 'mono' }, p.id), badge(p.status), p.class !== p.status ? badge(p.class) : null),
       h('dl', { class: 'stats' },
         h('dt', {}, 'cache'), h('dd', {}, p.cache),
         h('dt', {}, 'when'), h('dd', {}, when(p.createdAt)),
