@@ -2,7 +2,7 @@
 # installed when missing (safe to run again: installed things are skipped).
 
 # Real components the tests drive. CI has nothing installed by hand.
-TEST_DEBIAN_PACKAGES=(nix-bin bazel-bootstrap postgresql nginx xz-utils zstd bzip2 brotli liblzma5 libbz2-1.0 docker-registry skopeo)
+TEST_DEBIAN_PACKAGES=(nix-bin bazel-bootstrap postgresql nginx xz-utils zstd bzip2 brotli liblzma5 libbz2-1.0 docker-registry skopeo chromium)
 # The side-by-side load run: load generator, the reference server, Nix for content, tools the script calls.
 BENCH_DEBIAN_PACKAGES=(wrk nginx nix-bin curl python3 util-linux)
 # The load run's production backend: PostgreSQL started the way the tests start it (and s3rver, below).

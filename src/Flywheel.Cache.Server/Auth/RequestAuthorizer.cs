@@ -148,12 +148,23 @@ public sealed class RequestAuthorizer
     /// <summary>Throws 403 unless <paramref name="token"/> has <paramref name="needed"/> on caches matching <paramref name="cacheName"/>.</summary>
     public static void RequireScopes(TokenRecord token, string cacheName, TokenScopes needed)
     {
-        if (!TokenService.Allows(token with { Scopes = Effective(token.Scopes) }, cacheName, needed))
+        if (!Allows(token, cacheName, needed))
         {
             throw new CacheException(CacheError.Forbidden,
                 $"token {token.Id} (scopes {TokenScopeNames.Format(token.Scopes)} on '{token.CachePattern}') may not {TokenScopeNames.Format(needed)} on {ClientText.Quote(cacheName)}");
         }
     }
+
+    /// <summary>
+    /// Whether <paramref name="token"/> (null: anonymous) may read <paramref name="cache"/>; routes that list caches
+    /// leave out the ones it may not, as if they did not exist.
+    /// </summary>
+    public static bool MayRead(TokenRecord? token, CacheRecord cache) =>
+        cache.IsPublic || (token is not null && Allows(token, cache.Name, TokenScopes.Pull));
+
+    /// <summary>Whether <paramref name="token"/> has <paramref name="needed"/> on <paramref name="cacheName"/> (push and admin imply pull).</summary>
+    public static bool Allows(TokenRecord token, string cacheName, TokenScopes needed) =>
+        TokenService.Allows(token with { Scopes = Effective(token.Scopes) }, cacheName, needed);
 
     /// <summary>Push and admin imply pull: a CI token that may push may also read back what it pushed.</summary>
     private static TokenScopes Effective(TokenScopes scopes) =>

@@ -145,6 +145,8 @@ public static class FlywheelHost
         PromotionsApi.Map(api);
         UpstreamsApi.Map(api);
         BuildsApi.Map(api);
+        OverviewApi.Map(api);
+        Ui.UiEndpoints.Map(app);
         NixRoutes.Map(app);
         BazelHttpEndpoints.Map(app);
         app.MapReapiGrpc();
@@ -170,6 +172,7 @@ public static class FlywheelHost
         Console.WriteLine($"  Nix substituter:     {new Uri(publicUrl, Bootstrap.DefaultCache)}");
         Console.WriteLine($"  trusted-public-keys: {main.PublicKey}");
         Console.WriteLine($"  Bazel remote cache:  --remote_cache={bound.Grpc.ToString().TrimEnd('/')} or --remote_cache={publicUrl.ToString().TrimEnd('/')}");
+        Console.WriteLine($"  status page:         {new Uri(publicUrl, Ui.UiEndpoints.Path.TrimStart('/'))}");
         Console.WriteLine($"  admin token:         {bootstrap.AdminTokenPath}{(File.Exists(bootstrap.AdminTokenPath) ? "" : " (not on this machine: issued by another replica)")}");
         return bound;
     }

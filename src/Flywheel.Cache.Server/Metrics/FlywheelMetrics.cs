@@ -41,10 +41,11 @@ public sealed partial class FlywheelMetrics
     private readonly LabelledSeries<(string Cache, bool Hit), Counter.Child> _narInfoLookups;
     private readonly LabelledSeries<int, BlobStoreSeries> _blobStoreOperations;
 
-    public FlywheelMetrics(CollectorRegistry registry)
+    public FlywheelMetrics(CollectorRegistry registry, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(registry);
         Registry = registry;
+        Activity = new Ui.CacheActivity(time ?? TimeProvider.System);
         var factory = Prometheus.Metrics.WithCustomRegistry(registry);
 
         // No exemplars: they would be read from the current trace on every observation, on the hot paths.
@@ -102,6 +103,9 @@ public sealed partial class FlywheelMetrics
             return new BlobStoreSeries(BlobStoreOperations.WithLabels(labels), BlobStoreOperationDuration.WithLabels(labels));
         });
     }
+
+    /// <summary>The last day of lookups, hits and uploads per cache and each upstream's last failure, for the status page; fed by the Record methods below.</summary>
+    public Ui.CacheActivity Activity { get; }
 
     /// <summary>This host's registry: what <c>/metrics</c> serves.</summary>
     public CollectorRegistry Registry { get; }
@@ -182,8 +186,11 @@ public sealed partial class FlywheelMetrics
     }
 
     /// <summary>One request to an upstream, or one skipped. Upstream URLs are configured by admins, so the set stays small.</summary>
-    public void RecordUpstreamFetch(UpstreamFetch fetch) =>
+    public void RecordUpstreamFetch(UpstreamFetch fetch)
+    {
         UpstreamFetches.WithLabels(fetch.Upstream.CacheName, UpstreamKinds[(int)fetch.Kind], UpstreamResults[(int)fetch.Result], fetch.Upstream.Url).Inc();
+        Activity.RecordUpstream(fetch);
+    }
 
     /// <summary><c>flywheel_upstream_circuit_open{cache,upstream}</c>: 1 while an upstream is skipped, read before each scrape.</summary>
     public void ObserveUpstreamCircuits(UpstreamBreakers breakers)
@@ -214,7 +221,14 @@ public sealed partial class FlywheelMetrics
     }
 
     /// <summary>A narinfo GET or HEAD answered from <paramref name="cache"/>.</summary>
-    public void RecordNarInfoLookup(string cache, bool hit) => _narInfoLookups.Get((cache, hit)).Inc();
+    public void RecordNarInfoLookup(string cache, bool hit)
+    {
+        _narInfoLookups.Get((cache, hit)).Inc();
+        Activity.RecordLookup(cache, hit);
+    }
+
+    /// <summary>A narinfo uploaded to <paramref name="cache"/> and stored (the status page's uploads).</summary>
+    public void RecordNarInfoUpload(string cache) => Activity.RecordUpload(cache);
 
     /// <summary>A blob store call and how long it took; for the metrics decorator around <c>IBlobStore</c>.</summary>
     public void RecordBlobStoreOperation(BlobStoreOperation operation, bool succeeded, TimeSpan duration)

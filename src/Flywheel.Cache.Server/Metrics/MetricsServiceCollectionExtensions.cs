@@ -19,7 +19,7 @@ public static class MetricsServiceCollectionExtensions
             DotNetStats.Register(registry);
             return registry;
         });
-        services.TryAddSingleton(provider => new FlywheelMetrics(provider.GetRequiredService<CollectorRegistry>()));
+        services.TryAddSingleton(provider => new FlywheelMetrics(provider.GetRequiredService<CollectorRegistry>(), provider.GetService<TimeProvider>()));
         return services;
     }
 }

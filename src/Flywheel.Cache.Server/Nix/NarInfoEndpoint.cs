@@ -41,11 +41,12 @@ internal static class NarInfoEndpoint
     }
 
     public static async Task PutAsync(
-        HttpContext context, string cache, string hash, RequestAuthorizer auth, NixBinaryCache nix, ILogger<NixBinaryCache> logger)
+        HttpContext context, string cache, string hash, RequestAuthorizer auth, NixBinaryCache nix, FlywheelMetrics metrics, ILogger<NixBinaryCache> logger)
     {
         var c = await auth.ResolveAsync(context, cache, TokenScopes.Push);
         var body = await RequestBodies.ReadSmallAsync(context.Request, nix.Limits.MaxNarInfoBytes, "narinfo");
         var record = await nix.PutNarInfoAsync(c, hash, body, context.RequestAborted);
+        metrics.RecordNarInfoUpload(c.Name);
         logger.LogInformation("cache {Cache}: stored narinfo {StorePath} ({NarSize} NAR bytes)", c.Name, record.StorePath, record.NarSize);
         context.Response.StatusCode = StatusCodes.Status204NoContent;
     }

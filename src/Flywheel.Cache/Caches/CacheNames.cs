@@ -9,7 +9,7 @@ public static class CacheNames
 {
     public const int MaxLength = 64;
 
-    private static readonly HashSet<string> ReservedSet = new(StringComparer.Ordinal) { "ac", "cas", "metrics", "healthz", "readyz" };
+    private static readonly HashSet<string> ReservedSet = new(StringComparer.Ordinal) { "ac", "cas", "metrics", "healthz", "readyz", "ui" };
     private static readonly HashSet<string>.AlternateLookup<ReadOnlySpan<char>> ReservedLookup = ReservedSet.GetAlternateLookup<ReadOnlySpan<char>>();
 
     /// <summary>Names that are first path segments of other routes (Bazel's <c>/ac/</c> and <c>/cas/</c>, health, metrics).</summary>

@@ -23,4 +23,5 @@ public enum UpstreamFetchResult
 }
 
 /// <summary>One request to an upstream (or one skipped), as the read-through reports it for metrics.</summary>
-public readonly record struct UpstreamFetch(Upstream Upstream, UpstreamFetchKind Kind, UpstreamFetchResult Result);
+/// <param name="Error">For an error or a refused answer: what went wrong (our own message, naming the upstream).</param>
+public readonly record struct UpstreamFetch(Upstream Upstream, UpstreamFetchKind Kind, UpstreamFetchResult Result, string? Error = null);

@@ -98,7 +98,7 @@ public sealed class UpstreamReadThrough : IDisposable
             catch (UpstreamUnavailableException e)
             {
                 _logger.LogWarning("cache {Cache}: {Message}", cache.Name, e.Message);
-                Observe(upstream, UpstreamFetchKind.NarInfo, UpstreamFetchResult.Error);
+                Observe(upstream, UpstreamFetchKind.NarInfo, UpstreamFetchResult.Error, e.Message);
                 failure = e;
                 continue;
             }
@@ -118,7 +118,7 @@ public sealed class UpstreamReadThrough : IDisposable
             catch (CacheException e) when (e.Error == CacheError.Invalid)
             {
                 _logger.LogWarning("cache {Cache}: refused {Hash}.narinfo from upstream {Upstream}: {Message}", cache.Name, hash, upstream.Url, e.Message);
-                Observe(upstream, UpstreamFetchKind.NarInfo, UpstreamFetchResult.Rejected);
+                Observe(upstream, UpstreamFetchKind.NarInfo, UpstreamFetchResult.Rejected, $"refused {hash}.narinfo: {e.Message}");
                 continue;
             }
 
@@ -233,7 +233,7 @@ public sealed class UpstreamReadThrough : IDisposable
                 CacheException c => (UpstreamFetchResult.Error, c),
                 _ => (UpstreamFetchResult.Error, new CacheException(CacheError.Unavailable, $"fetching nar/{name} from upstream {upstream.Url} failed: {e.Message}", e)),
             };
-            Observe(upstream, UpstreamFetchKind.Nar, result);
+            Observe(upstream, UpstreamFetchKind.Nar, result, error.Message);
             _logger.LogWarning("cache {Cache}: {Message}", cache.Name, error.Message);
             download.Fail(error);
             _ = download.Completion.Exception; // observed here; clients that wait get it too
@@ -260,8 +260,8 @@ public sealed class UpstreamReadThrough : IDisposable
         return await _nix.PutNarAsync(cache, name, tee, nar.FileSize, expected, cancellationToken).ConfigureAwait(false);
     }
 
-    private void Observe(Upstream upstream, UpstreamFetchKind kind, UpstreamFetchResult result) =>
-        Observer?.Invoke(new UpstreamFetch(upstream, kind, result));
+    private void Observe(Upstream upstream, UpstreamFetchKind kind, UpstreamFetchResult result, string? error = null) =>
+        Observer?.Invoke(new UpstreamFetch(upstream, kind, result, error));
 
     public void Dispose()
     {

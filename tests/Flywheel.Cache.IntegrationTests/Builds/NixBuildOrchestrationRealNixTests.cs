@@ -25,30 +25,9 @@ public sealed class NixBuildOrchestrationRealNixTests : IAsyncLifetime
     {
         _nonce = _nix.NewNonce();
         _file = Path.Combine(_nix.Root, "exprs", "builds.nix");
-        await File.WriteAllTextAsync(_file, $$"""
-            let
-              drv = name: script: builtins.derivation {
-                name = "fw-build-${name}-{{_nonce}}";
-                system = builtins.currentSystem;
-                builder = "/bin/sh";
-                args = [ "-c" script ];
-              };
-            in {
-              hello = drv "hello" "echo hello > $out";
-              hog = drv "hog" "x=$(/usr/bin/head -c 134217728 /dev/zero | /usr/bin/tr '\\0' a); echo held > $out";
-              slow = drv "slow" "/bin/sleep 6; echo slept > $out";
-              stuck = drv "stuck" "/bin/sleep 600; echo woke > $out";
-              pause1 = drv "pause1" "/bin/sleep 4; echo 1 > $out";
-              pause2 = drv "pause2" "/bin/sleep 4; echo 2 > $out";
-              pause3 = drv "pause3" "/bin/sleep 4; echo 3 > $out";
-            }
-            """);
+        await File.WriteAllTextAsync(_file, BuildsExpression(_nonce));
         var environment = _nix.Environment.Where(e => e.Value is not null).ToDictionary(e => e.Key, e => e.Value!);
-        environment["FLYWHEEL_BUILDS__WORKERS"] = "1";
-        environment["FLYWHEEL_LANES__0__NAME"] = "small";
-        environment["FLYWHEEL_LANES__0__MEMORYBYTES"] = (48L << 20).ToString(System.Globalization.CultureInfo.InvariantCulture);
-        environment["FLYWHEEL_LANES__1__NAME"] = "big";
-        environment["FLYWHEEL_LANES__1__MEMORYBYTES"] = (1L << 30).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        AddTestLanes(environment);
         _daemon = await FlywheelProcess.StartAsync(null, environment);
         _http = new HttpClient { BaseAddress = _daemon.BaseAddress };
         _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", _daemon.AdminToken);
@@ -59,6 +38,37 @@ public sealed class NixBuildOrchestrationRealNixTests : IAsyncLifetime
         _http.Dispose();
         await _daemon.DisposeAsync();
         await _nix.DisposeAsync();
+    }
+
+    /// <summary>The derivations these tests build (a <c>/bin/sh</c> builder, no nixpkgs), named with <paramref name="nonce"/>; <c>hog</c> holds 128 MiB.</summary>
+    internal static string BuildsExpression(string nonce) =>
+        $$"""
+        let
+          drv = name: script: builtins.derivation {
+            name = "fw-build-${name}-{{nonce}}";
+            system = builtins.currentSystem;
+            builder = "/bin/sh";
+            args = [ "-c" script ];
+          };
+        in {
+          hello = drv "hello" "echo hello > $out";
+          hog = drv "hog" "x=$(/usr/bin/head -c 134217728 /dev/zero | /usr/bin/tr '\\0' a); echo held > $out";
+          slow = drv "slow" "/bin/sleep 6; echo slept > $out";
+          stuck = drv "stuck" "/bin/sleep 600; echo woke > $out";
+          pause1 = drv "pause1" "/bin/sleep 4; echo 1 > $out";
+          pause2 = drv "pause2" "/bin/sleep 4; echo 2 > $out";
+          pause3 = drv "pause3" "/bin/sleep 4; echo 3 > $out";
+        }
+        """;
+
+    /// <summary>One in-process worker and two lanes: "small" (48 MiB, where the hog is killed) and "big" (1 GiB).</summary>
+    internal static void AddTestLanes(Dictionary<string, string> environment)
+    {
+        environment["FLYWHEEL_BUILDS__WORKERS"] = "1";
+        environment["FLYWHEEL_LANES__0__NAME"] = "small";
+        environment["FLYWHEEL_LANES__0__MEMORYBYTES"] = (48L << 20).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        environment["FLYWHEEL_LANES__1__NAME"] = "big";
+        environment["FLYWHEEL_LANES__1__MEMORYBYTES"] = (1L << 30).ToString(System.Globalization.CultureInfo.InvariantCulture);
     }
 
     [Fact]
@@ -430,7 +440,8 @@ public sealed class NixBuildOrchestrationRealNixTests : IAsyncLifetime
 
     private Task<JsonElement> BuildAsync(string attribute) => BuildAsync(_daemon, _http, _file + "#" + attribute);
 
-    private static async Task<JsonElement> BuildAsync(FlywheelProcess daemon, HttpClient http, string installable)
+    /// <summary>Submits a build of <paramref name="installable"/> to main and waits (at most 4 minutes) until it is final.</summary>
+    internal static async Task<JsonElement> BuildAsync(FlywheelProcess daemon, HttpClient http, string installable)
     {
         var response = await http.PostAsJsonAsync("_api/v1/builds", new { installable, cache = "main" });
         Assert.True(response.StatusCode == HttpStatusCode.Created, await response.Content.ReadAsStringAsync());

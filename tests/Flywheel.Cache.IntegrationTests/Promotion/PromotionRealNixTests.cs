@@ -32,7 +32,7 @@ public sealed class PromotionRealNixTests : IAsyncLifetime
         await _nix.DisposeAsync();
     }
 
-    private static string Expression(string nonce) =>
+    internal static string Expression(string nonce) =>
         // The builder has no PATH and no sandbox (see NixEnvironment): host tools are named absolutely.
         $$$"""
         let
