@@ -23,7 +23,7 @@ public sealed class PostgresMetadataStoreTests : MetadataStoreContract, IClassFi
         _server = server;
     }
 
-    protected override IMetadataStore CreateStore(TimeProvider time, string database) =>
+    protected override IMetadataIndex CreateStore(TimeProvider time, string database) =>
         new PostgresMetadataStore(_server.ConnectionString(Database(database)), time);
 
     protected override async Task CleanupAsync()

@@ -11,7 +11,7 @@ namespace Flywheel.Cache.Index.Postgres;
 /// <see cref="ApplyDefaults"/>). Times are unix milliseconds from the injected <see cref="TimeProvider"/> or the
 /// caller's argument. Connection failures, server shutdowns and timeouts become <see cref="CacheError.Unavailable"/>.
 /// </summary>
-public sealed partial class PostgresMetadataStore : IMetadataStore, IAsyncDisposable, IDisposable
+public sealed partial class PostgresMetadataStore : IMetadataIndex, IAsyncDisposable, IDisposable
 {
     /// <summary>The dialect folder of this store's migrations (<c>Index/Migrations/Postgres/</c>).</summary>
     public const string MigrationDialect = "postgres";

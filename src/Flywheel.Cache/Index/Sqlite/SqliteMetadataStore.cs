@@ -9,7 +9,7 @@ namespace Flywheel.Cache.Index.Sqlite;
 /// to SQLite as one JSON array parameter read with <c>json_each</c>, one statement per batch.
 /// Times are unix milliseconds from the injected <see cref="TimeProvider"/> or the caller's argument.
 /// </summary>
-public sealed partial class SqliteMetadataStore : IMetadataStore, IDisposable
+public sealed partial class SqliteMetadataStore : IMetadataIndex, IDisposable
 {
     /// <summary>The dialect folder of this store's migrations (<c>Index/Migrations/Sqlite/</c>).</summary>
     public const string MigrationDialect = "sqlite";
