@@ -18,7 +18,7 @@ public class FindMissingBenchmarks
 {
     private string _folder = "";
     private PostgresServer? _postgres;
-    private IMetadataStore _index = null!;
+    private IMetadataIndex _index = null!;
     private BazelCache _cache = null!;
     private CacheContext _main = null!;
     private BazelDigest[] _digests = [];
@@ -48,7 +48,7 @@ public class FindMissingBenchmarks
         }
 
         await _index.MigrateAsync(CancellationToken.None);
-        _cache = new BazelCache(new DiskBlobStore(Path.Combine(_folder, "blobs")), _index, BazelLimits.Default, TimeProvider.System);
+        _cache = new BazelCache(new DiskBlobStore(Path.Combine(_folder, "blobs")), _index, _index, BazelLimits.Default, TimeProvider.System);
         _main = await new CacheCatalog(_index, TimeProvider.System).CreateAsync("main", isPublic: true, priority: 40, CancellationToken.None);
         _digests = new BazelDigest[Count];
         for (var i = 0; i < Count; i++)

@@ -38,18 +38,18 @@ internal static class BuildsApi
         return Results.Created($"/_api/v1/builds/{build.Id}", BuildView.From(build, []));
     }
 
-    private static async Task<IResult> GetAsync(HttpContext context, string id, IMetadataStore index, CacheCatalog catalog, RequestAuthorizer auth)
+    private static async Task<IResult> GetAsync(HttpContext context, string id, IBuildStore builds, CacheCatalog catalog, RequestAuthorizer auth)
     {
         await auth.RequireAuthenticatedAsync(context);
-        var build = await FindAsync(context, id, TokenScopes.Pull, index, catalog, auth);
-        var attempts = await index.ListBuildAttemptsAsync(id, null, BuildWorkerLimits.MaxAttemptsShown, context.RequestAborted);
+        var build = await FindAsync(context, id, TokenScopes.Pull, builds, catalog, auth);
+        var attempts = await builds.ListBuildAttemptsAsync(id, null, BuildWorkerLimits.MaxAttemptsShown, context.RequestAborted);
         return Results.Ok(BuildView.From(build, attempts));
     }
 
     /// <summary>The newest attempt's log, wherever it is filed (pull on the build's cache); 404 before there is one.</summary>
-    private static async Task GetLogAsync(HttpContext context, string id, IMetadataStore index, CacheCatalog catalog, RequestAuthorizer auth, NixBinaryCache nix)
+    private static async Task GetLogAsync(HttpContext context, string id, IBuildStore builds, CacheCatalog catalog, RequestAuthorizer auth, NixBinaryCache nix)
     {
-        var build = await FindAsync(context, id, TokenScopes.Pull, index, catalog, auth);
+        var build = await FindAsync(context, id, TokenScopes.Pull, builds, catalog, auth);
         if (build.LogPath is not { } path)
         {
             throw CacheException.NotFound($"build {ClientText.Quote(id)} has no log yet");
@@ -59,29 +59,29 @@ internal static class BuildsApi
     }
 
     /// <summary>Stores the log of the build's current attempt at <see cref="BuildRecord.AttemptLogPath"/> (push on the build's cache).</summary>
-    private static async Task PutLogAsync(HttpContext context, string id, IMetadataStore index, CacheCatalog catalog, RequestAuthorizer auth, NixBinaryCache nix)
+    private static async Task PutLogAsync(HttpContext context, string id, IBuildStore builds, CacheCatalog catalog, RequestAuthorizer auth, NixBinaryCache nix)
     {
-        var build = await FindAsync(context, id, TokenScopes.Push, index, catalog, auth);
+        var build = await FindAsync(context, id, TokenScopes.Push, builds, catalog, auth);
         await CacheFileEndpoint.PutAsync(context, build.Cache, auth, nix, _ => build.AttemptLogPath, CacheFileEndpoint.LogContentType);
     }
 
     /// <summary>The build when the request may do <paramref name="needed"/> on its cache; a build of a cache the caller may not discover is answered as one that does not exist.</summary>
     private static async Task<BuildRecord> FindAsync(
-        HttpContext context, string id, TokenScopes needed, IMetadataStore index, CacheCatalog catalog, RequestAuthorizer auth)
+        HttpContext context, string id, TokenScopes needed, IBuildStore builds, CacheCatalog catalog, RequestAuthorizer auth)
     {
         var missing = CacheException.NotFound($"no build {ClientText.Quote(id)}");
-        var build = await index.GetBuildAsync(id, context.RequestAborted) ?? throw missing;
+        var build = await builds.GetBuildAsync(id, context.RequestAborted) ?? throw missing;
         _ = await auth.AuthorizeAsync(context, await catalog.FindAsync(build.Cache, context.RequestAborted), needed) ?? throw missing;
         return build;
     }
 
     private static async Task<IResult> ListAsync(
-        HttpContext context, IMetadataStore index, RequestAuthorizer auth, string? cache = null, string? installable = null, string? status = null, int limit = 100)
+        HttpContext context, IBuildStore builds, RequestAuthorizer auth, string? cache = null, string? installable = null, string? status = null, int limit = 100)
     {
         var token = await auth.RequireAuthenticatedAsync(context);
-        var builds = await index.ListBuildsAsync(
+        var found = await builds.ListBuildsAsync(
             new BuildQuery(cache, installable, status is null ? null : BuildView.ParseStatus(status), Math.Clamp(limit, 1, 1000)), context.RequestAborted);
-        var visible = builds.Where(b => Tokens.TokenService.Allows(token, b.Cache, TokenScopes.Pull) || Tokens.TokenService.Allows(token, b.Cache, TokenScopes.Push)
+        var visible = found.Where(b => Tokens.TokenService.Allows(token, b.Cache, TokenScopes.Pull) || Tokens.TokenService.Allows(token, b.Cache, TokenScopes.Push)
             || Tokens.TokenService.Allows(token, b.Cache, TokenScopes.Admin));
         return Results.Ok(visible.Select(b => BuildView.From(b, [])));
     }
@@ -96,17 +96,17 @@ internal static class BuildsApi
 
     /// <summary>Every lane with its envelope and the workers that polled for its builds within the live window.</summary>
     private static async Task<IResult> ListLanesAsync(
-        HttpContext context, IMetadataStore index, LaneSet lanes, Builds.BuildOptions builds, TimeProvider time, RequestAuthorizer auth)
+        HttpContext context, IBuildWorkerStore workers, LaneSet lanes, Builds.BuildOptions builds, TimeProvider time, RequestAuthorizer auth)
     {
         await auth.RequireAuthenticatedAsync(context);
-        var live = await LaneWorkers.ReadAsync(index, lanes, builds.WorkerLiveWindow, time, context.RequestAborted);
+        var live = await LaneWorkers.ReadAsync(workers, lanes, builds.WorkerLiveWindow, time, context.RequestAborted);
         return Results.Ok(live.Select(LaneView.From));
     }
 
-    private static async Task<IResult> ReportAsync(HttpContext context, IMetadataStore index, LaneSet lanes, RequestAuthorizer auth)
+    private static async Task<IResult> ReportAsync(HttpContext context, IBuildStore builds, LaneSet lanes, RequestAuthorizer auth)
     {
         await auth.RequireAuthenticatedAsync(context);
-        return Results.Ok(await LanesReport.ReadAsync(index, lanes, context.RequestAborted));
+        return Results.Ok(await LanesReport.ReadAsync(builds, lanes, context.RequestAborted));
     }
 }
 

@@ -45,11 +45,11 @@ internal static class CachesApi
         return Results.Created($"/_api/v1/caches/{cache.Name}", CacheView.From(cache.Record));
     }
 
-    private static async Task<IResult> GetAsync(HttpContext context, string name, CacheCatalog catalog, RequestAuthorizer auth, IMetadataStore index)
+    private static async Task<IResult> GetAsync(HttpContext context, string name, CacheCatalog catalog, RequestAuthorizer auth, IRetentionStore retention)
     {
         var cache = await auth.AuthorizeAsync(context, await catalog.ReloadAsync(name, context.RequestAborted), TokenScopes.Pull)
             ?? throw RequestAuthorizer.NoSuchCache(name);
-        return Results.Ok(CacheView.From(cache.Record, await index.GetCacheUsageAsync(cache.Id, context.RequestAborted)));
+        return Results.Ok(CacheView.From(cache.Record, await retention.GetCacheUsageAsync(cache.Id, context.RequestAborted)));
     }
 
     private static async Task<IResult> UpdateAsync(

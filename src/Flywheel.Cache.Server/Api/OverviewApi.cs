@@ -19,7 +19,7 @@ internal static class OverviewApi
     public static void Map(IEndpointRouteBuilder api) => api.MapGet("/overview", GetAsync);
 
     private static async Task<IResult> GetAsync(
-        HttpContext context, CacheCatalog catalog, RequestAuthorizer auth, IMetadataStore index, UpstreamCatalog upstreams, UpstreamBreakers breakers,
+        HttpContext context, CacheCatalog catalog, RequestAuthorizer auth, IRetentionStore index, UpstreamCatalog upstreams, UpstreamBreakers breakers,
         FlywheelMetrics metrics)
     {
         var token = await auth.AuthenticateAsync(context); // dead credentials: 401

@@ -9,7 +9,7 @@ namespace Flywheel.Cache.Server.Builds;
 /// <c>flywheel_build_queue_depth</c> and <c>flywheel_build_running</c> (every configured lane appears, with 0 when idle).
 /// Counted from the index, the figures hold whichever processes run the workers.
 /// </summary>
-internal sealed class BuildQueueGauge(IMetadataStore index, LaneSet lanes, FlywheelMetrics metrics, TimeProvider time, ILogger<BuildQueueGauge> logger)
+internal sealed class BuildQueueGauge(IBuildStore builds, LaneSet lanes, FlywheelMetrics metrics, TimeProvider time, ILogger<BuildQueueGauge> logger)
     : BackgroundService
 {
     public static readonly TimeSpan Period = TimeSpan.FromSeconds(5);
@@ -20,7 +20,7 @@ internal sealed class BuildQueueGauge(IMetadataStore index, LaneSet lanes, Flywh
         {
             try
             {
-                var counts = await index.CountActiveBuildsAsync(stoppingToken).ConfigureAwait(false);
+                var counts = await builds.CountActiveBuildsAsync(stoppingToken).ConfigureAwait(false);
                 var idle = lanes.All
                     .SelectMany(l => new[] { BuildStatus.Queued, BuildStatus.Running }.Select(status => (l.Name, status)))
                     .Where(x => !counts.Any(c => c.Lane == x.Name && c.Status == x.status))

@@ -12,10 +12,10 @@ namespace Flywheel.Cache.Server.Builds;
 /// lease ends, then the next worker that looks reclaims it (queued again, the attempt recorded as lost; given up after
 /// <see cref="MaxLostAttempts"/>). An attempt killed for memory is retried once on the next larger lane (queued there,
 /// so a worker of that lane takes it); every attempt is recorded as history of the installable. Each poll is recorded
-/// in the index as the worker's heartbeat on its lanes (<see cref="IMetadataStore.RecordBuildWorkerAsync"/>).
+/// in the index as the worker's heartbeat on its lanes (<see cref="IBuildWorkerStore.RecordBuildWorkerAsync"/>).
 /// </summary>
 public sealed class BuildWorker(
-    IMetadataStore index, LaneSet lanes, IReadOnlyList<string> laneNames, string name, NixBuildRunner runner, string workDirectory,
+    IBuildStore builds, IBuildWorkerStore workers, ICacheStore caches, LaneSet lanes, IReadOnlyList<string> laneNames, string name, NixBuildRunner runner, string workDirectory,
     TimeSpan lease, FlywheelMetrics metrics, TimeProvider time, ILogger logger)
 {
     /// <summary>How many attempts of one build may be lost (their workers vanished) before it is given up.</summary>
@@ -101,7 +101,7 @@ public sealed class BuildWorker(
 
         try
         {
-            await index.RecordBuildWorkerAsync(name, Environment.MachineName, laneNames, now, now - ForgetAfter, cancellationToken).ConfigureAwait(false);
+            await workers.RecordBuildWorkerAsync(name, Environment.MachineName, laneNames, now, now - ForgetAfter, cancellationToken).ConfigureAwait(false);
             _lastSeen = now;
         }
         catch (CacheException e) when (e.Error == CacheError.Unavailable)
@@ -115,7 +115,7 @@ public sealed class BuildWorker(
     {
         try
         {
-            await index.RemoveBuildWorkerAsync(name, CancellationToken.None).ConfigureAwait(false);
+            await workers.RemoveBuildWorkerAsync(name, CancellationToken.None).ConfigureAwait(false);
         }
         catch (CacheException e) when (e.Error == CacheError.Unavailable)
         {
@@ -128,7 +128,7 @@ public sealed class BuildWorker(
     {
         await ReclaimExpiredAsync(cancellationToken).ConfigureAwait(false);
         var now = Now();
-        return await index.TakeBuildAsync(free, name, now, now + lease, cancellationToken).ConfigureAwait(false);
+        return await builds.TakeBuildAsync(free, name, now, now + lease, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Removes the empty build cgroups a crashed worker left behind (only groups named the way ours are).</summary>
@@ -148,7 +148,7 @@ public sealed class BuildWorker(
 
     private async Task ReclaimExpiredAsync(CancellationToken cancellationToken)
     {
-        foreach (var reclaimed in await index.ReclaimExpiredBuildsAsync(Now(), MaxLostAttempts, cancellationToken).ConfigureAwait(false))
+        foreach (var reclaimed in await builds.ReclaimExpiredBuildsAsync(Now(), MaxLostAttempts, cancellationToken).ConfigureAwait(false))
         {
             logger.LogWarning("Build {Build} reclaimed by {Worker}: {Error}", reclaimed.Id, name, reclaimed.Error);
             metrics.RecordBuildOutcome(reclaimed.Lane, BuildOutcome.Lost);
@@ -171,7 +171,7 @@ public sealed class BuildWorker(
         catch (OperationCanceledException)
         {
             // stopping: end the lease now, so that the next worker reclaims the build at once instead of after the lease
-            await index.RenewBuildLeaseAsync(build.Id, name, build.Attempt, Now(), Now(), CancellationToken.None).ConfigureAwait(false);
+            await builds.RenewBuildLeaseAsync(build.Id, name, build.Attempt, Now(), Now(), CancellationToken.None).ConfigureAwait(false);
             throw;
         }
         finally
@@ -193,7 +193,7 @@ public sealed class BuildWorker(
                 try
                 {
                     var now = Now();
-                    holds = await index.RenewBuildLeaseAsync(build.Id, name, build.Attempt, now, now + lease, held.Token).ConfigureAwait(false);
+                    holds = await builds.RenewBuildLeaseAsync(build.Id, name, build.Attempt, now, now + lease, held.Token).ConfigureAwait(false);
                 }
                 catch (CacheException e) when (e.Error == CacheError.Unavailable)
                 {
@@ -218,7 +218,7 @@ public sealed class BuildWorker(
     {
         var lane = lanes.Get(build.Lane);
         logger.LogInformation("Build {Build} of {Installable}: attempt {Attempt} on lane {Lane} by {Worker}", build.Id, build.Installable, build.Attempt, lane.Name, name);
-        var cache = await index.GetCacheAsync(build.Cache, cancellationToken).ConfigureAwait(false);
+        var cache = await caches.GetCacheAsync(build.Cache, cancellationToken).ConfigureAwait(false);
         if (cache is null)
         {
             await FinishAsync(build with { Status = BuildStatus.Failed, FinishedAt = Now(), LeasedUntil = null, Error = $"the cache '{build.Cache}' no longer exists" }, null)
@@ -295,7 +295,7 @@ public sealed class BuildWorker(
     {
         try
         {
-            await index.SetBuildPhaseAsync(build.Id, name, build.Attempt, phase, Now(), cancellationToken).ConfigureAwait(false);
+            await builds.SetBuildPhaseAsync(build.Id, name, build.Attempt, phase, Now(), cancellationToken).ConfigureAwait(false);
         }
         catch (CacheException e) when (e.Error == CacheError.Unavailable)
         {
@@ -305,7 +305,7 @@ public sealed class BuildWorker(
 
     /// <summary>Whether an earlier attempt of the build was already killed for memory (and so rerouted once).</summary>
     private async Task<bool> WasReroutedAsync(BuildRecord build, CancellationToken cancellationToken) =>
-        (await index.ListBuildAttemptsAsync(build.Id, null, AttemptsPerBuild, cancellationToken).ConfigureAwait(false))
+        (await builds.ListBuildAttemptsAsync(build.Id, null, AttemptsPerBuild, cancellationToken).ConfigureAwait(false))
         .Any(a => a.Outcome == BuildOutcome.OutOfMemory);
 
     /// <summary>Stores the attempt's end, unless the build was reclaimed meanwhile (then another worker owns it and this result is dropped).</summary>
@@ -313,7 +313,7 @@ public sealed class BuildWorker(
     {
         try
         {
-            await index.FinishBuildAttemptAsync(updated, name, attempt, CancellationToken.None).ConfigureAwait(false);
+            await builds.FinishBuildAttemptAsync(updated, name, attempt, CancellationToken.None).ConfigureAwait(false);
         }
         catch (CacheException e) when (e.Error == CacheError.Conflict)
         {

@@ -13,7 +13,7 @@ namespace Flywheel.Cache.Server.Builds;
 /// reach the gateway at its own HTTP address.
 /// </summary>
 internal sealed class BuildWorkerService(
-    BuildOptions builds, ServerOptions options, IMetadataStore index, TokenService tokens, LaneSet lanes, FlywheelMetrics metrics, TimeProvider time,
+    BuildOptions builds, ServerOptions options, IMetadataIndex index, TokenService tokens, LaneSet lanes, FlywheelMetrics metrics, TimeProvider time,
     ILoggerFactory loggers) : BackgroundService
 {
     public static readonly TimeSpan Poll = TimeSpan.FromSeconds(1);
@@ -41,7 +41,7 @@ internal sealed class BuildWorkerService(
         var runner = new NixBuildRunner(new NixBuildSettings(gateway, secret, work, environment, TimeSpan.FromHours(6)), new ProcessRunner(), http);
         var all = lanes.All.Select(l => l.Name).ToArray();
         var workers = Enumerable.Range(0, count).Select(i =>
-            new BuildWorker(index, lanes, onePerLane ? [all[i]] : all,
+            new BuildWorker(index, index, index, lanes, onePerLane ? [all[i]] : all,
                 onePerLane ? $"{Environment.MachineName}/{Environment.ProcessId}/in-process-{all[i]}" : $"{Environment.MachineName}/in-process-{i}",
                 runner, work, builds.Lease, metrics, time, loggers.CreateLogger<BuildWorker>())
                 .RunAsync(Poll, stoppingToken));

@@ -38,7 +38,7 @@ internal static class GcCommand
                 }
 
                 await using var app = FlywheelHost.Build(settings);
-                await app.Services.GetRequiredService<IMetadataStore>().MigrateAsync(cancellationToken);
+                await app.Services.GetRequiredService<IMetadataIndex>().MigrateAsync(cancellationToken);
                 var report = await app.Services.GetRequiredService<GarbageCollector>().RunAsync(parse.GetValue(dryRun), cancellationToken);
                 if (!report.Ran)
                 {

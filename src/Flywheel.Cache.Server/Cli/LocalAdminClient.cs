@@ -10,13 +10,13 @@ namespace Flywheel.Cache.Server.Cli;
 /// <summary>Administers the embedded default directly on its data folder (no daemon or token needed: file access is the authority).</summary>
 public sealed class LocalAdminClient : IAdminClient
 {
-    private readonly IMetadataStore _index;
+    private readonly IMetadataIndex _index;
     private readonly CacheCatalog _catalog;
     private readonly TokenService _tokens;
     private readonly CachePins _pins;
     private readonly UpstreamCatalog _upstreams;
 
-    private LocalAdminClient(IMetadataStore index)
+    private LocalAdminClient(IMetadataIndex index)
     {
         _index = index;
         _catalog = new CacheCatalog(index, TimeProvider.System);

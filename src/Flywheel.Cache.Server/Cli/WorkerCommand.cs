@@ -30,7 +30,7 @@ internal static class WorkerCommand
                 var gateway = daemon.ServerUrl(parse);
                 var secret = daemon.TokenValue(parse);
                 await using var app = FlywheelHost.Build(settings);
-                var index = app.Services.GetRequiredService<IMetadataStore>();
+                var index = app.Services.GetRequiredService<IMetadataIndex>();
                 await index.MigrateAsync(cancellationToken);
                 var lanes = app.Services.GetRequiredService<LaneSet>();
                 var names = parse.GetValue(lane)!;
@@ -44,7 +44,7 @@ internal static class WorkerCommand
                 Directory.CreateDirectory(work);
                 using var http = new HttpClient();
                 var runner = new NixBuildRunner(new NixBuildSettings(gateway, secret, work, new Dictionary<string, string?>(), TimeSpan.FromHours(6)), new ProcessRunner(), http);
-                var worker = new BuildWorker(index, lanes, names, $"{Environment.MachineName}/{Environment.ProcessId}", runner, work, options.Builds.Lease,
+                var worker = new BuildWorker(index, index, index, lanes, names, $"{Environment.MachineName}/{Environment.ProcessId}", runner, work, options.Builds.Lease,
                     app.Services.GetRequiredService<Metrics.FlywheelMetrics>(), TimeProvider.System,
                     app.Services.GetRequiredService<ILogger<BuildWorker>>());
                 Console.Error.WriteLine($"worker on {string.Join(", ", names)}: taking builds, gateway {gateway}");

@@ -17,7 +17,7 @@ public static class Backends
         var other => throw new InvalidOperationException($"storage '{other}' is not supported"),
     };
 
-    public static IMetadataStore CreateIndex(ServerOptions options, TimeProvider time) => options.Index switch
+    public static IMetadataIndex CreateIndex(ServerOptions options, TimeProvider time) => options.Index switch
     {
         "sqlite" => CreateSqliteIndex(options.DataDirectory, time),
         "postgres" => new PostgresMetadataStore(
@@ -25,7 +25,7 @@ public static class Backends
         var other => throw new InvalidOperationException($"index '{other}' is not supported"),
     };
 
-    public static IMetadataStore CreateSqliteIndex(string dataDirectory, TimeProvider time)
+    public static IMetadataIndex CreateSqliteIndex(string dataDirectory, TimeProvider time)
     {
         Directory.CreateDirectory(dataDirectory);
         return new SqliteMetadataStore(Path.Combine(dataDirectory, "index.sqlite"), time);

@@ -15,13 +15,13 @@ public sealed class Bootstrap
     public const string AdminTokenSetting = "bootstrap.admin-token";
     public const string AdminTokenFile = "admin.token";
 
-    private readonly IMetadataStore _index;
+    private readonly IMetadataIndex _index;
     private readonly CacheCatalog _catalog;
     private readonly TokenService _tokens;
     private readonly ServerOptions _options;
     private readonly ILogger<Bootstrap> _logger;
 
-    public Bootstrap(IMetadataStore index, CacheCatalog catalog, TokenService tokens, ServerOptions options, ILogger<Bootstrap> logger)
+    public Bootstrap(IMetadataIndex index, CacheCatalog catalog, TokenService tokens, ServerOptions options, ILogger<Bootstrap> logger)
     {
         _index = index;
         _catalog = catalog;

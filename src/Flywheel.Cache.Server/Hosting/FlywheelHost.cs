@@ -82,6 +82,18 @@ public static class FlywheelHost
         services.AddSingleton<IBlobStore>(sp => new MeteredBlobStore(
             Backends.CreateBlobStore(options, sp.GetRequiredService<TimeProvider>()), sp.GetRequiredService<FlywheelMetrics>()));
         services.AddSingleton(sp => Backends.CreateIndex(options, sp.GetRequiredService<TimeProvider>()));
+        // Consumers ask for the aggregate store they use; one index object serves them all.
+        services.AddSingleton<ISettingsStore>(sp => sp.GetRequiredService<IMetadataIndex>());
+        services.AddSingleton<ICacheStore>(sp => sp.GetRequiredService<IMetadataIndex>());
+        services.AddSingleton<INarInfoStore>(sp => sp.GetRequiredService<IMetadataIndex>());
+        services.AddSingleton<IUpstreamStore>(sp => sp.GetRequiredService<IMetadataIndex>());
+        services.AddSingleton<IBlobIndex>(sp => sp.GetRequiredService<IMetadataIndex>());
+        services.AddSingleton<IActionCacheStore>(sp => sp.GetRequiredService<IMetadataIndex>());
+        services.AddSingleton<IPinStore>(sp => sp.GetRequiredService<IMetadataIndex>());
+        services.AddSingleton<IRetentionStore>(sp => sp.GetRequiredService<IMetadataIndex>());
+        services.AddSingleton<IPromotionStore>(sp => sp.GetRequiredService<IMetadataIndex>());
+        services.AddSingleton<IBuildStore>(sp => sp.GetRequiredService<IMetadataIndex>());
+        services.AddSingleton<IBuildWorkerStore>(sp => sp.GetRequiredService<IMetadataIndex>());
         services.AddSingleton(sp => new NarInfoMemoryCache(options.NarInfoCacheBytes, options.NarInfoTtl, options.NarInfoNegativeTtl, sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<AccessTracker>();
         services.AddSingleton(options.Gc);
@@ -89,7 +101,7 @@ public static class FlywheelHost
         services.AddHostedService<GcService>();
         services.AddHostedService<AccessFlushService>();
         services.AddSingleton(sp => new NixBinaryCache(
-            sp.GetRequiredService<IBlobStore>(), sp.GetRequiredService<IMetadataStore>(), sp.GetRequiredService<NarInfoMemoryCache>(),
+            sp.GetRequiredService<IBlobStore>(), sp.GetRequiredService<INarInfoStore>(), sp.GetRequiredService<IBlobIndex>(), sp.GetRequiredService<NarInfoMemoryCache>(),
             options.Limits, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<AccessTracker>()));
         services.AddSingleton<CacheCatalog>();
         services.AddSingleton<CachePins>();
@@ -113,13 +125,13 @@ public static class FlywheelHost
         services.AddSingleton<ApiBodies>();
         services.AddSingleton<Bootstrap>();
         services.AddSingleton(sp => new BazelCache(
-            sp.GetRequiredService<IBlobStore>(), sp.GetRequiredService<IMetadataStore>(), BazelLimits.Default, sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<IBlobStore>(), sp.GetRequiredService<IBlobIndex>(), sp.GetRequiredService<IActionCacheStore>(), BazelLimits.Default, sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<AccessTracker>()));
         services.AddSingleton(sp => new BazelInstances(sp.GetRequiredService<RequestAuthorizer>(), options.BazelDefaultInstance));
         services.AddSingleton<ByteStreamUploads>();
-        services.AddSingleton(sp => new NarSource(sp.GetRequiredService<IMetadataStore>(), sp.GetRequiredService<IBlobStore>()));
+        services.AddSingleton(sp => new NarSource(sp.GetRequiredService<INarInfoStore>(), sp.GetRequiredService<IBlobStore>()));
         services.AddSingleton(sp => new PromotionGate(
-            sp.GetRequiredService<IMetadataStore>(), sp.GetRequiredService<NarSource>(),
+            sp.GetRequiredService<IPromotionStore>(), sp.GetRequiredService<INarInfoStore>(), sp.GetRequiredService<IPinStore>(), sp.GetRequiredService<NarSource>(),
             [
                 new OciPublisher(sp.GetRequiredService<NarSource>(), PublishingHttp),
                 new FlakeHubPublisher(PublishingHttp, options.FlakeHubUrl),

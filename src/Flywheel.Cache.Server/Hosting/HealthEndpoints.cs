@@ -18,7 +18,7 @@ internal static class HealthEndpoints
         app.MapGet("/readyz", ReadyAsync);
     }
 
-    private static async Task<IResult> ReadyAsync(HttpContext context, IBlobStore blobs, IMetadataStore index, UpstreamBreakers breakers, ILogger<ServerOptions> logger)
+    private static async Task<IResult> ReadyAsync(HttpContext context, IBlobStore blobs, IMetadataIndex index, UpstreamBreakers breakers, ILogger<ServerOptions> logger)
     {
         var (ready, checks) = await CheckBackendsAsync(blobs, index, logger, context.RequestAborted);
 
@@ -29,7 +29,7 @@ internal static class HealthEndpoints
 
     /// <summary>Readiness: storage and index each answer within 5 seconds. Per check "ok" or what failed.</summary>
     private static async Task<(bool Ready, Dictionary<string, string> Checks)> CheckBackendsAsync(
-        IBlobStore blobs, IMetadataStore index, ILogger logger, CancellationToken cancellationToken)
+        IBlobStore blobs, IMetadataIndex index, ILogger logger, CancellationToken cancellationToken)
     {
         var checks = new Dictionary<string, string>();
         var ready = true;
@@ -54,7 +54,7 @@ internal static class HealthEndpoints
     }
 
     /// <summary>The same readiness as an ASP.NET Core health check: what <c>grpc.health.v1.Health</c> answers from.</summary>
-    internal sealed class BackendsHealthCheck(IBlobStore blobs, IMetadataStore index, ILogger<ServerOptions> logger) : IHealthCheck
+    internal sealed class BackendsHealthCheck(IBlobStore blobs, IMetadataIndex index, ILogger<ServerOptions> logger) : IHealthCheck
     {
         public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
         {

@@ -25,16 +25,23 @@ public sealed class GarbageCollector
     private const int BatchSize = 1000;
 
     private readonly IBlobStore _blobs;
-    private readonly IMetadataStore _index;
+    private readonly IBlobIndex _blobIndex;
+    private readonly ICacheStore _caches;
+    private readonly IRetentionStore _retention;
+    private readonly IPinStore _pins;
     private readonly TimeProvider _time;
     private readonly GcOptions _options;
     private readonly FlywheelMetrics _metrics;
     private readonly ILogger<GarbageCollector> _logger;
 
-    public GarbageCollector(IBlobStore blobs, IMetadataStore index, TimeProvider time, GcOptions options, FlywheelMetrics metrics, ILogger<GarbageCollector> logger)
+    public GarbageCollector(
+        IBlobStore blobs, IBlobIndex blobIndex, ICacheStore caches, IRetentionStore retention, IPinStore pins, TimeProvider time, GcOptions options, FlywheelMetrics metrics, ILogger<GarbageCollector> logger)
     {
         _blobs = blobs;
-        _index = index;
+        _blobIndex = blobIndex;
+        _caches = caches;
+        _retention = retention;
+        _pins = pins;
         _time = time;
         _options = options;
         _metrics = metrics;
@@ -46,7 +53,7 @@ public sealed class GarbageCollector
     public async Task<GcReport> RunAsync(bool dryRun, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
-        await using var held = await _index.TryAcquireMaintenanceLockAsync(cancellationToken);
+        await using var held = await _retention.TryAcquireMaintenanceLockAsync(cancellationToken);
         if (held is null)
         {
             _logger.LogInformation("garbage collection skipped: another gateway is collecting");
@@ -75,17 +82,17 @@ public sealed class GarbageCollector
 
     private async Task<GcReport> CollectCachesAsync(GcReport report, CancellationToken cancellationToken)
     {
-        var quotas = new QuotaEviction(_index);
-        var retention = new NixRetention(_index);
+        var quotas = new QuotaEviction(_retention);
+        var retention = new NixRetention(_retention, _pins);
         var usage = new List<(string, long, long?)>();
-        foreach (var cache in await _index.ListCachesAsync(cancellationToken))
+        foreach (var cache in await _caches.ListCachesAsync(cancellationToken))
         {
             var now = _time.GetUtcNow();
             var (evicted, actions, blobBytes) = await quotas.RunAsync(cache, report.DryRun, cancellationToken);
             var expired = await retention.RunAsync(cache, now, report.DryRun, cancellationToken);
             var narFiles = report.DryRun
                 ? RemovedEntries.None
-                : await _index.RemoveUnreferencedNarFilesAsync(cache.Id, now - _options.OrphanGrace, cancellationToken);
+                : await _retention.RemoveUnreferencedNarFilesAsync(cache.Id, now - _options.OrphanGrace, cancellationToken);
             usage.Add((cache.Name, blobBytes, cache.QuotaBytes));
             if (!report.DryRun)
             {
@@ -122,7 +129,7 @@ public sealed class GarbageCollector
         BlobDigest? after = null;
         do
         {
-            var page = await _index.SweepUnreferencedBlobsAsync(after, BatchSize, since, dryRun, cancellationToken);
+            var page = await _retention.SweepUnreferencedBlobsAsync(after, BatchSize, since, dryRun, cancellationToken);
             removed += new RemovedEntries(page.Unreferenced.Count, page.Unreferenced.Sum(b => b.Size));
             after = page.Next;
         }
@@ -160,13 +167,13 @@ public sealed class GarbageCollector
                 return;
             }
 
-            var unknown = (await _index.FindMissingBlobsAsync(batch.Select(b => b.Digest).ToList(), cancellationToken)).ToHashSet();
+            var unknown = (await _blobIndex.FindMissingBlobsAsync(batch.Select(b => b.Digest).ToList(), cancellationToken)).ToHashSet();
             foreach (var blob in batch.Where(b => unknown.Contains(b.Digest)))
             {
                 orphans++;
                 orphanBytes += blob.Size;
                 // Asked again right before deleting: a concurrent upload of the same bytes may have recorded it meanwhile.
-                if (report.DryRun || (await _index.FindMissingBlobsAsync([blob.Digest], cancellationToken)).Count == 0)
+                if (report.DryRun || (await _blobIndex.FindMissingBlobsAsync([blob.Digest], cancellationToken)).Count == 0)
                 {
                     continue;
                 }

@@ -15,9 +15,14 @@ public sealed class NixRetention
     private const int PageSize = 5000;
     private const int RemoveBatch = 500;
 
-    private readonly IMetadataStore _index;
+    private readonly IRetentionStore _retention;
+    private readonly IPinStore _pins;
 
-    public NixRetention(IMetadataStore index) => _index = index;
+    public NixRetention(IRetentionStore retention, IPinStore pins)
+    {
+        _retention = retention;
+        _pins = pins;
+    }
 
     public async Task<RemovedEntries> RunAsync(CacheRecord cache, DateTimeOffset now, bool dryRun, CancellationToken cancellationToken)
     {
@@ -31,7 +36,7 @@ public sealed class NixRetention
         string? after = null;
         while (true)
         {
-            var page = await _index.ListNarInfoNodesAsync(cache.Id, after, PageSize, cancellationToken).ConfigureAwait(false);
+            var page = await _retention.ListNarInfoNodesAsync(cache.Id, after, PageSize, cancellationToken).ConfigureAwait(false);
             nodes.AddRange(page);
             if (page.Count < PageSize)
             {
@@ -41,7 +46,7 @@ public sealed class NixRetention
             after = page[^1].StorePathHash;
         }
 
-        var pins = await _index.ListPinsAsync(cache.Id, cancellationToken).ConfigureAwait(false);
+        var pins = await _pins.ListPinsAsync(cache.Id, cancellationToken).ConfigureAwait(false);
         var kept = Kept(nodes, pins.Select(p => p.StorePathHash), since);
         var expired = new List<NarInfoNode>();
         for (var i = 0; i < nodes.Count; i++)
@@ -60,7 +65,7 @@ public sealed class NixRetention
         var removed = RemovedEntries.None;
         foreach (var batch in expired.Chunk(RemoveBatch))
         {
-            removed += await _index.RemoveNarInfosAsync(cache.Id, batch.Select(n => n.StorePathHash).ToList(), since, cancellationToken)
+            removed += await _retention.RemoveNarInfosAsync(cache.Id, batch.Select(n => n.StorePathHash).ToList(), since, cancellationToken)
                 .ConfigureAwait(false);
         }
 

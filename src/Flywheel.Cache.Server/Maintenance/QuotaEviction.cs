@@ -11,15 +11,15 @@ public sealed class QuotaEviction
 {
     private const int PageSize = 1000;
 
-    private readonly IMetadataStore _index;
+    private readonly IRetentionStore _retention;
 
-    public QuotaEviction(IMetadataStore index) => _index = index;
+    public QuotaEviction(IRetentionStore retention) => _retention = retention;
 
     /// <summary>Evicts until the cache is within its quota; returns the blob entries and action results removed.</summary>
     public async Task<(RemovedEntries Blobs, RemovedEntries ActionResults, long BlobBytesAfter)> RunAsync(
         CacheRecord cache, bool dryRun, CancellationToken cancellationToken)
     {
-        var usage = await _index.GetCacheUsageAsync(cache.Id, cancellationToken).ConfigureAwait(false);
+        var usage = await _retention.GetCacheUsageAsync(cache.Id, cancellationToken).ConfigureAwait(false);
         if (cache.QuotaBytes is not { } quota || usage.BlobBytes <= quota)
         {
             return (RemovedEntries.None, RemovedEntries.None, usage.BlobBytes);
@@ -31,7 +31,7 @@ public sealed class QuotaEviction
         DateTimeOffset? newestEvicted = null;
         while (evicted.Bytes < excess)
         {
-            var page = await _index.ListLeastRecentCacheBlobsAsync(cache.Id, after, PageSize, cancellationToken).ConfigureAwait(false);
+            var page = await _retention.ListLeastRecentCacheBlobsAsync(cache.Id, after, PageSize, cancellationToken).ConfigureAwait(false);
             if (page.Count == 0)
             {
                 break;
@@ -52,7 +52,7 @@ public sealed class QuotaEviction
 
             evicted += dryRun
                 ? new RemovedEntries(take.Count, planned)
-                : await _index.RemoveCacheBlobsAsync(cache.Id, take, cancellationToken).ConfigureAwait(false);
+                : await _retention.RemoveCacheBlobsAsync(cache.Id, take, cancellationToken).ConfigureAwait(false);
             newestEvicted = take[^1].LastAccess;
             after = take[^1];
         }
@@ -60,7 +60,7 @@ public sealed class QuotaEviction
         var actions = RemovedEntries.None;
         if (newestEvicted is { } cutoff && !dryRun)
         {
-            actions = await _index.RemoveActionResultsAsync(cache.Id, cutoff.AddMilliseconds(1), cancellationToken).ConfigureAwait(false);
+            actions = await _retention.RemoveActionResultsAsync(cache.Id, cutoff.AddMilliseconds(1), cancellationToken).ConfigureAwait(false);
         }
 
         return (evicted, actions, usage.BlobBytes - evicted.Bytes);

@@ -97,7 +97,7 @@ public sealed partial class BazelCache
 
         ActionResultReferences.Validate(result);
         var now = _time.GetUtcNow();
-        await _index.PutActionResultAsync(cache.Id, actionDigest.Hash, serializedActionResult, now, cancellationToken).ConfigureAwait(false);
+        await _actionResults.PutActionResultAsync(cache.Id, actionDigest.Hash, serializedActionResult, now, cancellationToken).ConfigureAwait(false);
         await KeepReferencesAsync(cache, result, now, cancellationToken).ConfigureAwait(false);
     }
 
@@ -131,7 +131,7 @@ public sealed partial class BazelCache
         }
 
         var now = _time.GetUtcNow();
-        await _index.PutActionResultAsync(cache.Id, actionDigest.Hash, bytes, now, cancellationToken).ConfigureAwait(false);
+        await _actionResults.PutActionResultAsync(cache.Id, actionDigest.Hash, bytes, now, cancellationToken).ConfigureAwait(false);
         await KeepReferencesAsync(cache, result, now, cancellationToken).ConfigureAwait(false);
         return result;
     }
@@ -155,7 +155,7 @@ public sealed partial class BazelCache
 
         if (references.Count > 0)
         {
-            await _index.TouchOwnedBlobsAsync(cache.Id, references.Select(d => d.Hash).ToList(), now, cancellationToken).ConfigureAwait(false);
+            await _blobIndex.TouchOwnedBlobsAsync(cache.Id, references.Select(d => d.Hash).ToList(), now, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -164,7 +164,7 @@ public sealed partial class BazelCache
         CacheContext cache, BazelDigest actionDigest, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(cache);
-        var bytes = await _index.GetActionResultAsync(cache.Id, actionDigest.Hash, cancellationToken).ConfigureAwait(false);
+        var bytes = await _actionResults.GetActionResultAsync(cache.Id, actionDigest.Hash, cancellationToken).ConfigureAwait(false);
         if (bytes is null)
         {
             return null;
@@ -196,7 +196,7 @@ public sealed partial class BazelCache
                 asked[i++] = digest.ToSizedBlob();
             }
 
-            var missing = await _index.FindMissingSizedBlobsAsync(cache.Id, asked, cancellationToken).ConfigureAwait(false);
+            var missing = await _blobIndex.FindMissingSizedBlobsAsync(cache.Id, asked, cancellationToken).ConfigureAwait(false);
             if (missing.Count > 0)
             {
                 return null;

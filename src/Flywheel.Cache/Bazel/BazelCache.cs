@@ -18,19 +18,22 @@ namespace Flywheel.Cache.Bazel;
 public sealed partial class BazelCache
 {
     private readonly IBlobStore _blobs;
-    private readonly IMetadataStore _index;
+    private readonly IBlobIndex _blobIndex;
+    private readonly IActionCacheStore _actionResults;
     private readonly TimeProvider _time;
     private readonly AccessTracker? _access;
 
     /// <param name="access">Records reads per cache for last-access times (LRU eviction); null records nothing.</param>
-    public BazelCache(IBlobStore blobs, IMetadataStore index, BazelLimits limits, TimeProvider time, AccessTracker? access = null)
+    public BazelCache(IBlobStore blobs, IBlobIndex blobIndex, IActionCacheStore actionResults, BazelLimits limits, TimeProvider time, AccessTracker? access = null)
     {
         ArgumentNullException.ThrowIfNull(blobs);
-        ArgumentNullException.ThrowIfNull(index);
+        ArgumentNullException.ThrowIfNull(blobIndex);
+        ArgumentNullException.ThrowIfNull(actionResults);
         ArgumentNullException.ThrowIfNull(limits);
         ArgumentNullException.ThrowIfNull(time);
         _blobs = blobs;
-        _index = index;
+        _blobIndex = blobIndex;
+        _actionResults = actionResults;
         Limits = limits;
         _time = time;
         _access = access;
@@ -68,7 +71,7 @@ public sealed partial class BazelCache
             return [];
         }
 
-        return await _index.FindMissingSizedBlobsAsync(cache.Id, new SizedBlobs(digests), cancellationToken).ConfigureAwait(false);
+        return await _blobIndex.FindMissingSizedBlobsAsync(cache.Id, new SizedBlobs(digests), cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The digests as the index asks for them, without a copy (10,000 of them would be 400 KB).</summary>
@@ -101,7 +104,7 @@ public sealed partial class BazelCache
             return true;
         }
 
-        if (await _index.GetCacheBlobSizeAsync(cache.Id, digest.Hash, cancellationToken).ConfigureAwait(false) != digest.SizeBytes)
+        if (await _blobIndex.GetCacheBlobSizeAsync(cache.Id, digest.Hash, cancellationToken).ConfigureAwait(false) != digest.SizeBytes)
         {
             return false;
         }
@@ -144,7 +147,7 @@ public sealed partial class BazelCache
         var writer = await _blobs.BeginWriteAsync(expected.Hash, cancellationToken).ConfigureAwait(false);
         try
         {
-            return new CasUpload(writer, expected, compressor, cache.Id, _index, _time);
+            return new CasUpload(writer, expected, compressor, cache.Id, _blobIndex, _time);
         }
         catch
         {
@@ -182,7 +185,7 @@ public sealed partial class BazelCache
             return size is null or 0 ? await _blobs.OpenAsync(hash, cancellationToken).ConfigureAwait(false) : null;
         }
 
-        var owned = await _index.GetCacheBlobSizeAsync(reader.Id, hash, cancellationToken).ConfigureAwait(false);
+        var owned = await _blobIndex.GetCacheBlobSizeAsync(reader.Id, hash, cancellationToken).ConfigureAwait(false);
         if (owned is null || (size is { } expected && owned != expected))
         {
             return null;

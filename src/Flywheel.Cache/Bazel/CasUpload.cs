@@ -16,18 +16,18 @@ public sealed class CasUpload : IAsyncDisposable
 {
     private readonly IBlobWriter _writer;
     private readonly long _cacheId;
-    private readonly IMetadataStore _index;
+    private readonly IBlobIndex _blobIndex;
     private readonly TimeProvider _time;
     private readonly IDecompressor? _decompressor;
     private readonly DecompressedBuffer? _decompressed;
     private bool _committed;
     private bool _disposed;
 
-    internal CasUpload(IBlobWriter writer, BazelDigest expected, BlobCompressor compressor, long cacheId, IMetadataStore index, TimeProvider time)
+    internal CasUpload(IBlobWriter writer, BazelDigest expected, BlobCompressor compressor, long cacheId, IBlobIndex blobIndex, TimeProvider time)
     {
         _writer = writer;
         _cacheId = cacheId;
-        _index = index;
+        _blobIndex = blobIndex;
         _time = time;
         Expected = expected;
         Compressor = compressor;
@@ -115,8 +115,8 @@ public sealed class CasUpload : IAsyncDisposable
         }
 
         var now = _time.GetUtcNow();
-        await _index.RecordBlobAsync(commit.Digest, commit.Size, now, cancellationToken).ConfigureAwait(false);
-        await _index.AddCacheBlobsAsync(_cacheId, [commit.Digest], now, cancellationToken).ConfigureAwait(false);
+        await _blobIndex.RecordBlobAsync(commit.Digest, commit.Size, now, cancellationToken).ConfigureAwait(false);
+        await _blobIndex.AddCacheBlobsAsync(_cacheId, [commit.Digest], now, cancellationToken).ConfigureAwait(false);
         _committed = true;
     }
 

@@ -9,12 +9,12 @@ public sealed record LaneWorkers(Lane Lane, IReadOnlyList<BuildWorkerRecord> Wor
     /// Every configured lane with its live workers, read from the index: workers record a heartbeat there each time they
     /// poll, whichever process or machine runs them, so every gateway gives the same answer.
     /// </summary>
-    public static async Task<IReadOnlyList<LaneWorkers>> ReadAsync(IMetadataStore index, LaneSet lanes, TimeSpan window, TimeProvider time, CancellationToken cancellationToken)
+    public static async Task<IReadOnlyList<LaneWorkers>> ReadAsync(IBuildWorkerStore workers, LaneSet lanes, TimeSpan window, TimeProvider time, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(index);
+        ArgumentNullException.ThrowIfNull(workers);
         ArgumentNullException.ThrowIfNull(lanes);
         ArgumentNullException.ThrowIfNull(time);
-        var live = await index.ListBuildWorkersAsync(time.GetUtcNow() - window, cancellationToken).ConfigureAwait(false);
+        var live = await workers.ListBuildWorkersAsync(time.GetUtcNow() - window, cancellationToken).ConfigureAwait(false);
         return lanes.All.Select(l => new LaneWorkers(l, live.Where(w => w.Lane == l.Name).ToList())).ToList();
     }
 

@@ -17,16 +17,16 @@ public sealed record LanesReport(IReadOnlyList<LaneReportLane> Lanes, IReadOnlyL
     /// The report over the whole history: attempts are read page by page grouped by installable, so only one
     /// installable's attempts are held at a time, whatever the size of the history.
     /// </summary>
-    public static async Task<LanesReport> ReadAsync(IMetadataStore index, LaneSet lanes, CancellationToken cancellationToken, int pageSize = PageSize)
+    public static async Task<LanesReport> ReadAsync(IBuildStore builds, LaneSet lanes, CancellationToken cancellationToken, int pageSize = PageSize)
     {
-        ArgumentNullException.ThrowIfNull(index);
+        ArgumentNullException.ThrowIfNull(builds);
         ArgumentNullException.ThrowIfNull(lanes);
         var installables = new List<InstallableReport>();
         var current = new List<BuildAttemptRecord>();
         BuildAttemptRecord? after = null;
         while (true)
         {
-            var page = await index.ListBuildAttemptsByInstallableAsync(after, pageSize, cancellationToken).ConfigureAwait(false);
+            var page = await builds.ListBuildAttemptsByInstallableAsync(after, pageSize, cancellationToken).ConfigureAwait(false);
             foreach (var attempt in page)
             {
                 if (current.Count > 0 && current[0].Installable != attempt.Installable)

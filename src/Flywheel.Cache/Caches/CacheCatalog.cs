@@ -15,13 +15,13 @@ public sealed class CacheCatalog
     public static readonly TimeSpan LookupTtl = TimeSpan.FromSeconds(5);
     public const string DefaultStoreDir = "/nix/store";
 
-    private readonly IMetadataStore _index;
+    private readonly ICacheStore _store;
     private readonly TimeProvider _time;
     private readonly ExpiringLookup<string, CacheContext?> _caches;
 
-    public CacheCatalog(IMetadataStore index, TimeProvider time)
+    public CacheCatalog(ICacheStore caches, TimeProvider time)
     {
-        _index = index;
+        _store = caches;
         _time = time;
         // Bounded: requests for names no cache has (remembered as null) must not grow memory without end.
         _caches = new ExpiringLookup<string, CacheContext?>(LookupTtl, time, StringComparer.Ordinal, maxEntries: 100_000);
@@ -30,7 +30,7 @@ public sealed class CacheCatalog
     /// <summary>The cache of that name, or null. Invalid names are never looked up.</summary>
     public ValueTask<CacheContext?> FindAsync(string name, CancellationToken cancellationToken) =>
         CacheNames.IsValid(name)
-            ? _caches.GetAsync(name, _index, static (n, index) => LoadAsync(index, n, CancellationToken.None), cancellationToken)
+            ? _caches.GetAsync(name, _store, static (n, caches) => LoadAsync(caches, n, CancellationToken.None), cancellationToken)
             : ValueTask.FromResult<CacheContext?>(null);
 
     /// <summary>Like <see cref="FindAsync"/>, but asks the index even when memory has an answer (e.g. after another gateway created it).</summary>
@@ -41,13 +41,13 @@ public sealed class CacheCatalog
             return null;
         }
 
-        var cache = await LoadAsync(_index, name, cancellationToken).ConfigureAwait(false);
+        var cache = await LoadAsync(_store, name, cancellationToken).ConfigureAwait(false);
         _caches.Set(name, cache);
         return cache;
     }
 
-    private static async Task<CacheContext?> LoadAsync(IMetadataStore index, string name, CancellationToken cancellationToken) =>
-        await index.GetCacheAsync(name, cancellationToken).ConfigureAwait(false) is { } record ? new CacheContext(record) : null;
+    private static async Task<CacheContext?> LoadAsync(ICacheStore caches, string name, CancellationToken cancellationToken) =>
+        await caches.GetCacheAsync(name, cancellationToken).ConfigureAwait(false) is { } record ? new CacheContext(record) : null;
 
     public static readonly TimeSpan MinRetention = TimeSpan.FromHours(1);
 
@@ -59,7 +59,7 @@ public sealed class CacheCatalog
         ValidateRetention(retention);
         ValidateQuota(quotaBytes);
         var key = NixSigningKey.Generate($"{name}.flywheel-1");
-        var record = await _index.CreateCacheAsync(
+        var record = await _store.CreateCacheAsync(
             new CacheRecord(0, name, isPublic, priority, DefaultStoreDir, key.ToString(), key.PublicKey.ToString(), retention, _time.GetUtcNow(), quotaBytes),
             cancellationToken).ConfigureAwait(false);
         return Remember(record);
@@ -69,7 +69,7 @@ public sealed class CacheCatalog
     public async Task<CacheContext> UpdateAsync(string name, CacheChange change, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(change);
-        var current = await _index.GetCacheAsync(name, cancellationToken).ConfigureAwait(false)
+        var current = await _store.GetCacheAsync(name, cancellationToken).ConfigureAwait(false)
             ?? throw CacheException.NotFound($"no cache named '{name}'");
         var retention = change.Retention is { } r ? (r == TimeSpan.Zero ? null : r) : current.Retention;
         var quota = change.QuotaBytes is { } q ? (q == 0 ? null : q) : current.QuotaBytes;
@@ -77,7 +77,7 @@ public sealed class CacheCatalog
         ValidatePriority(priority);
         ValidateRetention(retention);
         ValidateQuota(quota);
-        var record = await _index.UpdateCacheAsync(
+        var record = await _store.UpdateCacheAsync(
             current with { IsPublic = change.IsPublic ?? current.IsPublic, Priority = priority, Retention = retention, QuotaBytes = quota },
             cancellationToken).ConfigureAwait(false);
         return Remember(record);
@@ -114,7 +114,7 @@ public sealed class CacheCatalog
         }
     }
 
-    public Task<IReadOnlyList<CacheRecord>> ListAsync(CancellationToken cancellationToken) => _index.ListCachesAsync(cancellationToken);
+    public Task<IReadOnlyList<CacheRecord>> ListAsync(CancellationToken cancellationToken) => _store.ListCachesAsync(cancellationToken);
 
 }
 

@@ -11,12 +11,12 @@ public sealed class CachePins
 {
     public const int MaxReasonLength = 500;
 
-    private readonly IMetadataStore _index;
+    private readonly IPinStore _pins;
     private readonly TimeProvider _time;
 
-    public CachePins(IMetadataStore index, TimeProvider time)
+    public CachePins(IPinStore pins, TimeProvider time)
     {
-        _index = index;
+        _pins = pins;
         _time = time;
     }
 
@@ -30,20 +30,20 @@ public sealed class CachePins
             throw CacheException.Invalid($"a pin's reason is limited to {MaxReasonLength} characters");
         }
 
-        await _index.PinAsync(cache.Id, hash, reason, _time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+        await _pins.PinAsync(cache.Id, hash, reason, _time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
         return hash;
     }
 
     public Task<bool> UnpinAsync(CacheContext cache, string storePath, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(cache);
-        return _index.UnpinAsync(cache.Id, HashPartOf(storePath, cache.Record.StoreDir), cancellationToken);
+        return _pins.UnpinAsync(cache.Id, HashPartOf(storePath, cache.Record.StoreDir), cancellationToken);
     }
 
     public Task<IReadOnlyList<PinRecord>> ListAsync(CacheContext cache, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(cache);
-        return _index.ListPinsAsync(cache.Id, cancellationToken);
+        return _pins.ListPinsAsync(cache.Id, cancellationToken);
     }
 
     /// <summary>The hash part of <c>/nix/store/&lt;hash&gt;-&lt;name&gt;</c>, <c>&lt;hash&gt;-&lt;name&gt;</c> or <c>&lt;hash&gt;</c>; anything else is invalid.</summary>

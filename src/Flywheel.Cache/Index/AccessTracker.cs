@@ -13,15 +13,19 @@ public sealed class AccessTracker
     /// <summary>Beyond this many pending entries of one kind, new reads are not recorded until the next flush.</summary>
     public const int MaxPending = 200_000;
 
-    private readonly IMetadataStore _index;
+    private readonly INarInfoStore _narInfoStore;
+    private readonly IBlobIndex _blobIndex;
+    private readonly IActionCacheStore _actionResults;
     private readonly TimeProvider _time;
     private Pending<(long CacheId, string Hash)> _narInfos = new();
     private Pending<(long CacheId, BlobDigest Digest)> _blobs = new();
     private Pending<(long CacheId, BlobDigest Action)> _actions = new();
 
-    public AccessTracker(IMetadataStore index, TimeProvider time)
+    public AccessTracker(INarInfoStore narInfos, IBlobIndex blobIndex, IActionCacheStore actionResults, TimeProvider time)
     {
-        _index = index;
+        _narInfoStore = narInfos;
+        _blobIndex = blobIndex;
+        _actionResults = actionResults;
         _time = time;
     }
 
@@ -55,17 +59,17 @@ public sealed class AccessTracker
         var now = _time.GetUtcNow();
         foreach (var group in narInfos.GroupBy(k => k.CacheId))
         {
-            await _index.TouchNarInfosAsync(group.Key, group.Select(k => k.Hash).ToList(), now, cancellationToken).ConfigureAwait(false);
+            await _narInfoStore.TouchNarInfosAsync(group.Key, group.Select(k => k.Hash).ToList(), now, cancellationToken).ConfigureAwait(false);
         }
 
         foreach (var group in blobs.GroupBy(k => k.CacheId))
         {
-            await _index.TouchOwnedBlobsAsync(group.Key, group.Select(k => k.Digest).ToList(), now, cancellationToken).ConfigureAwait(false);
+            await _blobIndex.TouchOwnedBlobsAsync(group.Key, group.Select(k => k.Digest).ToList(), now, cancellationToken).ConfigureAwait(false);
         }
 
         foreach (var group in actions.GroupBy(k => k.CacheId))
         {
-            await _index.TouchActionResultsAsync(group.Key, group.Select(k => k.Action).ToList(), now, cancellationToken).ConfigureAwait(false);
+            await _actionResults.TouchActionResultsAsync(group.Key, group.Select(k => k.Action).ToList(), now, cancellationToken).ConfigureAwait(false);
         }
     }
 

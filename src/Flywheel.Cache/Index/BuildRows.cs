@@ -22,24 +22,10 @@ internal static class BuildRows
         "SELECT " + AttemptColumns + " FROM build_attempts WHERE (installable, finished_at, build_id, attempt) > ({0}, {1}, {2}, {3}) " +
         "ORDER BY installable, finished_at, build_id, attempt LIMIT {4}";
 
-    /// <summary>A worker seen on a lane: worker, lane, host, when; parameters in that order (both dialects).</summary>
-    public const string UpsertWorkerSql =
-        "INSERT INTO build_workers (worker, lane, host, last_seen) VALUES ({0}, {1}, {2}, {3}) " +
-        "ON CONFLICT (worker, lane) DO UPDATE SET host = excluded.host, last_seen = excluded.last_seen";
-
-    /// <summary>Forgets workers not seen since the parameter.</summary>
-    public const string ForgetWorkersSql = "DELETE FROM build_workers WHERE last_seen < {0}";
-
-    /// <summary>Workers seen since the parameter, by lane and worker.</summary>
-    public const string ListWorkersSql = "SELECT worker, lane, host, last_seen FROM build_workers WHERE last_seen >= {0} ORDER BY lane, worker";
-
-    /// <summary>Forgets one worker on every lane.</summary>
-    public const string RemoveWorkerSql = "DELETE FROM build_workers WHERE worker = {0}";
-
     /// <summary>One of the SQL texts above with a dialect's parameter names (<c>@name</c> or <c>$n</c>) in its places.</summary>
     public static string WithParameters(string format, params object[] parameters) => string.Format(CultureInfo.InvariantCulture, format, parameters);
 
-    /// <summary>Reads the columns of <see cref="ListWorkersSql"/> in order.</summary>
+    /// <summary>Reads a build_workers row: worker, lane, host, last_seen.</summary>
     public static BuildWorkerRecord Worker(DbDataReader r) => new(r.GetString(0), r.GetString(1), r.GetString(2), IndexRows.FromUnix(r.GetInt64(3)));
 
     /// <summary>How many columns <see cref="BuildColumns"/> names.</summary>

@@ -5,7 +5,7 @@ using Flywheel.Cache.Storage;
 namespace Flywheel.Cache.Index;
 
 /// <summary>
-/// The dialect-free half of <see cref="IMetadataStore.FindMissingSizedBlobsAsync"/>: the asked blobs folded in memory
+/// The dialect-free half of <see cref="IBlobIndex.FindMissingSizedBlobsAsync"/>: the asked blobs folded in memory
 /// to their distinct digests (the empty blob at size 0 left out: it is never missing), packed 32 bytes each into one
 /// binary parameter; the statement answers the stored size of every digest it knows by the digest's index in the
 /// pack (<see cref="Found"/>), and <see cref="MissingPositions"/> works out which asked positions are missing.

@@ -20,7 +20,8 @@ public sealed class NixBinaryCache
     private const int ChunkSize = 128 * 1024;
 
     private readonly IBlobStore _blobs;
-    private readonly IMetadataStore _index;
+    private readonly INarInfoStore _narInfos;
+    private readonly IBlobIndex _blobIndex;
     private readonly NarInfoMemoryCache _memory;
     private readonly TimeProvider _time;
     private readonly AccessTracker? _access;
@@ -28,10 +29,11 @@ public sealed class NixBinaryCache
 
     /// <param name="access">Records reads for last-access times (retention); null records nothing.</param>
     public NixBinaryCache(
-        IBlobStore blobs, IMetadataStore index, NarInfoMemoryCache memory, NixCacheLimits limits, TimeProvider time, AccessTracker? access = null)
+        IBlobStore blobs, INarInfoStore narInfos, IBlobIndex blobIndex, NarInfoMemoryCache memory, NixCacheLimits limits, TimeProvider time, AccessTracker? access = null)
     {
         _blobs = blobs;
-        _index = index;
+        _narInfos = narInfos;
+        _blobIndex = blobIndex;
         _memory = memory;
         Limits = limits;
         _time = time;
@@ -80,7 +82,7 @@ public sealed class NixBinaryCache
 
     private async Task<byte[]?> LoadNarInfoCoreAsync(long cacheId, string storePathHash)
     {
-        var record = await _index.GetNarInfoAsync(cacheId, storePathHash, CancellationToken.None).ConfigureAwait(false);
+        var record = await _narInfos.GetNarInfoAsync(cacheId, storePathHash, CancellationToken.None).ConfigureAwait(false);
         if (record is null)
         {
             _memory.SetMissing(cacheId, storePathHash);
@@ -133,13 +135,13 @@ public sealed class NixBinaryCache
 
         var commit = await writer.CommitAsync(name.FileHash, cancellationToken).ConfigureAwait(false);
         var now = _time.GetUtcNow();
-        await _index.RecordBlobAsync(commit.Digest, commit.Size, now, cancellationToken).ConfigureAwait(false);
+        await _blobIndex.RecordBlobAsync(commit.Digest, commit.Size, now, cancellationToken).ConfigureAwait(false);
         var record = new NarFileRecord(
             commit.Digest, NarCompressions.ToNarInfoName(name.Compression), commit.Size, hashes.NarHash.ToString(), hashes.NarSize, now);
-        await _index.PutNarFileAsync(cache.Id, record, cancellationToken).ConfigureAwait(false);
+        await _narInfos.PutNarFileAsync(cache.Id, record, cancellationToken).ConfigureAwait(false);
         // Verified bytes that came in through the cache (an upload or an upstream pull): its own, so its CAS routes
         // serve them too. The membership follows the NAR record (retention), not the quota (IndexRows.QuotaBlob).
-        await _index.AddCacheBlobsAsync(cache.Id, [commit.Digest], now, cancellationToken).ConfigureAwait(false);
+        await _blobIndex.AddCacheBlobsAsync(cache.Id, [commit.Digest], now, cancellationToken).ConfigureAwait(false);
         return record;
     }
 
@@ -147,7 +149,7 @@ public sealed class NixBinaryCache
     public async Task<BlobHandle?> OpenNarAsync(CacheContext cache, string fileName, CancellationToken cancellationToken)
     {
         var name = NarFileName.Parse(fileName);
-        var nar = await _index.GetNarFileAsync(cache.Id, name.FileHash, cancellationToken).ConfigureAwait(false);
+        var nar = await _narInfos.GetNarFileAsync(cache.Id, name.FileHash, cancellationToken).ConfigureAwait(false);
         if (nar is null || nar.Compression != NarCompressions.ToNarInfoName(name.Compression))
         {
             return null;
@@ -200,7 +202,7 @@ public sealed class NixBinaryCache
             throw CacheException.Invalid($"narinfo FileHash {declaredFileHash} differs from the hash in its URL {info.Url}");
         }
 
-        var nar = await _index.GetNarFileAsync(cache.Id, name.FileHash, cancellationToken).ConfigureAwait(false)
+        var nar = await _narInfos.GetNarFileAsync(cache.Id, name.FileHash, cancellationToken).ConfigureAwait(false)
             ?? throw CacheException.Invalid($"narinfo for {info.StorePath} refers to {info.Url}, which cache '{cache.Name}' does not have; upload the NAR first");
         if (nar.Compression != compression)
         {
@@ -245,7 +247,7 @@ public sealed class NixBinaryCache
         }
 
         var storePathHash = info.StorePath.HashPart;
-        if (await _index.GetNarInfoAsync(cache.Id, storePathHash, cancellationToken).ConfigureAwait(false) is { } existing)
+        if (await _narInfos.GetNarInfoAsync(cache.Id, storePathHash, cancellationToken).ConfigureAwait(false) is { } existing)
         {
             KeepEarlierSignatures(info, NarInfo.Parse(existing.Text, cache.Record.StoreDir), cache.SigningKey.Name);
         }
@@ -256,7 +258,7 @@ public sealed class NixBinaryCache
         var record = new NarInfoRecord(
             storePathHash, info.StorePath.FullPath, fileHash.Digest, fileSize, info.NarHash.ToString(), info.NarSize,
             string.Join(' ', info.References), info.Deriver, text, now, now);
-        await _index.PutNarInfoAsync(cache.Id, record, cancellationToken).ConfigureAwait(false);
+        await _narInfos.PutNarInfoAsync(cache.Id, record, cancellationToken).ConfigureAwait(false);
         _memory.Forget(cache.Id, storePathHash);
         _memory.SetFound(cache.Id, storePathHash, text);
         return record;
@@ -300,15 +302,15 @@ public sealed class NixBinaryCache
         await CopyAsync(body, writer, Limits.MaxFileBytes, path, null, cancellationToken).ConfigureAwait(false);
         var commit = await writer.CommitAsync(null, cancellationToken).ConfigureAwait(false);
         var now = _time.GetUtcNow();
-        await _index.RecordBlobAsync(commit.Digest, commit.Size, now, cancellationToken).ConfigureAwait(false);
+        await _blobIndex.RecordBlobAsync(commit.Digest, commit.Size, now, cancellationToken).ConfigureAwait(false);
         var record = new CacheFileRecord(path, commit.Digest, commit.Size, contentType, contentEncoding, now);
-        await _index.PutCacheFileAsync(cache.Id, record, cancellationToken).ConfigureAwait(false);
+        await _narInfos.PutCacheFileAsync(cache.Id, record, cancellationToken).ConfigureAwait(false);
         return record;
     }
 
     public async Task<(CacheFileRecord File, BlobHandle Blob)?> OpenFileAsync(CacheContext cache, string path, CancellationToken cancellationToken)
     {
-        var file = await _index.GetCacheFileAsync(cache.Id, path, cancellationToken).ConfigureAwait(false);
+        var file = await _narInfos.GetCacheFileAsync(cache.Id, path, cancellationToken).ConfigureAwait(false);
         if (file is null)
         {
             return null;

@@ -6,14 +6,14 @@ using Flywheel.Cache.Storage;
 namespace Flywheel.Cache.Promotion;
 
 /// <summary>Opens the NAR of a store path of a cache as stored in the blob store, decompressed as it is read.</summary>
-public sealed class NarSource(IMetadataStore index, IBlobStore blobs)
+public sealed class NarSource(INarInfoStore narInfos, IBlobStore blobs)
 {
     /// <summary>The NAR bytes; <see cref="CacheError.NotFound"/> when the cache lacks the path or its NAR file.</summary>
     public async Task<Stream> OpenAsync(long cacheId, StorePath path, CancellationToken ct)
     {
-        var info = await index.GetNarInfoAsync(cacheId, path.HashPart, ct).ConfigureAwait(false)
+        var info = await narInfos.GetNarInfoAsync(cacheId, path.HashPart, ct).ConfigureAwait(false)
             ?? throw CacheException.NotFound($"the cache has no narinfo for {path}");
-        var file = await index.GetNarFileAsync(cacheId, info.FileHash, ct).ConfigureAwait(false)
+        var file = await narInfos.GetNarFileAsync(cacheId, info.FileHash, ct).ConfigureAwait(false)
             ?? throw CacheException.NotFound($"the cache has no NAR file for {path}");
         if (!NarCompressions.TryFromNarInfoName(file.Compression, out var compression))
         {

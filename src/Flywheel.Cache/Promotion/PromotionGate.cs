@@ -20,7 +20,9 @@ public sealed class PromotionGate
     private const int MaxClosure = 100_000;
     private static readonly TimeSpan StalePublishing = TimeSpan.FromMinutes(30);
 
-    private readonly IMetadataStore _index;
+    private readonly IPromotionStore _promotions;
+    private readonly INarInfoStore _narInfos;
+    private readonly IPinStore _pins;
     private readonly NarSource _nars;
     private readonly IReadOnlyList<IPromotionPublisher> _publishers;
     private readonly PromotionClassifier _classifier = new();
@@ -30,10 +32,13 @@ public sealed class PromotionGate
 
     /// <param name="flakes">Reads flake sources (FlakeHub releases); null: requests naming one are refused.</param>
     public PromotionGate(
-        IMetadataStore index, NarSource nars, IReadOnlyList<IPromotionPublisher> publishers, TimeProvider time, string builderId, FlakeInspector? flakes = null)
+        IPromotionStore promotions, INarInfoStore narInfos, IPinStore pins, NarSource nars, IReadOnlyList<IPromotionPublisher> publishers,
+        TimeProvider time, string builderId, FlakeInspector? flakes = null)
     {
         _flakes = flakes;
-        _index = index;
+        _promotions = promotions;
+        _narInfos = narInfos;
+        _pins = pins;
         _nars = nars;
         _publishers = publishers;
         _time = time;
@@ -47,7 +52,7 @@ public sealed class PromotionGate
         (request, flake) = await ResolveFlakeAsync(request, ct).ConfigureAwait(false);
         var (paths, policy) = Validate(cache, request);
         var id = IdOf(request);
-        var existing = await _index.GetPromotionAsync(id, ct).ConfigureAwait(false);
+        var existing = await _promotions.GetPromotionAsync(id, ct).ConfigureAwait(false);
         if (existing is not null)
         {
             return await ResumeAsync(cache, request, existing, flake, ct).ConfigureAwait(false);
@@ -73,9 +78,9 @@ public sealed class PromotionGate
             id, cache.Id, status, decision.Class.ToName(), decision.Target, request.Repository, request.Revision,
             PromotionJson.Request(request), PromotionJson.Decision(decision), null, null, null,
             paths.Select(p => new PromotedPath(p.HashPart, p.FullPath)).ToList(), now, now);
-        if (!await _index.TryCreatePromotionAsync(record, ct).ConfigureAwait(false))
+        if (!await _promotions.TryCreatePromotionAsync(record, ct).ConfigureAwait(false))
         {
-            return await _index.GetPromotionAsync(id, ct).ConfigureAwait(false) ?? record; // another gateway recorded it first
+            return await _promotions.GetPromotionAsync(id, ct).ConfigureAwait(false) ?? record; // another gateway recorded it first
         }
 
         return status == PromotionStatus.Publishing ? await PublishAsync(cache, request, record, evidence, flake, ct).ConfigureAwait(false) : record;
@@ -110,9 +115,9 @@ public sealed class PromotionGate
     /// <summary>The clock at the index's precision (milliseconds), so a record reads back as it was returned.</summary>
     private DateTimeOffset Now() => DateTimeOffset.FromUnixTimeMilliseconds(_time.GetUtcNow().ToUnixTimeMilliseconds());
 
-    public Task<PromotionRecord?> GetAsync(string id, CancellationToken ct) => _index.GetPromotionAsync(id, ct);
+    public Task<PromotionRecord?> GetAsync(string id, CancellationToken ct) => _promotions.GetPromotionAsync(id, ct);
 
-    public Task<IReadOnlyList<PromotionRecord>> ListAsync(PromotionQuery query, CancellationToken ct) => _index.ListPromotionsAsync(query, ct);
+    public Task<IReadOnlyList<PromotionRecord>> ListAsync(PromotionQuery query, CancellationToken ct) => _promotions.ListPromotionsAsync(query, ct);
 
     /// <summary>An existing promotion: returned as recorded, unless its publication failed (or was abandoned), which is retried.</summary>
     private async Task<PromotionRecord> ResumeAsync(CacheContext cache, PromotionRequest request, PromotionRecord existing, InspectedFlake? flake, CancellationToken ct)
@@ -124,9 +129,9 @@ public sealed class PromotionGate
         }
 
         var claimed = existing with { Status = PromotionStatus.Publishing, Error = null, UpdatedAt = Now() };
-        if (!await _index.TryUpdatePromotionAsync(claimed, existing.Status, ct).ConfigureAwait(false))
+        if (!await _promotions.TryUpdatePromotionAsync(claimed, existing.Status, ct).ConfigureAwait(false))
         {
-            return await _index.GetPromotionAsync(existing.Id, ct).ConfigureAwait(false) ?? existing;
+            return await _promotions.GetPromotionAsync(existing.Id, ct).ConfigureAwait(false) ?? existing;
         }
 
         var (paths, policy) = Validate(cache, request);
@@ -150,7 +155,7 @@ public sealed class PromotionGate
         // fails and is retried): a published output must stay substitutable from the cache.
         foreach (var path in record.Paths)
         {
-            await _index.PinAsync(cache.Id, path.StorePathHash, $"promotion {record.Id}", Now(), ct).ConfigureAwait(false);
+            await _pins.PinAsync(cache.Id, path.StorePathHash, $"promotion {record.Id}", Now(), ct).ConfigureAwait(false);
         }
 
         PromotionRecord done;
@@ -170,13 +175,13 @@ public sealed class PromotionGate
             done = record with { Status = PromotionStatus.Failed, Error = e.Message, UpdatedAt = Now() };
         }
 
-        await _index.TryUpdatePromotionAsync(done, PromotionStatus.Publishing, CancellationToken.None).ConfigureAwait(false);
+        await _promotions.TryUpdatePromotionAsync(done, PromotionStatus.Publishing, CancellationToken.None).ConfigureAwait(false);
         return done;
     }
 
     private async Task<IReadOnlyList<string>> MountCandidatesAsync(PromotionTarget target, CancellationToken ct)
     {
-        var earlier = await _index.ListPromotionsAsync(new PromotionQuery(Status: PromotionStatus.Published, Class: PromotionClass.OciImage.ToName(), Limit: 20), ct).ConfigureAwait(false);
+        var earlier = await _promotions.ListPromotionsAsync(new PromotionQuery(Status: PromotionStatus.Published, Class: PromotionClass.OciImage.ToName(), Limit: 20), ct).ConfigureAwait(false);
         return earlier.Select(p => p.Target).OfType<string>().Select(PromotionTarget.Parse)
             .Where(t => t.Registry == target.Registry && t.Repository != target.Repository)
             .Select(t => t.Repository).Distinct().ToList();
@@ -225,7 +230,7 @@ public sealed class PromotionGate
         var evidence = new List<PathEvidence>();
         foreach (var path in paths)
         {
-            var record = await _index.GetNarInfoAsync(cache.Id, path.HashPart, ct).ConfigureAwait(false);
+            var record = await _narInfos.GetNarInfoAsync(cache.Id, path.HashPart, ct).ConfigureAwait(false);
             var info = record is null ? null : NarInfo.Parse(record.Text, cache.Record.StoreDir);
             var missing = info is null ? [] : await MissingFromClosureAsync(cache, info, ct).ConfigureAwait(false);
             var attribute = flake?.Outputs.FirstOrDefault(o => o.Paths.Values.Contains(path.FullPath, StringComparer.Ordinal))?.Attribute;
@@ -262,7 +267,7 @@ public sealed class PromotionGate
         while (level.Count > 0 && seen.Count < MaxClosure)
         {
             var hashes = level.ToDictionary(b => b[..StorePath.HashPartLength], StringComparer.Ordinal);
-            var present = await _index.FindNarInfosAsync(cache.Id, hashes.Keys, ct).ConfigureAwait(false);
+            var present = await _narInfos.FindNarInfosAsync(cache.Id, hashes.Keys, ct).ConfigureAwait(false);
             var next = new List<string>();
             foreach (var (hash, baseName) in hashes)
             {
@@ -272,7 +277,7 @@ public sealed class PromotionGate
                     continue;
                 }
 
-                var record = await _index.GetNarInfoAsync(cache.Id, hash, ct).ConfigureAwait(false);
+                var record = await _narInfos.GetNarInfoAsync(cache.Id, hash, ct).ConfigureAwait(false);
                 if (record is not null)
                 {
                     next.AddRange(record.References.Split(' ', StringSplitOptions.RemoveEmptyEntries).Where(seen.Add));

@@ -16,13 +16,13 @@ public sealed class TokenService
     public const string SecretPrefix = "fw1_";
     public static readonly TimeSpan AuthCacheTtl = TimeSpan.FromSeconds(10);
 
-    private readonly IMetadataStore _index;
+    private readonly ICacheStore _caches;
     private readonly TimeProvider _time;
     private readonly ExpiringLookup<BlobDigest, TokenRecord?> _checked; // by secret hash; bounded against floods of random secrets
 
-    public TokenService(IMetadataStore index, TimeProvider time)
+    public TokenService(ICacheStore caches, TimeProvider time)
     {
-        _index = index;
+        _caches = caches;
         _time = time;
         _checked = new ExpiringLookup<BlobDigest, TokenRecord?>(AuthCacheTtl, time, maxEntries: 100_000);
     }
@@ -49,7 +49,7 @@ public sealed class TokenService
         var id = "tok_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
         var now = _time.GetUtcNow();
         var token = new TokenRecord(id, HashSecret(secret), cachePattern, scopes, description, now, now + ttl, null);
-        await _index.CreateTokenAsync(token, cancellationToken).ConfigureAwait(false);
+        await _caches.CreateTokenAsync(token, cancellationToken).ConfigureAwait(false);
         return (token, secret);
     }
 
@@ -66,19 +66,19 @@ public sealed class TokenService
 
     private async ValueTask<TokenRecord?> CheckAsync(BlobDigest hash, CancellationToken cancellationToken)
     {
-        var token = await _checked.GetAsync(hash, _index, static (h, index) => index.FindTokenAsync(h, CancellationToken.None), cancellationToken)
+        var token = await _checked.GetAsync(hash, _caches, static (h, caches) => caches.FindTokenAsync(h, CancellationToken.None), cancellationToken)
             .ConfigureAwait(false);
         return IsLive(token) ? token : null;
     }
 
     public async Task<bool> RevokeAsync(string id, CancellationToken cancellationToken)
     {
-        var revoked = await _index.RevokeTokenAsync(id, _time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+        var revoked = await _caches.RevokeTokenAsync(id, _time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
         _checked.RemoveWhere(token => token?.Id == id);
         return revoked;
     }
 
-    public Task<IReadOnlyList<TokenRecord>> ListAsync(CancellationToken cancellationToken) => _index.ListTokensAsync(cancellationToken);
+    public Task<IReadOnlyList<TokenRecord>> ListAsync(CancellationToken cancellationToken) => _caches.ListTokensAsync(cancellationToken);
 
     /// <summary>Whether the token grants every scope in <paramref name="needed"/> on the named cache.</summary>
     public static bool Allows(TokenRecord token, string cacheName, TokenScopes needed) =>

@@ -14,14 +14,14 @@ public sealed class UpstreamCatalog
 {
     public const int MaxTrustedKeys = 16;
 
-    private readonly IMetadataStore _index;
+    private readonly IUpstreamStore _store;
     private readonly UpstreamBreakers _breakers;
     private readonly TimeProvider _time;
     private readonly ExpiringLookup<long, IReadOnlyList<Upstream>> _upstreams; // by cache id
 
-    public UpstreamCatalog(IMetadataStore index, UpstreamBreakers breakers, TimeProvider time)
+    public UpstreamCatalog(IUpstreamStore upstreams, UpstreamBreakers breakers, TimeProvider time)
     {
-        _index = index;
+        _store = upstreams;
         _breakers = breakers;
         _time = time;
         _upstreams = new ExpiringLookup<long, IReadOnlyList<Upstream>>(CacheCatalog.LookupTtl, time);
@@ -61,7 +61,7 @@ public sealed class UpstreamCatalog
             throw CacheException.Invalid("an upstream token must be 1 to 4096 printable ASCII characters without spaces");
         }
 
-        var record = await _index.AddUpstreamAsync(
+        var record = await _store.AddUpstreamAsync(
             new UpstreamRecord(0, cache.Id, normalized, p, keys, token, t, _time.GetUtcNow()), cancellationToken).ConfigureAwait(false);
         _upstreams.Remove(cache.Id);
         return record;
@@ -70,7 +70,7 @@ public sealed class UpstreamCatalog
     public Task<IReadOnlyList<UpstreamRecord>> ListAsync(CacheContext cache, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(cache);
-        return _index.ListUpstreamsAsync(cache.Id, cancellationToken);
+        return _store.ListUpstreamsAsync(cache.Id, cancellationToken);
     }
 
     /// <summary>Removes the upstream with that URL; <see cref="CacheError.NotFound"/> when the cache has none.</summary>
@@ -78,8 +78,8 @@ public sealed class UpstreamCatalog
     {
         ArgumentNullException.ThrowIfNull(cache);
         var normalized = NormalizeUrl(url);
-        var existing = (await _index.ListUpstreamsAsync(cache.Id, cancellationToken).ConfigureAwait(false)).FirstOrDefault(u => u.Url == normalized);
-        if (existing is null || !await _index.RemoveUpstreamAsync(cache.Id, normalized, cancellationToken).ConfigureAwait(false))
+        var existing = (await _store.ListUpstreamsAsync(cache.Id, cancellationToken).ConfigureAwait(false)).FirstOrDefault(u => u.Url == normalized);
+        if (existing is null || !await _store.RemoveUpstreamAsync(cache.Id, normalized, cancellationToken).ConfigureAwait(false))
         {
             throw CacheException.NotFound($"cache '{cache.Name}' has no upstream {ClientText.Quote(normalized)}");
         }
@@ -90,9 +90,9 @@ public sealed class UpstreamCatalog
 
     /// <summary>The upstreams of a cache in the order they are asked; empty for most caches. Memory first.</summary>
     public ValueTask<IReadOnlyList<Upstream>> GetAsync(CacheContext cache, CancellationToken cancellationToken) =>
-        _upstreams.GetAsync(cache.Id, (Index: _index, Cache: cache), static async (id, s) =>
+        _upstreams.GetAsync(cache.Id, (Store: _store, Cache: cache), static async (id, s) =>
         {
-            var records = await s.Index.ListUpstreamsAsync(id, CancellationToken.None).ConfigureAwait(false);
+            var records = await s.Store.ListUpstreamsAsync(id, CancellationToken.None).ConfigureAwait(false);
             return records.Count == 0 ? [] : (IReadOnlyList<Upstream>)records.Select(r => new Upstream(r, s.Cache.Name)).ToArray();
         }, cancellationToken);
 

@@ -23,7 +23,7 @@ namespace Flywheel.Cache.Upstream;
 public sealed class UpstreamReadThrough : IDisposable
 {
     private readonly NixBinaryCache _nix;
-    private readonly IMetadataStore _index;
+    private readonly IUpstreamStore _upstreams;
     private readonly UpstreamCatalog _catalog;
     private readonly UpstreamBreakers _breakers;
     private readonly UpstreamClient _client;
@@ -35,12 +35,12 @@ public sealed class UpstreamReadThrough : IDisposable
     private readonly CancellationTokenSource _stopping = new();
 
     public UpstreamReadThrough(
-        NixBinaryCache nix, IMetadataStore index, UpstreamCatalog catalog, UpstreamBreakers breakers, UpstreamClient client,
+        NixBinaryCache nix, IUpstreamStore upstreams, UpstreamCatalog catalog, UpstreamBreakers breakers, UpstreamClient client,
         UpstreamOptions options, TimeProvider time, ILogger<UpstreamReadThrough> logger)
     {
         ArgumentNullException.ThrowIfNull(options);
         _nix = nix;
-        _index = index;
+        _upstreams = upstreams;
         _catalog = catalog;
         _breakers = breakers;
         _client = client;
@@ -122,7 +122,7 @@ public sealed class UpstreamReadThrough : IDisposable
                 continue;
             }
 
-            await _index.PutUpstreamNarAsync(cache.Id, nar, stopping).ConfigureAwait(false);
+            await _upstreams.PutUpstreamNarAsync(cache.Id, nar, stopping).ConfigureAwait(false);
             var record = await _nix.StoreNarInfoAsync(cache, served, stopping).ConfigureAwait(false);
             Observe(upstream, UpstreamFetchKind.NarInfo, UpstreamFetchResult.Hit);
             _logger.LogInformation("cache {Cache}: stored narinfo {StorePath} from upstream {Upstream}", cache.Name, record.StorePath, upstream.Url);
@@ -153,7 +153,7 @@ public sealed class UpstreamReadThrough : IDisposable
             return await FollowAsync(running, cache, fileName, cancellationToken).ConfigureAwait(false);
         }
 
-        var nar = await _index.GetUpstreamNarAsync(cache.Id, name.FileHash, cancellationToken).ConfigureAwait(false);
+        var nar = await _upstreams.GetUpstreamNarAsync(cache.Id, name.FileHash, cancellationToken).ConfigureAwait(false);
         if (nar is null || nar.Compression != Compression.NarCompressions.ToNarInfoName(name.Compression))
         {
             return null;

@@ -70,8 +70,8 @@ public sealed class BazelActionCacheTests : BazelCacheFixture
 
         Assert.NotNull(await Cache.GetActionResultAsync(Main, Action, None));
 
-        Assert.Equal(1, IndexCalls.Count(nameof(Flywheel.Cache.Index.IMetadataStore.GetActionResultAsync)));
-        Assert.Equal(1, IndexCalls.Count(nameof(Flywheel.Cache.Index.IMetadataStore.FindMissingSizedBlobsAsync)));
+        Assert.Equal(1, IndexCalls.Count(nameof(Flywheel.Cache.Index.IMetadataIndex.GetActionResultAsync)));
+        Assert.Equal(1, IndexCalls.Count(nameof(Flywheel.Cache.Index.IMetadataIndex.FindMissingSizedBlobsAsync)));
     }
 
     [Fact]

@@ -25,7 +25,7 @@ public abstract class BazelCacheFixture : IAsyncLifetime
 
     protected DiskBlobStore Blobs { get; private set; } = null!;
 
-    protected IMetadataStore Index { get; private set; } = null!;
+    protected IMetadataIndex Index { get; private set; } = null!;
 
     protected CountingMetadataStore IndexCalls { get; private set; } = null!;
 
@@ -42,7 +42,7 @@ public abstract class BazelCacheFixture : IAsyncLifetime
         _sqlite = new SqliteMetadataStore(Path.Combine(_root, "index.db"), Time);
         await _sqlite.MigrateAsync(None);
         (Index, IndexCalls) = CountingMetadataStore.Wrap(_sqlite);
-        Cache = new BazelCache(Blobs, Index, Limits, Time);
+        Cache = new BazelCache(Blobs, Index, Index, Limits, Time);
         Main = await new CacheCatalog(_sqlite, Time).CreateAsync("main", isPublic: true, priority: 40, None);
         IndexCalls.Calls.Clear();
     }

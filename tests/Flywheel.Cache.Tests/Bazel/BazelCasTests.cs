@@ -172,7 +172,7 @@ public sealed class BazelCasTests : BazelCacheFixture
 
         Assert.Equal(asked.Take(10_000), missing);
         Assert.Equal(1, IndexCalls.Calls.Values.Sum());
-        Assert.Equal(1, IndexCalls.Count(nameof(Flywheel.Cache.Index.IMetadataStore.FindMissingSizedBlobsAsync)));
+        Assert.Equal(1, IndexCalls.Count(nameof(Flywheel.Cache.Index.IMetadataIndex.FindMissingSizedBlobsAsync)));
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"10,000 digests took {clock.Elapsed}");
     }
 }

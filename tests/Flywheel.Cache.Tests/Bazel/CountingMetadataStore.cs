@@ -5,19 +5,19 @@ using Flywheel.Cache.Index;
 namespace Flywheel.Cache.Tests.Bazel;
 
 /// <summary>
-/// An <see cref="IMetadataStore"/> that forwards every call and counts them by method name. A method with a gate
+/// An <see cref="IMetadataIndex"/> that forwards every call and counts them by method name. A method with a gate
 /// (<see cref="Hold"/>, <c>Task&lt;T&gt;</c> methods only) is counted at once but reaches the store only when the
 /// gate opens, so a test can make callers pile up behind one call.
 /// </summary>
 public class CountingMetadataStore : DispatchProxy
 {
-    private IMetadataStore _inner = null!;
+    private IMetadataIndex _inner = null!;
 
     public ConcurrentDictionary<string, int> Calls { get; } = new();
 
-    public static (IMetadataStore Store, CountingMetadataStore Counter) Wrap(IMetadataStore inner)
+    public static (IMetadataIndex Store, CountingMetadataStore Counter) Wrap(IMetadataIndex inner)
     {
-        var proxy = Create<IMetadataStore, CountingMetadataStore>();
+        var proxy = Create<IMetadataIndex, CountingMetadataStore>();
         var counter = (CountingMetadataStore)(object)proxy;
         counter._inner = inner;
         return (proxy, counter);

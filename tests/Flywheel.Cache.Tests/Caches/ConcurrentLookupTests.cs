@@ -23,7 +23,7 @@ public sealed class ConcurrentLookupTests : IAsyncLifetime
     private readonly string _root = Path.Combine(Path.GetTempPath(), "flywheel-lookups-" + Guid.NewGuid().ToString("N"));
     private readonly ManualTimeProvider _time = new(DateTimeOffset.UtcNow);
     private SqliteMetadataStore _sqlite = null!;
-    private IMetadataStore _index = null!;
+    private IMetadataIndex _index = null!;
     private CountingMetadataStore _calls = null!;
 
     public async Task InitializeAsync()
@@ -99,7 +99,7 @@ public sealed class ConcurrentLookupTests : IAsyncLifetime
     {
         var main = await new CacheCatalog(_sqlite, _time).CreateAsync("main", isPublic: true, priority: 40, CancellationToken.None);
         var memory = new NarInfoMemoryCache(1 << 20, TimeSpan.FromMinutes(5), TimeSpan.FromSeconds(2), _time);
-        var nix = new NixBinaryCache(new DiskBlobStore(Path.Combine(_root, "blobs"), _time), _index, memory, NixCacheLimits.Default, _time);
+        var nix = new NixBinaryCache(new DiskBlobStore(Path.Combine(_root, "blobs"), _time), _index, _index, memory, NixCacheLimits.Default, _time);
         const string hash = "0123456789abcdfghijklmnpqrsvwxyz";
         var gate = _calls.Hold(nameof(_index.GetNarInfoAsync));
 

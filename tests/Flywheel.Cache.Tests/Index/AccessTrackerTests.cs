@@ -28,8 +28,8 @@ public sealed class AccessTrackerTests : IDisposable
     {
         await _index.MigrateAsync(CancellationToken.None);
         var cache = await new CacheCatalog(_index, _time).CreateAsync("main", isPublic: true, priority: 40, CancellationToken.None);
-        var tracker = new AccessTracker(_index, _time);
-        var nix = new NixBinaryCache(new DiskBlobStore(Path.Combine(_folder, "blobs"), _time), _index,
+        var tracker = new AccessTracker(_index, _index, _index, _time);
+        var nix = new NixBinaryCache(new DiskBlobStore(Path.Combine(_folder, "blobs"), _time), _index, _index,
             new NarInfoMemoryCache(1 << 20, TimeSpan.FromMinutes(5), TimeSpan.Zero, _time), NixCacheLimits.Default, _time, tracker);
         var upload = NarUpload.Create("touched", "contents");
         await nix.PutNarAsync(cache, upload.NarFileName, new MemoryStream(upload.Nar), upload.Nar.Length, CancellationToken.None);
@@ -52,7 +52,7 @@ public sealed class AccessTrackerTests : IDisposable
     [Fact]
     public void Pending_entries_are_bounded()
     {
-        var tracker = new AccessTracker(_index, _time);
+        var tracker = new AccessTracker(_index, _index, _index, _time);
         for (var i = 0; i < AccessTracker.MaxPending + 10; i++)
         {
             tracker.RecordBlob(1, Flywheel.Cache.Storage.BlobDigest.Compute(BitConverter.GetBytes(i)));

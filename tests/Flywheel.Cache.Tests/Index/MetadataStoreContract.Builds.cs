@@ -7,7 +7,7 @@ public abstract partial class MetadataStoreContract
 {
     private static readonly TimeSpan Lease = TimeSpan.FromSeconds(30);
 
-    private Task<BuildRecord?> TakeAsync(IReadOnlyCollection<string> lanes, string worker, IMetadataStore? store = null) =>
+    private Task<BuildRecord?> TakeAsync(IReadOnlyCollection<string> lanes, string worker, IMetadataIndex? store = null) =>
         (store ?? Store).TakeBuildAsync(lanes, worker, Time.GetUtcNow(), Time.GetUtcNow() + Lease, None);
 
     private BuildRecord NewBuild(string id, string lane = "small", string installable = "./default.nix#hello", int secondsAgo = 0) => new(

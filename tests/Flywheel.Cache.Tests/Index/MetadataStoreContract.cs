@@ -7,14 +7,14 @@ using Flywheel.Cache.Tests.Infrastructure;
 namespace Flywheel.Cache.Tests.Index;
 
 /// <summary>
-/// What every <see cref="IMetadataStore"/> must do. Each implementation subclasses this; xunit makes one instance
+/// What every <see cref="IMetadataIndex"/> must do. Each implementation subclasses this; xunit makes one instance
 /// per test, and <see cref="CreateStore"/> gives stores on empty databases that belong to that test: every store
 /// created with the same database key is another client of one database, as another gateway process would be.
 /// </summary>
 public abstract partial class MetadataStoreContract : IAsyncLifetime
 {
-    private readonly List<IMetadataStore> _stores = [];
-    private IMetadataStore? _store;
+    private readonly List<IMetadataIndex> _stores = [];
+    private IMetadataIndex? _store;
 
     protected ManualTimeProvider Time { get; } = new();
 
@@ -24,15 +24,15 @@ public abstract partial class MetadataStoreContract : IAsyncLifetime
     /// A new, unmigrated store on this test's database named <paramref name="database"/>: the same key gives
     /// the same database, each key starts empty.
     /// </summary>
-    protected abstract IMetadataStore CreateStore(TimeProvider time, string database);
+    protected abstract IMetadataIndex CreateStore(TimeProvider time, string database);
 
     /// <summary>Removes this test's databases (after every store it made was disposed).</summary>
     protected virtual Task CleanupAsync() => Task.CompletedTask;
 
     /// <summary>The migrated store most tests use.</summary>
-    protected IMetadataStore Store => _store ?? throw new InvalidOperationException("not initialized");
+    protected IMetadataIndex Store => _store ?? throw new InvalidOperationException("not initialized");
 
-    protected IMetadataStore NewStore(string database = "main")
+    protected IMetadataIndex NewStore(string database = "main")
     {
         var store = CreateStore(Time, database);
         _stores.Add(store);

@@ -23,7 +23,7 @@ public sealed class PostgresMetadataStoreTests : MetadataStoreContract, IClassFi
         _server = server;
     }
 
-    protected override IMetadataStore CreateStore(TimeProvider time, string database) =>
+    protected override IMetadataIndex CreateStore(TimeProvider time, string database) =>
         new PostgresMetadataStore(_server.ConnectionString(Database(database)), time);
 
     protected override async Task CleanupAsync()
@@ -66,6 +66,83 @@ public sealed class PostgresMetadataStoreTests : MetadataStoreContract, IClassFi
         Assert.NotEmpty(postgres);
         Assert.Equal(sqlite, postgres);
         Assert.All(postgres, id => Assert.Matches(@"^\d{8}_\d{4}_[a-z0-9_]+$", id));
+    }
+
+    /// <summary>
+    /// Both folders of scripts, applied from scratch, must leave the same tables with the same columns in the same
+    /// order, of the same type and nullability, up to the named dialect differences of <see cref="SqliteColumnAsPostgres"/>.
+    /// </summary>
+    [Fact]
+    public async Task Both_dialects_migrate_to_the_same_tables_and_columns()
+    {
+        var sqliteFolder = Path.Combine(Path.GetTempPath(), "flywheel-schema-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(sqliteFolder);
+        var sqlite = new List<string>();
+        try
+        {
+            var path = Path.Combine(sqliteFolder, "index.db");
+            using (var store = new SqliteMetadataStore(path))
+            {
+                await store.MigrateAsync(None);
+            }
+
+            using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path};Pooling=false");
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText =
+                "SELECT m.name, c.name, c.type, c.\"notnull\", c.pk, (SELECT count(*) FROM pragma_table_info(m.name) k WHERE k.pk > 0) " +
+                "FROM sqlite_master m, pragma_table_info(m.name) c " +
+                "WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' ORDER BY m.name, c.cid";
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                sqlite.Add(SqliteColumnAsPostgres(
+                    reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetInt64(3) == 1, reader.GetInt64(4) > 0, reader.GetInt64(5) == 1));
+            }
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(sqliteFolder, recursive: true);
+        }
+
+        var postgres = new List<string>();
+        await using (var connection = new NpgsqlConnection(_server.ConnectionString(Database("main")) + ";Pooling=false"))
+        {
+            await connection.OpenAsync();
+            await using var command = new NpgsqlCommand(
+                "SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns " +
+                "WHERE table_schema = 'public' ORDER BY table_name COLLATE \"C\", ordinal_position", connection);
+            await using var reader = await command.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+            {
+                postgres.Add($"{reader.GetString(0)}.{reader.GetString(1)} {reader.GetString(2)}{(reader.GetString(3) == "NO" ? " not null" : "")}");
+            }
+        }
+
+        Assert.Contains("caches.id bigint not null", postgres);
+        Assert.True(postgres.Count > 50, $"only {postgres.Count} columns read from PostgreSQL");
+        Assert.Equal(postgres, sqlite);
+    }
+
+    /// <summary>
+    /// A SQLite column as PostgreSQL would spell it: the named dialect differences are BLOB for BYTEA, the rowid
+    /// <c>INTEGER PRIMARY KEY</c> (the only key column: an alias of the rowid) for a <c>BIGINT</c> identity, and a primary
+    /// key column being NOT NULL without saying so.
+    /// </summary>
+    private static string SqliteColumnAsPostgres(string table, string column, string type, bool notNull, bool primaryKey, bool onlyKeyColumn)
+    {
+        var postgresType = type.ToUpperInvariant() switch
+        {
+            "BLOB" => "bytea",
+            "INTEGER" when primaryKey && onlyKeyColumn => "bigint",
+            "INTEGER" or "INT" => "integer",
+            "BIGINT" => "bigint",
+            "TEXT" => "text",
+            "BOOLEAN" => "boolean",
+            var other => "unknown sqlite type " + other,
+        };
+        return $"{table}.{column} {postgresType}{(notNull || primaryKey ? " not null" : "")}";
     }
 
     [Fact]

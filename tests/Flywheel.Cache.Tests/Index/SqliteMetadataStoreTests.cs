@@ -16,7 +16,7 @@ public sealed class SqliteMetadataStoreTests : MetadataStoreContract
 
     private string DatabasePath => Path.Combine(_directory, "main.db");
 
-    protected override IMetadataStore CreateStore(TimeProvider time, string database) =>
+    protected override IMetadataIndex CreateStore(TimeProvider time, string database) =>
         new SqliteMetadataStore(Path.Combine(_directory, database + ".db"), time);
 
     protected override Task CleanupAsync()

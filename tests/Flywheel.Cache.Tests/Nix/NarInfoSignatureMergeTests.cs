@@ -35,8 +35,8 @@ public sealed class NarInfoSignatureMergeTests : IDisposable, IAsyncLifetime
     {
         await _index.MigrateAsync(CancellationToken.None);
         _cache = await new CacheCatalog(_index, _time).CreateAsync("main", isPublic: true, priority: 40, CancellationToken.None);
-        _nix = new NixBinaryCache(new DiskBlobStore(Path.Combine(_folder, "blobs"), _time), _index,
-            new NarInfoMemoryCache(1 << 20, TimeSpan.FromMinutes(5), TimeSpan.Zero, _time), NixCacheLimits.Default, _time, new AccessTracker(_index, _time));
+        _nix = new NixBinaryCache(new DiskBlobStore(Path.Combine(_folder, "blobs"), _time), _index, _index,
+            new NarInfoMemoryCache(1 << 20, TimeSpan.FromMinutes(5), TimeSpan.Zero, _time), NixCacheLimits.Default, _time, new AccessTracker(_index, _index, _index, _time));
     }
 
     public Task DisposeAsync() => Task.CompletedTask;

@@ -123,7 +123,7 @@ public sealed partial class DiscoveryTests : IClassFixture<DaemonFixture>, IAsyn
     [Fact]
     public async Task Promotions_and_builds_of_a_private_cache_look_like_missing_ones()
     {
-        var index = _daemon.Services.GetRequiredService<IMetadataStore>();
+        var index = _daemon.Services.GetRequiredService<IMetadataIndex>();
         var cache = await index.GetCacheAsync(Private, CancellationToken.None);
         var now = DateTimeOffset.UtcNow;
         const string promotion = "prm_hidden0000001";

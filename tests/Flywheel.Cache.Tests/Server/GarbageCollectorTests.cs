@@ -27,7 +27,7 @@ public sealed class GarbageCollectorTests : IAsyncLifetime
     }
 
     private GarbageCollector Collector(TimeSpan grace) => new(
-        _blobs, _index, TimeProvider.System, new GcOptions(TimeSpan.Zero, grace),
+        _blobs, _index, _index, _index, _index, TimeProvider.System, new GcOptions(TimeSpan.Zero, grace),
         _metrics, NullLogger<GarbageCollector>.Instance);
 
     /// <summary>Stores a blob; when <paramref name="record"/>, the index records it as a blob the cache <c>main</c> uses.</summary>

@@ -37,12 +37,12 @@ public sealed class GcQuotaAndRetentionTests : IAsyncLifetime
         _index = new SqliteMetadataStore(Path.Combine(_folder, "index.sqlite"), _time);
         await _index.MigrateAsync(None);
         _catalog = new CacheCatalog(_index, _time);
-        _access = new AccessTracker(_index, _time);
-        _bazel = new BazelCache(_blobs, _index, BazelLimits.Default, _time, _access);
+        _access = new AccessTracker(_index, _index, _index, _time);
+        _bazel = new BazelCache(_blobs, _index, _index, BazelLimits.Default, _time, _access);
     }
 
     private GarbageCollector Collector() => new(
-        _blobs, _index, _time, new GcOptions(TimeSpan.Zero, Grace),
+        _blobs, _index, _index, _index, _index, _time, new GcOptions(TimeSpan.Zero, Grace),
         _metrics, NullLogger<GarbageCollector>.Instance);
 
     private async Task<BazelDigest> PutAsync(CacheContext cache, string seed, int size)

@@ -162,7 +162,7 @@ public sealed class MalformedRequestTests : IClassFixture<DaemonFixture>
         {
             // A build's log is served once a worker files it; what the PUT stored is the attempt's cache file.
             var id = path.Split('/')[4];
-            var build = await _daemon.Services.GetRequiredService<IMetadataStore>().GetBuildAsync(id, CancellationToken.None);
+            var build = await _daemon.Services.GetRequiredService<IMetadataIndex>().GetBuildAsync(id, CancellationToken.None);
             var cache = await _daemon.Services.GetRequiredService<CacheCatalog>().FindAsync(build!.Cache, CancellationToken.None);
             var file = await _daemon.Services.GetRequiredService<NixBinaryCache>().OpenFileAsync(cache!, build.AttemptLogPath, CancellationToken.None);
             Assert.NotNull(file);

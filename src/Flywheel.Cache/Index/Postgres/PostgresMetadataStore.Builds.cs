@@ -242,62 +242,6 @@ public sealed partial class PostgresMetadataStore
             return await ReadAttemptsAsync(command, ct).ConfigureAwait(false);
         }, cancellationToken);
 
-    private static readonly string UpsertWorkerSql = BuildRows.WithParameters(BuildRows.UpsertWorkerSql, "$1", "$2", "$3", "$4");
-    private static readonly string ForgetWorkersSql = BuildRows.WithParameters(BuildRows.ForgetWorkersSql, "$1");
-    private static readonly string ListWorkersSql = BuildRows.WithParameters(BuildRows.ListWorkersSql, "$1");
-    private static readonly string RemoveWorkerSql = BuildRows.WithParameters(BuildRows.RemoveWorkerSql, "$1");
-
-    public Task RecordBuildWorkerAsync(
-        string worker, string host, IReadOnlyCollection<string> lanes, DateTimeOffset when, DateTimeOffset forgetBefore, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(worker);
-        ArgumentNullException.ThrowIfNull(host);
-        ArgumentNullException.ThrowIfNull(lanes);
-        return RunAsync((worker, host, lanes, when, forgetBefore), static async (connection, s, ct) =>
-        {
-            await using var transaction = await connection.BeginTransactionAsync(ct).ConfigureAwait(false);
-            foreach (var lane in s.lanes)
-            {
-                await using var upsert = PostgresCommands.Create(connection, UpsertWorkerSql).With(s.worker).With(lane).With(s.host).With(ToUnix(s.when));
-                upsert.Transaction = transaction;
-                await upsert.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-            }
-
-            await using (var forget = PostgresCommands.Create(connection, ForgetWorkersSql).With(ToUnix(s.forgetBefore)))
-            {
-                forget.Transaction = transaction;
-                await forget.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-            }
-
-            await transaction.CommitAsync(ct).ConfigureAwait(false);
-            return true;
-        }, cancellationToken);
-    }
-
-    public Task<IReadOnlyList<BuildWorkerRecord>> ListBuildWorkersAsync(DateTimeOffset seenSince, CancellationToken cancellationToken) =>
-        RunAsync(seenSince, static async (connection, since, ct) =>
-        {
-            await using var command = PostgresCommands.Create(connection, ListWorkersSql).With(ToUnix(since));
-            await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
-            var workers = new List<BuildWorkerRecord>();
-            while (await reader.ReadAsync(ct).ConfigureAwait(false))
-            {
-                workers.Add(BuildRows.Worker(reader));
-            }
-
-            return (IReadOnlyList<BuildWorkerRecord>)workers;
-        }, cancellationToken);
-
-    public Task RemoveBuildWorkerAsync(string worker, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(worker);
-        return RunAsync(worker, static async (connection, w, ct) =>
-        {
-            await using var command = PostgresCommands.Create(connection, RemoveWorkerSql).With(w);
-            return await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-        }, cancellationToken);
-    }
-
     private static readonly NpgsqlDbType[] BuildTypes =
     [
         NpgsqlDbType.Text, NpgsqlDbType.Text, NpgsqlDbType.Text, NpgsqlDbType.Text, NpgsqlDbType.Text, NpgsqlDbType.Text, NpgsqlDbType.Integer,

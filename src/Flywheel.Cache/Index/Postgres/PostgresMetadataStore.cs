@@ -11,7 +11,7 @@ namespace Flywheel.Cache.Index.Postgres;
 /// <see cref="ApplyDefaults"/>). Times are unix milliseconds from the injected <see cref="TimeProvider"/> or the
 /// caller's argument. Connection failures, server shutdowns and timeouts become <see cref="CacheError.Unavailable"/>.
 /// </summary>
-public sealed partial class PostgresMetadataStore : IMetadataStore, IAsyncDisposable, IDisposable
+public sealed partial class PostgresMetadataStore : MetadataIndex, IMetadataIndex, IAsyncDisposable, IDisposable
 {
     /// <summary>The dialect folder of this store's migrations (<c>Index/Migrations/Postgres/</c>).</summary>
     public const string MigrationDialect = "postgres";
@@ -30,7 +30,6 @@ public sealed partial class PostgresMetadataStore : IMetadataStore, IAsyncDispos
 
     private readonly NpgsqlDataSource _dataSource;
     private readonly bool _ownsDataSource;
-    private readonly TimeProvider _time;
     private readonly string _description;
 
     /// <summary>
@@ -52,10 +51,10 @@ public sealed partial class PostgresMetadataStore : IMetadataStore, IAsyncDispos
     }
 
     private PostgresMetadataStore(NpgsqlDataSource dataSource, bool ownsDataSource, TimeProvider? time)
+        : base(SqlDialect.Postgres, time)
     {
         _dataSource = dataSource;
         _ownsDataSource = ownsDataSource;
-        _time = time ?? TimeProvider.System;
         var settings = new NpgsqlConnectionStringBuilder(dataSource.ConnectionString);
         _description = $"'{settings.Host}:{settings.Port}/{settings.Database}'";
     }
@@ -184,13 +183,9 @@ public sealed partial class PostgresMetadataStore : IMetadataStore, IAsyncDispos
         }
     }
 
-    private long Now() => _time.GetUtcNow().ToUnixTimeMilliseconds();
-
-    private static long ToUnix(DateTimeOffset time) => time.ToUnixTimeMilliseconds();
-
-    private static long? ToUnix(DateTimeOffset? time) => time?.ToUnixTimeMilliseconds();
-
-    private static DateTimeOffset FromUnix(long milliseconds) => IndexRows.FromUnix(milliseconds);
+    private protected override Task<TResult> UseConnectionAsync<TState, TResult>(
+        TState state, Func<IndexConnection, TState, CancellationToken, Task<TResult>> work, CancellationToken cancellationToken) =>
+        RunAsync((state, work), static (connection, s, ct) => s.work(new PostgresIndexConnection(connection), s.state, ct), cancellationToken);
 
     /// <summary>
     /// Runs <paramref name="operation"/> on a pooled connection. PostgreSQL errors that mean the index cannot be

@@ -60,11 +60,6 @@ public sealed partial class SqliteMetadataStore
     private static readonly string AttemptsByInstallableSql =
         BuildRows.WithParameters(BuildRows.AttemptsByInstallableSql, "@installable", "@finished_at", "@build_id", "@attempt", "@limit");
 
-    private static readonly string UpsertWorkerSql = BuildRows.WithParameters(BuildRows.UpsertWorkerSql, "@worker", "@lane", "@host", "@when");
-    private static readonly string ForgetWorkersSql = BuildRows.WithParameters(BuildRows.ForgetWorkersSql, "@before");
-    private static readonly string ListWorkersSql = BuildRows.WithParameters(BuildRows.ListWorkersSql, "@since");
-    private static readonly string RemoveWorkerSql = BuildRows.WithParameters(BuildRows.RemoveWorkerSql, "@worker");
-
     private static readonly string[] BuildParameterNames = BuildParameters.Split(", ");
     private static readonly string[] FinishParameterNames = [.. BuildParameterNames, "@held_by"];
     private static readonly string[] AttemptParameterNames = AttemptParameters.Split(", ");
@@ -273,61 +268,6 @@ public sealed partial class SqliteMetadataStore
             command.Parameters[4].Value = s.limit;
             return ReadAttempts(command);
         }, cancellationToken);
-
-    public Task RecordBuildWorkerAsync(
-        string worker, string host, IReadOnlyCollection<string> lanes, DateTimeOffset when, DateTimeOffset forgetBefore, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(worker);
-        ArgumentNullException.ThrowIfNull(host);
-        ArgumentNullException.ThrowIfNull(lanes);
-        return RunAsync((worker, host, lanes, when, forgetBefore), static (session, s) =>
-        {
-            using var transaction = session.Connection.BeginTransaction(deferred: false);
-            foreach (var lane in s.lanes)
-            {
-                var upsert = session.Command(UpsertWorkerSql, "@worker", "@lane", "@host", "@when");
-                upsert.Transaction = transaction;
-                upsert.Parameters[0].Value = s.worker;
-                upsert.Parameters[1].Value = lane;
-                upsert.Parameters[2].Value = s.host;
-                upsert.Parameters[3].Value = ToUnix(s.when);
-                upsert.ExecuteNonQuery();
-            }
-
-            var forget = session.Command(ForgetWorkersSql, "@before");
-            forget.Transaction = transaction;
-            forget.Parameters[0].Value = ToUnix(s.forgetBefore);
-            forget.ExecuteNonQuery();
-            transaction.Commit();
-            return true;
-        }, cancellationToken);
-    }
-
-    public Task<IReadOnlyList<BuildWorkerRecord>> ListBuildWorkersAsync(DateTimeOffset seenSince, CancellationToken cancellationToken) =>
-        RunAsync(seenSince, static (session, since) =>
-        {
-            var command = session.Command(ListWorkersSql, "@since");
-            command.Parameters[0].Value = ToUnix(since);
-            var workers = new List<BuildWorkerRecord>();
-            using var reader = command.ExecuteReader();
-            while (reader.Read())
-            {
-                workers.Add(BuildRows.Worker(reader));
-            }
-
-            return (IReadOnlyList<BuildWorkerRecord>)workers;
-        }, cancellationToken);
-
-    public Task RemoveBuildWorkerAsync(string worker, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(worker);
-        return RunAsync(worker, static (session, w) =>
-        {
-            var command = session.Command(RemoveWorkerSql, "@worker");
-            command.Parameters[0].Value = w;
-            return command.ExecuteNonQuery();
-        }, cancellationToken);
-    }
 
     private static IReadOnlyList<BuildAttemptRecord> ReadAttempts(Microsoft.Data.Sqlite.SqliteCommand command)
     {

@@ -9,13 +9,12 @@ namespace Flywheel.Cache.Index.Sqlite;
 /// to SQLite as one JSON array parameter read with <c>json_each</c>, one statement per batch.
 /// Times are unix milliseconds from the injected <see cref="TimeProvider"/> or the caller's argument.
 /// </summary>
-public sealed partial class SqliteMetadataStore : IMetadataStore, IDisposable
+public sealed partial class SqliteMetadataStore : MetadataIndex, IMetadataIndex, IDisposable
 {
     /// <summary>The dialect folder of this store's migrations (<c>Index/Migrations/Sqlite/</c>).</summary>
     public const string MigrationDialect = "sqlite";
 
     private readonly SqliteSessionPool _pool;
-    private readonly TimeProvider _time;
     private readonly string _description;
 
     /// <summary>A store on the database file at <paramref name="databasePath"/> (created when missing; its directory must exist).</summary>
@@ -30,12 +29,12 @@ public sealed partial class SqliteMetadataStore : IMetadataStore, IDisposable
     /// Pooling is done by the store; the builder's own pooling setting is overridden.
     /// </summary>
     public SqliteMetadataStore(SqliteConnectionStringBuilder connection, TimeProvider? time = null)
+        : base(SqlDialect.Sqlite, time)
     {
         ArgumentNullException.ThrowIfNull(connection);
         var builder = new SqliteConnectionStringBuilder(connection.ConnectionString) { Pooling = false };
         _description = builder.DataSource;
         _pool = new SqliteSessionPool(builder.ConnectionString, maxIdle: Math.Clamp(Environment.ProcessorCount * 2, 4, 32));
-        _time = time ?? TimeProvider.System;
     }
 
     public Task MigrateAsync(CancellationToken cancellationToken) => RunAsync(this, static (session, store) =>
@@ -94,14 +93,6 @@ public sealed partial class SqliteMetadataStore : IMetadataStore, IDisposable
 
     public void Dispose() => _pool.Dispose();
 
-    private long Now() => _time.GetUtcNow().ToUnixTimeMilliseconds();
-
-    private static long ToUnix(DateTimeOffset time) => time.ToUnixTimeMilliseconds();
-
-    private static long? ToUnix(DateTimeOffset? time) => time?.ToUnixTimeMilliseconds();
-
-    private static DateTimeOffset FromUnix(long milliseconds) => IndexRows.FromUnix(milliseconds);
-
     private static object OrNull<T>(T? value) where T : class => value ?? (object)DBNull.Value;
 
     private static object OrNull(long? value) => value.HasValue ? value.Value : DBNull.Value;
@@ -129,18 +120,40 @@ public sealed partial class SqliteMetadataStore : IMetadataStore, IDisposable
         }
     }
 
-    private TResult Run<TState, TResult>(TState state, Func<SqliteSession, TState, TResult> operation)
+    private protected override async Task<TResult> UseConnectionAsync<TState, TResult>(
+        TState state, Func<IndexConnection, TState, CancellationToken, Task<TResult>> work, CancellationToken cancellationToken)
     {
-        SqliteSession session;
+        cancellationToken.ThrowIfCancellationRequested();
+        var session = Rent();
         try
         {
-            session = _pool.Rent();
+            return await work(new SqliteIndexConnection(session), state, cancellationToken).ConfigureAwait(false);
+        }
+        catch (SqliteException e) when (Translate(e) is { } error)
+        {
+            throw error;
+        }
+        finally
+        {
+            _pool.Return(session);
+        }
+    }
+
+    private SqliteSession Rent()
+    {
+        try
+        {
+            return _pool.Rent();
         }
         catch (SqliteException e)
         {
             throw new CacheException(CacheError.Unavailable, $"cannot open the SQLite index '{_description}': {e.Message}", e);
         }
+    }
 
+    private TResult Run<TState, TResult>(TState state, Func<SqliteSession, TState, TResult> operation)
+    {
+        var session = Rent();
         try
         {
             return operation(session, state);

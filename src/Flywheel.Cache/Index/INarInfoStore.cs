@@ -1,0 +1,27 @@
+using Flywheel.Cache.Storage;
+
+namespace Flywheel.Cache.Index;
+
+/// <summary>What a Nix cache serves: narinfo records, the verification records of its NAR files and auxiliary files (build logs, listings).</summary>
+public interface INarInfoStore
+{
+    /// <summary>Records a verified NAR file for a cache; an existing record for the same FileHash is kept.</summary>
+    Task PutNarFileAsync(long cacheId, NarFileRecord nar, CancellationToken cancellationToken);
+
+    Task<NarFileRecord?> GetNarFileAsync(long cacheId, BlobDigest fileHash, CancellationToken cancellationToken);
+
+    /// <summary>Inserts or replaces the narinfo of a store path in a cache.</summary>
+    Task PutNarInfoAsync(long cacheId, NarInfoRecord narInfo, CancellationToken cancellationToken);
+
+    Task<NarInfoRecord?> GetNarInfoAsync(long cacheId, string storePathHash, CancellationToken cancellationToken);
+
+    /// <summary>Which of the given store path hashes the cache has, in one query.</summary>
+    Task<IReadOnlySet<string>> FindNarInfosAsync(long cacheId, IReadOnlyCollection<string> storePathHashes, CancellationToken cancellationToken);
+
+    /// <summary>Bumps the last access time of narinfos, in one statement per batch.</summary>
+    Task TouchNarInfosAsync(long cacheId, IReadOnlyCollection<string> storePathHashes, DateTimeOffset when, CancellationToken cancellationToken);
+
+    Task PutCacheFileAsync(long cacheId, CacheFileRecord file, CancellationToken cancellationToken);
+
+    Task<CacheFileRecord?> GetCacheFileAsync(long cacheId, string path, CancellationToken cancellationToken);
+}
