@@ -144,6 +144,7 @@ public static class FlywheelHost
         PromotionsApi.Map(api);
         UpstreamsApi.Map(api);
         BuildsApi.Map(api);
+        MissingPathsApi.Map(api);
         NixRoutes.Map(app);
         BazelHttpEndpoints.Map(app);
         app.MapReapiGrpc();
