@@ -101,7 +101,7 @@ internal static class PushCommand
 
         var failures = new ConcurrentQueue<PushFailure>();
         long uploaded = 0;
-        using var uploader = new PushUploader(settings.Server, settings.Token, settings.Cache, settings.Compression, settings.Jobs * 2, store);
+        using var uploader = new PushUploader(settings.Server, settings.Token, settings.Cache, settings.Compression, settings.Jobs * 2);
         using var slots = new SemaphoreSlim(settings.Jobs);
         await progress.RunAsync(toPush.Count, narBytes, async () =>
         {
@@ -173,8 +173,8 @@ internal static class PushCommand
         }
     }
 
-    /// <summary>What fails one path and not the run: the server refused it, the connection broke, the local dump failed.</summary>
-    private static bool IsPathFailure(Exception e) => e is CacheException or HttpRequestException or IOException or ProcessFailedException;
+    /// <summary>What fails one path and not the run: the server refused it, the connection broke, the store path could not be read.</summary>
+    private static bool IsPathFailure(Exception e) => e is CacheException or HttpRequestException or IOException or UnauthorizedAccessException;
 
     /// <summary>The message, and for a broken connection what broke it (the inner exception says "Connection reset" and the like).</summary>
     private static string Reason(Exception e) =>

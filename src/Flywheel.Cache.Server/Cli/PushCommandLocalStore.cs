@@ -9,9 +9,9 @@ internal sealed record LocalPathInfo(
     StorePath Path, NixHash NarHash, long NarSize, IReadOnlyList<string> References, string? Deriver, IReadOnlyList<string> Signatures, string? Ca);
 
 /// <summary>
-/// What <c>flywheel push</c> reads from the local Nix store, through the repository's one <see cref="ProcessRunner"/>:
-/// the closure (<c>nix-store --check-validity</c>, then <c>nix path-info --json --recursive</c>) and each path's NAR
-/// (<c>nix-store --dump</c>, streamed into the caller's stream, never held whole).
+/// What <c>flywheel push</c> reads from the local Nix store: the closure, through the repository's one
+/// <see cref="ProcessRunner"/> (<c>nix-store --check-validity</c>, then <c>nix path-info --json --recursive</c>), and each
+/// path's NAR (<see cref="NarDump"/>, streamed into the caller's stream, never held whole).
 /// </summary>
 internal sealed class PushLocalStore(ProcessRunner runner, string storeDir)
 {
@@ -85,20 +85,13 @@ internal sealed class PushLocalStore(ProcessRunner runner, string storeDir)
         return [.. closure.Values];
     }
 
-    /// <summary>Writes the NAR of <paramref name="path"/> (<c>nix-store --dump</c>) into <paramref name="output"/> as it is made.</summary>
-    public async Task DumpAsync(StorePath path, Stream output, CancellationToken cancellationToken)
-    {
-        var command = new ProcessCommand("nix-store", ["--dump", path.FullPath], Timeout.InfiniteTimeSpan)
-        {
-            StandardOutputStream = output,
-            MaxErrorChars = 4096,
-        };
-        var result = await runner.RunAsync(command, null, null, cancellationToken);
-        if (!result.Succeeded)
-        {
-            throw new CacheException(CacheError.Unavailable, $"nix-store --dump {path} failed (exit code {result.ExitCode}): {ClientText.Cut(result.StandardError.Trim())}");
-        }
-    }
+    /// <summary>
+    /// Writes the NAR of <paramref name="path"/> into <paramref name="output"/> as it is read: what <c>nix-store --dump</c>
+    /// writes, made in process (<see cref="NarDump"/>), since starting <c>nix-store</c> costs more CPU than most paths'
+    /// NARs. The server checks the result against the NarHash the local store recorded.
+    /// </summary>
+    public static Task DumpAsync(StorePath path, Stream output, CancellationToken cancellationToken) =>
+        NarDump.WriteAsync(path.FullPath, output, cancellationToken);
 
     private async Task<ProcessResult> RunAsync(string tool, IReadOnlyList<string> arguments, CancellationToken cancellationToken)
     {

@@ -6,7 +6,7 @@ using Flywheel.Cache.Storage;
 namespace Flywheel.Cache.Server.Cli;
 
 /// <summary>
-/// Where <c>nix-store --dump</c> writes a NAR during <c>flywheel push</c>: a write-only stream that counts the NAR bytes
+/// Where <see cref="Flywheel.Cache.Nix.NarDump"/> writes a NAR during <c>flywheel push</c>: a write-only stream that counts the NAR bytes
 /// for the progress display and passes them on (<see cref="PushPassThrough"/>, uncompressed, straight into the HTTP
 /// request) or compresses them (<see cref="PushSpool"/>).
 /// </summary>

@@ -16,11 +16,10 @@ internal sealed record PushedNar(NarFileName Name, long FileSize, long NarBytes)
 internal sealed class PushUploader : IDisposable
 {
     private readonly HttpClient _http;
-    private readonly PushLocalStore _store;
     private readonly NarCompression _compression;
     private readonly string _cache;
 
-    public PushUploader(Uri server, string token, string cache, NarCompression compression, int connections, PushLocalStore store)
+    public PushUploader(Uri server, string token, string cache, NarCompression compression, int connections)
     {
         _http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = connections, PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30) })
         {
@@ -30,12 +29,11 @@ internal sealed class PushUploader : IDisposable
         _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
         _cache = Uri.EscapeDataString(cache);
         _compression = compression;
-        _store = store;
     }
 
     /// <summary>
     /// Dumps the path's NAR, compresses it (or not) and uploads it; <paramref name="progress"/> gets NAR bytes as they
-    /// are read. Uncompressed NARs stream from <c>nix-store --dump</c> straight into the request; compressed ones go
+    /// are read. Uncompressed NARs stream from the store path (<see cref="NarDump"/>) straight into the request; compressed ones go
     /// through a <see cref="PushSpool"/> first, because their URL names the hash of the compressed bytes.
     /// </summary>
     public async Task<PushedNar> UploadNarAsync(LocalPathInfo path, Action<long> progress, CancellationToken cancellationToken)
@@ -43,13 +41,13 @@ internal sealed class PushUploader : IDisposable
         if (_compression == NarCompression.None)
         {
             var name = new NarFileName(path.NarHash.Digest, NarCompression.None);
-            var dump = new DumpContent(_store, path, progress);
+            var dump = new DumpContent(path, progress);
             await PutAsync($"nar/{name}", dump, "application/x-nix-nar", cancellationToken);
             return new PushedNar(name, path.NarSize, path.NarSize);
         }
 
         await using var spool = new PushSpool(_compression == NarCompression.Xz ? new XzCompressor() : new ZstdCompressor(), progress);
-        await _store.DumpAsync(path.Path, spool, cancellationToken);
+        await PushLocalStore.DumpAsync(path.Path, spool, cancellationToken);
         var fileHash = spool.Complete();
         var compressed = new NarFileName(fileHash, _compression);
         await PutAsync($"nar/{compressed}", spool.Content(), "application/x-nix-nar", cancellationToken);
@@ -97,8 +95,8 @@ internal sealed class PushUploader : IDisposable
 
     public void Dispose() => _http.Dispose();
 
-    /// <summary>An uncompressed NAR as a request body: <c>nix-store --dump</c> writes into the connection as it runs.</summary>
-    private sealed class DumpContent(PushLocalStore store, LocalPathInfo path, Action<long> progress) : HttpContent
+    /// <summary>An uncompressed NAR as a request body, written into the connection as the store path is read.</summary>
+    private sealed class DumpContent(LocalPathInfo path, Action<long> progress) : HttpContent
     {
         protected override Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context) =>
             SerializeToStreamAsync(stream, context, CancellationToken.None);
@@ -106,7 +104,7 @@ internal sealed class PushUploader : IDisposable
         protected override async Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context, CancellationToken cancellationToken)
         {
             await using var target = new PushPassThrough(stream, progress);
-            await store.DumpAsync(path.Path, target, cancellationToken);
+            await PushLocalStore.DumpAsync(path.Path, target, cancellationToken);
         }
 
         protected override bool TryComputeLength(out long length)
