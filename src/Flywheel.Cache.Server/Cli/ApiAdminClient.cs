@@ -67,6 +67,10 @@ public sealed class ApiAdminClient : IAdminClient
     public Task<PromotionView> GetPromotionAsync(string id, CancellationToken cancellationToken) =>
         SendAsync<PromotionView>(HttpMethod.Get, "promotions/" + Uri.EscapeDataString(id), null, cancellationToken);
 
+    /// <summary>Which of these store path hashes the cache has no narinfo for (<c>POST caches/{name}/missing</c>, push).</summary>
+    public Task<MissingPathsResponse> FindMissingPathsAsync(string cache, IReadOnlyList<string> storePathHashes, CancellationToken cancellationToken) =>
+        SendAsync<MissingPathsResponse>(HttpMethod.Post, $"caches/{Uri.EscapeDataString(cache)}/missing", new MissingPathsRequest(storePathHashes), cancellationToken);
+
     /// <summary>A full store path travels as its base name (a URL path segment holds no slash).</summary>
     private static string PinPath(string storePath) => storePath.Contains('/', StringComparison.Ordinal) ? storePath[(storePath.LastIndexOf('/') + 1)..] : storePath;
     public Task<UpstreamView> AddUpstreamAsync(string cache, AddUpstreamRequest request, CancellationToken cancellationToken) =>
@@ -135,7 +139,8 @@ public sealed class ApiAdminClient : IAdminClient
         return text.Trim();
     }
 
-    private static CacheError FromStatus(HttpStatusCode status) => status switch
+    /// <summary>The error kind of an HTTP status the daemon answered with (also for the Nix routes <c>flywheel push</c> uploads through).</summary>
+    internal static CacheError FromStatus(HttpStatusCode status) => status switch
     {
         HttpStatusCode.NotFound => CacheError.NotFound,
         HttpStatusCode.Unauthorized => CacheError.Unauthenticated,

@@ -158,6 +158,7 @@ public static class FlywheelHost
         UpstreamsApi.Map(api);
         BuildsApi.Map(api);
         OverviewApi.Map(api);
+        MissingPathsApi.Map(api);
         Ui.UiEndpoints.Map(app);
         NixRoutes.Map(app);
         BazelHttpEndpoints.Map(app);

@@ -9,7 +9,7 @@ namespace Flywheel.Cache.Compression;
 /// an <see cref="IBufferWriter{T}"/>; <see cref="Finish"/> ends the frame. One instance makes one frame.
 /// ZstdSharp is the managed port of libzstd; its streaming API is libzstd's.
 /// </summary>
-public sealed unsafe class ZstdCompressor : IDisposable
+public sealed unsafe class ZstdCompressor : ICompressor
 {
     public const int DefaultLevel = 3;
 

@@ -128,6 +128,9 @@ public sealed class FlywheelProcess : IAsyncDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
+    /// <summary>Kills the daemon and keeps its data folder (a later <see cref="StartAsync(string?, string[])"/> on it sees what it stored).</summary>
+    public async Task StopAsync() => await _process.StopAsync();
+
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)

@@ -71,6 +71,7 @@ public sealed partial class DiscoveryTests : IClassFixture<DaemonFixture>, IAsyn
         { "POST", "/_api/v1/caches/{c}/pins", $"{{\"storePath\":\"{Hash}\"}}" },
         { "DELETE", $"/_api/v1/caches/{{c}}/pins/{Hash}", null },
         { "GET", "/_api/v1/caches/{c}/upstreams", null },
+        { "POST", "/_api/v1/caches/{c}/missing", $"{{\"storePathHashes\":[\"{Hash}\"]}}" },
         { "POST", "/_api/v1/caches/{c}/upstreams", "{\"url\":\"https://up.example\",\"trustedKeys\":[]}" },
         { "DELETE", "/_api/v1/caches/{c}/upstreams?url=https://up.example", null },
         { "GET", "/_api/v1/promotions?cache={c}", null },

@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace Flywheel.Cache.Compression.Native;
 
-/// <summary>P/Invoke for the system liblzma (xz), only what stream decoding needs.</summary>
+/// <summary>P/Invoke for the system liblzma (xz), only what stream decoding and encoding need.</summary>
 internal static unsafe partial class LibLzma
 {
     private const string Library = "liblzma.so.5";
@@ -47,6 +47,12 @@ internal static unsafe partial class LibLzma
 
     [LibraryImport(Library, EntryPoint = "lzma_stream_decoder")]
     public static partial int StreamDecoder(LzmaStream* strm, ulong memlimit, uint flags);
+
+    /// <summary>lzma_check: CRC64, what the xz tool (and Nix's libarchive writer) puts in an xz stream by default.</summary>
+    public const int LZMA_CHECK_CRC64 = 4;
+
+    [LibraryImport(Library, EntryPoint = "lzma_easy_encoder")]
+    public static partial int EasyEncoder(LzmaStream* strm, uint preset, int check);
 
     [LibraryImport(Library, EntryPoint = "lzma_code")]
     public static partial int Code(LzmaStream* strm, int action);

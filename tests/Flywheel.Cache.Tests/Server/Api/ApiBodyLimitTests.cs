@@ -30,6 +30,7 @@ public sealed class ApiBodyLimitTests : IClassFixture<DaemonFixture>
         { "POST", "/_api/v1/tokens" },
         { "POST", "/_api/v1/caches/main/pins" },
         { "POST", "/_api/v1/caches/main/upstreams" },
+        { "POST", "/_api/v1/caches/main/missing" },
         { "POST", "/_api/v1/promotions" },
         { "POST", "/_api/v1/builds" },
     };

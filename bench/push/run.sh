@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# flywheel push benchmark (issue 17, the client): a 300-path, 230 MiB closure (bench/nix/closure.py) pushed by
+# `flywheel push` side by side with `nix copy --to file://`, in one run; writes bench/push/results/latest.{md,json}.
+#
+#   bench/push/run.sh [--reps 3] [--seed N] [--big-mib 1024] [--jobs N] [--keep] [--no-build]
+#
+# Rows, each rep interleaved (reference, then ours) so drift hits both alike; medians reported:
+#   cold   `flywheel push --cache <new cache> TOP` (zstd; the whole closure is uploaded)
+#          vs `nix copy --to file://<new folder>?compression=zstd TOP`             target <= 1.2x
+#   warm   `flywheel push` of the same closure again (the cache holds every path)  target < 1 s
+#   rss    peak RSS of the client (/usr/bin/time %M) in the cold push, and in a push of one path of --big-mib MiB of
+#          random bytes (memory must not grow with the NAR)
+# Every time is the wall clock of the whole command as a user runs it (`dotnet flywheel.dll push …`: process start,
+# nix path-info, the missing-paths call, uploads). The gateway is `flywheel serve` on the embedded default (local
+# disk + SQLite), Release build, loopback. --seed picks the closure (default: a fresh random one, deleted at the end).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT="$PWD"
+
+REPS=3
+SEED="$((RANDOM * 32768 + RANDOM))"
+BIG_MIB=1024
+JOBS=""
+KEEP=0
+BUILD=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --reps) REPS="$2"; shift 2 ;;
+    --seed) SEED="$2"; shift 2 ;;
+    --big-mib) BIG_MIB="$2"; shift 2 ;;
+    --jobs) JOBS="$2"; shift 2 ;;
+    --keep) KEEP=1; shift ;;
+    --no-build) BUILD=0; shift ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+
+if [ "$BUILD" = 1 ]; then
+  echo "run.sh: building (Release)" >&2
+  dotnet build src/Flywheel.Cache.Server -c Release --nologo -v quiet >/dev/null
+fi
+FLYWHEEL_DLL="$ROOT/src/Flywheel.Cache.Server/bin/Release/net10.0/flywheel.dll"
+
+WORK="$(mktemp -d /tmp/flywheel-push-bench.XXXXXX)"
+DAEMON_PID=""
+BIG=""
+cleanup() {
+  [ -n "$DAEMON_PID" ] && kill "$DAEMON_PID" 2>/dev/null && wait "$DAEMON_PID" 2>/dev/null
+  [ -s "$WORK/paths" ] && nix-store --delete $(cat "$WORK/paths") >/dev/null 2>&1
+  [ -n "$BIG" ] && nix-store --delete "$BIG" >/dev/null 2>&1
+  if [ "$KEEP" = 1 ]; then echo "run.sh: kept $WORK" >&2; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+
+# Nix isolated as the tests run it: no substituters (nothing is fetched), no sandbox, builds as root.
+mkdir -p "$WORK/conf"
+cat > "$WORK/conf/nix.conf" <<CONF
+experimental-features = nix-command
+sandbox = false
+build-users-group =
+substituters =
+require-sigs = false
+CONF
+export NIX_CONF_DIR="$WORK/conf" NIX_USER_CONF_FILES="$WORK/conf/nix.conf" XDG_CACHE_HOME="$WORK/xdg-cache"
+unset NIX_CONFIG NIX_REMOTE
+export CI=true # plain progress lines
+
+echo "run.sh: closure (seed $SEED)" >&2
+TOP="$(python3 bench/nix/closure.py --seed "$SEED" --paths-file "$WORK/paths")"
+head -c "$((BIG_MIB * 1024 * 1024))" /dev/urandom > "$WORK/big-$SEED.bin"
+BIG="$(nix-store --add "$WORK/big-$SEED.bin")"
+rm -f "$WORK/big-$SEED.bin"
+
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+HTTP_PORT="$(port)"; GRPC_PORT="$(port)"
+SERVER="http://127.0.0.1:$HTTP_PORT/"
+dotnet "$FLYWHEEL_DLL" serve --http "127.0.0.1:$HTTP_PORT" --grpc "127.0.0.1:$GRPC_PORT" --data "$WORK/data" >"$WORK/daemon.log" 2>&1 &
+DAEMON_PID=$!
+for _ in $(seq 1 600); do
+  curl -fs "${SERVER}healthz" >/dev/null 2>&1 && [ -s "$WORK/data/admin.token" ] && break
+  sleep 0.1
+done
+TOKEN="$(cat "$WORK/data/admin.token")"
+flywheel() { dotnet "$FLYWHEEL_DLL" "$@"; }
+
+# timed NAME CMD…: wall seconds and peak RSS (KiB) of CMD appended to $WORK/times as "NAME seconds kib"
+timed() {
+  local name="$1"; shift
+  local start end
+  start="$(date +%s.%N)"
+  /usr/bin/time -f '%M' -o "$WORK/rss" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" || { cat "$WORK/$name.err" >&2; exit 1; }
+  end="$(date +%s.%N)"
+  echo "$name $(echo "$end - $start" | bc) $(tail -1 "$WORK/rss")" >> "$WORK/times"
+}
+
+PUSH=(push --server "$SERVER" --token "$TOKEN" --json)
+[ -n "$JOBS" ] && PUSH+=(--jobs "$JOBS")
+: > "$WORK/times"
+for rep in $(seq 1 "$REPS"); do
+  echo "run.sh: rep $rep/$REPS" >&2
+  sync
+  timed "file-$rep" nix copy --to "file://$WORK/file-$rep?compression=zstd" "$TOP"
+  flywheel cache create "push$rep" --server "$SERVER" --token "$TOKEN" >/dev/null
+  sync
+  timed "cold-$rep" dotnet "$FLYWHEEL_DLL" "${PUSH[@]}" --cache "push$rep" "$TOP"
+  timed "warm-$rep" dotnet "$FLYWHEEL_DLL" "${PUSH[@]}" --cache "push$rep" "$TOP"
+done
+flywheel cache create big --server "$SERVER" --token "$TOKEN" >/dev/null
+sync
+timed "big-1" dotnet "$FLYWHEEL_DLL" "${PUSH[@]}" --cache big "$BIG"
+
+mkdir -p bench/push/results
+python3 bench/push/report.py "$WORK" "$REPS" "$BIG_MIB" "$(git rev-parse --short HEAD)" bench/push/results/latest
+cat bench/push/results/latest.md
