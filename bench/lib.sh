@@ -2,6 +2,22 @@
 # share. Callers set ROOT (repository root) and WORK (their temporary folder) and keep PIDS, an array of processes to
 # stop at exit (the gateway and backend helpers append to it).
 
+# bench_setup <backend...>: the Debian packages and, when production is among the backends, s3rver (scripts/deps.sh,
+# shared with scripts/test.sh); a Release build of the gateway and the benchmarks project. Sets FLYWHEEL_DLL, BENCH_DLL.
+bench_setup() {
+  source scripts/deps.sh
+  ensure_debian_packages run.sh "${BENCH_DEBIAN_PACKAGES[@]}"
+  if [[ " $* " == *" production "* ]]; then
+    ensure_debian_packages run.sh "${BENCH_PRODUCTION_DEBIAN_PACKAGES[@]}"
+    ensure_s3rver run.sh "$ROOT"
+  fi
+  echo "run.sh: building (Release)"
+  dotnet build src/Flywheel.Cache.Server -c Release --nologo -v quiet >/dev/null
+  dotnet build bench/Flywheel.Cache.Benchmarks -c Release --nologo -v quiet >/dev/null
+  FLYWHEEL_DLL="$ROOT/src/Flywheel.Cache.Server/bin/Release/net10.0/flywheel.dll"
+  BENCH_DLL="$ROOT/bench/Flywheel.Cache.Benchmarks/bin/Release/net10.0/Flywheel.Cache.Benchmarks.dll"
+}
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 now_ms() { date +%s%3N; }
 

@@ -42,19 +42,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-# --- tools (package lists: scripts/deps.sh, shared with scripts/test.sh) ------------------------------------------
-source scripts/deps.sh
-ensure_debian_packages run.sh "${BENCH_DEBIAN_PACKAGES[@]}"
-if [[ " ${BACKENDS[*]} " == *" production "* ]]; then
-  ensure_debian_packages run.sh "${BENCH_PRODUCTION_DEBIAN_PACKAGES[@]}"
-  ensure_s3rver run.sh "$ROOT"
-fi
-
-echo "run.sh: building (Release)"
-dotnet build src/Flywheel.Cache.Server -c Release --nologo -v quiet >/dev/null
-dotnet build bench/Flywheel.Cache.Benchmarks -c Release --nologo -v quiet >/dev/null
-FLYWHEEL_DLL="$ROOT/src/Flywheel.Cache.Server/bin/Release/net10.0/flywheel.dll"
-BENCH_DLL="$ROOT/bench/Flywheel.Cache.Benchmarks/bin/Release/net10.0/Flywheel.Cache.Benchmarks.dll"
+# --- tools (package lists: scripts/deps.sh, shared with scripts/test.sh) and a Release build -------------------------
+source bench/lib.sh
+bench_setup "${BACKENDS[@]}"
 
 # --- temporary folder and cleanup ----------------------------------------------------------------------------
 WORK="$(mktemp -d /tmp/flywheel-load.XXXXXX)"
@@ -70,7 +60,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-source bench/lib.sh
 
 # RSS sampler: "<ms> <pid> <VmRSS kB>" for every watched process (a file lists the pids of each server).
 mkdir -p "$WORK/rss"

@@ -5,11 +5,13 @@
 #   bench/nix/run.sh [--backend embedded|production|both] [--reps 3] [--seed N] [--duration 10] [--keep]
 #
 # Rows, each rep interleaved gateway / reference so drift hits both alike (medians reported):
-#   push     `nix copy --to <gateway>/<new cache>?compression=zstd` (cold: a new cache per rep)
+#   push     `nix copy --to <gateway>/<cache>?compression=zstd` (cold: main, then a new cache per rep)
 #            vs `nix copy --to file://<new folder>?compression=zstd`
-#   pull     `nix copy --from <gateway>/<cache> --to local?root=<new folder>` (every path substituted, NARs unpacked)
+#   pull     `nix copy --from <gateway>/main --to local?root=<new folder>` (every path substituted, NARs unpacked; Nix
+#            sends the netrc token, as a pushing CI would)
 #            vs the same from nginx serving the file:// cache of the push
-#   narinfo-seq  300 narinfo GETs one after another on one keep-alive connection (curl), gateway vs nginx
+#   narinfo-seq  300 narinfo GETs one after another on one keep-alive connection (curl, anonymous: main is public
+#                read, as substituters read it), gateway vs nginx
 #   narinfo-hot  wrk, 2 threads, 64 connections, one narinfo, --duration seconds (after 2 s unmeasured), vs nginx with
 #                open_file_cache max=1000 (and keepalive_requests 1000000, as an operator would set it). Needs wrk.
 # During each push the gateway's PUT time is summed from /metrics: PUT seconds / wall seconds is how many uploads Nix
@@ -42,18 +44,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-source scripts/deps.sh
-ensure_debian_packages run.sh "${BENCH_DEBIAN_PACKAGES[@]}"
-if [[ " ${BACKENDS[*]} " == *" production "* ]]; then
-  ensure_debian_packages run.sh "${BENCH_PRODUCTION_DEBIAN_PACKAGES[@]}"
-  ensure_s3rver run.sh "$ROOT"
-fi
-
-echo "run.sh: building (Release)"
-dotnet build src/Flywheel.Cache.Server -c Release --nologo -v quiet >/dev/null
-dotnet build bench/Flywheel.Cache.Benchmarks -c Release --nologo -v quiet >/dev/null
-FLYWHEEL_DLL="$ROOT/src/Flywheel.Cache.Server/bin/Release/net10.0/flywheel.dll"
-BENCH_DLL="$ROOT/bench/Flywheel.Cache.Benchmarks/bin/Release/net10.0/Flywheel.Cache.Benchmarks.dll"
+# --- tools (package lists: scripts/deps.sh, shared with scripts/test.sh) and a Release build -------------------------
+source bench/lib.sh
+bench_setup "${BACKENDS[@]}"
 
 WORK="$(mktemp -d /tmp/flywheel-nix-bench.XXXXXX)"
 chmod 755 "$WORK"
@@ -66,7 +59,6 @@ cleanup() {
   if [ "$KEEP" -eq 1 ]; then echo "run.sh: kept $WORK"; else chmod -R u+w "$WORK" 2>/dev/null; rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
-source bench/lib.sh
 bench_nix_env
 
 echo "run.sh: closure (seed $SEED) into the Nix store"
@@ -125,8 +117,8 @@ for backend in "${BACKENDS[@]}"; do
   port="${GW##*:}"
   admin=(--server "$GW" --token "$GW_TOKEN")
   for rep in $(seq 1 "$REPS"); do
-    cache="push$rep"
-    dotnet "$FLYWHEEL_DLL" cache create "$cache" "${admin[@]}" > /dev/null
+    cache=main # public read, as the daemon creates it; later reps push to new caches (cold each time)
+    if [ "$rep" -gt 1 ]; then cache="push$rep"; dotnet "$FLYWHEEL_DLL" cache create "$cache" "${admin[@]}" > /dev/null; fi
     settle
     put0=$(put_seconds); rm -f "$WORK/stop"
     peak_connections "$port" "$WORK/stop" > "$WORK/peak" &
@@ -156,7 +148,7 @@ for backend in "${BACKENDS[@]}"; do
   for rep in $(seq 1 "$REPS"); do
     settle
     root="$(fresh_root gw)"
-    row pull "$server" "$(timed nix copy --no-check-sigs --from "$GW/push1" --to "local?root=$root" "$TOP")"
+    row pull "$server" "$(timed nix copy --no-check-sigs --from "$GW/main" --to "local?root=$root" "$TOP")"
     settle
     root="$(fresh_root nginx)"
     row pull nginx "$(timed nix copy --no-check-sigs --from "$NGINX_URL/main" --to "local?root=$root" "$TOP")"
@@ -166,7 +158,7 @@ for backend in "${BACKENDS[@]}"; do
   # 300 narinfos one after another on one connection: one curl, keep-alive
   for target in gw nginx; do
     : > "$WORK/curl-$target"
-    if [ "$target" = gw ]; then base="$GW/push1"; echo "header = \"Authorization: Bearer $GW_TOKEN\"" >> "$WORK/curl-$target"; else base="$NGINX_URL/main"; fi
+    if [ "$target" = gw ]; then base="$GW/main"; else base="$NGINX_URL/main"; fi
     for h in "${HASHES[@]}"; do printf 'url = "%s/%s.narinfo"\noutput = "/dev/null"\n' "$base" "$h" >> "$WORK/curl-$target"; done
   done
   for rep in $(seq 1 "$REPS"); do
@@ -175,14 +167,11 @@ for backend in "${BACKENDS[@]}"; do
   done
 
   if [ "$WRK" -eq 1 ]; then
-    cat > "$WORK/auth.lua" <<EOF
-wrk.headers["Authorization"] = "Bearer $GW_TOKEN"
-EOF
     for target in "$server" nginx; do
-      if [ "$target" = nginx ]; then url="$NGINX_URL/main/$TOP_HASH.narinfo"; lua=(); else url="$GW/push1/$TOP_HASH.narinfo"; lua=(-s "$WORK/auth.lua"); fi
-      wrk -t2 -c64 -d2s "${lua[@]}" "$url" > /dev/null
+      if [ "$target" = nginx ]; then url="$NGINX_URL/main/$TOP_HASH.narinfo"; else url="$GW/main/$TOP_HASH.narinfo"; fi
+      wrk -t2 -c64 -d2s "$url" > /dev/null
       settle
-      rps=$(wrk -t2 -c64 -d"${DURATION}s" "${lua[@]}" "$url" | awk '/^Requests\/sec:/ {print $2}')
+      rps=$(wrk -t2 -c64 -d"${DURATION}s" "$url" | awk '/^Requests\/sec:/ {print $2}')
       row narinfo-hot "$target" "$DURATION" "\"rps\": $rps"
     done
   fi
