@@ -11,7 +11,7 @@ results, out_json, out_md, seed, reps, cores = sys.argv[1:7]
 rows = [json.loads(line) for line in open(results) if line.strip()]
 REFERENCE = {"push": "file", "pull": "nginx", "narinfo-seq": "nginx", "narinfo-hot": "nginx"}
 WHAT = {
-    "push": "`nix copy --to` the closure, cold (gateway: `/<new cache>?compression=zstd`; reference: `file://…?compression=zstd`)",
+    "push": "`nix copy --to` the closure, cold (gateway: `/main?compression=zstd`, then new caches; reference: `file://…?compression=zstd`)",
     "pull": "`nix copy --from` the whole closure into an empty `local?root=` store (reference: nginx serving the file:// cache)",
     "narinfo-seq": "300 narinfo GETs one after another on one keep-alive connection (curl)",
     "narinfo-hot": "hot narinfo GET, wrk 2 threads 64 connections (reference: nginx with open_file_cache)",
@@ -30,7 +30,7 @@ def median(key, rs):
 
 summary = []
 lines = [f"# Nix side by side: {len(set(r['server'] for r in rows))} servers, seed {seed}, {reps} reps (medians), {cores} cores", "",
-         "| what | gateway | gateway | reference | ratio | target | notes |", "|---|---|---|---|---|---|---|"]
+         "| what | server | gateway | reference | ratio | target | notes |", "|---|---|---|---|---|---|---|"]
 for scenario in ["push", "pull", "narinfo-seq", "narinfo-hot"]:
     ref = groups.get((scenario, REFERENCE[scenario]))
     for (sc, server), rs in sorted(groups.items()):
