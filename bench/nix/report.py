@@ -25,7 +25,7 @@ for r in rows:
 
 def median(key, rs):
     vals = [r[key] for r in rs if key in r]
-    return statistics.median(vals) if vals else None
+    return round(statistics.median(vals), 3) if vals else None
 
 
 summary = []

@@ -91,7 +91,7 @@ cpu_seconds() { # cpu_seconds <pid...>: user+system seconds of the processes and
 }
 peak_connections() { # peak_connections <port> <stop file>: samples established connections to the port every 50 ms
   local peak=0 n
-  while [ ! -e "$2" ]; do
+  while [ ! -e "$2" ] && [ -d "$WORK" ]; do # and never past the run: the folder goes at exit
     n=$(ss -Htn state established "( sport = :$1 )" | wc -l); [ "$n" -gt "$peak" ] && peak=$n
     sleep 0.05
   done
@@ -124,7 +124,7 @@ for backend in "${BACKENDS[@]}"; do
     peak_connections "$port" "$WORK/stop" > "$WORK/peak" &
     cpu=""
     if [ "$backend" = production ]; then
-      s3_pids=($(pgrep -f s3rver.js)); pg_pids=($(pgrep -x postgres))
+      s3_pids=($(pgrep -f s3rver.js || true)); pg_pids=($(pgrep -x postgres || true))
       cpu0_s3=$(cpu_seconds "${s3_pids[@]}"); cpu0_pg=$(cpu_seconds "${pg_pids[@]}")
     fi
     cpu0_gw=$(cpu_seconds "$GW_PID")
