@@ -55,8 +55,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-now_ms() { date +%s%3N; }
+source bench/lib.sh
 
 # --- Bazel, offline and isolated (as BazelEnvironment) ---------------------------------------------------------
 mkdir -p "$WORK"/{output-user-root,home,tmp,disk-cache,logs}

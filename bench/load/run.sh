@@ -42,19 +42,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-# --- tools (package lists: scripts/deps.sh, shared with scripts/test.sh) ------------------------------------------
-source scripts/deps.sh
-ensure_debian_packages run.sh "${BENCH_DEBIAN_PACKAGES[@]}"
-if [[ " ${BACKENDS[*]} " == *" production "* ]]; then
-  ensure_debian_packages run.sh "${BENCH_PRODUCTION_DEBIAN_PACKAGES[@]}"
-  ensure_s3rver run.sh "$ROOT"
-fi
-
-echo "run.sh: building (Release)"
-dotnet build src/Flywheel.Cache.Server -c Release --nologo -v quiet >/dev/null
-dotnet build bench/Flywheel.Cache.Benchmarks -c Release --nologo -v quiet >/dev/null
-FLYWHEEL_DLL="$ROOT/src/Flywheel.Cache.Server/bin/Release/net10.0/flywheel.dll"
-BENCH_DLL="$ROOT/bench/Flywheel.Cache.Benchmarks/bin/Release/net10.0/Flywheel.Cache.Benchmarks.dll"
+# --- tools (package lists: scripts/deps.sh, shared with scripts/test.sh) and a Release build -------------------------
+source bench/lib.sh
+bench_setup "${BACKENDS[@]}"
 
 # --- temporary folder and cleanup ----------------------------------------------------------------------------
 WORK="$(mktemp -d /tmp/flywheel-load.XXXXXX)"
@@ -70,16 +60,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-now_ms() { date +%s%3N; }
-wait_http() { # url pid what
-  for _ in $(seq 1 600); do
-    curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
-    kill -0 "$2" 2>/dev/null || { echo "run.sh: $3 exited" >&2; return 1; }
-    sleep 0.1
-  done
-  echo "run.sh: $3 did not answer $1" >&2; return 1
-}
 
 # RSS sampler: "<ms> <pid> <VmRSS kB>" for every watched process (a file lists the pids of each server).
 mkdir -p "$WORK/rss"
@@ -105,19 +85,8 @@ peak_rss_mib() { # name from_ms to_ms
 
 # --- content -------------------------------------------------------------------------------------------------
 echo "run.sh: creating content in $WORK"
-export NIX_CONF_DIR="$WORK/nix-conf" XDG_CACHE_HOME="$WORK/xdg-cache" TMPDIR="$WORK/tmp"
-unset NIX_REMOTE NIX_CONFIG || true
-mkdir -p "$NIX_CONF_DIR" "$XDG_CACHE_HOME" "$TMPDIR" "$WORK/content"
-cat > "$NIX_CONF_DIR/nix.conf" <<EOF
-experimental-features = nix-command
-sandbox = false
-build-users-group =
-substituters =
-require-sigs = false
-netrc-file = $WORK/netrc
-narinfo-cache-negative-ttl = 0
-narinfo-cache-positive-ttl = 0
-EOF
+bench_nix_env
+mkdir -p "$WORK/content"
 NONCE="$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 printf 'flywheel load run %s\n' "$NONCE" > "$WORK/content/fw-bench-small-$NONCE"
 head -c $((64 * 1024 * 1024)) /dev/urandom > "$WORK/content/fw-bench-large-$NONCE"
@@ -134,46 +103,14 @@ BLOB_64M_HASH="$(sha256sum "$WORK/content/blob-64m" | cut -d' ' -f1)"
 
 # --- nginx ---------------------------------------------------------------------------------------------------
 NGINX_PORT="$(free_port)"
-NGX="$WORK/nginx"
-mkdir -p "$NGX"/{logs,body,proxy,fastcgi,uwsgi,scgi} "$WORK/webdav/cas"
-cat > "$NGX/nginx.conf" <<EOF
-daemon off;
-worker_processes auto;
-pid $NGX/nginx.pid;
-error_log $NGX/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  log_not_found off;
-  sendfile on;
-  tcp_nopush on;
-  keepalive_requests 1000000;
-  client_max_body_size 0;
-  client_body_temp_path $NGX/body;
-  proxy_temp_path $NGX/proxy;
-  fastcgi_temp_path $NGX/fastcgi;
-  uwsgi_temp_path $NGX/uwsgi;
-  scgi_temp_path $NGX/scgi;
-  types { text/x-nix-narinfo narinfo; text/plain nix-cache-info; }
-  default_type application/octet-stream;
-  server {
+mkdir -p "$WORK/webdav/cas"
+[ "$(id -u)" -eq 0 ] && { chmod -R a+rX "$WORK/nix-cache" "$WORK/content"; chown -R nobody: "$WORK/webdav"; }
+start_nginx "$WORK/nginx" "$NGINX_PORT" "  server {
     listen 127.0.0.1:$NGINX_PORT;
     location /main/ { alias $WORK/nix-cache/; }
     location /cas/ { root $WORK/webdav; dav_methods PUT; create_full_put_path on; }
-  }
-}
-EOF
-NGINX_RUN=(nginx -p "$NGX" -c "$NGX/nginx.conf" -e "$NGX/logs/error.log")
-if [ "$(id -u)" -eq 0 ]; then
-  # unprivileged even when we are root: the whole server runs as nobody
-  chmod -R a+rX "$WORK/nix-cache" "$WORK/content"
-  chown -R nobody: "$NGX" "$WORK/webdav"
-  NGINX_RUN=(setpriv --reuid=nobody --regid=nogroup --clear-groups "${NGINX_RUN[@]}")
-fi
-"${NGINX_RUN[@]}" &
-NGINX_PID=$!; PIDS+=("$NGINX_PID")
+  }"
 echo "$NGINX_PID" > "$WORK/rss/nginx.pids"
-NGINX_URL="http://127.0.0.1:$NGINX_PORT"
 wait_http "$NGINX_URL/main/nix-cache-info" "$NGINX_PID" nginx
 curl -fsS -X PUT --data-binary @"$WORK/content/blob-64m" "$NGINX_URL/cas/$BLOB_64M_HASH" -o /dev/null
 
@@ -191,18 +128,6 @@ done = function(summary, latency, requests)
     latency:percentile(50) / 1000, latency:percentile(99) / 1000))
 end
 EOF
-
-# settle: every scenario starts with no dirty pages waiting for writeback. The PUT scenarios and dd leave up to
-# gigabytes behind (nginx does not fsync), and the kernel's flusher threads then compete for the two cores (and
-# throttle writers) during whichever scenario comes next.
-settle() {
-  sync
-  for _ in $(seq 1 50); do
-    [ "$(awk '/^(Dirty|Writeback):/ {s += $2} END {print s}' /proc/meminfo)" -lt 16384 ] && break
-    sleep 0.1
-  done
-  sleep 0.5
-}
 
 # record <scenario> <server> <peak RSS MiB> <json with requests, seconds, ...> <bytes per request or "read">
 record() {
@@ -295,24 +220,9 @@ dd_run cas-put-64m "$WORK/content/blob-64m" rewrite
 for backend in "${BACKENDS[@]}"; do
   server="flywheel-$backend"
   data="$WORK/gateway-$backend"
-  http_port="$(free_port)"; grpc_port="$(free_port)"
-  args=(serve --http "127.0.0.1:$http_port" --grpc "127.0.0.1:$grpc_port" --data "$data")
-  if [ "$backend" = production ]; then
-    dotnet "$BENCH_DLL" backend > "$WORK/backend.env" 2> "$WORK/backend.log" &
-    PIDS+=("$!")
-    for _ in $(seq 1 900); do grep -q '^READY' "$WORK/backend.env" && break; sleep 0.1; done
-    grep -q '^READY' "$WORK/backend.env" || { cat "$WORK/backend.log" >&2; echo "run.sh: backends did not start" >&2; exit 1; }
-    set -a; eval "$(grep -v '^READY' "$WORK/backend.env")"; set +a
-    args+=(--storage s3 --s3-endpoint "$S3_ENDPOINT" --s3-bucket "$S3_BUCKET" --s3-path-style --index postgres)
-  fi
-  echo "run.sh: gateway ($backend) on 127.0.0.1:$http_port, gRPC $grpc_port"
-  dotnet "$FLYWHEEL_DLL" "${args[@]}" > "$WORK/gateway-$backend.log" 2>&1 &
-  gw_pid=$!; PIDS+=("$gw_pid")
-  GW="http://127.0.0.1:$http_port"
-  wait_http "$GW/healthz" "$gw_pid" "gateway ($backend)"
-  for _ in $(seq 1 100); do [ -s "$data/admin.token" ] && break; sleep 0.1; done
-  token="$(cat "$data/admin.token")"
-  printf 'machine 127.0.0.1\nlogin bench\npassword %s\n' "$token" > "$WORK/netrc"
+  echo "run.sh: gateway ($backend)"
+  start_gateway "$backend" "$data" "$WORK/gateway-$backend.log"
+  gw_pid="$GW_PID"; token="$GW_TOKEN"; grpc_port="$GW_GRPC_PORT"
   nix copy --to "$GW/main?compression=none" "$SMALL_PATH" "$LARGE_PATH"
   gw_nar_url="$(curl -fsS "$GW/main/$LARGE_HASH.narinfo" | sed -n 's/^URL: //p')"
   auth=(-H "Authorization: Bearer $token")

@@ -25,36 +25,54 @@ internal sealed class NixReadFastPath(
 
     public Task InvokeAsync(HttpContext context)
     {
-        var method = context.Request.Method;
         var path = context.Request.Path.Value;
-        if (!(HttpMethods.IsGet(method) || HttpMethods.IsHead(method)) || path is null || path.Length < 2 || path[0] != '/')
+        var match = Match(context.Request.Method, path);
+        if (match.Pattern is null)
         {
             return next(context);
+        }
+
+        var routes = _routes ??= FindRoutes(endpoints);
+        if (ReferenceEquals(match.Pattern, NixRoutes.NarInfoPattern))
+        {
+            context.SetEndpoint(routes.NarInfo);
+            return NarInfoEndpoint.GetAsync(
+                context, path![1..match.Slash], path[(match.Slash + 1)..^NarInfoSuffix.Length], auth, nix, upstreams, metrics);
+        }
+
+        context.SetEndpoint(routes.CacheInfo);
+        return CacheInfoEndpoint.GetAsync(context, path![1..match.Slash], auth);
+    }
+
+    /// <summary>
+    /// Which route the fast path answers <paramref name="method"/> <paramref name="path"/> with: the route pattern
+    /// (<see cref="NixRoutes.NarInfoPattern"/> or <see cref="NixRoutes.CacheInfoPattern"/>, for GET and HEAD) and where
+    /// the cache segment ends, or no pattern when routing decides. Routing must pick the same route with the same
+    /// values for every path this accepts (NixRouteAgreementTests walks every route through both).
+    /// </summary>
+    internal static FastMatch Match(string method, string? path)
+    {
+        if (!(HttpMethods.IsGet(method) || HttpMethods.IsHead(method)) || path is null || path.Length < 2 || path[0] != '/')
+        {
+            return default;
         }
 
         var slash = path.IndexOf('/', 1);
         if (slash < 0 || path.IndexOf('/', slash + 1) >= 0 || !CacheNames.IsValid(path.AsSpan(1, slash - 1)))
         {
-            return next(context);
+            return default;
         }
 
         var file = path.AsSpan(slash + 1);
-        var routes = _routes ??= FindRoutes(endpoints);
         if (file.Length > NarInfoSuffix.Length && file.EndsWith(NarInfoSuffix, StringComparison.Ordinal))
         {
-            context.SetEndpoint(routes.NarInfo);
-            return NarInfoEndpoint.GetAsync(
-                context, path[1..slash], file[..^NarInfoSuffix.Length].ToString(), auth, nix, upstreams, metrics);
+            return new FastMatch(NixRoutes.NarInfoPattern, slash);
         }
 
-        if (file.SequenceEqual(CacheInfoSegment))
-        {
-            context.SetEndpoint(routes.CacheInfo);
-            return CacheInfoEndpoint.GetAsync(context, path[1..slash], auth);
-        }
-
-        return next(context);
+        return file.SequenceEqual(CacheInfoSegment) ? new FastMatch(NixRoutes.CacheInfoPattern, slash) : default;
     }
+
+    internal readonly record struct FastMatch(string? Pattern, int Slash);
 
     private static Routes FindRoutes(EndpointDataSource endpoints)
     {

@@ -133,7 +133,10 @@ public sealed class NixBinaryCache
                 $"expected {e.FileSize} bytes holding {e.NarSize} bytes with NarHash {e.NarHash}");
         }
 
+        // The blob is durable under its name before any index row names it (a crash in between leaves an unnamed
+        // blob, which garbage collection removes; never a row for bytes the disk lost).
         var commit = await writer.CommitAsync(name.FileHash, cancellationToken).ConfigureAwait(false);
+        CrashPoints.Reach(CrashPoints.NarBlobPublished);
         var now = _time.GetUtcNow();
         await _blobIndex.RecordBlobAsync(commit.Digest, commit.Size, now, cancellationToken).ConfigureAwait(false);
         var record = new NarFileRecord(

@@ -104,6 +104,24 @@ public sealed class FlywheelProcess : IAsyncDisposable
         return daemon;
     }
 
+    /// <summary>
+    /// <c>kill -9</c> of the daemon (SIGKILL: no shutdown code runs, nothing is flushed) and waits for it to be gone;
+    /// the data folder stays, for a restart on it.
+    /// </summary>
+    public async Task KillAsync()
+    {
+        using (var process = System.Diagnostics.Process.GetProcessById(_process.ProcessId))
+        {
+            process.Kill();
+        }
+
+        await WaitForExitAsync();
+    }
+
+    /// <summary>Waits (at most a minute) for the daemon to exit on its own; its exit code.</summary>
+    public async Task<int> WaitForExitAsync() =>
+        (await _process.Completion.WaitAsync(TimeSpan.FromMinutes(1))).ExitCode;
+
     /// <summary>Runs the <c>flywheel</c> CLI (the same executable) and returns its result.</summary>
     public static Task<ProcessResult> CliAsync(params string[] args) =>
         TestProcess.RunAsync("dotnet", new[] { FlywheelDll }.Concat(args), timeout: TimeSpan.FromSeconds(60));

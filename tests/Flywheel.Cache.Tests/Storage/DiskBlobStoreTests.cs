@@ -164,6 +164,37 @@ public sealed class DiskBlobStoreTests : BlobStoreContract
     }
 
     [Fact]
+    public async Task Concurrent_commits_of_new_blobs_share_fsync_rounds()
+    {
+        const int writers = 32;
+        var contents = Enumerable.Range(0, writers).Select(i => RandomBytes(i % 2 == 0 ? 3_000 : 1_500_000, 100 + i)).ToList();
+        var open = new List<IBlobWriter>();
+        foreach (var content in contents)
+        {
+            var writer = await Store.BeginWriteAsync(null, None);
+            await writer.WriteAsync(content, None);
+            open.Add(writer);
+        }
+
+        // All commit at once: the first runs a round, the others queue behind it and share the next.
+        var commits = await Task.WhenAll(open.Select(w => w.CommitAsync(null, None)));
+        foreach (var w in open)
+        {
+            await w.DisposeAsync();
+        }
+
+        Assert.All(commits, c => Assert.False(c.AlreadyExisted));
+        Assert.Equal(writers, Disk.Sync.Published);
+        Assert.True(Disk.Sync.Rounds <= writers / 4, $"{writers} new blobs took {Disk.Sync.Rounds} fsync rounds");
+        for (var i = 0; i < writers; i++)
+        {
+            Assert.Equal(contents[i], await File.ReadAllBytesAsync(Disk.GetPath(commits[i].Digest)));
+        }
+
+        Assert.Empty(Directory.EnumerateFiles(TemporaryDirectory));
+    }
+
+    [Fact]
     public async Task Stale_temporary_files_are_swept_and_fresh_ones_kept()
     {
         _ = Store;

@@ -4,8 +4,10 @@ namespace Flywheel.Cache.Storage.Disk;
 
 /// <summary>
 /// Blobs as files on a local disk: <c>&lt;root&gt;/&lt;2 hex&gt;/&lt;64 hex&gt;</c>, writes in progress under
-/// <c>&lt;root&gt;/.tmp/</c>. A blob appears at its final name only by an atomic rename of a fully written,
-/// verified and fsynced temporary file, so a crash never leaves a partial blob visible.
+/// <c>&lt;root&gt;/.tmp/</c>. A blob appears at its final name only by an atomic link of a fully written, verified
+/// and fsynced temporary file, and its commit returns only once that name is fsynced too (concurrent commits share
+/// the fsyncs: <see cref="GroupSync"/>), so a crash never leaves a partial blob visible and an index row written after
+/// the commit never names a blob the disk lost.
 /// The empty blob exists by definition and has no file.
 /// </summary>
 public sealed class DiskBlobStore : IBlobStore
@@ -26,12 +28,16 @@ public sealed class DiskBlobStore : IBlobStore
         _time = time ?? TimeProvider.System;
         Directory.CreateDirectory(TemporaryDirectory);
         CleanStaleTemporaryFiles(DefaultStaleTemporaryAge);
+        Sync = new GroupSync(Root);
     }
 
     /// <summary>The absolute root directory.</summary>
     public string Root { get; }
 
     internal string TemporaryDirectory { get; }
+
+    /// <summary>The fsync rounds new blobs share (group commit).</summary>
+    internal GroupSync Sync { get; }
 
     /// <summary>The file a blob is (or would be) stored in.</summary>
     public string GetPath(BlobDigest digest) =>

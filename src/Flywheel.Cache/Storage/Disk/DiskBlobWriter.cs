@@ -5,8 +5,9 @@ using Microsoft.Win32.SafeHandles;
 namespace Flywheel.Cache.Storage.Disk;
 
 /// <summary>
-/// A write to a unique temporary file, hashed as the bytes pass. Commit verifies, fsyncs and renames the
-/// file to its final name without overwriting; disposing without a commit deletes the temporary file.
+/// A write to a unique temporary file, hashed as the bytes pass. Commit verifies, then fsyncs and links the file to
+/// its final name without overwriting, in a round shared with concurrent commits (<see cref="GroupSync"/>); disposing
+/// without a commit deletes the temporary file.
 /// </summary>
 /// <remarks>
 /// Writes go to the file handle with pwrite(2) at our own offset (no FileStream: asking one for its handle, which
@@ -104,19 +105,12 @@ internal sealed class DiskBlobWriter : IBlobWriter
         try
         {
             FlushBuffer();
-            var synced = false;
             if (_follower is { } follower)
             {
+                // Writeback of the whole file starts while the follower finishes the hash; the fsync of the round
+                // then mostly waits for what is already on its way. The name is not taken before the hash matches.
                 var hashing = follower.CompleteAsync(_written);
-                // A blob not known to exist is fsynced while the hash finishes (it is very likely new; fsyncing a
-                // blob that turns out to be stored already costs that one fsync). Its name is not taken before the
-                // hash matches.
-                if (_hint is not { } hinted || !File.Exists(_store.GetPath(hinted)))
-                {
-                    RandomAccess.FlushToDisk(_file);
-                    synced = true;
-                }
-
+                WriteBehind.Start(_file, 0, 0);
                 await hashing.ConfigureAwait(false);
                 _follower = null;
             }
@@ -143,16 +137,13 @@ internal sealed class DiskBlobWriter : IBlobWriter
             var finalPath = _store.GetPath(actual);
             if (File.Exists(finalPath))
             {
+                await _store.Sync.WhenDurableAsync(finalPath).ConfigureAwait(false); // another writer's round may still run
                 return new BlobCommit(actual, size, AlreadyExisted: true);
             }
 
-            if (!synced)
-            {
-                RandomAccess.FlushToDisk(_file);
-            }
-
-            _file.Dispose();
-            return new BlobCommit(actual, size, AlreadyExisted: !MoveIntoPlace(actual, finalPath));
+            // Data fsynced, name linked, directory fsynced: in a round shared with the writers committing now (GroupSync).
+            var published = await _store.Sync.PublishAsync(_file, finalPath, () => MoveIntoPlace(actual, finalPath)).ConfigureAwait(false);
+            return new BlobCommit(actual, size, AlreadyExisted: !published);
         }
         finally
         {
@@ -189,6 +180,7 @@ internal sealed class DiskBlobWriter : IBlobWriter
             catch (DirectoryNotFoundException) when (attempt == 0)
             {
                 Directory.CreateDirectory(_store.GetShardDirectory(digest));
+                _store.Sync.SyncRoot(); // the new shard's name is as durable as the blob's
             }
             catch (IOException) when (File.Exists(finalPath))
             {

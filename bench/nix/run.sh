@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# Nix side by side (issue 17): real Nix 2.8 pushes and pulls a 300-path, 230 MiB closure (bench/nix/closure.py) through
+# the gateway and through the references, in one run; writes bench/nix/results/latest.{md,json}.
+#
+#   bench/nix/run.sh [--backend embedded|production|both] [--reps 3] [--seed N] [--duration 10] [--keep]
+#
+# Rows, each rep interleaved gateway / reference so drift hits both alike (medians reported):
+#   push     `nix copy --to <gateway>/<cache>?compression=zstd` (cold: main, then a new cache per rep)
+#            vs `nix copy --to file://<new folder>?compression=zstd`
+#   pull     `nix copy --from <gateway>/main --to local?root=<new folder>` (every path substituted, NARs unpacked; Nix
+#            sends the netrc token, as a pushing CI would)
+#            vs the same from nginx serving the file:// cache of the push
+#   narinfo-seq  300 narinfo GETs one after another on one keep-alive connection (curl, anonymous: main is public
+#                read, as substituters read it), gateway vs nginx
+#   narinfo-hot  wrk, 2 threads, 64 connections, one narinfo, --duration seconds (after 2 s unmeasured), vs nginx with
+#                open_file_cache max=1000 (and keepalive_requests 1000000, as an operator would set it). Needs wrk.
+# During each push the gateway's PUT time is summed from /metrics: PUT seconds / wall seconds is how many uploads Nix
+# kept in flight on average; the peak of established connections is sampled too. On production the CPU seconds of
+# s3rver and PostgreSQL during the push are recorded (how much of the time is theirs).
+# --seed picks the closure (default: a fresh random one, so the local store's copies are new; the paths are deleted
+# at the end). --keep keeps the temporary folder.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT="$PWD"
+
+BACKENDS=(embedded)
+REPS=3
+SEED="$((RANDOM * 32768 + RANDOM))"
+DURATION=10
+KEEP=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --backend) case "$2" in
+        embedded|production) BACKENDS=("$2") ;;
+        both) BACKENDS=(embedded production) ;;
+        *) echo "run.sh: --backend is embedded, production or both" >&2; exit 2 ;;
+      esac; shift 2 ;;
+    --reps) REPS="$2"; shift 2 ;;
+    --seed) SEED="$2"; shift 2 ;;
+    --duration) DURATION="$2"; shift 2 ;;
+    --keep) KEEP=1; shift ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+
+# --- tools (package lists: scripts/deps.sh, shared with scripts/test.sh) and a Release build -------------------------
+source bench/lib.sh
+bench_setup "${BACKENDS[@]}"
+
+WORK="$(mktemp -d /tmp/flywheel-nix-bench.XXXXXX)"
+chmod 755 "$WORK"
+PIDS=()
+cleanup() {
+  set +e
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null; done
+  [ -s "$WORK/paths" ] && nix-store --delete $(cat "$WORK/paths") >/dev/null 2>&1
+  if [ "$KEEP" -eq 1 ]; then echo "run.sh: kept $WORK"; else chmod -R u+w "$WORK" 2>/dev/null; rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+bench_nix_env
+
+echo "run.sh: closure (seed $SEED) into the Nix store"
+TOP="$(python3 bench/nix/closure.py --seed "$SEED" --paths-file "$WORK/paths")"
+HASHES=()
+while read -r p; do HASHES+=("$(basename "$p" | cut -c1-32)"); done < "$WORK/paths"
+TOP_HASH="$(basename "$TOP" | cut -c1-32)"
+
+RESULTS="$WORK/results.jsonl"
+: > "$RESULTS"
+row() { # row <scenario> <server> <seconds> [extra json fields]
+  echo "{\"scenario\": \"$1\", \"server\": \"$2\", \"seconds\": $3${4:+, $4}}" >> "$RESULTS"
+  echo "  $1 / $2: $3 s${4:+ ($4)}"
+}
+timed() { # timed <command...>: runs it, prints its wall seconds
+  local a b
+  a=$(date +%s%N); "$@" > "$WORK/last.log" 2>&1 || { cat "$WORK/last.log" >&2; return 1; }; b=$(date +%s%N)
+  python3 -c "print(round(($b - $a) / 1e9, 3))"
+}
+fresh_root() { local d="$WORK/root-$1"; [ -e "$d" ] && { chmod -R u+w "$d"; rm -rf "$d"; }; echo "$d"; }
+put_seconds() { # sum of the gateway's PUT seconds so far
+  curl -fsS "$GW/metrics" | awk '/^flywheel_http_request_duration_seconds_sum\{method="PUT"/ {s += $2} END {printf "%.3f", s}'
+}
+cpu_seconds() { # cpu_seconds <pid...>: user+system seconds of the processes and their children so far
+  local t=0 pid
+  for pid in "$@" $(for p in "$@"; do pgrep -P "$p"; done); do
+    t=$((t + $(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+  done
+  python3 -c "print(round($t / $(getconf CLK_TCK), 2))"
+}
+peak_connections() { # peak_connections <port> <stop file>: samples established connections to the port every 50 ms
+  local peak=0 n
+  while [ ! -e "$2" ] && [ -d "$WORK" ]; do # and never past the run: the folder goes at exit
+    n=$(ss -Htn state established "( sport = :$1 )" | wc -l); [ "$n" -gt "$peak" ] && peak=$n
+    sleep 0.05
+  done
+  echo "$peak"
+}
+
+# --- nginx, serving the file:// cache of the last reference push (a symlink, switched per rep) ---------------
+NGINX_PORT="$(free_port)"
+ln -sfn "$WORK/filecache-1" "$WORK/filecache"
+start_nginx "$WORK/nginx" "$NGINX_PORT" "  open_file_cache max=1000;
+  server {
+    listen 127.0.0.1:$NGINX_PORT;
+    location /main/ { alias $WORK/filecache/; }
+  }"
+
+WRK=1
+command -v wrk >/dev/null || { WRK=0; echo "run.sh: wrk is not installed (scripts/deps.sh lists it): no narinfo-hot rows" >&2; }
+
+for backend in "${BACKENDS[@]}"; do
+  server="flywheel-$backend"
+  echo "run.sh: gateway ($backend)"
+  start_gateway "$backend" "$WORK/gateway-$backend" "$WORK/gateway-$backend.log"
+  port="${GW##*:}"
+  admin=(--server "$GW" --token "$GW_TOKEN")
+  for rep in $(seq 1 "$REPS"); do
+    cache=main # public read, as the daemon creates it; later reps push to new caches (cold each time)
+    if [ "$rep" -gt 1 ]; then cache="push$rep"; dotnet "$FLYWHEEL_DLL" cache create "$cache" "${admin[@]}" > /dev/null; fi
+    settle
+    put0=$(put_seconds); rm -f "$WORK/stop"
+    peak_connections "$port" "$WORK/stop" > "$WORK/peak" &
+    cpu=""
+    if [ "$backend" = production ]; then
+      s3_pids=($(pgrep -f s3rver.js || true)); pg_pids=($(pgrep -x postgres || true))
+      cpu0_s3=$(cpu_seconds "${s3_pids[@]}"); cpu0_pg=$(cpu_seconds "${pg_pids[@]}")
+    fi
+    cpu0_gw=$(cpu_seconds "$GW_PID")
+    s=$(timed nix copy --to "$GW/$cache?compression=zstd" "$TOP")
+    touch "$WORK/stop"; wait $!
+    put1=$(put_seconds)
+    extra="\"put_seconds\": $(python3 -c "print(round($put1 - $put0, 3))"), \"peak_connections\": $(cat "$WORK/peak"), \"gateway_cpu_s\": $(python3 -c "print(round($(cpu_seconds "$GW_PID") - $cpu0_gw, 2))")"
+    if [ "$backend" = production ]; then
+      extra="$extra, \"s3rver_cpu_s\": $(python3 -c "print(round($(cpu_seconds "${s3_pids[@]}") - $cpu0_s3, 2))"), \"postgres_cpu_s\": $(python3 -c "print(round($(cpu_seconds "${pg_pids[@]}") - $cpu0_pg, 2))")"
+    fi
+    row push "$server" "$s" "$extra"
+    if [ "$backend" = "${BACKENDS[0]}" ]; then
+      settle
+      row push file "$(timed nix copy --to "file://$WORK/filecache-$rep?compression=zstd" "$TOP")"
+      chmod -R a+rX "$WORK/filecache-$rep"
+    fi
+  done
+  [ "$backend" = "${BACKENDS[0]}" ] && ln -sfn "$WORK/filecache-1" "$WORK/filecache"
+  wait_http "$NGINX_URL/main/nix-cache-info" "$NGINX_PID" nginx
+
+  for rep in $(seq 1 "$REPS"); do
+    settle
+    root="$(fresh_root gw)"
+    row pull "$server" "$(timed nix copy --no-check-sigs --from "$GW/main" --to "local?root=$root" "$TOP")"
+    settle
+    root="$(fresh_root nginx)"
+    row pull nginx "$(timed nix copy --no-check-sigs --from "$NGINX_URL/main" --to "local?root=$root" "$TOP")"
+  done
+  fresh_root gw > /dev/null; fresh_root nginx > /dev/null
+
+  # 300 narinfos one after another on one connection: one curl, keep-alive
+  for target in gw nginx; do
+    : > "$WORK/curl-$target"
+    if [ "$target" = gw ]; then base="$GW/main"; else base="$NGINX_URL/main"; fi
+    for h in "${HASHES[@]}"; do printf 'url = "%s/%s.narinfo"\noutput = "/dev/null"\n' "$base" "$h" >> "$WORK/curl-$target"; done
+  done
+  for rep in $(seq 1 "$REPS"); do
+    row narinfo-seq "$server" "$(timed curl -fsS --http1.1 -K "$WORK/curl-gw")"
+    row narinfo-seq nginx "$(timed curl -fsS --http1.1 -K "$WORK/curl-nginx")"
+  done
+
+  if [ "$WRK" -eq 1 ]; then
+    for target in "$server" nginx; do
+      if [ "$target" = nginx ]; then url="$NGINX_URL/main/$TOP_HASH.narinfo"; else url="$GW/main/$TOP_HASH.narinfo"; fi
+      wrk -t2 -c64 -d2s "$url" > /dev/null
+      settle
+      rps=$(wrk -t2 -c64 -d"${DURATION}s" "$url" | awk '/^Requests\/sec:/ {print $2}')
+      row narinfo-hot "$target" "$DURATION" "\"rps\": $rps"
+    done
+  fi
+  kill "$GW_PID"; wait "$GW_PID" 2>/dev/null || true
+done
+
+OUT_DIR="$ROOT/bench/nix/results"
+mkdir -p "$OUT_DIR"
+python3 "$ROOT/bench/nix/report.py" "$RESULTS" "$OUT_DIR/latest.json" "$OUT_DIR/latest.md" "$SEED" "$REPS" "$(nproc)"
+cat "$OUT_DIR/latest.md"
