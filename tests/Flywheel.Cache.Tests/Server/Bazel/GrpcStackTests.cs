@@ -274,7 +274,7 @@ public sealed class GrpcStackTests : IClassFixture<DaemonFixture>
     }
 
     /// <summary>The least <see cref="ServerCallContext"/> the interceptor needs: the method name and a cancellation token.</summary>
-    private sealed class TestCallContext : ServerCallContext
+    internal sealed class TestCallContext : ServerCallContext
     {
         protected override string MethodCore => "/test.Service/Method";
         protected override string HostCore => "localhost";
