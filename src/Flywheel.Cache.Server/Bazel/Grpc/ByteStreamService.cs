@@ -112,26 +112,12 @@ internal sealed class ByteStreamService : ByteStream.ByteStreamBase
     /// <summary>The gRPC frame header (not compressed, big-endian message length) and the data field's tag and length.</summary>
     private static void WriteMessagePrefix(PipeWriter body, int dataLength)
     {
-        var varint = 1;
-        for (var v = (uint)dataLength; v >= 0x80; v >>= 7)
-        {
-            varint++;
-        }
-
+        var varint = FindMissingBlobsCall.VarintSize((uint)dataLength);
         var span = body.GetSpan(5 + 1 + varint);
         span[0] = 0;
         BinaryPrimitives.WriteInt32BigEndian(span[1..], 1 + varint + dataLength);
         span[5] = DataTag;
-        var position = 6;
-        var value = (uint)dataLength;
-        while (value >= 0x80)
-        {
-            span[position++] = (byte)(value | 0x80);
-            value >>= 7;
-        }
-
-        span[position++] = (byte)value;
-        body.Advance(position);
+        body.Advance(6 + FindMissingBlobsCall.WriteVarint(span[6..], (uint)dataLength));
     }
 
     /// <summary>A zstd read: the blob compressed on the fly. Offsets count compressed bytes; only a read from 0 is served.</summary>
