@@ -15,9 +15,13 @@ namespace Flywheel.Cache.Benchmarks.Load;
 /// HTTP/1.1 (wrk repeats one body, and a store that has a blob need not write it again), the same for nginx and us.
 /// Each scenario seeds what it needs, warms up for <c>--warmup</c> seconds (default 2, not measured), then repeats one
 /// call for <c>--duration</c> seconds on <c>--concurrency</c> callers and prints one JSON object: calls, calls/s, MB/s over the time spent in calls, p50/p99 latency.
-/// Scenarios: <c>findmissing</c> (<c>--count</c> digests per call, half of them stored), <c>bytestream-read</c> and
-/// <c>bytestream-write</c> (<c>--size</c> bytes per call), <c>http-put</c> (<c>--size</c> bytes PUT to
+/// Scenarios: <c>findmissing</c> (<c>--count</c> digests per call, half of them stored), <c>getactionresult</c> (one
+/// stored ActionResult naming one stored output, the completeness check included) and <c>http-getactionresult</c>
+/// (the same entry by HTTP <c>GET --url</c> + the action's hex SHA-256, as Bazel's HTTP cache asks), <c>bytestream-read</c> and
+/// <c>bytestream-write</c> (<c>--size</c> bytes per call), <c>http-get</c> (GET <c>--url</c>, <c>--size</c> bytes expected,
+/// the body read and discarded as wrk does), <c>http-put</c> (<c>--size</c> bytes PUT to
 /// <c>--url</c> + the hex SHA-256). Uploaded bytes are new on every call and hashed before the timed call starts.
+/// <c>--identity-only</c> accepts no response compression (by default the channel offers gzip, as Bazel's does).
 /// </summary>
 public static class LoadCommand
 {
@@ -35,8 +39,16 @@ public static class LoadCommand
         var concurrency = int.Parse(Option(args, "--concurrency") ?? "1", System.Globalization.CultureInfo.InvariantCulture);
         var warmup = TimeSpan.FromSeconds(double.Parse(Option(args, "--warmup") ?? "2", System.Globalization.CultureInfo.InvariantCulture));
 
-        using var channel = GrpcChannel.ForAddress(grpc, new GrpcChannelOptions { MaxReceiveMessageSize = 64 * 1024 * 1024, MaxSendMessageSize = 64 * 1024 * 1024 });
-        var client = new Clients(new ContentAddressableStorage.ContentAddressableStorageClient(channel), new ByteStream.ByteStreamClient(channel));
+        var channelOptions = new GrpcChannelOptions { MaxReceiveMessageSize = 64 * 1024 * 1024, MaxSendMessageSize = 64 * 1024 * 1024 };
+        if (args.Contains("--identity-only"))
+        {
+            // grpc-accept-encoding: identity, so the server never compresses (the default also offers gzip, as Bazel does)
+            channelOptions.CompressionProviders = [];
+        }
+
+        using var channel = GrpcChannel.ForAddress(grpc, channelOptions);
+        var client = new Clients(
+            new ContentAddressableStorage.ContentAddressableStorageClient(channel), new ByteStream.ByteStreamClient(channel), new ActionCache.ActionCacheClient(channel));
         var headers = new Metadata();
         if (token is not null)
         {
@@ -48,8 +60,11 @@ public static class LoadCommand
         Func<int, Func<Task<long>>> prepare = scenario switch
         {
             "findmissing" => await FindMissingAsync(client, Options, instance, count),
+            "getactionresult" => await GetActionResultAsync(client, Options, instance, null, token),
+            "http-getactionresult" => await GetActionResultAsync(client, Options, instance, new Uri(Option(args, "--url") ?? throw new ArgumentException("http-getactionresult needs --url")), token),
             "bytestream-read" => await ReadAsync(client, Options, instance, size),
             "bytestream-write" => NewContent(size, (content, hash) => () => WriteBlobAsync(client, Options(), instance, content, hash)),
+            "http-get" => HttpGet(new Uri(Option(args, "--url") ?? throw new ArgumentException("http-get needs --url")), token, size),
             "http-put" => HttpPut(new Uri(Option(args, "--url") ?? throw new ArgumentException("http-put needs --url")), token, size),
             _ => throw new ArgumentException($"load: unknown scenario '{scenario}'"),
         };
@@ -145,6 +160,48 @@ public static class LoadCommand
         };
     }
 
+    /// <summary>
+    /// Seeds one ActionResult naming one stored 1 KiB output (new per run), then reads it back per call: over gRPC
+    /// (<paramref name="http"/> null) or by HTTP GET <paramref name="http"/> + the action's hex SHA-256.
+    /// </summary>
+    private static async Task<Func<int, Func<Task<long>>>> GetActionResultAsync(Clients client, Func<CallOptions> options, string instance, Uri? http, string? token)
+    {
+        var output = RandomNumberGenerator.GetBytes(1024);
+        var outputDigest = new Digest { Hash = Convert.ToHexStringLower(SHA256.HashData(output)), SizeBytes = output.Length };
+        var seed = new BatchUpdateBlobsRequest { InstanceName = instance };
+        seed.Requests.Add(new BatchUpdateBlobsRequest.Types.Request { Digest = outputDigest, Data = ByteString.CopyFrom(output) });
+        await client.Cas.BatchUpdateBlobsAsync(seed, options());
+        var action = RandomNumberGenerator.GetBytes(64);
+        var actionDigest = new Digest { Hash = Convert.ToHexStringLower(SHA256.HashData(action)), SizeBytes = action.Length };
+        var result = new ActionResult { ExitCode = 0 };
+        result.OutputFiles.Add(new OutputFile { Path = "bazel-out/k8-fastbuild/bin/out", Digest = outputDigest });
+        await client.ActionCache.UpdateActionResultAsync(
+            new UpdateActionResultRequest { InstanceName = instance, ActionDigest = actionDigest, ActionResult = result }, options());
+
+        if (http is null)
+        {
+            var request = new GetActionResultRequest { InstanceName = instance, ActionDigest = actionDigest };
+            return _ => async () =>
+            {
+                var response = await client.ActionCache.GetActionResultAsync(request, options());
+                return response.OutputFiles.Count == 1 ? 0 : throw new InvalidOperationException("GetActionResult lost the output file");
+            };
+        }
+
+        var httpClient = new HttpClient(new SocketsHttpHandler()) { Timeout = TimeSpan.FromMinutes(1) };
+        if (token is not null)
+        {
+            httpClient.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        }
+
+        var url = new Uri(http, actionDigest.Hash);
+        return _ => async () =>
+        {
+            var bytes = await httpClient.GetByteArrayAsync(url);
+            return ActionResult.Parser.ParseFrom(bytes).OutputFiles.Count == 1 ? 0 : throw new InvalidOperationException("GET /ac/ lost the output file");
+        };
+    }
+
     private static async Task<Func<int, Func<Task<long>>>> ReadAsync(Clients client, Func<CallOptions> options, string instance, long size)
     {
         var content = RandomNumberGenerator.GetBytes(checked((int)size));
@@ -176,6 +233,33 @@ public static class LoadCommand
             run.CopyTo(content, 0);
             BitConverter.GetBytes((long)id).CopyTo(content, 8);
             return timed(content, Convert.ToHexStringLower(SHA256.HashData(content)));
+        };
+    }
+
+    /// <summary>GETs <paramref name="url"/> (e.g. a 64 MiB CAS blob), reading the body into one reused buffer per caller and discarding it, as wrk does.</summary>
+    private static Func<int, Func<Task<long>>> HttpGet(Uri url, string? token, long size)
+    {
+        var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 }) { Timeout = TimeSpan.FromMinutes(5) };
+        if (token is not null)
+        {
+            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        }
+
+        var buffers = new System.Collections.Concurrent.ConcurrentDictionary<int, byte[]>();
+        return id => async () =>
+        {
+            var buffer = buffers.GetOrAdd(id >> 20, _ => new byte[256 * 1024]);
+            using var response = await http.GetAsync(url, HttpCompletionOption.ResponseHeadersRead);
+            response.EnsureSuccessStatusCode();
+            await using var body = await response.Content.ReadAsStreamAsync();
+            long received = 0;
+            int read;
+            while ((read = await body.ReadAsync(buffer)) > 0)
+            {
+                received += read;
+            }
+
+            return received == size ? received : throw new InvalidOperationException($"GET {url}: {received} of {size} bytes");
         };
     }
 
@@ -236,5 +320,6 @@ public static class LoadCommand
         return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
     }
 
-    private sealed record Clients(ContentAddressableStorage.ContentAddressableStorageClient Cas, ByteStream.ByteStreamClient ByteStream);
+    private sealed record Clients(
+        ContentAddressableStorage.ContentAddressableStorageClient Cas, ByteStream.ByteStreamClient ByteStream, ActionCache.ActionCacheClient ActionCache);
 }

@@ -7,12 +7,16 @@ namespace Flywheel.Cache.Server.Bazel.Grpc;
 
 /// <summary>
 /// <c>ActionCache</c>: GetActionResult answers only entries whose referenced blobs all exist (else NOT_FOUND,
-/// which Bazel treats as a miss); UpdateActionResult needs push on the instance.
+/// which Bazel treats as a miss); UpdateActionResult needs push on the instance. Answers are not compressed, whatever
+/// the client accepts: an ActionResult is a few hundred bytes of paths and hex digests that gzip barely shrinks, while
+/// it costs both sides a deflate/inflate set-up on every call (Bazel offers gzip on every call); inlined outputs are
+/// blob bytes, sent as they are like every blob.
 /// </summary>
 internal sealed class ActionCacheService : ActionCache.ActionCacheBase
 {
     public override async Task<ActionResult> GetActionResult(GetActionResultRequest request, ServerCallContext call)
     {
+        call.WriteOptions = ByteStreamService.Uncompressed;
         var http = call.GetHttpContext();
         var services = http.RequestServices;
         var instance = await services.GetRequiredService<BazelInstances>().ResolveAsync(http, request.InstanceName, TokenScopes.Pull);
@@ -24,6 +28,7 @@ internal sealed class ActionCacheService : ActionCache.ActionCacheBase
 
     public override async Task<ActionResult> UpdateActionResult(UpdateActionResultRequest request, ServerCallContext call)
     {
+        call.WriteOptions = ByteStreamService.Uncompressed;
         var http = call.GetHttpContext();
         var services = http.RequestServices;
         var instance = await services.GetRequiredService<BazelInstances>().ResolveAsync(http, request.InstanceName, TokenScopes.Push);

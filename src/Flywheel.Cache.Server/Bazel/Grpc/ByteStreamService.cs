@@ -1,4 +1,6 @@
 using System.Buffers;
+using System.Buffers.Binary;
+using System.IO.Pipelines;
 using Flywheel.Cache.Bazel;
 using Flywheel.Cache.Compression;
 using Flywheel.Cache.Index;
@@ -59,21 +61,63 @@ internal sealed class ByteStreamService : ByteStream.ByteStreamBase
         }
 
         await using var stream = await blob.OpenReadAsync(request.ReadOffset, count, call.CancellationToken);
-        var buffer = ArrayPool<byte>.Shared.Rent(ChunkSize);
-        try
+        await WriteFramesAsync(call, http.Response.BodyWriter, stream, count, call.CancellationToken);
+    }
+
+    /// <summary>
+    /// Sends <paramref name="count"/> bytes of <paramref name="stream"/> as ReadResponse messages of up to
+    /// <see cref="ChunkSize"/> data bytes, framed here straight into the response body: per message the gRPC frame
+    /// header (uncompressed, length) and the data field's tag and length, then the blob's bytes read from storage
+    /// directly into the response pipe's memory. The bytes are copied once (storage into the response, as the HTTP
+    /// CAS GET does), with no message object, no ByteString and no buffer of ours per chunk; the flush after each
+    /// message waits while the client's HTTP/2 window is full, so a slow reader holds at most about one chunk here.
+    /// On the wire it is what the generated writer sends (grpc-status in the trailers Grpc.AspNetCore adds at the end).
+    /// </summary>
+    internal static async Task WriteFramesAsync(ServerCallContext call, PipeWriter body, Stream stream, long count, CancellationToken cancellationToken)
+    {
+        await call.WriteResponseHeadersAsync(new Metadata()); // the headers go first, through Grpc.AspNetCore, as on its own first write
+        var remaining = count;
+        while (remaining > 0)
         {
-            int read;
-            while ((read = await ReadFullAsync(stream, buffer.AsMemory(0, ChunkSize), call.CancellationToken)) > 0)
+            var chunk = (int)Math.Min(ChunkSize, remaining);
+            WriteMessagePrefix(body, chunk);
+            for (var left = chunk; left > 0;)
             {
-                // No copy: the message wraps the pooled buffer, which is reused only once the write completed (the message
-                // is serialized into the response by then).
-                await writer.WriteAsync(new ReadResponse { Data = UnsafeByteOperations.UnsafeWrap(buffer.AsMemory(0, read)) }, call.CancellationToken);
+                // Asked for the whole rest of the message at once: one storage read per message, into one segment
+                // (larger than the transport's blocks, so the pipe rents it from the shared array pool).
+                var memory = body.GetMemory(left);
+                var read = await stream.ReadAsync(memory.Length > left ? memory[..left] : memory, cancellationToken);
+                if (read == 0)
+                {
+                    // The message's length is sent already: the stream is broken off (reset), never completed short.
+                    throw new IOException($"the blob ended {left} bytes short of the {count} bytes its store reported");
+                }
+
+                body.Advance(read);
+                left -= read;
+            }
+
+            remaining -= chunk;
+            var flushed = await body.FlushAsync(cancellationToken);
+            if (flushed.IsCompleted)
+            {
+                return; // the client is gone
             }
         }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
+    }
+
+    /// <summary>ReadResponse.data: field 10, length-delimited.</summary>
+    private const byte DataTag = (10 << 3) | 2;
+
+    /// <summary>The gRPC frame header (not compressed, big-endian message length) and the data field's tag and length.</summary>
+    private static void WriteMessagePrefix(PipeWriter body, int dataLength)
+    {
+        var varint = FindMissingBlobsCall.VarintSize((uint)dataLength);
+        var span = body.GetSpan(5 + 1 + varint);
+        span[0] = 0;
+        BinaryPrimitives.WriteInt32BigEndian(span[1..], 1 + varint + dataLength);
+        span[5] = DataTag;
+        body.Advance(6 + FindMissingBlobsCall.WriteVarint(span[6..], (uint)dataLength));
     }
 
     /// <summary>A zstd read: the blob compressed on the fly. Offsets count compressed bytes; only a read from 0 is served.</summary>
@@ -218,22 +262,5 @@ internal sealed class ByteStreamService : ByteStream.ByteStreamBase
         }
 
         return new QueryWriteStatusResponse { CommittedSize = services.GetRequiredService<ByteStreamUploads>().Committed(request.ResourceName) ?? 0 };
-    }
-
-    private static async Task<int> ReadFullAsync(Stream stream, Memory<byte> buffer, CancellationToken cancellationToken)
-    {
-        var total = 0;
-        while (total < buffer.Length)
-        {
-            var read = await stream.ReadAsync(buffer[total..], cancellationToken);
-            if (read == 0)
-            {
-                break;
-            }
-
-            total += read;
-        }
-
-        return total;
     }
 }

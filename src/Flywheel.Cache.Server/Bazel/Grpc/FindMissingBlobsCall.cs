@@ -252,9 +252,11 @@ internal sealed class FindMissingBlobsCall : IDisposable
     private static RpcException Malformed(string problem) =>
         new(new Status(StatusCode.Internal, $"Error parsing message: FindMissingBlobsRequest is not valid protobuf ({problem})."));
 
-    private static int VarintSize(uint value) => value < 1 << 7 ? 1 : value < 1 << 14 ? 2 : value < 1 << 21 ? 3 : value < 1 << 28 ? 4 : 5;
+    /// <summary>Bytes a protobuf varint of <paramref name="value"/> takes.</summary>
+    internal static int VarintSize(uint value) => value < 1 << 7 ? 1 : value < 1 << 14 ? 2 : value < 1 << 21 ? 3 : value < 1 << 28 ? 4 : 5;
 
-    private static int WriteVarint(Span<byte> destination, uint value)
+    /// <summary>Writes a protobuf varint; returns the bytes written (<see cref="VarintSize"/>).</summary>
+    internal static int WriteVarint(Span<byte> destination, uint value)
     {
         var n = 0;
         while (value >= 0x80)

@@ -160,6 +160,29 @@ public sealed class GrpcStackTests : IClassFixture<DaemonFixture>
     }
 
     [Fact]
+    public async Task Action_results_are_sent_uncompressed_even_when_the_client_accepts_gzip()
+    {
+        using var client = new ReapiClient(_daemon.GrpcAddress, _daemon.AdminToken);
+        var output = ReapiServiceTests.RandomBytes(100);
+        await client.BatchUpdateAsync((ReapiClient.DigestOf(output), output));
+        var action = ReapiClient.DigestOf(ReapiServiceTests.RandomBytes(32));
+        var result = new ActionResult { ExitCode = 0 };
+        result.OutputFiles.Add(new OutputFile { Path = "bazel-out/k8-fastbuild/bin/" + new string('a', 200), Digest = ReapiClient.DigestOf(output) });
+        await client.UpdateActionResultAsync(action, result);
+
+        // What Bazel (grpc-java) sends on every call: it accepts gzip.
+        var accepts = new Dictionary<string, string> { ["grpc-accept-encoding"] = "gzip", ["authorization"] = "Bearer " + _daemon.AdminToken };
+        var (status, _, frames) = await RawCallAsync(
+            "/build.bazel.remote.execution.v2.ActionCache/GetActionResult", new GetActionResultRequest { ActionDigest = action }, accepts);
+
+        // grpc-encoding still names what was negotiated; each message's flag says whether it is compressed.
+        Assert.Equal("0", status);
+        var (compressed, payload) = Assert.Single(frames);
+        Assert.False(compressed);
+        Assert.Equal(result, ActionResult.Parser.ParseFrom(payload));
+    }
+
+    [Fact]
     public void FindMissingBlobs_is_bound_once_with_its_own_marshaller()
     {
         var endpoints = _daemon.Services.GetRequiredService<EndpointDataSource>().Endpoints
@@ -274,7 +297,7 @@ public sealed class GrpcStackTests : IClassFixture<DaemonFixture>
     }
 
     /// <summary>The least <see cref="ServerCallContext"/> the interceptor needs: the method name and a cancellation token.</summary>
-    private sealed class TestCallContext : ServerCallContext
+    internal sealed class TestCallContext : ServerCallContext
     {
         protected override string MethodCore => "/test.Service/Method";
         protected override string HostCore => "localhost";
