@@ -1,6 +1,7 @@
 using Flywheel.Cache.Bazel;
 using Flywheel.Cache.Caches;
 using Flywheel.Cache.Index;
+using Flywheel.Cache.Maintenance;
 using Flywheel.Cache.Nix;
 using Flywheel.Cache.Promotion;
 using Flywheel.Cache.Promotion.FlakeHub;

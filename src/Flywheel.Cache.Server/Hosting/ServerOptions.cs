@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using Flywheel.Cache.Maintenance;
 using Flywheel.Cache.Nix;
 
 namespace Flywheel.Cache.Server.Hosting;
@@ -34,7 +35,7 @@ public sealed record ServerOptions
     /// <summary>The S3 settings when <see cref="Storage"/> is s3, else null.</summary>
     public Flywheel.Cache.Storage.S3.S3BlobStoreOptions? S3 { get; init; }
 
-    public required Maintenance.GcOptions Gc { get; init; }
+    public required GcOptions Gc { get; init; }
 
     public required Flywheel.Cache.Upstream.UpstreamOptions Upstream { get; init; }
     /// <summary>Build orchestration: lanes and in-process workers.</summary>
@@ -66,9 +67,9 @@ public sealed record ServerOptions
         var narInfoCacheBytes = Size(configuration, ConfigKeys.NarInfoCacheBytes, 64L * 1024 * 1024, errors, allowZero: true);
         var narInfoTtl = Duration(configuration, ConfigKeys.NarInfoTtl, TimeSpan.FromMinutes(5), errors);
         var negativeTtl = Duration(configuration, ConfigKeys.NarInfoNegativeTtl, TimeSpan.FromSeconds(2), errors);
-        var gc = new Maintenance.GcOptions(
-            Duration(configuration, ConfigKeys.GcInterval, Maintenance.GcOptions.Default.Interval, errors),
-            Duration(configuration, ConfigKeys.GcOrphanGrace, Maintenance.GcOptions.Default.OrphanGrace, errors));
+        var gc = new GcOptions(
+            Duration(configuration, ConfigKeys.GcInterval, GcOptions.Default.Interval, errors),
+            Duration(configuration, ConfigKeys.GcOrphanGrace, GcOptions.Default.OrphanGrace, errors));
         var upstreamDefaults = Flywheel.Cache.Upstream.UpstreamOptions.Default;
         var upstream = upstreamDefaults with
         {

@@ -1,3 +1,5 @@
+using Flywheel.Cache.Maintenance;
+
 namespace Flywheel.Cache.Server.Maintenance;
 
 /// <summary>Runs garbage collection every <see cref="GcOptions.Interval"/>; gateways that find the lock taken skip the run.</summary>

@@ -1,11 +1,11 @@
 using Flywheel.Cache.Index.Sqlite;
-using Flywheel.Cache.Server.Maintenance;
+using Flywheel.Cache.Maintenance;
 using Flywheel.Cache.Server.Metrics;
 using Flywheel.Cache.Storage;
 using Flywheel.Cache.Storage.Disk;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace Flywheel.Cache.Tests.Server;
+namespace Flywheel.Cache.Tests.Maintenance;
 
 /// <summary>
 /// The orphan sweep removes only blobs the index does not know, only when old enough, one collector at a time.

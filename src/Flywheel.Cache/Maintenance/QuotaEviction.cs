@@ -1,6 +1,6 @@
 using Flywheel.Cache.Index;
 
-namespace Flywheel.Cache.Server.Maintenance;
+namespace Flywheel.Cache.Maintenance;
 
 /// <summary>
 /// Keeps a cache with a quota within it: while the blobs it uses add up to more than the quota, the least recently

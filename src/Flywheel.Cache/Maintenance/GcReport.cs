@@ -1,6 +1,6 @@
 using Flywheel.Cache.Index;
 
-namespace Flywheel.Cache.Server.Maintenance;
+namespace Flywheel.Cache.Maintenance;
 
 /// <summary>Garbage collection settings (<c>Gc:*</c>).</summary>
 /// <param name="Interval">How often a gateway tries to collect; zero turns the periodic run off.</param>

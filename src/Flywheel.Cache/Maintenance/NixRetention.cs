@@ -1,7 +1,7 @@
 using Flywheel.Cache.Index;
 using Flywheel.Cache.Nix;
 
-namespace Flywheel.Cache.Server.Maintenance;
+namespace Flywheel.Cache.Maintenance;
 
 /// <summary>
 /// Retention for a Nix cache: a narinfo not accessed for the cache's retention period is removed, unless it is

@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using Flywheel.Cache.Index;
-using Flywheel.Cache.Server.Metrics;
 using Flywheel.Cache.Storage;
+using Microsoft.Extensions.Logging;
 
-namespace Flywheel.Cache.Server.Maintenance;
+namespace Flywheel.Cache.Maintenance;
 
 /// <summary>
 /// Garbage collection, one gateway at a time (the index's maintenance lock: a PostgreSQL advisory lock, or a file
@@ -28,10 +28,10 @@ public sealed class GarbageCollector
     private readonly IMetadataStore _index;
     private readonly TimeProvider _time;
     private readonly GcOptions _options;
-    private readonly FlywheelMetrics _metrics;
+    private readonly IGcMetrics _metrics;
     private readonly ILogger<GarbageCollector> _logger;
 
-    public GarbageCollector(IBlobStore blobs, IMetadataStore index, TimeProvider time, GcOptions options, FlywheelMetrics metrics, ILogger<GarbageCollector> logger)
+    public GarbageCollector(IBlobStore blobs, IMetadataStore index, TimeProvider time, GcOptions options, IGcMetrics metrics, ILogger<GarbageCollector> logger)
     {
         _blobs = blobs;
         _index = index;

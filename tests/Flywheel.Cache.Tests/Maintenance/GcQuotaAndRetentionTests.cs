@@ -3,14 +3,14 @@ using Flywheel.Cache.Bazel;
 using Flywheel.Cache.Caches;
 using Flywheel.Cache.Index;
 using Flywheel.Cache.Index.Sqlite;
-using Flywheel.Cache.Server.Maintenance;
+using Flywheel.Cache.Maintenance;
 using Flywheel.Cache.Server.Metrics;
 using Flywheel.Cache.Storage;
 using Flywheel.Cache.Storage.Disk;
 using Flywheel.Cache.Tests.Infrastructure;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace Flywheel.Cache.Tests.Server;
+namespace Flywheel.Cache.Tests.Maintenance;
 
 /// <summary>
 /// Garbage collection with quotas (LRU eviction per cache) and Nix retention (pins and closures protected), on the
