@@ -16,7 +16,7 @@ public sealed record BuildOptions(IReadOnlyList<Lane> Lanes, int? Workers, strin
 {
     public static readonly TimeSpan DefaultLease = TimeSpan.FromMinutes(1);
 
-    /// <summary>Ten polls of a worker (<see cref="BuildWorkerService.Poll"/>): one slow index call does not make it look gone.</summary>
+    /// <summary>Ten polls of a worker (<see cref="BuildWorker.Poll"/>): one slow index call does not make it look gone.</summary>
     public static readonly TimeSpan DefaultLiveWindow = TimeSpan.FromSeconds(10);
 
     public TimeSpan WorkerLiveWindow { get; init; } = DefaultLiveWindow;

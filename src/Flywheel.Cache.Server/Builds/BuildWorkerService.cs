@@ -16,8 +16,6 @@ internal sealed class BuildWorkerService(
     BuildOptions builds, ServerOptions options, IMetadataStore index, TokenService tokens, LaneSet lanes, FlywheelMetrics metrics, TimeProvider time,
     ILoggerFactory loggers) : BackgroundService
 {
-    public static readonly TimeSpan Poll = TimeSpan.FromSeconds(1);
-
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var (count, onePerLane) = builds.InProcessWorkers(options.Index);
@@ -44,7 +42,7 @@ internal sealed class BuildWorkerService(
             new BuildWorker(index, lanes, onePerLane ? [all[i]] : all,
                 onePerLane ? $"{Environment.MachineName}/{Environment.ProcessId}/in-process-{all[i]}" : $"{Environment.MachineName}/in-process-{i}",
                 runner, work, builds.Lease, metrics, time, loggers.CreateLogger<BuildWorker>())
-                .RunAsync(Poll, stoppingToken));
+                .RunAsync(BuildWorker.Poll, stoppingToken));
         try
         {
             await Task.WhenAll(workers).ConfigureAwait(false);

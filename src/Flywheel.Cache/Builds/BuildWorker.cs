@@ -1,25 +1,22 @@
-using System.Globalization;
-using Flywheel.Cache.Builds;
 using Flywheel.Cache.Index;
-using Flywheel.Cache.Server.Metrics;
 using Microsoft.Extensions.Logging;
 
-namespace Flywheel.Cache.Server.Builds;
+namespace Flywheel.Cache.Builds;
 
 /// <summary>
 /// Takes builds of its lanes from the queue and runs them. A build it takes is leased to it for <c>lease</c> and the
 /// lease is renewed every third of that while the build runs; a build whose worker died keeps "running" only until its
 /// lease ends, then the next worker that looks reclaims it (queued again, the attempt recorded as lost; given up after
-/// <see cref="MaxLostAttempts"/>). An attempt killed for memory is retried once on the next larger lane (queued there,
-/// so a worker of that lane takes it); every attempt is recorded as history of the installable. Each poll is recorded
+/// <see cref="BuildAttemptPolicy.MaxLostAttempts"/>). What follows an attempt is <see cref="BuildAttemptPolicy"/>'s: an attempt killed
+/// for memory is retried once on the next larger lane (queued there, so a worker of that lane takes it); every attempt is recorded as history of the installable. Each poll is recorded
 /// in the index as the worker's heartbeat on its lanes (<see cref="IMetadataStore.RecordBuildWorkerAsync"/>).
 /// </summary>
 public sealed class BuildWorker(
     IMetadataStore index, LaneSet lanes, IReadOnlyList<string> laneNames, string name, NixBuildRunner runner, string workDirectory,
-    TimeSpan lease, FlywheelMetrics metrics, TimeProvider time, ILogger logger)
+    TimeSpan lease, IBuildMetrics metrics, TimeProvider time, ILogger logger)
 {
-    /// <summary>How many attempts of one build may be lost (their workers vanished) before it is given up.</summary>
-    public const int MaxLostAttempts = 3;
+    /// <summary>How often a worker with nothing to take looks at the queue again (and records that it is alive).</summary>
+    public static readonly TimeSpan Poll = TimeSpan.FromSeconds(1);
 
     private const int AttemptsPerBuild = 100;
 
@@ -148,7 +145,7 @@ public sealed class BuildWorker(
 
     private async Task ReclaimExpiredAsync(CancellationToken cancellationToken)
     {
-        foreach (var reclaimed in await index.ReclaimExpiredBuildsAsync(Now(), MaxLostAttempts, cancellationToken).ConfigureAwait(false))
+        foreach (var reclaimed in await index.ReclaimExpiredBuildsAsync(Now(), BuildAttemptPolicy.MaxLostAttempts, cancellationToken).ConfigureAwait(false))
         {
             logger.LogWarning("Build {Build} reclaimed by {Worker}: {Error}", reclaimed.Id, name, reclaimed.Error);
             metrics.RecordBuildOutcome(reclaimed.Lane, BuildOutcome.Lost);
@@ -237,33 +234,8 @@ public sealed class BuildWorker(
                 result.BuiltPaths, result.SubstitutedPaths, result.Phases, started, Now());
 
             var logPath = await runner.UploadLogAsync(build, result.Derivation, result.LogFile, cancellationToken).ConfigureAwait(false);
-
-            var next = result.Outcome == BuildOutcome.OutOfMemory && !await WasReroutedAsync(build, cancellationToken).ConfigureAwait(false)
-                ? lanes.NextLarger(lane) : null;
-            var updated = next is not null
-                ? build with
-                {
-                    Lane = next.Name,
-                    LaneReason = $"rerouted: attempt {build.Attempt} was killed for memory on {lane.Name} (peak {result.PeakMemoryBytes?.ToString(CultureInfo.InvariantCulture) ?? "unknown"} bytes, {result.MemoryLimit})",
-                    Status = BuildStatus.Queued,
-                    Worker = null,
-                    LeasedUntil = null,
-                    Phase = null,
-                    PhaseStartedAt = null,
-                    LogPath = logPath,
-                    Error = result.Error,
-                }
-                : build with
-                {
-                    Status = result.Outcome == BuildOutcome.Succeeded ? BuildStatus.Succeeded : BuildStatus.Failed,
-                    FinishedAt = Now(),
-                    LeasedUntil = null,
-                    Phase = null,
-                    PhaseStartedAt = null,
-                    Outputs = result.Outputs,
-                    LogPath = logPath,
-                    Error = result.Error,
-                };
+            var earlier = await EarlierAttemptsAsync(build, result, cancellationToken).ConfigureAwait(false);
+            var (updated, next) = BuildAttemptPolicy.After(build, lane, result, earlier, lanes, logPath, Now());
             await FinishAsync(updated, attempt).ConfigureAwait(false);
             metrics.RecordBuildAttempt(attempt);
             if (next is not null)
@@ -303,10 +275,11 @@ public sealed class BuildWorker(
         }
     }
 
-    /// <summary>Whether an earlier attempt of the build was already killed for memory (and so rerouted once).</summary>
-    private async Task<bool> WasReroutedAsync(BuildRecord build, CancellationToken cancellationToken) =>
-        (await index.ListBuildAttemptsAsync(build.Id, null, AttemptsPerBuild, cancellationToken).ConfigureAwait(false))
-        .Any(a => a.Outcome == BuildOutcome.OutOfMemory);
+    /// <summary>The build's attempts recorded before this one; the policy asks about them only after an OOM kill (rerouted once already?).</summary>
+    private async Task<IReadOnlyList<BuildAttemptRecord>> EarlierAttemptsAsync(BuildRecord build, BuildAttemptResult result, CancellationToken cancellationToken) =>
+        result.Outcome == BuildOutcome.OutOfMemory
+            ? await index.ListBuildAttemptsAsync(build.Id, null, AttemptsPerBuild, cancellationToken).ConfigureAwait(false)
+            : [];
 
     /// <summary>Stores the attempt's end, unless the build was reclaimed meanwhile (then another worker owns it and this result is dropped).</summary>
     private async Task FinishAsync(BuildRecord updated, BuildAttemptRecord? attempt)
