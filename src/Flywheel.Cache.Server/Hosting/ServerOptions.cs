@@ -39,7 +39,7 @@ public sealed record ServerOptions
 
     public required Flywheel.Cache.Upstream.UpstreamOptions Upstream { get; init; }
     /// <summary>Build orchestration: lanes and in-process workers.</summary>
-    public Builds.BuildOptions Builds { get; init; } = new(Flywheel.Cache.Builds.Lane.Defaults, null, null, Server.Builds.BuildOptions.DefaultLease);
+    public BuildHosting.BuildOptions Builds { get; init; } = new(Flywheel.Cache.Builds.Lane.Defaults, null, null, BuildHosting.BuildOptions.DefaultLease);
 
     /// <summary>The PostgreSQL connection string when <see cref="Index"/> is postgres, else null.</summary>
     public string? PostgresConnectionString { get; init; }
@@ -81,7 +81,7 @@ public sealed record ServerOptions
             errors.Add($"{ConfigKeys.UpstreamBreakDuration}: '{upstream.BreakDuration}' is too short; at least 00:00:01");
         }
 
-        var builds = Flywheel.Cache.Server.Builds.BuildOptions.Load(configuration, errors);
+        var builds = Flywheel.Cache.Server.BuildHosting.BuildOptions.Load(configuration, errors);
         var bazelDefaultInstance = configuration[ConfigKeys.BazelDefaultInstance] is { Length: > 0 } instance ? instance : "main";
         if (!Flywheel.Cache.Caches.CacheNames.IsValid(bazelDefaultInstance))
         {
