@@ -108,7 +108,7 @@ public static class ConfigKeys
 
     /// <summary>
     /// The build lanes: the indexed section <c>Lanes:N:FIELD</c> for N = 0, 1, … and each field of <see cref="LaneKeys"/>,
-    /// read by Builds/BuildOptions; default tinyland-nix (4 CPU, 8 GiB) and tinyland-nix-heavy (8 CPU, 16 GiB).
+    /// read by BuildHosting/BuildOptions; default tinyland-nix (4 CPU, 8 GiB) and tinyland-nix-heavy (8 CPU, 16 GiB).
     /// </summary>
     public const string LanesSection = "Lanes";
 

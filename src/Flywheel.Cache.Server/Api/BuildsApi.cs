@@ -3,7 +3,7 @@ using Flywheel.Cache.Caches;
 using Flywheel.Cache.Index;
 using Flywheel.Cache.Nix;
 using Flywheel.Cache.Server.Auth;
-using Flywheel.Cache.Server.Nix;
+using Flywheel.Cache.Server.NixHttp;
 
 namespace Flywheel.Cache.Server.Api;
 
@@ -96,7 +96,7 @@ internal static class BuildsApi
 
     /// <summary>Every lane with its envelope and the workers that polled for its builds within the live window.</summary>
     private static async Task<IResult> ListLanesAsync(
-        HttpContext context, IBuildWorkerStore workers, LaneSet lanes, Builds.BuildOptions builds, TimeProvider time, RequestAuthorizer auth)
+        HttpContext context, IBuildWorkerStore workers, LaneSet lanes, BuildHosting.BuildOptions builds, TimeProvider time, RequestAuthorizer auth)
     {
         await auth.RequireAuthenticatedAsync(context);
         var live = await LaneWorkers.ReadAsync(workers, lanes, builds.WorkerLiveWindow, time, context.RequestAborted);

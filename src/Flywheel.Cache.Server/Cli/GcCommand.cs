@@ -1,8 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
 using Flywheel.Cache.Index;
+using Flywheel.Cache.Maintenance;
 using Flywheel.Cache.Server.Hosting;
-using Flywheel.Cache.Server.Maintenance;
 using Flywheel.Cache.Tokens;
 
 namespace Flywheel.Cache.Server.Cli;

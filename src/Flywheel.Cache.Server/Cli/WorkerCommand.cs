@@ -1,7 +1,6 @@
 using System.CommandLine;
 using Flywheel.Cache.Builds;
 using Flywheel.Cache.Index;
-using Flywheel.Cache.Server.Builds;
 using Flywheel.Cache.Server.Hosting;
 
 namespace Flywheel.Cache.Server.Cli;
@@ -48,7 +47,7 @@ internal static class WorkerCommand
                     app.Services.GetRequiredService<Metrics.FlywheelMetrics>(), TimeProvider.System,
                     app.Services.GetRequiredService<ILogger<BuildWorker>>());
                 Console.Error.WriteLine($"worker on {string.Join(", ", names)}: taking builds, gateway {gateway}");
-                await worker.RunAsync(BuildWorkerService.Poll, cancellationToken);
+                await worker.RunAsync(BuildWorker.Poll, cancellationToken);
                 return 0;
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)

@@ -1,45 +1,63 @@
-using Flywheel.Cache.Bazel;
-using Flywheel.Cache.Caches;
-using Flywheel.Cache.Index;
-using Flywheel.Cache.Nix;
-using Flywheel.Cache.Promotion;
-using Flywheel.Cache.Promotion.FlakeHub;
-using Flywheel.Cache.Promotion.Oci;
-using Flywheel.Cache.Server.Api;
-using Flywheel.Cache.Server.Auth;
-using Flywheel.Cache.Server.Bazel;
-using Flywheel.Cache.Server.Bazel.Grpc;
-using Flywheel.Cache.Server.Bazel.Http;
+using Flywheel.Cache.Server.BazelGrpc;
+using Flywheel.Cache.Server.BazelHttp;
+using Flywheel.Cache.Server.BuildHosting;
 using Flywheel.Cache.Server.Http;
-using Flywheel.Cache.Server.Maintenance;
+using Flywheel.Cache.Server.MaintenanceHosting;
 using Flywheel.Cache.Server.Metrics;
-using Flywheel.Cache.Server.Nix;
-using Flywheel.Cache.Storage;
-using Flywheel.Cache.Tokens;
+using Flywheel.Cache.Server.NixHttp;
+using Flywheel.Cache.Server.Ui;
 using Flywheel.Cache.Upstream;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 namespace Flywheel.Cache.Server.Hosting;
 
-/// <summary>Builds and runs the daemon: configuration, backends, front doors.</summary>
+/// <summary>
+/// Builds and runs the daemon, in named steps: configuration and logging, Kestrel's listeners, each area's services
+/// (<see cref="StorageServices"/>, <see cref="MaintenanceServices"/>, <see cref="NixServices"/>, <see cref="BuildServices"/>,
+/// <see cref="ApiServices"/>, <see cref="BazelServices"/>, metrics), then the request pipeline and each front door's routes.
+/// </summary>
 public static class FlywheelHost
 {
-    /// <summary>One client for every publisher (registries, FlakeHub): pooled connections, no redirects to other hosts' credentials.</summary>
-    private static readonly HttpClient PublishingHttp = new(new SocketsHttpHandler
-    {
-        PooledConnectionLifetime = TimeSpan.FromMinutes(5),
-        AllowAutoRedirect = true,
-        ConnectTimeout = TimeSpan.FromSeconds(15),
-    })
-    {
-        Timeout = TimeSpan.FromHours(1),
-    };
-
     /// <summary>
     /// Builds the app. Configuration sources, later ones winning: appsettings.json, <c>FLYWHEEL_</c> environment
     /// variables, then <paramref name="settings"/> (the command line's flags).
     /// </summary>
     public static WebApplication Build(IReadOnlyDictionary<string, string?> settings, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = CreateBuilder(settings, configure);
+        var options = ServerOptions.Load(builder.Configuration);
+        var listeners = ConfigureKestrel(builder, options);
+        builder.Services
+            .AddSingleton(options)
+            .AddSingleton(listeners)
+            .AddSingleton(TimeProvider.System)
+            .AddStorageAndIndex(options)
+            .AddMaintenance(options)
+            .AddNixCache(options)
+            .AddBuilds(options)
+            .AddApi(options)
+            .AddBazelCache(options)
+            .AddFlywheelMetrics();
+
+        var app = builder.Build();
+        app.Services.GetRequiredService<FlywheelMetrics>().ObserveUpstreamCircuits(app.Services.GetRequiredService<UpstreamBreakers>());
+        app.UseMiddleware<NoSniff>();
+        app.UseMiddleware<ErrorHandling>();
+        app.UseRequestMetrics();
+        app.UseMiddleware<NixReadFastPath>(); // before routing: the hottest Nix reads skip the matcher
+        app.UseRouting();
+        HealthEndpoints.Map(app);
+        app.MapPrometheusMetrics("/metrics");
+        app.MapApi();
+        UiEndpoints.Map(app);
+        NixRoutes.Map(app);
+        BazelHttpEndpoints.Map(app);
+        app.MapReapiGrpc();
+        return app;
+    }
+
+    /// <summary>Configuration (appsettings, <c>FLYWHEEL_</c> variables, then <paramref name="settings"/>) and logging.</summary>
+    private static WebApplicationBuilder CreateBuilder(IReadOnlyDictionary<string, string?> settings, Action<WebApplicationBuilder>? configure)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
         builder.Configuration.AddEnvironmentVariables(ConfigKeys.EnvironmentPrefix);
@@ -51,8 +69,12 @@ public static class FlywheelHost
         // logged by ErrorHandling and Kestrel's own categories.
         builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
         configure?.Invoke(builder);
+        return builder;
+    }
 
-        var options = ServerOptions.Load(builder.Configuration);
+    /// <summary>The HTTP and gRPC listeners, with the transport's buffers and limits; returns where they bind once started.</summary>
+    private static Listeners ConfigureKestrel(WebApplicationBuilder builder, ServerOptions options)
+    {
         var listeners = new Listeners();
         // Receive buffers: 64 KiB blocks instead of Kestrel's 4 KiB (TransportMemoryPool). Kestrel's wait for data
         // before taking a block stays on: an idle keep-alive connection holds no block (one extra 1-byte peek per
@@ -74,96 +96,7 @@ public static class FlywheelHost
                 listeners.Grpc = listen;
             });
         });
-
-        var services = builder.Services;
-        services.AddSingleton(options);
-        services.AddSingleton(listeners);
-        services.AddSingleton(TimeProvider.System);
-        services.AddSingleton<IBlobStore>(sp => new MeteredBlobStore(
-            Backends.CreateBlobStore(options, sp.GetRequiredService<TimeProvider>()), sp.GetRequiredService<FlywheelMetrics>()));
-        services.AddSingleton(sp => Backends.CreateIndex(options, sp.GetRequiredService<TimeProvider>()));
-        // Consumers ask for the aggregate store they use; one index object serves them all.
-        services.AddSingleton<ISettingsStore>(sp => sp.GetRequiredService<IMetadataIndex>());
-        services.AddSingleton<ICacheStore>(sp => sp.GetRequiredService<IMetadataIndex>());
-        services.AddSingleton<INarInfoStore>(sp => sp.GetRequiredService<IMetadataIndex>());
-        services.AddSingleton<IUpstreamStore>(sp => sp.GetRequiredService<IMetadataIndex>());
-        services.AddSingleton<IBlobIndex>(sp => sp.GetRequiredService<IMetadataIndex>());
-        services.AddSingleton<IActionCacheStore>(sp => sp.GetRequiredService<IMetadataIndex>());
-        services.AddSingleton<IPinStore>(sp => sp.GetRequiredService<IMetadataIndex>());
-        services.AddSingleton<IRetentionStore>(sp => sp.GetRequiredService<IMetadataIndex>());
-        services.AddSingleton<IPromotionStore>(sp => sp.GetRequiredService<IMetadataIndex>());
-        services.AddSingleton<IBuildStore>(sp => sp.GetRequiredService<IMetadataIndex>());
-        services.AddSingleton<IBuildWorkerStore>(sp => sp.GetRequiredService<IMetadataIndex>());
-        services.AddSingleton(sp => new NarInfoMemoryCache(options.NarInfoCacheBytes, options.NarInfoTtl, options.NarInfoNegativeTtl, sp.GetRequiredService<TimeProvider>()));
-        services.AddSingleton<AccessTracker>();
-        services.AddSingleton(options.Gc);
-        services.AddSingleton<GarbageCollector>();
-        services.AddHostedService<GcService>();
-        services.AddHostedService<AccessFlushService>();
-        services.AddSingleton(sp => new NixBinaryCache(
-            sp.GetRequiredService<IBlobStore>(), sp.GetRequiredService<INarInfoStore>(), sp.GetRequiredService<IBlobIndex>(), sp.GetRequiredService<NarInfoMemoryCache>(),
-            options.Limits, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<AccessTracker>()));
-        services.AddSingleton<CacheCatalog>();
-        services.AddSingleton<CachePins>();
-        services.AddSingleton(options.Upstream);
-        services.AddSingleton(sp => new UpstreamBreakers(options.Upstream, sp.GetRequiredService<TimeProvider>()));
-        services.AddSingleton<UpstreamCatalog>();
-        services.AddSingleton(_ => new UpstreamClient());
-        services.AddSingleton(sp =>
-        {
-            var readThrough = ActivatorUtilities.CreateInstance<UpstreamReadThrough>(sp);
-            readThrough.Observer = sp.GetRequiredService<FlywheelMetrics>().RecordUpstreamFetch;
-            return readThrough;
-        });
-        services.AddSingleton(new Flywheel.Cache.Builds.LaneSet(options.Builds.Lanes));
-        services.AddSingleton(options.Builds);
-        services.AddSingleton<Flywheel.Cache.Builds.BuildQueue>();
-        services.AddHostedService<Builds.BuildWorkerService>();
-        services.AddHostedService<Builds.BuildQueueGauge>();
-        services.AddSingleton<TokenService>();
-        services.AddSingleton<RequestAuthorizer>();
-        services.AddSingleton<ApiBodies>();
-        services.AddSingleton<Bootstrap>();
-        services.AddSingleton(sp => new BazelCache(
-            sp.GetRequiredService<IBlobStore>(), sp.GetRequiredService<IBlobIndex>(), sp.GetRequiredService<IActionCacheStore>(), BazelLimits.Default, sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<AccessTracker>()));
-        services.AddSingleton(sp => new BazelInstances(sp.GetRequiredService<RequestAuthorizer>(), options.BazelDefaultInstance));
-        services.AddSingleton<ByteStreamUploads>();
-        services.AddSingleton(sp => new NarSource(sp.GetRequiredService<INarInfoStore>(), sp.GetRequiredService<IBlobStore>()));
-        services.AddSingleton(sp => new PromotionGate(
-            sp.GetRequiredService<IPromotionStore>(), sp.GetRequiredService<INarInfoStore>(), sp.GetRequiredService<IPinStore>(), sp.GetRequiredService<NarSource>(),
-            [
-                new OciPublisher(sp.GetRequiredService<NarSource>(), PublishingHttp),
-                new FlakeHubPublisher(PublishingHttp, options.FlakeHubUrl),
-            ],
-            sp.GetRequiredService<TimeProvider>(), new Uri(options.PublicUrl, "_api/v1/promotions").ToString(),
-            new FlakeInspector(new Flywheel.Cache.Builds.ProcessRunner())));
-        services.AddReapiGrpc();
-        services.AddFlywheelMetrics();
-
-        var app = builder.Build();
-        app.Services.GetRequiredService<FlywheelMetrics>().ObserveUpstreamCircuits(app.Services.GetRequiredService<UpstreamBreakers>());
-        app.UseMiddleware<NoSniff>();
-        app.UseMiddleware<ErrorHandling>();
-        app.UseRequestMetrics();
-        app.UseMiddleware<NixReadFastPath>(); // before routing: the hottest Nix reads skip the matcher
-        app.UseRouting();
-        HealthEndpoints.Map(app);
-        app.MapPrometheusMetrics("/metrics");
-        var api = app.MapGroup("/_api/v1");
-        CachesApi.Map(api);
-        TokensApi.Map(api);
-        PinsApi.Map(api);
-        PromotionsApi.Map(api);
-        UpstreamsApi.Map(api);
-        BuildsApi.Map(api);
-        OverviewApi.Map(api);
-        MissingPathsApi.Map(api);
-        Ui.UiEndpoints.Map(app);
-        NixRoutes.Map(app);
-        BazelHttpEndpoints.Map(app);
-        app.MapReapiGrpc();
-        return app;
+        return listeners;
     }
 
     /// <summary>Migrates, bootstraps and starts listening; returns the addresses actually bound (port 0 resolves here).</summary>
@@ -185,7 +118,7 @@ public static class FlywheelHost
         Console.WriteLine($"  Nix substituter:     {new Uri(publicUrl, Bootstrap.DefaultCache)}");
         Console.WriteLine($"  trusted-public-keys: {main.PublicKey}");
         Console.WriteLine($"  Bazel remote cache:  --remote_cache={bound.Grpc.ToString().TrimEnd('/')} or --remote_cache={publicUrl.ToString().TrimEnd('/')}");
-        Console.WriteLine($"  status page:         {new Uri(publicUrl, Ui.UiEndpoints.Path.TrimStart('/'))}");
+        Console.WriteLine($"  status page:         {new Uri(publicUrl, UiEndpoints.Path.TrimStart('/'))}");
         Console.WriteLine($"  admin token:         {bootstrap.AdminTokenPath}{(File.Exists(bootstrap.AdminTokenPath) ? "" : " (not on this machine: issued by another replica)")}");
         return bound;
     }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using Flywheel.Cache.Maintenance;
 using Flywheel.Cache.Nix;
 
 namespace Flywheel.Cache.Server.Hosting;
@@ -34,11 +35,11 @@ public sealed record ServerOptions
     /// <summary>The S3 settings when <see cref="Storage"/> is s3, else null.</summary>
     public Flywheel.Cache.Storage.S3.S3BlobStoreOptions? S3 { get; init; }
 
-    public required Maintenance.GcOptions Gc { get; init; }
+    public required GcOptions Gc { get; init; }
 
     public required Flywheel.Cache.Upstream.UpstreamOptions Upstream { get; init; }
     /// <summary>Build orchestration: lanes and in-process workers.</summary>
-    public Builds.BuildOptions Builds { get; init; } = new(Flywheel.Cache.Builds.Lane.Defaults, null, null, Server.Builds.BuildOptions.DefaultLease);
+    public BuildHosting.BuildOptions Builds { get; init; } = new(Flywheel.Cache.Builds.Lane.Defaults, null, null, BuildHosting.BuildOptions.DefaultLease);
 
     /// <summary>The PostgreSQL connection string when <see cref="Index"/> is postgres, else null.</summary>
     public string? PostgresConnectionString { get; init; }
@@ -66,9 +67,9 @@ public sealed record ServerOptions
         var narInfoCacheBytes = Size(configuration, ConfigKeys.NarInfoCacheBytes, 64L * 1024 * 1024, errors, allowZero: true);
         var narInfoTtl = Duration(configuration, ConfigKeys.NarInfoTtl, TimeSpan.FromMinutes(5), errors);
         var negativeTtl = Duration(configuration, ConfigKeys.NarInfoNegativeTtl, TimeSpan.FromSeconds(2), errors);
-        var gc = new Maintenance.GcOptions(
-            Duration(configuration, ConfigKeys.GcInterval, Maintenance.GcOptions.Default.Interval, errors),
-            Duration(configuration, ConfigKeys.GcOrphanGrace, Maintenance.GcOptions.Default.OrphanGrace, errors));
+        var gc = new GcOptions(
+            Duration(configuration, ConfigKeys.GcInterval, GcOptions.Default.Interval, errors),
+            Duration(configuration, ConfigKeys.GcOrphanGrace, GcOptions.Default.OrphanGrace, errors));
         var upstreamDefaults = Flywheel.Cache.Upstream.UpstreamOptions.Default;
         var upstream = upstreamDefaults with
         {
@@ -80,7 +81,7 @@ public sealed record ServerOptions
             errors.Add($"{ConfigKeys.UpstreamBreakDuration}: '{upstream.BreakDuration}' is too short; at least 00:00:01");
         }
 
-        var builds = Flywheel.Cache.Server.Builds.BuildOptions.Load(configuration, errors);
+        var builds = Flywheel.Cache.Server.BuildHosting.BuildOptions.Load(configuration, errors);
         var bazelDefaultInstance = configuration[ConfigKeys.BazelDefaultInstance] is { Length: > 0 } instance ? instance : "main";
         if (!Flywheel.Cache.Caches.CacheNames.IsValid(bazelDefaultInstance))
         {

@@ -1,10 +1,11 @@
+using Flywheel.Cache.Builds;
 using Flywheel.Cache.Index;
 using Prometheus;
 
 namespace Flywheel.Cache.Server.Metrics;
 
 /// <summary>The build orchestration's metrics; lane names come from configuration, so the series stay few.</summary>
-public sealed partial class FlywheelMetrics
+public sealed partial class FlywheelMetrics : IBuildMetrics
 {
     /// <summary>Histogram bounds for build phases: a second to four hours.</summary>
     public static readonly IReadOnlyList<double> BuildSecondsBuckets = [0.1, 0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400];

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Flywheel.Cache.Maintenance;
 using Flywheel.Cache.Upstream;
 using Polly.CircuitBreaker;
 using Prometheus;
@@ -23,7 +24,7 @@ public enum BlobStoreOperation
 /// of series stays bounded. Label names are declared in alphabetical order, the order the exposition shows them.
 /// The names are a public interface (README, dashboards): <c>flywheel_</c>, the unit, <c>_total</c> for counters.
 /// </summary>
-public sealed partial class FlywheelMetrics
+public sealed partial class FlywheelMetrics : IGcMetrics
 {
     /// <summary>Histogram bounds for durations in seconds: 0.5 ms to 10 s.</summary>
     public static readonly IReadOnlyList<double> SecondsBuckets =

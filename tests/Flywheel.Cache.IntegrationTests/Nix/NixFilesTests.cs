@@ -167,7 +167,7 @@ public sealed partial class NixFilesTests(ITestOutputHelper output)
                 .Select(e => KeyValuePair.Create(e.Key[ConfigKeys.EnvironmentPrefix.Length..].Replace("__", ":", StringComparison.Ordinal), (string?)e.Value)))
             .Build();
         var errors = new List<string>();
-        var builds = Flywheel.Cache.Server.Builds.BuildOptions.Load(configuration, errors);
+        var builds = Flywheel.Cache.Server.BuildHosting.BuildOptions.Load(configuration, errors);
         Assert.Empty(errors);
         Assert.Equal(
             [new Flywheel.Cache.Builds.Lane("small", 2, 1L << 30, 3, "runner-small"), new Flywheel.Cache.Builds.Lane("big", 1, 16L << 30, 1, "big")],

@@ -3,7 +3,7 @@ using System.Net.Http.Headers;
 using System.Security.Cryptography;
 using Build.Bazel.Remote.Execution.V2;
 using Flywheel.Cache.IntegrationTests.Infrastructure;
-using Flywheel.Cache.Tests.Server.Bazel;
+using Flywheel.Cache.Tests.Server.BazelGrpc;
 using Grpc.Core;
 using Grpc.Health.V1;
 using Grpc.Net.Client;

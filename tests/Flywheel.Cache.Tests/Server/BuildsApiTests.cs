@@ -106,7 +106,7 @@ public sealed class BuildsApiTests : IClassFixture<DaemonFixture>
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
 
         // the gauge is refreshed from the index every few seconds
-        var deadline = DateTime.UtcNow + (Flywheel.Cache.Server.Builds.BuildQueueGauge.Period * 4);
+        var deadline = DateTime.UtcNow + (Flywheel.Cache.Server.BuildHosting.BuildQueueGauge.Period * 4);
         string text;
         do
         {

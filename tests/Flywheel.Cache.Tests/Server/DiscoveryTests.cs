@@ -4,7 +4,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Flywheel.Cache.Index;
-using Flywheel.Cache.Tests.Server.Bazel;
+using Flywheel.Cache.Tests.Server.BazelGrpc;
 using Grpc.Core;
 using Microsoft.Extensions.DependencyInjection;
 

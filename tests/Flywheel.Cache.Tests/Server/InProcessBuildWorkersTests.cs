@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Flywheel.Cache.Server;
-using Flywheel.Cache.Server.Builds;
+using Flywheel.Cache.Server.BuildHosting;
 using Microsoft.Extensions.Configuration;
 
 namespace Flywheel.Cache.Tests.Server;

@@ -121,7 +121,7 @@ public sealed class MalformedRequestTests : IClassFixture<DaemonFixture>
             case "instance-ac":
                 {
                     body = new Build.Bazel.Remote.Execution.V2.ActionResult { ExitCode = 3 }.ToByteArray();
-                    var action = Bazel.ReapiClient.DigestOf(Bazel.ReapiServiceTests.RandomBytes(32)).Hash;
+                    var action = BazelGrpc.ReapiClient.DigestOf(BazelGrpc.ReapiServiceTests.RandomBytes(32)).Hash;
                     path = (route == "ac" ? "" : "/main") + $"/ac/{action}";
                     break;
                 }
@@ -145,8 +145,8 @@ public sealed class MalformedRequestTests : IClassFixture<DaemonFixture>
 
             default:
                 {
-                    body = Bazel.ReapiServiceTests.RandomBytes(1000);
-                    path = $"/cas/{Bazel.ReapiClient.DigestOf(body).Hash}";
+                    body = BazelGrpc.ReapiServiceTests.RandomBytes(1000);
+                    path = $"/cas/{BazelGrpc.ReapiClient.DigestOf(body).Hash}";
                     break;
                 }
         }

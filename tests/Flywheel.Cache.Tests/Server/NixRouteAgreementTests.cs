@@ -1,6 +1,6 @@
 using Flywheel.Cache.Server;
 using Flywheel.Cache.Server.Hosting;
-using Flywheel.Cache.Server.Nix;
+using Flywheel.Cache.Server.NixHttp;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
