@@ -16,6 +16,7 @@ public static class FlywheelCommandLine
         root.Add(WorkerCommand.Create());
         root.Add(LanesCommand.Create());
         root.Add(PromoteCommand.Create());
+        root.Add(LoginCommand.Create());
         return root;
     }
 

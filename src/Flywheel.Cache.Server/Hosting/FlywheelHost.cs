@@ -111,6 +111,10 @@ public static class FlywheelHost
         services.AddSingleton<TokenService>();
         services.AddSingleton<RequestAuthorizer>();
         services.AddSingleton<ApiBodies>();
+        services.AddSingleton(sp => (Flywheel.Cache.Index.Trust.ITrustStore)sp.GetRequiredService<IMetadataStore>());
+        services.AddSingleton<Auth.Oidc.TrustPolicyCatalog>();
+        services.AddSingleton<Auth.Oidc.OidcIssuers>();
+        services.AddSingleton<Auth.Oidc.OidcExchange>();
         services.AddSingleton<Bootstrap>();
         services.AddSingleton(sp => new BazelCache(
             sp.GetRequiredService<IBlobStore>(), sp.GetRequiredService<IMetadataStore>(), BazelLimits.Default, sp.GetRequiredService<TimeProvider>(),
@@ -143,6 +147,8 @@ public static class FlywheelHost
         PinsApi.Map(api);
         PromotionsApi.Map(api);
         UpstreamsApi.Map(api);
+        TrustApi.Map(api);
+        OidcApi.Map(api);
         BuildsApi.Map(api);
         NixRoutes.Map(app);
         BazelHttpEndpoints.Map(app);

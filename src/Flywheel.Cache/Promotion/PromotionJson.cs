@@ -6,18 +6,39 @@ namespace Flywheel.Cache.Promotion;
 /// <summary>The JSON documents a promotion record keeps: the request (no credentials), the decision, the publication.</summary>
 public static class PromotionJson
 {
-    public static string Request(PromotionRequest r) => new JsonObject
+    public static string Request(PromotionRequest r)
     {
-        ["cache"] = r.Cache,
-        ["storePaths"] = Strings(r.StorePaths),
-        ["attribute"] = r.Attribute,
-        ["repository"] = r.Repository,
-        ["revision"] = r.Revision,
-        ["target"] = r.Target,
-        ["dryRun"] = r.DryRun,
-        ["policySha256"] = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(r.Policy))),
-        ["rebuilds"] = new JsonArray(r.Rebuilds.Select(x => (JsonNode)new JsonObject { ["storePath"] = x.StorePath, ["narHash"] = x.NarHash }).ToArray()),
-    }.ToJsonString();
+        var json = new JsonObject
+        {
+            ["cache"] = r.Cache,
+            ["storePaths"] = Strings(r.StorePaths),
+            ["attribute"] = r.Attribute,
+            ["repository"] = r.Repository,
+            ["revision"] = r.Revision,
+            ["target"] = r.Target,
+            ["dryRun"] = r.DryRun,
+            ["policySha256"] = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(r.Policy))),
+            ["rebuilds"] = new JsonArray(r.Rebuilds.Select(x => (JsonNode)new JsonObject { ["storePath"] = x.StorePath, ["narHash"] = x.NarHash }).ToArray()),
+        };
+        if (r.Verified is { } verified)
+        {
+            json["verified"] = Verified(verified); // only then: promotions without one keep the ids they always had
+        }
+
+        return json.ToJsonString();
+    }
+
+    /// <summary>A verified identity as the request record and the provenance statement show it.</summary>
+    public static JsonObject Verified(VerifiedIdentity v) => new()
+    {
+        ["issuer"] = v.Issuer,
+        ["subject"] = v.Subject,
+        ["repository"] = v.Repository,
+        ["ref"] = v.Ref,
+        ["commit"] = v.Commit,
+        ["workflow"] = v.Workflow,
+        ["runId"] = v.RunId,
+    };
 
     public static string Decision(PromotionDecision d) => new JsonObject
     {

@@ -7,6 +7,7 @@ namespace Flywheel.Cache.Promotion;
 /// <param name="Policy">The policy file's text (YAML or JSON), as versioned in the caller's repository.</param>
 /// <param name="Target">oci://… or flakehub://…; null: the policy's target for the class found.</param>
 /// <param name="Rebuilds">Results of <c>nix build --rebuild</c> the caller ran: the NarHash it got per store path.</param>
+/// <param name="Verified">The caller's identity as its OIDC issuer signed it, when its token was minted by an exchange; set by the server, never by the caller.</param>
 public sealed record PromotionRequest(
     string Cache,
     IReadOnlyList<string> StorePaths,
@@ -17,7 +18,8 @@ public sealed record PromotionRequest(
     bool DryRun,
     string Policy,
     IReadOnlyList<RebuildCheck> Rebuilds,
-    PublishCredentials? Credentials = null);
+    PublishCredentials? Credentials = null,
+    VerifiedIdentity? Verified = null);
 
 /// <summary>A rebuild check's result: the NarHash (<c>sha256:…</c>, any of Nix's encodings) a rebuild of the path produced.</summary>
 public sealed record RebuildCheck(string StorePath, string NarHash);

@@ -9,7 +9,9 @@ public sealed record ProvenanceSubject(string Name, string Sha256);
 /// <summary>
 /// The provenance of a promotion as an in-toto Statement v1 whose predicate is SLSA Provenance v1: the subjects
 /// by digest, the source (repository, revision, flake attribute) and the store paths as resolved dependencies,
-/// the gate as builder and the signing builder keys, the promotion as invocation, and its times.
+/// the gate as builder and the signing builder keys, the promotion as invocation, and its times. A promotion asked
+/// for with a token minted from a CI job's OIDC token also records the job's verified identity (issuer, subject,
+/// repository, ref, commit, workflow, run) as <c>buildDefinition.internalParameters.verifiedIdentity</c>.
 /// </summary>
 public static class ProvenanceStatement
 {
@@ -75,6 +77,9 @@ public static class ProvenanceStatement
                         ["storePaths"] = new JsonArray(paths.Select(p => (JsonNode)JsonValue.Create(p.Path.FullPath)!).ToArray()),
                         ["target"] = request.Target,
                     },
+                    ["internalParameters"] = request.Verified is { } verified
+                        ? new JsonObject { ["verifiedIdentity"] = PromotionJson.Verified(verified) }
+                        : null,
                     ["resolvedDependencies"] = dependencies,
                 },
                 ["runDetails"] = new JsonObject
