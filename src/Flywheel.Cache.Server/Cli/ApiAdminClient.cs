@@ -127,7 +127,8 @@ public sealed class ApiAdminClient : IAdminClient
         }
     }
 
-    private static async Task<string> ReadProblemAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    /// <summary>The <c>detail</c> of a problem-details answer, else its text.</summary>
+    internal static async Task<string> ReadProblemAsync(HttpResponseMessage response, CancellationToken cancellationToken)
     {
         var text = await response.Content.ReadAsStringAsync(cancellationToken);
         try

@@ -165,19 +165,8 @@ internal static class LoginCommand
 
         using (response)
         {
-            var text = await response.Content.ReadAsStringAsync(ct);
-            var detail = text;
-            try
-            {
-                using var problem = JsonDocument.Parse(text);
-                detail = problem.RootElement.TryGetProperty("detail", out var d) ? d.GetString() ?? text : text;
-            }
-            catch (JsonException)
-            {
-                // not problem details: show the text as it is
-            }
-
-            throw new CacheException(CacheError.Unauthenticated, $"{what}: {(int)response.StatusCode} {response.ReasonPhrase}: {ClientText.Cut(detail.Trim())}");
+            var detail = await ApiAdminClient.ReadProblemAsync(response, ct);
+            throw new CacheException(CacheError.Unauthenticated, $"{what}: {(int)response.StatusCode} {response.ReasonPhrase}: {ClientText.Cut(detail)}");
         }
     }
 

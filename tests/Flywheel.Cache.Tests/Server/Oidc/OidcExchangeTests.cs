@@ -242,7 +242,8 @@ public sealed class OidcExchangeTests : IClassFixture<DaemonFixture>
         Assert.Contains($"flywheel_oidc_exchanges_total{{issuer=\"{issuer.Issuer}\",result=\"expired\"}} 1", metrics);
     }
 
-    private static string Detail(string problem)
+    /// <summary>The <c>detail</c> of a problem-details body.</summary>
+    internal static string Detail(string problem)
     {
         using var doc = JsonDocument.Parse(problem);
         return doc.RootElement.GetProperty("detail").GetString()!;

@@ -65,7 +65,7 @@ public sealed class TrustPolicyApiTests : IClassFixture<DaemonFixture>
         using var response = await admin.PostAsJsonAsync($"/_api/v1/caches/{cache}/trust", new { issuer, audience, claims = new[] { claim }, scopes });
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        Assert.Contains(reason, Detail(await response.Content.ReadAsStringAsync()));
+        Assert.Contains(reason, OidcExchangeTests.Detail(await response.Content.ReadAsStringAsync()));
     }
 
     [Fact]
@@ -93,7 +93,7 @@ public sealed class TrustPolicyApiTests : IClassFixture<DaemonFixture>
         using var forbidden = await pusher.PostAsJsonAsync($"/_api/v1/caches/{cache}/trust", new { issuer = "https://issuer.example", audience = "a", scopes = "pull" });
 
         Assert.Equal(HttpStatusCode.NotFound, hidden.StatusCode);
-        Assert.Equal(Detail(await missing.Content.ReadAsStringAsync()).Replace("no-such-cache-at-all", cache, StringComparison.Ordinal), Detail(await hidden.Content.ReadAsStringAsync()));
+        Assert.Equal(OidcExchangeTests.Detail(await missing.Content.ReadAsStringAsync()).Replace("no-such-cache-at-all", cache, StringComparison.Ordinal), OidcExchangeTests.Detail(await hidden.Content.ReadAsStringAsync()));
         Assert.Equal(HttpStatusCode.Forbidden, forbidden.StatusCode);
     }
 
@@ -104,11 +104,5 @@ public sealed class TrustPolicyApiTests : IClassFixture<DaemonFixture>
         using var created = await admin.PostAsJsonAsync("/_api/v1/caches", new { name = cache });
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
         return cache;
-    }
-
-    private static string Detail(string problem)
-    {
-        using var doc = JsonDocument.Parse(problem);
-        return doc.RootElement.GetProperty("detail").GetString()!;
     }
 }
