@@ -1,5 +1,6 @@
 using Flywheel.Cache.Caches;
 using Flywheel.Cache.Index;
+using Flywheel.Cache.Index.Trust;
 using Flywheel.Cache.Promotion;
 using Flywheel.Cache.Server.Auth;
 using Flywheel.Cache.Tokens;
@@ -21,10 +22,16 @@ internal static class PromotionsApi
     }
 
     private static async Task<IResult> PromoteAsync(
-        HttpContext context, ApiBodies bodies, PromotionGate gate, RequestAuthorizer auth, ILogger<PromotionGate> logger)
+        HttpContext context, ApiBodies bodies, PromotionGate gate, RequestAuthorizer auth, ITrustStore trust, ILogger<PromotionGate> logger)
     {
         var token = await auth.RequireScopeAsync(context, TokenScopes.Promote); // before the body: it names the cache
         var request = (await bodies.ReadJsonAsync<PromotionRequestBody>(context)).ToRequest();
+        if (await trust.GetTokenIdentityAsync(token.Id, context.RequestAborted) is { } identity)
+        {
+            // A token minted from a CI job's OIDC token: its source is verified, not declared.
+            request = request with { Verified = VerifiedIdentity.FromClaims(identity.Issuer, identity.Subject, identity.Claims) };
+        }
+
         var cache = await auth.ResolveAsync(context, request.Cache, TokenScopes.Promote);
         var record = await gate.PromoteAsync(cache, request, context.RequestAborted);
         logger.LogInformation("promotion {Id} by {Token} of {Count} paths ({Paths}) in {Cache}: {Class}, {Status}{Error}",

@@ -42,6 +42,12 @@ public sealed class RequestAuthorizer
 
         var secret = ExtractSecret(header.ToString())
             ?? throw new CacheException(CacheError.Unauthenticated, "unsupported Authorization header: send 'Bearer <token>' or Basic credentials with the token as password");
+        if (LooksLikeJwt(secret))
+        {
+            // A CI job's ID token is never looked up as a flywheel token: it is exchanged for one first.
+            throw new CacheException(CacheError.Unauthenticated, "an OIDC ID token is not a flywheel token: exchange it at POST /_api/v1/auth/oidc (flywheel login)");
+        }
+
         return await _tokens.AuthenticateAsync(secret, context.RequestAborted)
             ?? throw new CacheException(CacheError.Unauthenticated, "the token is unknown, revoked or expired");
     }
@@ -169,6 +175,14 @@ public sealed class RequestAuthorizer
     /// <summary>Push and admin imply pull: a CI token that may push may also read back what it pushed.</summary>
     private static TokenScopes Effective(TokenScopes scopes) =>
         scopes.HasFlag(TokenScopes.Push) || scopes.HasFlag(TokenScopes.Admin) ? scopes | TokenScopes.Pull : scopes;
+
+    /// <summary>The credential of a <c>Bearer</c> header, or null for any other kind.</summary>
+    internal static string? ExtractBearer(string header) =>
+        header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? ExtractSecret(header) : null;
+
+    /// <summary>Three dot-separated parts, the first a base64url JSON object (<c>eyJ</c>): a JWT, never one of our tokens (<c>fw1_…</c>).</summary>
+    private static bool LooksLikeJwt(string secret) =>
+        secret.StartsWith("eyJ", StringComparison.Ordinal) && secret.AsSpan().Count('.') == 2;
 
     internal static string? ExtractSecret(string header)
     {

@@ -117,6 +117,7 @@ internal static class AdminCommands
         cache.Add(unpin);
         cache.Add(pins);
         cache.Add(CreateUpstreamCommand());
+        cache.Add(CreateTrustCommand());
         return cache;
     }
 
@@ -171,6 +172,51 @@ internal static class AdminCommands
         upstream.Add(remove);
         return upstream;
     }
+
+    private static Command CreateTrustCommand()
+    {
+        var trust = new Command("trust", "Let CI jobs exchange their OIDC ID token (GitHub Actions, GitLab) for a token on a cache: no stored secret.");
+        var cacheName = new Argument<string>("CACHE") { Description = "cache name" };
+        var issuer = new Option<string>("--issuer") { Description = "the OIDC issuer, e.g. https://token.actions.githubusercontent.com (https://, or http:// on loopback)", Required = true };
+        var audience = new Option<string>("--audience") { Description = "the aud the ID token must carry, e.g. flywheel", Required = true };
+        var claims = new Option<string[]>("--claim") { Description = "NAME=GLOB the ID token's claim must match, e.g. repository=org/*; repeat for several (all must match)" };
+        var scopes = new Option<string>("--scope") { Description = "comma-separated: pull, push, promote", Required = true };
+        var ttl = new Option<string>("--ttl") { Description = "lifetime of minted tokens, e.g. 1h (the default); never past the ID token's expiry" };
+        var add = new Command("add", "Add a trust policy to a cache.") { cacheName, issuer, audience, claims, scopes, ttl };
+        add.SetAction((parse, ct) => RunAsync(parse, ct, async client =>
+        {
+            var view = await client.AddTrustPolicyAsync(parse.GetValue(cacheName)!, new AddTrustPolicyRequest(
+                parse.GetValue(issuer)!, parse.GetValue(audience)!, parse.GetValue(claims) ?? [], parse.GetValue(scopes)!, parse.GetValue(ttl)), ct);
+            Console.WriteLine($"trust policy {view.Id} on {parse.GetValue(cacheName)}: {Describe(view)}");
+        }));
+
+        var listCache = new Argument<string>("CACHE") { Description = "cache name" };
+        var list = new Command("list", "List a cache's trust policies.") { listCache };
+        list.SetAction((parse, ct) => RunAsync(parse, ct, async client =>
+        {
+            foreach (var p in await client.ListTrustPoliciesAsync(parse.GetValue(listCache)!, ct))
+            {
+                Console.WriteLine($"{p.Id}  {Describe(p)}");
+            }
+        }));
+
+        var removeCache = new Argument<string>("CACHE") { Description = "cache name" };
+        var id = new Argument<string>("ID") { Description = "trust policy id (trust_…)" };
+        var remove = new Command("remove", "Remove a trust policy (tokens it minted live on until they expire; revoke them with flywheel token revoke).") { removeCache, id };
+        remove.SetAction((parse, ct) => RunAsync(parse, ct, async client =>
+        {
+            await client.RemoveTrustPolicyAsync(parse.GetValue(removeCache)!, parse.GetValue(id)!, ct);
+            Console.WriteLine($"removed trust policy {parse.GetValue(id)} from {parse.GetValue(removeCache)}");
+        }));
+
+        trust.Add(add);
+        trust.Add(list);
+        trust.Add(remove);
+        return trust;
+    }
+
+    private static string Describe(TrustPolicyView p) =>
+        $"issuer {p.Issuer}, audience {p.Audience}, claims {(p.Claims.Count == 0 ? "(any)" : string.Join(' ', p.Claims))}, scopes {string.Join(',', p.Scopes)}, ttl {p.Ttl}";
 
     public static Command CreateTokenCommand()
     {

@@ -82,6 +82,17 @@ public sealed class ApiAdminClient : IAdminClient
     public Task RemoveUpstreamAsync(string cache, string url, CancellationToken cancellationToken) =>
         SendAsync<object>(HttpMethod.Delete, UpstreamsPath(cache) + "?url=" + Uri.EscapeDataString(url), null, cancellationToken);
 
+    public Task<TrustPolicyView> AddTrustPolicyAsync(string cache, AddTrustPolicyRequest request, CancellationToken cancellationToken) =>
+        SendAsync<TrustPolicyView>(HttpMethod.Post, TrustPath(cache), request, cancellationToken);
+
+    public Task<IReadOnlyList<TrustPolicyView>> ListTrustPoliciesAsync(string cache, CancellationToken cancellationToken) =>
+        SendAsync<IReadOnlyList<TrustPolicyView>>(HttpMethod.Get, TrustPath(cache), null, cancellationToken);
+
+    public Task RemoveTrustPolicyAsync(string cache, string id, CancellationToken cancellationToken) =>
+        SendAsync<object>(HttpMethod.Delete, TrustPath(cache) + "/" + Uri.EscapeDataString(id), null, cancellationToken);
+
+    private static string TrustPath(string cache) => "caches/" + Uri.EscapeDataString(cache) + "/trust";
+
     private static string UpstreamsPath(string cache) => "caches/" + Uri.EscapeDataString(cache) + "/upstreams";
 
     private async Task<T> SendAsync<T>(HttpMethod method, string path, object? body, CancellationToken cancellationToken)
@@ -120,7 +131,8 @@ public sealed class ApiAdminClient : IAdminClient
         }
     }
 
-    private static async Task<string> ReadProblemAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    /// <summary>The <c>detail</c> of a problem-details answer, else its text.</summary>
+    internal static async Task<string> ReadProblemAsync(HttpResponseMessage response, CancellationToken cancellationToken)
     {
         var text = await response.Content.ReadAsStringAsync(cancellationToken);
         try

@@ -17,6 +17,7 @@ public static class FlywheelCommandLine
         root.Add(LanesCommand.Create());
         root.Add(PromoteCommand.Create());
         root.Add(PushCommand.Create());
+        root.Add(LoginCommand.Create());
         return root;
     }
 

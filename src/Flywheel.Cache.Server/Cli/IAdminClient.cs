@@ -34,4 +34,10 @@ public interface IAdminClient : IAsyncDisposable
     Task<IReadOnlyList<UpstreamView>> ListUpstreamsAsync(string cache, CancellationToken cancellationToken);
 
     Task RemoveUpstreamAsync(string cache, string url, CancellationToken cancellationToken);
+
+    Task<TrustPolicyView> AddTrustPolicyAsync(string cache, AddTrustPolicyRequest request, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<TrustPolicyView>> ListTrustPoliciesAsync(string cache, CancellationToken cancellationToken);
+
+    Task RemoveTrustPolicyAsync(string cache, string id, CancellationToken cancellationToken);
 }

@@ -1,6 +1,8 @@
 using Flywheel.Cache.Caches;
 using Flywheel.Cache.Index;
+using Flywheel.Cache.Index.Trust;
 using Flywheel.Cache.Server.Api;
+using Flywheel.Cache.Server.Auth.Oidc;
 using Flywheel.Cache.Server.Hosting;
 using Flywheel.Cache.Tokens;
 using Flywheel.Cache.Upstream;
@@ -15,6 +17,7 @@ public sealed class LocalAdminClient : IAdminClient
     private readonly TokenService _tokens;
     private readonly CachePins _pins;
     private readonly UpstreamCatalog _upstreams;
+    private readonly TrustPolicyCatalog _trust;
 
     private LocalAdminClient(IMetadataIndex index)
     {
@@ -23,6 +26,7 @@ public sealed class LocalAdminClient : IAdminClient
         _tokens = new TokenService(index, TimeProvider.System);
         _pins = new CachePins(index, TimeProvider.System);
         _upstreams = new UpstreamCatalog(index, new UpstreamBreakers(UpstreamOptions.Default, TimeProvider.System), TimeProvider.System);
+        _trust = new TrustPolicyCatalog((ITrustStore)index, TimeProvider.System);
     }
 
     public static async Task<LocalAdminClient> OpenAsync(string dataDirectory, CancellationToken cancellationToken)
@@ -105,6 +109,16 @@ public sealed class LocalAdminClient : IAdminClient
 
     public async Task RemoveUpstreamAsync(string cache, string url, CancellationToken cancellationToken) =>
         await _upstreams.RemoveAsync(await FindAsync(cache, cancellationToken), url, cancellationToken);
+
+    public async Task<TrustPolicyView> AddTrustPolicyAsync(string cache, AddTrustPolicyRequest request, CancellationToken cancellationToken) =>
+        TrustPolicyView.From(await _trust.AddAsync(
+            await FindAsync(cache, cancellationToken), request.Issuer, request.Audience, request.Claims ?? [], request.Scopes, request.Ttl, cancellationToken));
+
+    public async Task<IReadOnlyList<TrustPolicyView>> ListTrustPoliciesAsync(string cache, CancellationToken cancellationToken) =>
+        (await _trust.ListAsync(await FindAsync(cache, cancellationToken), cancellationToken)).Select(TrustPolicyView.From).ToList();
+
+    public async Task RemoveTrustPolicyAsync(string cache, string id, CancellationToken cancellationToken) =>
+        await _trust.RemoveAsync(await FindAsync(cache, cancellationToken), id, cancellationToken);
 
     public ValueTask DisposeAsync() => _index is IAsyncDisposable d ? d.DisposeAsync() : ValueTask.CompletedTask;
 }

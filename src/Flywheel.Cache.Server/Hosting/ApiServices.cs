@@ -5,6 +5,7 @@ using Flywheel.Cache.Promotion;
 using Flywheel.Cache.Promotion.FlakeHub;
 using Flywheel.Cache.Promotion.Oci;
 using Flywheel.Cache.Server.Api;
+using Flywheel.Cache.Server.Auth.Oidc;
 using Flywheel.Cache.Storage;
 
 namespace Flywheel.Cache.Server.Hosting;
@@ -26,6 +27,9 @@ public static class ApiServices
     public static IServiceCollection AddApi(this IServiceCollection services, ServerOptions options)
     {
         services.AddSingleton<ApiBodies>();
+        services.AddSingleton<TrustPolicyCatalog>();
+        services.AddSingleton<OidcIssuers>();
+        services.AddSingleton<OidcExchange>();
         services.AddSingleton<CachePins>();
         services.AddSingleton(sp => new NarSource(sp.GetRequiredService<INarInfoStore>(), sp.GetRequiredService<IBlobStore>()));
         services.AddSingleton(sp => new PromotionGate(
@@ -47,6 +51,8 @@ public static class ApiServices
         PinsApi.Map(api);
         PromotionsApi.Map(api);
         UpstreamsApi.Map(api);
+        TrustApi.Map(api);
+        OidcApi.Map(api);
         BuildsApi.Map(api);
         OverviewApi.Map(api);
         MissingPathsApi.Map(api);

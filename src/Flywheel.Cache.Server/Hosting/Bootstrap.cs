@@ -62,7 +62,8 @@ public sealed class Bootstrap
         return main.Record;
     }
 
-    private static async Task WriteSecretFileAsync(string path, string content, CancellationToken cancellationToken)
+    /// <summary>Writes a file only its owner may read or write (it holds a secret), also when it existed.</summary>
+    internal static async Task WriteSecretFileAsync(string path, string content, CancellationToken cancellationToken)
     {
         var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
         if (!OperatingSystem.IsWindows())

@@ -27,6 +27,7 @@ public static class StorageServices
         services.AddSingleton<IPromotionStore>(sp => sp.GetRequiredService<IMetadataIndex>());
         services.AddSingleton<IBuildStore>(sp => sp.GetRequiredService<IMetadataIndex>());
         services.AddSingleton<IBuildWorkerStore>(sp => sp.GetRequiredService<IMetadataIndex>());
+        services.AddSingleton<Flywheel.Cache.Index.Trust.ITrustStore>(sp => sp.GetRequiredService<IMetadataIndex>());
         services.AddSingleton<AccessTracker>();
         services.AddSingleton<CacheCatalog>();
         services.AddSingleton<TokenService>();

@@ -91,6 +91,8 @@ public sealed partial class FlywheelMetrics : IGcMetrics
             "flywheel_build_oom_reroutes_total", "Builds killed for memory on a lane and queued again on the next larger one, by lane and target lane.", ["lane", "to"]);
         BuildQueueDepth = factory.CreateGauge("flywheel_build_queue_depth", "Builds waiting for a worker, by lane, as of the last count of the index.", ["lane"]);
         BuildsRunning = factory.CreateGauge("flywheel_build_running", "Builds being run by a worker, by lane, as of the last count of the index.", ["lane"]);
+        OidcExchanges = factory.CreateCounter(
+            "flywheel_oidc_exchanges_total", "OIDC ID tokens exchanged for flywheel tokens, by trusted issuer and result (ok or why refused).", ["issuer", "result"]);
 
         _requests = new(key => new RequestSeries(
             HttpRequests.WithLabels(key.Method, key.Route, key.Status),

@@ -15,6 +15,7 @@ namespace Flywheel.Cache.Promotion;
 /// require:
 ///   oci-image: [closure-complete, provenance, intentional]
 ///   clean-derivation: [closure-complete, provenance, re-identifiable, reproducible, intentional]
+/// requireVerifiedSource: true   # repository and revision must be those of the caller's OIDC identity
 /// targets:
 ///   oci-image: oci://ghcr.io/org/app:latest
 ///   clean-derivation: flakehub://org/flake
@@ -141,7 +142,7 @@ public static class PolicyLoader
             annotations[key] = value;
         }
 
-        return new PromotionPolicy(keys, document.TrustCacheKey ?? false, allow, require, targets, annotations);
+        return new PromotionPolicy(keys, document.TrustCacheKey ?? false, allow, require, targets, annotations, document.RequireVerifiedSource ?? false);
     }
 
     private static PromotionClass PublishableClass(string name, string field) =>
@@ -175,6 +176,10 @@ public static class PolicyLoader
         [JsonPropertyName("targets")]
         [YamlMember(Alias = "targets")]
         public Dictionary<string, string>? Targets { get; set; }
+
+        [JsonPropertyName("requireVerifiedSource")]
+        [YamlMember(Alias = "requireVerifiedSource")]
+        public bool? RequireVerifiedSource { get; set; }
 
         [JsonPropertyName("annotations")]
         [YamlMember(Alias = "annotations")]

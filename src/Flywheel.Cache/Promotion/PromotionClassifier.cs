@@ -12,7 +12,7 @@ public sealed class PromotionClassifier
     private readonly IReadOnlyList<IPromotionRule> _rules;
 
     public PromotionClassifier()
-        : this([new ClosureCompleteRule(), new ProvenanceRule(), new ReIdentifiableRule(), new ReproducibleRule(), new IntentionalRule()])
+        : this([new ClosureCompleteRule(), new ProvenanceRule(), new ReIdentifiableRule(), new ReproducibleRule(), new IntentionalRule(), new VerifiedSourceRule()])
     {
     }
 
@@ -32,6 +32,11 @@ public sealed class PromotionClassifier
         var reasons = new List<string>();
         foreach (var rule in _rules)
         {
+            if (!rule.AppliesTo(evidence))
+            {
+                continue;
+            }
+
             var outcome = rule.Evaluate(evidence);
             var isRequired = required.Contains(rule.Name);
             results.Add(new RuleResult(rule.Name, outcome.Passed, isRequired, outcome.Reason));

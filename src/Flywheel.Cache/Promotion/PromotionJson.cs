@@ -6,34 +6,50 @@ namespace Flywheel.Cache.Promotion;
 /// <summary>The JSON documents a promotion record keeps: the request (no credentials), the decision, the publication.</summary>
 public static class PromotionJson
 {
-    public static string Request(PromotionRequest r) => new JsonObject
+    public static string Request(PromotionRequest r)
     {
-        ["cache"] = r.Cache,
-        ["storePaths"] = Strings(r.StorePaths),
-        ["attribute"] = r.Attribute,
-        ["repository"] = r.Repository,
-        ["revision"] = r.Revision,
-        ["target"] = r.Target,
-        ["dryRun"] = r.DryRun,
-        ["policySha256"] = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(r.Policy))),
-        ["rebuilds"] = new JsonArray(r.Rebuilds.Select(x => (JsonNode)new JsonObject { ["storePath"] = x.StorePath, ["narHash"] = x.NarHash }).ToArray()),
-    }.Also(r.FlakeSource is null ? null : new JsonObject
-    {
-        ["source"] = r.FlakeSource,
-        ["sourceNarHash"] = r.FlakeSourceNarHash,
-        ["outputs"] = Strings(r.FlakeOutputs ?? []),
-    }).ToJsonString();
-
-    /// <summary>The request with its flake (only when there is one, so requests without keep their identity).</summary>
-    private static JsonObject Also(this JsonObject request, JsonObject? flake)
-    {
-        if (flake is not null)
+        var json = new JsonObject
         {
-            request["flake"] = flake;
+            ["cache"] = r.Cache,
+            ["storePaths"] = Strings(r.StorePaths),
+            ["attribute"] = r.Attribute,
+            ["repository"] = r.Repository,
+            ["revision"] = r.Revision,
+            ["target"] = r.Target,
+            ["dryRun"] = r.DryRun,
+            ["policySha256"] = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(r.Policy))),
+            ["rebuilds"] = new JsonArray(r.Rebuilds.Select(x => (JsonNode)new JsonObject { ["storePath"] = x.StorePath, ["narHash"] = x.NarHash }).ToArray()),
+        };
+        // Only when present, so requests without a flake or a verified identity keep the ids they always had.
+        if (r.FlakeSource is not null)
+        {
+            json["flake"] = new JsonObject
+            {
+                ["source"] = r.FlakeSource,
+                ["sourceNarHash"] = r.FlakeSourceNarHash,
+                ["outputs"] = Strings(r.FlakeOutputs ?? []),
+            };
         }
 
-        return request;
+        if (r.Verified is { } verified)
+        {
+            json["verified"] = Verified(verified);
+        }
+
+        return json.ToJsonString();
     }
+
+    /// <summary>A verified identity as the request record and the provenance statement show it.</summary>
+    public static JsonObject Verified(VerifiedIdentity v) => new()
+    {
+        ["issuer"] = v.Issuer,
+        ["subject"] = v.Subject,
+        ["repository"] = v.Repository,
+        ["ref"] = v.Ref,
+        ["commit"] = v.Commit,
+        ["workflow"] = v.Workflow,
+        ["runId"] = v.RunId,
+    };
 
     public static string Decision(PromotionDecision d) => new JsonObject
     {

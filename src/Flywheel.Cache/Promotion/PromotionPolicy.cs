@@ -11,13 +11,15 @@ namespace Flywheel.Cache.Promotion;
 /// <param name="Allow">Globs (<c>*</c>, <c>?</c>) over flake attributes and store path names.</param>
 /// <param name="Targets">Default targets per class: <c>oci://REGISTRY/NAME:TAG</c>, <c>flakehub://ORG/FLAKE</c>.</param>
 /// <param name="Annotations">Annotations to put on a published image's manifest (which then differs from the built one); none by default.</param>
+/// <param name="RequireVerifiedSource">Every class also requires <see cref="RuleNames.VerifiedSource"/>: the request's repository and revision must be those of the caller's verified OIDC identity.</param>
 public sealed record PromotionPolicy(
     IReadOnlyList<NixPublicKey> TrustedKeys,
     bool TrustCacheKey,
     IReadOnlyList<string> Allow,
     IReadOnlyDictionary<PromotionClass, IReadOnlyList<string>> Require,
     IReadOnlyDictionary<PromotionClass, string> Targets,
-    IReadOnlyDictionary<string, string>? Annotations = null)
+    IReadOnlyDictionary<string, string>? Annotations = null,
+    bool RequireVerifiedSource = false)
 {
     /// <summary>What a policy requires when it says nothing about a class.</summary>
     public static readonly IReadOnlyDictionary<PromotionClass, IReadOnlyList<string>> DefaultRequire =
@@ -27,6 +29,9 @@ public sealed record PromotionPolicy(
             [PromotionClass.CleanDerivation] = RuleNames.All,
         };
 
-    public IReadOnlyList<string> RequiredFor(PromotionClass value) =>
-        Require.TryGetValue(value, out var rules) ? rules : DefaultRequire.TryGetValue(value, out var defaults) ? defaults : RuleNames.All;
+    public IReadOnlyList<string> RequiredFor(PromotionClass value)
+    {
+        var rules = Require.TryGetValue(value, out var chosen) ? chosen : DefaultRequire.TryGetValue(value, out var defaults) ? defaults : RuleNames.All;
+        return RequireVerifiedSource ? [.. rules, RuleNames.VerifiedSource] : rules;
+    }
 }

@@ -12,6 +12,7 @@ namespace Flywheel.Cache.Promotion;
 /// (the gate evaluates them; <see cref="StorePaths"/> is then empty in the request and filled by the gate).</param>
 /// <param name="FlakeSourceNarHash">Set by the gate, never the caller: the source's NAR hash as Nix locked it, so a
 /// changed source is a new promotion.</param>
+/// <param name="Verified">The caller's identity as its OIDC issuer signed it, when its token was minted by an exchange; set by the server, never by the caller.</param>
 public sealed record PromotionRequest(
     string Cache,
     IReadOnlyList<string> StorePaths,
@@ -25,7 +26,8 @@ public sealed record PromotionRequest(
     PublishCredentials? Credentials = null,
     string? FlakeSource = null,
     IReadOnlyList<string>? FlakeOutputs = null,
-    string? FlakeSourceNarHash = null);
+    string? FlakeSourceNarHash = null,
+    VerifiedIdentity? Verified = null);
 
 /// <summary>A rebuild check's result: the NarHash (<c>sha256:…</c>, any of Nix's encodings) a rebuild of the path produced.</summary>
 public sealed record RebuildCheck(string StorePath, string NarHash);

@@ -12,7 +12,9 @@ public sealed record ProvenanceSubject(string Name, string Sha256);
 /// by digest, the source (repository, revision, flake attribute) and the store paths as resolved dependencies,
 /// the gate as builder and the signing builder keys, the promotion as invocation, and its times. Each store path is a
 /// resolved dependency with its NarHash (hex digest, and as Nix writes it). A flake release adds the flake source
-/// (its locked URL and NAR hash, lastModified and revision) and which attribute gave which output path.
+/// (its locked URL and NAR hash, lastModified and revision) and which attribute gave which output path. A promotion asked
+/// for with a token minted from a CI job's OIDC token also records the job's verified identity (issuer, subject,
+/// repository, ref, commit, workflow, run) as <c>buildDefinition.internalParameters.verifiedIdentity</c>.
 /// </summary>
 public static class ProvenanceStatement
 {
@@ -99,6 +101,9 @@ public static class ProvenanceStatement
                         ["target"] = request.Target,
                         ["flake"] = flake is null ? null : Flake(flake),
                     },
+                    ["internalParameters"] = request.Verified is { } verified
+                        ? new JsonObject { ["verifiedIdentity"] = PromotionJson.Verified(verified) }
+                        : null,
                     ["resolvedDependencies"] = dependencies,
                 },
                 ["runDetails"] = new JsonObject

@@ -9,6 +9,12 @@ public static class RuleNames
     public const string Reproducible = "reproducible";
     public const string Intentional = "intentional";
 
+    /// <summary>
+    /// The promotion's source and revision are those its caller's OIDC identity carries; evaluated only when the policy
+    /// sets <c>requireVerifiedSource</c> or the caller has a verified identity, so it is not in <see cref="All"/>.
+    /// </summary>
+    public const string VerifiedSource = "verified-source";
+
     /// <summary>Every rule, in the order decisions list them.</summary>
     public static readonly IReadOnlyList<string> All = [ClosureComplete, Provenance, ReIdentifiable, Reproducible, Intentional];
 }

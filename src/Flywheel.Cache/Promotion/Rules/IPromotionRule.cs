@@ -6,6 +6,9 @@ public interface IPromotionRule
     string Name { get; }
 
     RuleOutcome Evaluate(PromotionEvidence evidence);
+
+    /// <summary>Whether the rule has something to say about this promotion (one that does not is left out of the decision).</summary>
+    bool AppliesTo(PromotionEvidence evidence) => true;
 }
 
 /// <summary>A rule's verdict before the class decides whether it was required.</summary>
