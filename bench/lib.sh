@@ -1,4 +1,4 @@
-# Sourced by the side-by-side benchmarks (bench/load/run.sh, bench/bazel/run.sh, bench/nix/run.sh): the helpers they
+# Sourced by the side-by-side benchmarks (bench/load/run.sh, bench/bazel/run.sh, bench/nix/run.sh, bench/push/run.sh): the helpers they
 # share. Callers set ROOT (repository root) and WORK (their temporary folder) and keep PIDS, an array of processes to
 # stop at exit (the gateway and backend helpers append to it).
 

@@ -36,6 +36,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 
+source bench/lib.sh
 if [ "$BUILD" = 1 ]; then
   echo "run.sh: building (Release)" >&2
   dotnet build src/Flywheel.Cache.Server -c Release --nologo -v quiet >/dev/null
@@ -43,27 +44,20 @@ fi
 FLYWHEEL_DLL="$ROOT/src/Flywheel.Cache.Server/bin/Release/net10.0/flywheel.dll"
 
 WORK="$(mktemp -d /tmp/flywheel-push-bench.XXXXXX)"
-DAEMON_PID=""
+PIDS=()
 BIG=""
 cleanup() {
-  [ -n "$DAEMON_PID" ] && kill "$DAEMON_PID" 2>/dev/null && wait "$DAEMON_PID" 2>/dev/null
+  set +e
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null; done
   [ -s "$WORK/paths" ] && nix-store --delete $(cat "$WORK/paths") >/dev/null 2>&1
   [ -n "$BIG" ] && nix-store --delete "$BIG" >/dev/null 2>&1
   if [ "$KEEP" = 1 ]; then echo "run.sh: kept $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 
-# Nix isolated as the tests run it: no substituters (nothing is fetched), no sandbox, builds as root.
-mkdir -p "$WORK/conf"
-cat > "$WORK/conf/nix.conf" <<CONF
-experimental-features = nix-command
-sandbox = false
-build-users-group =
-substituters =
-require-sigs = false
-CONF
-export NIX_CONF_DIR="$WORK/conf" NIX_USER_CONF_FILES="$WORK/conf/nix.conf" XDG_CACHE_HOME="$WORK/xdg-cache"
-unset NIX_CONFIG NIX_REMOTE
+# Nix isolated as the other benches run it (bench/lib.sh): no substituters, no sandbox, builds as root.
+bench_nix_env
 export CI=true # plain progress lines
 
 echo "run.sh: closure (seed $SEED)" >&2
@@ -72,16 +66,9 @@ head -c "$((BIG_MIB * 1024 * 1024))" /dev/urandom > "$WORK/big-$SEED.bin"
 BIG="$(nix-store --add "$WORK/big-$SEED.bin")"
 rm -f "$WORK/big-$SEED.bin"
 
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-HTTP_PORT="$(port)"; GRPC_PORT="$(port)"
-SERVER="http://127.0.0.1:$HTTP_PORT/"
-dotnet "$FLYWHEEL_DLL" serve --http "127.0.0.1:$HTTP_PORT" --grpc "127.0.0.1:$GRPC_PORT" --data "$WORK/data" >"$WORK/daemon.log" 2>&1 &
-DAEMON_PID=$!
-for _ in $(seq 1 600); do
-  curl -fs "${SERVER}healthz" >/dev/null 2>&1 && [ -s "$WORK/data/admin.token" ] && break
-  sleep 0.1
-done
-TOKEN="$(cat "$WORK/data/admin.token")"
+start_gateway embedded "$WORK/data" "$WORK/daemon.log"
+SERVER="$GW/"
+TOKEN="$GW_TOKEN"
 flywheel() { dotnet "$FLYWHEEL_DLL" "$@"; }
 
 # timed NAME CMD…: wall seconds and peak RSS (KiB) of CMD appended to $WORK/times as "NAME seconds kib"
