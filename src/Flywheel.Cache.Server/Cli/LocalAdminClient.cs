@@ -1,6 +1,5 @@
 using Flywheel.Cache.Caches;
 using Flywheel.Cache.Index;
-using Flywheel.Cache.Index.Trust;
 using Flywheel.Cache.Server.Api;
 using Flywheel.Cache.Server.Auth.Oidc;
 using Flywheel.Cache.Server.Hosting;
@@ -26,7 +25,7 @@ public sealed class LocalAdminClient : IAdminClient
         _tokens = new TokenService(index, TimeProvider.System);
         _pins = new CachePins(index, TimeProvider.System);
         _upstreams = new UpstreamCatalog(index, new UpstreamBreakers(UpstreamOptions.Default, TimeProvider.System), TimeProvider.System);
-        _trust = new TrustPolicyCatalog((ITrustStore)index, TimeProvider.System);
+        _trust = new TrustPolicyCatalog(index, TimeProvider.System);
     }
 
     public static async Task<LocalAdminClient> OpenAsync(string dataDirectory, CancellationToken cancellationToken)

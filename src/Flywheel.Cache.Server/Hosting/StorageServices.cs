@@ -1,5 +1,6 @@
 using Flywheel.Cache.Caches;
 using Flywheel.Cache.Index;
+using Flywheel.Cache.Index.Trust;
 using Flywheel.Cache.Server.Auth;
 using Flywheel.Cache.Server.Metrics;
 using Flywheel.Cache.Storage;
@@ -27,7 +28,7 @@ public static class StorageServices
         services.AddSingleton<IPromotionStore>(sp => sp.GetRequiredService<IMetadataIndex>());
         services.AddSingleton<IBuildStore>(sp => sp.GetRequiredService<IMetadataIndex>());
         services.AddSingleton<IBuildWorkerStore>(sp => sp.GetRequiredService<IMetadataIndex>());
-        services.AddSingleton<Flywheel.Cache.Index.Trust.ITrustStore>(sp => sp.GetRequiredService<IMetadataIndex>());
+        services.AddSingleton<ITrustStore>(sp => sp.GetRequiredService<IMetadataIndex>());
         services.AddSingleton<AccessTracker>();
         services.AddSingleton<CacheCatalog>();
         services.AddSingleton<TokenService>();
