@@ -53,10 +53,29 @@ public sealed class FlywheelProcess : IAsyncDisposable
     public static Task<FlywheelProcess> StartAsync(string? dataDirectory = null, params string[] extraArgs) =>
         StartAsync(dataDirectory, new Dictionary<string, string>(), extraArgs);
 
-    /// <summary>Starts the daemon with extra environment variables (e.g. FLYWHEEL_POSTGRES, AWS_ACCESS_KEY_ID) and flags.</summary>
+    /// <summary>
+    /// Starts the daemon with extra environment variables (e.g. FLYWHEEL_POSTGRES, AWS_ACCESS_KEY_ID) and flags. Its
+    /// ports are picked free before it starts, so another process can take one in between (seen in CI): a daemon that
+    /// exits because its address is in use is started again on other ports, at most three times in all.
+    /// </summary>
     public static async Task<FlywheelProcess> StartAsync(string? dataDirectory, IReadOnlyDictionary<string, string> environment, params string[] extraArgs)
     {
         dataDirectory ??= Path.Combine(Path.GetTempPath(), "flywheel-it-" + Guid.NewGuid().ToString("N"));
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await StartOnFreePortsAsync(dataDirectory, environment, extraArgs);
+            }
+            catch (AddressInUseException) when (attempt < 3)
+            {
+                // picked ports were taken before the daemon bound them: pick again
+            }
+        }
+    }
+
+    private static async Task<FlywheelProcess> StartOnFreePortsAsync(string dataDirectory, IReadOnlyDictionary<string, string> environment, string[] extraArgs)
+    {
         var port = FreePort();
         var grpcPort = FreePort();
         var daemon = new FlywheelProcess(dataDirectory, port, grpcPort);
@@ -73,7 +92,10 @@ public sealed class FlywheelProcess : IAsyncDisposable
         {
             if (process.HasExited)
             {
-                throw new InvalidOperationException($"flywheel exited with {(await process.Completion).ExitCode}:\n{daemon.Output}");
+                var message = $"flywheel exited with {(await process.Completion).ExitCode}:\n{daemon.Output}";
+                throw daemon.Output.Contains("address already in use", StringComparison.Ordinal)
+                    ? new AddressInUseException(message)
+                    : new InvalidOperationException(message);
             }
 
             try
@@ -138,6 +160,9 @@ public sealed class FlywheelProcess : IAsyncDisposable
             _output.AppendLine(line);
         }
     }
+
+    /// <summary>The daemon exited at start because another process took one of the ports picked for it.</summary>
+    private sealed class AddressInUseException(string message) : InvalidOperationException(message);
 
     private static int FreePort()
     {
