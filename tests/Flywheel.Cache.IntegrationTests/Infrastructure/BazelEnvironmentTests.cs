@@ -45,7 +45,7 @@ public sealed class BazelEnvironmentTests : IAsyncLifetime
     {
         _bazel.WriteWorkspace(nameof(Unreachable_grpc_cache_fails_the_build_before_any_action));
 
-        var result = (await _bazel.BuildAsync([$"--remote_cache=grpc://127.0.0.1:{ClosedPort()}"])).EnsureFailure();
+        var result = (await _bazel.BuildAsync([$"--remote_cache=grpc://127.0.0.1:{LoopbackPorts.Next()}"])).EnsureFailure();
 
         Assert.Equal(BazelBuildResult.RemoteErrorExitCode, result.ExitCode);
         Assert.Contains(result.Errors, e => e.Contains("Failed to query remote execution capabilities", StringComparison.Ordinal));
@@ -56,7 +56,7 @@ public sealed class BazelEnvironmentTests : IAsyncLifetime
     public async Task Unreachable_http_cache_only_warns_and_the_build_runs_every_action()
     {
         _bazel.WriteWorkspace(nameof(Unreachable_http_cache_only_warns_and_the_build_runs_every_action));
-        var url = $"http://127.0.0.1:{ClosedPort()}";
+        var url = $"http://127.0.0.1:{LoopbackPorts.Next()}";
 
         var result = (await _bazel.BuildAsync([$"--remote_cache={url}"])).EnsureSuccess();
         Assert.Equal(BazelEnvironment.WorkspaceActions, result.Executed);
@@ -110,13 +110,4 @@ public sealed class BazelEnvironmentTests : IAsyncLifetime
         Assert.Empty(counts);
     }
 
-    /// <summary>A port nothing listens on: bound by us, then released (the kernel does not hand it out again at once).</summary>
-    private static int ClosedPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
 }

@@ -76,8 +76,8 @@ public sealed class FlywheelProcess : IAsyncDisposable
 
     private static async Task<FlywheelProcess> StartOnFreePortsAsync(string dataDirectory, IReadOnlyDictionary<string, string> environment, string[] extraArgs)
     {
-        var port = FreePort();
-        var grpcPort = FreePort();
+        var port = LoopbackPorts.Next();
+        var grpcPort = LoopbackPorts.Next();
         var daemon = new FlywheelProcess(dataDirectory, port, grpcPort);
         var process = TestProcess.Start(
             TestProcess.Command("dotnet", new[] { FlywheelDll, "serve", "--http", $"127.0.0.1:{port}", "--grpc", $"127.0.0.1:{grpcPort}", "--data", dataDirectory }.Concat(extraArgs),
@@ -164,12 +164,6 @@ public sealed class FlywheelProcess : IAsyncDisposable
     /// <summary>The daemon exited at start because another process took one of the ports picked for it.</summary>
     private sealed class AddressInUseException(string message) : InvalidOperationException(message);
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     /// <summary>Kills the daemon and keeps its data folder (a later <see cref="StartAsync(string?, string[])"/> on it sees what it stored).</summary>
     public async Task StopAsync() => await _process.StopAsync();

@@ -48,7 +48,7 @@ public sealed class NginxServer : IAsyncDisposable
         var root = Path.Combine(Path.GetTempPath(), "flywheel-nginx-" + TestTools.RandomNonce(10));
         Directory.CreateDirectory(Path.Combine(root, "tmp"));
         CopyDirectory(folder, Path.Combine(root, "www"));
-        var port = FreePort();
+        var port = LoopbackPorts.Next();
         await File.WriteAllTextAsync(Path.Combine(root, "nginx.conf"), $$"""
             daemon off;
             master_process off;
@@ -143,12 +143,6 @@ public sealed class NginxServer : IAsyncDisposable
         }
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     public async ValueTask DisposeAsync()
     {

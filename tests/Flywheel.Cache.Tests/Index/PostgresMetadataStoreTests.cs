@@ -269,7 +269,7 @@ public sealed class PostgresMetadataStoreTests : MetadataStoreContract, IClassFi
     [Fact]
     public async Task A_server_that_does_not_listen_is_unavailable()
     {
-        await using var store = new PostgresMetadataStore($"Host=127.0.0.1;Port={FreePort()};Username=postgres;Database=none;Timeout=3");
+        await using var store = new PostgresMetadataStore($"Host=127.0.0.1;Port={LoopbackPorts.Next()};Username=postgres;Database=none;Timeout=3");
 
         var clock = Stopwatch.StartNew();
         var e = await Assert.ThrowsAsync<CacheException>(() => store.CheckHealthAsync(None));
@@ -349,12 +349,5 @@ public sealed class PostgresMetadataStoreTests : MetadataStoreContract, IClassFi
         {
             await server.DisposeAsync();
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

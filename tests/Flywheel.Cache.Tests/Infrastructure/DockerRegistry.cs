@@ -11,7 +11,7 @@ namespace Flywheel.Cache.Tests.Infrastructure;
 public sealed class DockerRegistry : IAsyncLifetime, IAsyncDisposable
 {
     public DockerRegistry()
-        : this(S3rverServer.FreePort())
+        : this(LoopbackPorts.Next())
     {
     }
 
@@ -25,7 +25,7 @@ public sealed class DockerRegistry : IAsyncLifetime, IAsyncDisposable
     public static DockerRegistry OnPort(int port) => new(port);
 
     /// <summary>A registry with more top-level configuration (YAML, e.g. an <c>auth:</c> section).</summary>
-    public static DockerRegistry WithConfig(string extraConfig) => new(S3rverServer.FreePort(), extraConfig);
+    public static DockerRegistry WithConfig(string extraConfig) => new(LoopbackPorts.Next(), extraConfig);
 
     private readonly string _extraConfig;
 

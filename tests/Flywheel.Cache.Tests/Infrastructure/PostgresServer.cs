@@ -76,7 +76,7 @@ public sealed class PostgresServer : IAsyncLifetime
         await RunToolAsync("initdb",
             "-D", DataDirectory, "-U", SuperUser, "-A", "trust", "--no-sync", "--no-locale", "-E", "UTF8");
 
-        Port = FreePort();
+        Port = LoopbackPorts.Next();
         // Settings go into the cluster's own configuration, so no command line carries paths through a shell.
         await File.AppendAllTextAsync(Path.Combine(DataDirectory, "postgresql.conf"), string.Join('\n',
             "",
@@ -178,12 +178,6 @@ public sealed class PostgresServer : IAsyncLifetime
 
     private static string Nonce() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     private Task RunToolAsync(string tool, params string[] arguments) =>
         RunAsync(Path.Combine(_bin!, tool), arguments, asPostgres: RunsAsPostgresUser);

@@ -45,7 +45,7 @@ public sealed class S3rverServer : IAsyncLifetime
 
     public Task InitializeAsync()
     {
-        _port = FreePort();
+        _port = LoopbackPorts.Next();
         return StartAsync();
     }
 
@@ -116,13 +116,6 @@ public sealed class S3rverServer : IAsyncLifetime
         }
     }
 
-    /// <summary>A loopback port nothing listens on (for the "unreachable" tests).</summary>
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     private static string FindS3rver()
     {

@@ -145,7 +145,7 @@ public sealed class OciPromotionRegistryTests : IClassFixture<DaemonFixture>, IC
     public async Task A_publication_that_fails_is_marked_failed_and_the_same_request_retries_it()
     {
         var (client, upload, _) = await PushImageAsync("retry me");
-        await using var late = DockerRegistry.OnPort(S3rverServer.FreePort());
+        await using var late = DockerRegistry.OnPort(LoopbackPorts.Next());
         var body = Request(upload, "retried") with { Target = $"oci://{late.Host}/retried:v1" };
 
         var failed = await PromoteAsync(client, body); // nothing listens there yet

@@ -107,7 +107,7 @@ public sealed class PromoteCommandTests : IClassFixture<DaemonFixture>, IClassFi
     public async Task A_failed_publication_exits_2_with_the_error_and_json_still_prints_the_record()
     {
         var (token, upload) = await PushImageAsync("nowhere to go");
-        var nobody = $"127.0.0.1:{S3rverServer.FreePort()}";
+        var nobody = $"127.0.0.1:{LoopbackPorts.Next()}";
 
         var cli = await FlywheelCli.RunAsync(Args(token, PolicyFile(TrustingPolicy), $"oci://{nobody}/cli-failed:v1", "--json", upload.StorePath));
 

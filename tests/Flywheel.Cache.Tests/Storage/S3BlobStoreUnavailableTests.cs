@@ -14,7 +14,7 @@ public sealed class S3BlobStoreUnavailableTests
 
     private static S3BlobStoreOptions ClosedPort() => new()
     {
-        ServiceUrl = new Uri($"http://127.0.0.1:{S3rverServer.FreePort()}/"),
+        ServiceUrl = new Uri($"http://127.0.0.1:{LoopbackPorts.Next()}/"),
         Bucket = S3rverServer.Bucket,
         ForcePathStyle = true,
         AccessKey = S3rverServer.AccessKey,
