@@ -109,7 +109,8 @@ def profile_spans(path):
 # remote_logging.LogEntry (Bazel src/main/protobuf/remote_execution_log.proto) and the parts of it read here.
 GRPC_LOG_FIELDS = """LogEntry: metadata = 1 (RequestMetadata: action_id = 2), status = 2 (google.rpc.Status: code = 1),
 method_name = 3, details = 4 (RpcCallDetails: read = 5 (ReadDetails: request = 1 (ReadRequest: resource_name = 1),
-num_reads = 2, bytes_read = 3)), start_time = 5, end_time = 6 (Timestamp: seconds = 1, nanos = 2)"""
+num_reads = 2, bytes_read = 3), get_action_result = 8 (GetActionResultDetails: request = 1 (GetActionResultRequest:
+inline_stdout = 3, inline_stderr = 4, inline_output_files = 5))), start_time = 5, end_time = 6 (Timestamp: seconds = 1, nanos = 2)"""
 
 
 def _varint(data, pos):
@@ -162,6 +163,7 @@ def grpc_log_entries(path):
             fields.setdefault(n, v)
         status = fields.get(2)
         read = _first(fields.get(4, b""), 5)
+        lookup = _first(_first(fields.get(4, b""), 8, b""), 1)  # GetActionResultDetails.request
         yield {
             "method": fields.get(3, b"").decode().rsplit(".", 1)[-1],
             "action": _first(fields.get(1, b""), 2, b"").decode(),
@@ -170,6 +172,9 @@ def grpc_log_entries(path):
             "end": _timestamp(fields.get(6)),
             "bytes": _first(read, 3, 0) if read else None,
             "messages": _first(read, 2, 0) if read else None,
+            # GetActionResultRequest: inline_stdout = 3, inline_stderr = 4, inline_output_files = 5
+            "inlining": None if lookup is None else (bool(_first(lookup, 3, 0)), bool(_first(lookup, 4, 0)),
+                                                     sum(1 for n, _, _ in _fields(lookup) if n == 5)),
         }
 
 
@@ -197,6 +202,14 @@ def grpc_log(path, wall_ms=None):
         messages = sum(e["messages"] or 0 for e in calls)
         print(f"| {method} | {len(calls)} | {sum(1 for e in calls if e['code'])} | {_ms(times, 0.5):.2f} | {_ms(times, 0.9):.2f}"
               f" | {_ms(times, 1.0):.2f} | {sum(times) * 1000:.0f} | {bytes_read if bytes_read else ''} | {messages if messages else ''} |")
+    asked = {}
+    for e in entries:
+        if e["inlining"] is not None:
+            asked[e["inlining"]] = asked.get(e["inlining"], 0) + 1
+    if asked:
+        print()
+        print("GetActionResult requests by (inline_stdout, inline_stderr, inline_output_files listed): "
+              + ", ".join(f"{k}: {v}" for k, v in sorted(asked.items())))
     if any(e["bytes"] for e in entries):
         reads = [e for e in entries if e["bytes"]]
         print()
