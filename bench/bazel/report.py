@@ -3,11 +3,22 @@
 
   report.py report RESULTS.jsonl OUT.json OUT.md ACTIONS OUTPUT_BYTES CORES COMMIT
   report.py metrics-diff BEFORE.txt AFTER.txt
+  report.py grpc-log FILE [WALL_MS]
+  report.py profile-spans PROFILE.gz
 
 report: one row per mode (disk, grpc, http): populate time, every timed rebuild, the median, and the median's ratio
 to the --disk_cache median, checked against the issue's target (gRPC <= 1.2x, HTTP <= 1.3x). A rebuild in which
 Bazel did not report every action as a cache hit is not a rebuild from the cache: the mode is marked incomplete and
-its target not met."""
+its target not met.
+
+grpc-log: Bazel's --experimental_remote_grpc_log (one length-delimited remote_logging.LogEntry per call, with start
+and end time as Bazel's gRPC client saw them), summarised: calls per method with their latency (p50, p90, max,
+sum), the calls made per action (grouped by the request metadata's action_id) and the time from an action's first
+call's start to its last call's end, how many calls were in flight over the rebuild, and how much of the rebuild had
+no call in flight at all (Bazel busy with something else: its own bookkeeping, writing and hashing outputs,
+scheduling). profile-spans: from Bazel's --profile (JSON trace), per action the spans of the remote cache's two steps
+as Bazel times them ("check cache hit": the action-cache lookup; "download outputs") and the whole action, with
+their p50, p90 and sum. Decoded at the wire level (no protobuf library needed): the fields read are listed in GRPC_LOG_FIELDS."""
 import datetime
 import json
 import statistics
@@ -80,10 +91,182 @@ def metrics_diff(before_path, after_path):
             print(f"{name} {delta:g}")
 
 
+PROFILE_SPANS = [("check cache hit", "action-cache lookup (check cache hit)"), ("download outputs", "download outputs"),
+                 ("Executing", "whole action (Executing genrule)")]
+
+
+def profile_spans(path):
+    import gzip
+    doc = json.load(gzip.open(path))
+    events = doc["traceEvents"] if isinstance(doc, dict) else doc
+    print("| span (Bazel's profile) | count | p50 ms | p90 ms | sum ms |")
+    print("|---|---:|---:|---:|---:|")
+    for prefix, label in PROFILE_SPANS:
+        durations = [e["dur"] / 1e6 for e in events if e.get("ph") == "X" and e.get("name", "").startswith(prefix) and "dur" in e]
+        print(f"| {label} | {len(durations)} | {_ms(durations, 0.5):.2f} | {_ms(durations, 0.9):.2f} | {sum(durations) * 1000:.0f} |")
+
+
+# remote_logging.LogEntry (Bazel src/main/protobuf/remote_execution_log.proto) and the parts of it read here.
+GRPC_LOG_FIELDS = """LogEntry: metadata = 1 (RequestMetadata: action_id = 2), status = 2 (google.rpc.Status: code = 1),
+method_name = 3, details = 4 (RpcCallDetails: read = 5 (ReadDetails: request = 1 (ReadRequest: resource_name = 1),
+num_reads = 2, bytes_read = 3), get_action_result = 8 (GetActionResultDetails: request = 1 (GetActionResultRequest:
+inline_stdout = 3, inline_stderr = 4, inline_output_files = 5))), start_time = 5, end_time = 6 (Timestamp: seconds = 1, nanos = 2)"""
+
+
+def _varint(data, pos):
+    value = shift = 0
+    while True:
+        b = data[pos]
+        pos += 1
+        value |= (b & 0x7F) << shift
+        if b < 0x80:
+            return value, pos
+        shift += 7
+
+
+def _fields(data):
+    """(field number, wire type, value) of one protobuf message: ints for varints, bytes for length-delimited."""
+    pos = 0
+    while pos < len(data):
+        tag, pos = _varint(data, pos)
+        number, wire = tag >> 3, tag & 7
+        if wire == 0:
+            value, pos = _varint(data, pos)
+        elif wire == 2:
+            length, pos = _varint(data, pos)
+            value, pos = data[pos:pos + length], pos + length
+        elif wire == 1:
+            value, pos = data[pos:pos + 8], pos + 8
+        elif wire == 5:
+            value, pos = data[pos:pos + 4], pos + 4
+        else:
+            raise ValueError(f"wire type {wire}")
+        yield number, wire, value
+
+
+def _first(data, number, default=None):
+    return next((v for n, _, v in _fields(data) if n == number), default)
+
+
+def _timestamp(data):
+    return _first(data, 1, 0) + _first(data, 2, 0) / 1e9 if data else None
+
+
+def grpc_log_entries(path):
+    data = open(path, "rb").read()
+    pos = 0
+    while pos < len(data):
+        length, pos = _varint(data, pos)
+        entry, pos = data[pos:pos + length], pos + length
+        fields = {}
+        for n, _, v in _fields(entry):
+            fields.setdefault(n, v)
+        status = fields.get(2)
+        read = _first(fields.get(4, b""), 5)
+        lookup = _first(_first(fields.get(4, b""), 8, b""), 1)  # GetActionResultDetails.request
+        yield {
+            "method": fields.get(3, b"").decode().rsplit(".", 1)[-1],
+            "action": _first(fields.get(1, b""), 2, b"").decode(),
+            "code": _first(status, 1, 0) if status else 0,
+            "start": _timestamp(fields.get(5)),
+            "end": _timestamp(fields.get(6)),
+            "bytes": _first(read, 3, 0) if read else None,
+            "messages": _first(read, 2, 0) if read else None,
+            # GetActionResultRequest: inline_stdout = 3, inline_stderr = 4, inline_output_files = 5
+            "inlining": None if lookup is None else (bool(_first(lookup, 3, 0)), bool(_first(lookup, 4, 0)),
+                                                     sum(1 for n, _, _ in _fields(lookup) if n == 5)),
+        }
+
+
+def _ms(values, q):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))] * 1000 if values else 0.0
+
+
+def grpc_log(path, wall_ms=None):
+    entries = [e for e in grpc_log_entries(path) if e["start"] and e["end"]]
+    if not entries:
+        print("no calls logged")
+        return
+    t0 = min(e["start"] for e in entries)
+    t1 = max(e["end"] for e in entries)
+    print(f"{len(entries)} calls from first start to last end: {(t1 - t0) * 1000:.0f} ms"
+          + (f" (the rebuild's wall clock: {float(wall_ms):.0f} ms)" if wall_ms else ""))
+    print()
+    print("| method | calls | not OK | p50 ms | p90 ms | max ms | sum ms | bytes | messages |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for method in sorted({e["method"] for e in entries}):
+        calls = [e for e in entries if e["method"] == method]
+        times = [e["end"] - e["start"] for e in calls]
+        bytes_read = sum(e["bytes"] or 0 for e in calls)
+        messages = sum(e["messages"] or 0 for e in calls)
+        print(f"| {method} | {len(calls)} | {sum(1 for e in calls if e['code'])} | {_ms(times, 0.5):.2f} | {_ms(times, 0.9):.2f}"
+              f" | {_ms(times, 1.0):.2f} | {sum(times) * 1000:.0f} | {bytes_read if bytes_read else ''} | {messages if messages else ''} |")
+    asked = {}
+    for e in entries:
+        if e["inlining"] is not None:
+            asked[e["inlining"]] = asked.get(e["inlining"], 0) + 1
+    if asked:
+        print()
+        print("GetActionResult requests by (inline_stdout, inline_stderr, inline_output_files listed): "
+              + ", ".join(f"{k}: {v}" for k, v in sorted(asked.items())))
+    if any(e["bytes"] for e in entries):
+        reads = [e for e in entries if e["bytes"]]
+        print()
+        print("ByteStream Read by size (as Bazel saw them):")
+        print("| blob size | reads | p50 ms | sum ms | MB/s within the calls |")
+        print("|---|---:|---:|---:|---:|")
+        bounds = [(0, 64 << 10, "< 64 KiB"), (64 << 10, 1 << 20, "64 KiB - 1 MiB"), (1 << 20, 4 << 20, "1 - 4 MiB"), (4 << 20, 1 << 40, ">= 4 MiB")]
+        for low, high, label in bounds:
+            group = [e for e in reads if low <= e["bytes"] < high]
+            if group:
+                times = [e["end"] - e["start"] for e in group]
+                print(f"| {label} | {len(group)} | {_ms(times, 0.5):.2f} | {sum(times) * 1000:.0f} | {sum(e['bytes'] for e in group) / 1e6 / max(sum(times), 1e-9):.0f} |")
+
+    # Per action: which calls, and from the first call's start to the last call's end.
+    by_action = {}
+    for e in entries:
+        if e["action"]:
+            by_action.setdefault(e["action"], []).append(e)
+    if by_action:
+        patterns = {}
+        spans = []
+        gaps = []
+        for calls in by_action.values():
+            calls.sort(key=lambda e: e["start"])
+            key = " + ".join(e["method"] for e in calls)
+            patterns[key] = patterns.get(key, 0) + 1
+            spans.append(calls[-1]["end"] - calls[0]["start"])
+            gaps.extend(b["start"] - a["end"] for a, b in zip(calls, calls[1:]))
+        print()
+        print(f"{len(by_action)} actions; calls per action: " + "; ".join(f"{k}: {v}" for k, v in sorted(patterns.items(), key=lambda kv: -kv[1])))
+        print(f"per action, first call start to last call end: p50 {_ms(spans, 0.5):.2f} ms, p90 {_ms(spans, 0.9):.2f} ms, sum {sum(spans) * 1000:.0f} ms")
+        if gaps:
+            print(f"between one call's end and the action's next call's start (Bazel's own work): p50 {_ms(gaps, 0.5):.2f} ms, p90 {_ms(gaps, 0.9):.2f} ms, sum {sum(gaps) * 1000:.0f} ms")
+
+    # Calls in flight over time, and the time with none in flight.
+    events = sorted([(e["start"], 1) for e in entries] + [(e["end"], -1) for e in entries])
+    in_flight = 0
+    last = t0
+    time_at = {}
+    for t, step in events:
+        time_at[in_flight] = time_at.get(in_flight, 0.0) + (t - last)
+        in_flight += step
+        last = t
+    total = t1 - t0
+    print("calls in flight, share of the time from first call to last: " + ", ".join(
+        f"{k}: {v / total * 100:.0f}%" for k, v in sorted(time_at.items())))
+    print(f"time with no call in flight: {time_at.get(0, 0.0) * 1000:.0f} ms")
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "report":
         report(*sys.argv[2:9])
     elif sys.argv[1] == "metrics-diff":
         metrics_diff(*sys.argv[2:4])
+    elif sys.argv[1] == "grpc-log":
+        grpc_log(*sys.argv[2:4])
+    elif sys.argv[1] == "profile-spans":
+        profile_spans(sys.argv[2])
     else:
-        sys.exit("report.py: report or metrics-diff")
+        sys.exit("report.py: report, metrics-diff, grpc-log or profile-spans")

@@ -7,8 +7,10 @@
 #
 # --reps      timed rebuilds per mode (default 5), interleaved (disk, grpc, http, disk, ...) so drift hits all alike.
 # --actions   genrules in the workspace (default 200, in 8 layers; outputs 8 bytes to 8 MiB: bench/bazel/workspace.py).
-# --profile   after the timed rebuilds, one more rebuild per mode with --profile; `bazel analyze-profile` of each and
-#             the server's /metrics before and after the gRPC and HTTP ones go to results/profile-*.txt.
+# --profile   after the timed rebuilds, one more rebuild per mode with --profile (the gRPC one also with
+#             --experimental_remote_grpc_log): `bazel analyze-profile` of each, the cache lookup and download spans
+#             per action from the profile, every gRPC call with its latency as Bazel saw it, and the server's /metrics
+#             before and after go to results/profile-*.txt.
 # --keep      keep the temporary folder (workspace, caches, logs).
 #
 # What runs: `flywheel serve` (Release build, embedded default: local disk + SQLite) on loopback free ports, and one
@@ -148,11 +150,19 @@ if [ "$PROFILE" -eq 1 ]; then
   for mode in "${MODES[@]}"; do
     clean
     curl -fsS "$GW/metrics" > "$WORK/logs/metrics-$mode-before.txt"
-    out="$(build "$mode" profile "--profile=$WORK/logs/$mode.profile.gz" --experimental_profile_include_target_label)"; read -r ms hits <<< "$out"
+    extra=("--profile=$WORK/logs/$mode.profile.gz" --experimental_profile_include_target_label)
+    [ "$mode" = grpc ] && extra+=("--experimental_remote_grpc_log=$WORK/logs/grpc-calls.log")
+    out="$(build "$mode" profile "${extra[@]}")"; read -r ms hits <<< "$out"
     curl -fsS "$GW/metrics" > "$WORK/logs/metrics-$mode-after.txt"
     echo "  profiled $mode: $ms ms ($hits hits)"
-    { echo "# $mode rebuild with --profile: $ms ms, $hits of $N_ACTIONS cache hits"
+    { echo "# $mode rebuild with --profile: $ms ms, $hits of $N_ACTIONS cache hits, load average $(cut -d' ' -f1-3 /proc/loadavg)"
       (cd "$WS" && bazel_cmd analyze-profile "$WORK/logs/$mode.profile.gz" 2>/dev/null)
+      echo; echo "# Per action, the remote cache's steps as Bazel's profile times them"
+      python3 "$ROOT/bench/bazel/report.py" profile-spans "$WORK/logs/$mode.profile.gz"
+      if [ "$mode" = grpc ]; then
+        echo; echo "# Every gRPC call as Bazel's client saw it (--experimental_remote_grpc_log)"
+        python3 "$ROOT/bench/bazel/report.py" grpc-log "$WORK/logs/grpc-calls.log" "$ms"
+      fi
       echo; echo "# flywheel /metrics counters that moved during the rebuild"
       python3 "$ROOT/bench/bazel/report.py" metrics-diff "$WORK/logs/metrics-$mode-before.txt" "$WORK/logs/metrics-$mode-after.txt"
     } > "$OUT_DIR/profile-$mode.txt"

@@ -21,6 +21,7 @@ internal sealed class ActionCacheService : ActionCache.ActionCacheBase
         var http = call.GetHttpContext();
         var services = http.RequestServices;
         var instance = await services.GetRequiredService<BazelInstances>().ResolveAsync(http, request.InstanceName, TokenScopes.Pull);
+        BazelDigest.RequireServedFunction(request.DigestFunction);
         var digest = BazelDigest.From(request.ActionDigest, "action_digest");
         return await services.GetRequiredService<BazelCache>().GetActionResultMessageAsync(
                 instance, digest, request.InlineStdout, request.InlineStderr, request.InlineOutputFiles, call.CancellationToken)
@@ -33,6 +34,7 @@ internal sealed class ActionCacheService : ActionCache.ActionCacheBase
         var http = call.GetHttpContext();
         var services = http.RequestServices;
         var instance = await services.GetRequiredService<BazelInstances>().ResolveAsync(http, request.InstanceName, TokenScopes.Push);
+        BazelDigest.RequireServedFunction(request.DigestFunction);
         var digest = BazelDigest.From(request.ActionDigest, "action_digest");
         if (request.ActionResult is null)
         {

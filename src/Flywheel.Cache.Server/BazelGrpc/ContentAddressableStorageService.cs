@@ -36,6 +36,7 @@ internal sealed class ContentAddressableStorageService : ContentAddressableStora
         call.WriteOptions = ByteStreamService.Uncompressed; // hex digests: gzip costs more time than it saves on the hot path
         var services = http.RequestServices;
         var instance = await services.GetRequiredService<BazelInstances>().ResolveAsync(http, request.InstanceName, TokenScopes.Pull);
+        BazelDigest.RequireServedFunction(request.DigestFunction);
         request.Answer(await services.GetRequiredService<BazelCache>().FindMissingPositionsAsync(instance, request.Digests, call.CancellationToken));
         return request;
     }
@@ -45,6 +46,7 @@ internal sealed class ContentAddressableStorageService : ContentAddressableStora
         var http = call.GetHttpContext();
         var services = http.RequestServices;
         var instance = await services.GetRequiredService<BazelInstances>().ResolveAsync(http, request.InstanceName, TokenScopes.Push);
+        BazelDigest.RequireServedFunction(request.DigestFunction);
         var cache = services.GetRequiredService<BazelCache>();
         var total = request.Requests.Sum(r => (long)r.Data.Length);
         if (total > cache.Limits.MaxBatchTotalBytes)
@@ -90,6 +92,7 @@ internal sealed class ContentAddressableStorageService : ContentAddressableStora
         var http = call.GetHttpContext();
         var services = http.RequestServices;
         var instance = await services.GetRequiredService<BazelInstances>().ResolveAsync(http, request.InstanceName, TokenScopes.Pull);
+        BazelDigest.RequireServedFunction(request.DigestFunction);
         var cache = services.GetRequiredService<BazelCache>();
         var digests = request.Digests.Select(d => BazelDigest.From(d, "digests")).ToArray();
         var total = digests.Sum(d => d.SizeBytes);
@@ -121,6 +124,7 @@ internal sealed class ContentAddressableStorageService : ContentAddressableStora
         var http = call.GetHttpContext();
         var services = http.RequestServices;
         var instance = await services.GetRequiredService<BazelInstances>().ResolveAsync(http, request.InstanceName, TokenScopes.Pull);
+        BazelDigest.RequireServedFunction(request.DigestFunction);
         var cache = services.GetRequiredService<BazelCache>();
         var root = BazelDigest.From(request.RootDigest, "root_digest");
         if (request.PageSize < 0)

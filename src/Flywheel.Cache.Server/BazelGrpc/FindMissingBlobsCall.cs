@@ -4,6 +4,7 @@ using Build.Bazel.Remote.Execution.V2;
 using Flywheel.Cache.Bazel;
 using Flywheel.Cache.Storage;
 using Grpc.Core;
+using DigestFunctionValue = Build.Bazel.Remote.Execution.V2.DigestFunction.Types.Value;
 
 namespace Flywheel.Cache.Server.BazelGrpc;
 
@@ -20,7 +21,7 @@ namespace Flywheel.Cache.Server.BazelGrpc;
 /// FindMissingBlobsResponse { repeated Digest missing_blob_digests = 2; }. Unknown fields are skipped as protobuf
 /// does; a message that is not valid protobuf is INTERNAL ("Error parsing message", like the generated parser), a
 /// digest that is not SHA-256 at a non-negative size is INVALID_ARGUMENT with the same text as the other methods.
-/// digest_function is read and, as before this type existed, not checked. Pooled buffers go back on Dispose.
+/// digest_function is read into <see cref="DigestFunction"/> for the handler to check. Pooled buffers go back on Dispose.
 /// </remarks>
 internal sealed class FindMissingBlobsCall : IDisposable
 {
@@ -37,6 +38,9 @@ internal sealed class FindMissingBlobsCall : IDisposable
     }
 
     public string InstanceName { get; private set; } = "";
+
+    /// <summary>The request's digest_function (UNKNOWN when unset, as before REAPI 2.3).</summary>
+    public DigestFunctionValue DigestFunction { get; private set; }
 
     public int Count { get; private set; }
 
@@ -119,6 +123,9 @@ internal sealed class FindMissingBlobsCall : IDisposable
                 case 2 when wireType == 2:
                     var digest = ReadLengthDelimited(message, ref position);
                     Add(position - digest.Length, digest);
+                    break;
+                case 3 when wireType == 0:
+                    DigestFunction = (DigestFunctionValue)(int)ReadVarint(message, ref position);
                     break;
                 default:
                     SkipField(message, ref position, wireType);

@@ -4,6 +4,7 @@ using System.Runtime.CompilerServices;
 using Flywheel.Cache.Index;
 using Flywheel.Cache.Storage;
 using Digest = Build.Bazel.Remote.Execution.V2.Digest;
+using DigestFunction = Build.Bazel.Remote.Execution.V2.DigestFunction.Types.Value;
 
 namespace Flywheel.Cache.Bazel;
 
@@ -60,6 +61,23 @@ public readonly record struct BazelDigest(BlobDigest Hash, long SizeBytes)
                long.TryParse(size, NumberStyles.None, CultureInfo.InvariantCulture, out var sizeBytes) &&
                TryParse(hash, sizeBytes, out result);
     }
+
+    /// <summary>
+    /// Checks a request's <c>digest_function</c> (REAPI 2.3 clients send it): unset (UNKNOWN, what clients before
+    /// 2.3 send) means SHA-256, the only function served; any other is <see cref="CacheError.Invalid"/>, so a client
+    /// hashing with another function learns it at its first call instead of finding nothing under its digests.
+    /// </summary>
+    public static void RequireServedFunction(DigestFunction function)
+    {
+        if (function is not (DigestFunction.Unknown or DigestFunction.Sha256))
+        {
+            throw UnservedFunction(function);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static CacheException UnservedFunction(DigestFunction function) =>
+        CacheException.Invalid($"digest_function {function.ToString().ToUpperInvariant()} is not served; this server serves SHA256 only");
 
     public Digest ToProto() => new() { Hash = Hash.ToHex(), SizeBytes = SizeBytes };
 

@@ -27,6 +27,7 @@ public sealed class FindMissingBlobsCallTests
         call.WriteTo(output);
 
         Assert.Equal("main", call.InstanceName);
+        Assert.Equal(DigestFunction.Types.Value.Sha256, call.DigestFunction);
         Assert.Equal(300, call.Count);
         Assert.Equal(request.BlobDigests.Select(d => (d.Hash, d.SizeBytes)), call.Digests.Select(d => (d.Hash.ToHex(), d.SizeBytes)));
         Assert.Equal(call.Length, output.WrittenCount);
@@ -44,6 +45,7 @@ public sealed class FindMissingBlobsCallTests
         using var call = FindMissingBlobsCall.Decode(Segments(bytes, 13));
 
         Assert.Equal("ci", call.InstanceName);
+        Assert.Equal(DigestFunction.Types.Value.Unknown, call.DigestFunction); // unset
         Assert.Equal(request.BlobDigests.Select(d => d.Hash), call.Digests.Select(d => d.Hash.ToHex()));
     }
 

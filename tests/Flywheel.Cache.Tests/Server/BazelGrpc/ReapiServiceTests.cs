@@ -238,6 +238,52 @@ public sealed class ReapiServiceTests : IClassFixture<DaemonFixture>
     }
 
     [Fact]
+    public async Task A_digest_function_other_than_sha256_is_invalid_argument_and_sha256_or_unset_is_served()
+    {
+        using var client = Pusher();
+        var blob = RandomBytes(300);
+        var digest = ReapiClient.DigestOf(blob);
+        var action = ReapiClient.DigestOf(RandomBytes(64));
+        var result = new ActionResult();
+        result.OutputFiles.Add(new OutputFile { Path = "out", Digest = digest });
+        var options = client.Options();
+
+        // Every call that carries digest_function, with a function this server does not serve: refused, naming it.
+        var blake3 = DigestFunction.Types.Value.Blake3;
+        var refusals = new Func<Task>[]
+        {
+            () => client.Cas.FindMissingBlobsAsync(new FindMissingBlobsRequest { BlobDigests = { digest }, DigestFunction = blake3 }, options).ResponseAsync,
+            () => client.Cas.BatchUpdateBlobsAsync(
+                new BatchUpdateBlobsRequest { Requests = { new BatchUpdateBlobsRequest.Types.Request { Digest = digest, Data = ByteString.CopyFrom(blob) } }, DigestFunction = blake3 },
+                options).ResponseAsync,
+            () => client.Cas.BatchReadBlobsAsync(new BatchReadBlobsRequest { Digests = { digest }, DigestFunction = blake3 }, options).ResponseAsync,
+            () => client.Cas.GetTree(new GetTreeRequest { RootDigest = digest, DigestFunction = blake3 }, options).ResponseStream.MoveNext(),
+            () => client.ActionCache.UpdateActionResultAsync(new UpdateActionResultRequest { ActionDigest = action, ActionResult = result, DigestFunction = blake3 }, options).ResponseAsync,
+            () => client.ActionCache.GetActionResultAsync(new GetActionResultRequest { ActionDigest = action, DigestFunction = blake3 }, options).ResponseAsync,
+        };
+        foreach (var call in refusals)
+        {
+            var error = await Assert.ThrowsAsync<RpcException>(call);
+            Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+            Assert.Contains("BLAKE3", error.Status.Detail);
+        }
+
+        Assert.Single((await client.FindMissingAsync(digest)).MissingBlobDigests); // the refused upload stored nothing
+
+        // SHA256 named explicitly is served like unset (what clients before REAPI 2.3 send).
+        var sha256 = DigestFunction.Types.Value.Sha256;
+        var stored = await client.Cas.BatchUpdateBlobsAsync(
+            new BatchUpdateBlobsRequest { Requests = { new BatchUpdateBlobsRequest.Types.Request { Digest = digest, Data = ByteString.CopyFrom(blob) } }, DigestFunction = sha256 },
+            options);
+        Assert.Equal(0, stored.Responses.Single().Status.Code);
+        Assert.Empty((await client.Cas.FindMissingBlobsAsync(new FindMissingBlobsRequest { BlobDigests = { digest }, DigestFunction = sha256 }, options)).MissingBlobDigests);
+        Assert.Equal(blob, (await client.Cas.BatchReadBlobsAsync(new BatchReadBlobsRequest { Digests = { digest }, DigestFunction = sha256 }, options)).Responses.Single().Data.ToByteArray());
+        await client.ActionCache.UpdateActionResultAsync(new UpdateActionResultRequest { ActionDigest = action, ActionResult = result, DigestFunction = sha256 }, options);
+        var hit = await client.ActionCache.GetActionResultAsync(new GetActionResultRequest { ActionDigest = action, DigestFunction = sha256 }, options);
+        Assert.Equal("out", hit.OutputFiles.Single().Path);
+    }
+
+    [Fact]
     public async Task Writes_need_a_push_token_and_reads_of_a_public_instance_none()
     {
         using var anonymous = Anonymous();
