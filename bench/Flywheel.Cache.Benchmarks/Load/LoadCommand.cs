@@ -22,6 +22,8 @@ namespace Flywheel.Cache.Benchmarks.Load;
 /// the body read and discarded as wrk does), <c>http-put</c> (<c>--size</c> bytes PUT to
 /// <c>--url</c> + the hex SHA-256). Uploaded bytes are new on every call and hashed before the timed call starts.
 /// <c>--identity-only</c> accepts no response compression (by default the channel offers gzip, as Bazel's does).
+/// The channel is set up as Bazel's client (grpc-java on Netty) would be: one HTTP/2 connection, a 1 MiB stream
+/// window; ByteStream Read counts each message's data bytes without copying them into a ByteString.
 /// </summary>
 public static class LoadCommand
 {
