@@ -2,13 +2,15 @@
 # Side-by-side load run: flywheel and nginx on this machine, serving the same bytes, driven by the same load
 # generators; writes bench/load/results/latest.{md,json}.
 #
-#   bench/load/run.sh [--backend embedded|production|both] [--duration SECONDS] [--smoke] [--keep]
+#   bench/load/run.sh [--backend embedded|production|both] [--duration SECONDS] [--smoke] [--only LIST] [--keep]
 #
 # --backend    embedded (default: local disk + SQLite), production (s3rver + PostgreSQL started on loopback by
 #              the benchmarks project's `backend` command, the tests' harness), or both, one after the other.
 # --duration   seconds per scenario (default 10), each after 2 s of the same load that is not measured (warm-up);
 #              --smoke is --duration 1 (1 s warm-up) and results/smoke.{md,json}.
 #              Results go to results/latest.{md,json}, or results/production.{md,json} for --backend production.
+# --only       run only these scenarios (comma-separated ids, e.g. cas-get-64m,bytestream-read-64m; the dd and nginx
+#              rows of a listed scenario run with it); results then go to results/only.{md,json}.
 # --keep       keep the temporary folder (logs, configs, nginx's directories) for a look afterwards.
 #
 # What runs: the gateway (Release build) and nginx (Debian's, unprivileged, with its own config and prefix in a
@@ -27,6 +29,7 @@ DURATION=10
 WARMUP=2 # seconds of the same load before each measured scenario (gateway: JIT tiering; nginx: nothing to warm)
 SMOKE=0
 KEEP=0
+ONLY=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --backend) case "$2" in
@@ -36,8 +39,9 @@ while [ $# -gt 0 ]; do
       esac; shift 2 ;;
     --duration) DURATION="$2"; shift 2 ;;
     --smoke) SMOKE=1; DURATION=1; WARMUP=1; shift ;;
+    --only) ONLY=",$2,"; shift 2 ;;
     --keep) KEEP=1; shift ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -118,6 +122,9 @@ sample_rss &
 PIDS+=("$!")
 
 # --- measurement helpers -------------------------------------------------------------------------------------
+# wanted <scenario>: whether --only (if given) lists it
+wanted() { [ -z "$ONLY" ] || [[ "$ONLY" == *",$1,"* ]]; }
+
 RESULTS="$WORK/results.jsonl"
 : > "$RESULTS"
 cat > "$WORK/report.lua" <<'EOF'
@@ -151,6 +158,7 @@ PY
 # wrk_run <scenario> <server> <rss name> <threads> <connections> <bytes per request|read> <url> [wrk args...]
 wrk_run() {
   local scenario="$1" server="$2" rss="$3" threads="$4" conns="$5" per="$6" url="$7"; shift 7
+  wanted "$scenario" || return 0
   local from to out
   wrk -t"$threads" -c"$conns" -d"${WARMUP}s" --timeout 60s "$url" > /dev/null # warm-up, not measured
   settle
@@ -164,6 +172,7 @@ wrk_run() {
 # drive <scenario> <server> <rss name> <load command arguments...>: the benchmarks project's load driver
 drive() {
   local scenario="$1" server="$2" rss="$3" from to out; shift 3
+  wanted "$scenario" || return 0
   settle
   from=$(now_ms)
   out="$(dotnet "$BENCH_DLL" load "$@" --duration "$DURATION" --warmup "$WARMUP" | tail -n 1)"
@@ -179,6 +188,7 @@ drive() {
 # used before (64 MiB: ~70 ms against ~180 ms), a speed no server that keeps its uploads can see.
 dd_run() {
   local scenario="$1" file="$2" mode="${3:-keep}" size n=0 from to server=dd
+  wanted "$scenario" || return 0
   [ "$mode" = rewrite ] && server=dd-rewrite
   size=$(stat -c %s "$file")
   mkdir -p "$WORK/dd"
@@ -265,6 +275,7 @@ OUT_DIR="$ROOT/bench/load/results"
 # A production-only run writes production.{md,json}: latest.* holds the embedded (and --backend both) table.
 NAME=latest; [ "${BACKENDS[*]}" = production ] && NAME=production
 [ "$SMOKE" -eq 1 ] && NAME=smoke
+[ -n "$ONLY" ] && NAME=only
 mkdir -p "$OUT_DIR"
 python3 "$ROOT/bench/load/report.py" "$RESULTS" "$OUT_DIR/$NAME.json" "$OUT_DIR/$NAME.md" "$DURATION" "$(nproc)"
 cat "$OUT_DIR/$NAME.md"

@@ -22,10 +22,15 @@ namespace Flywheel.Cache.Benchmarks.Load;
 /// the body read and discarded as wrk does), <c>http-put</c> (<c>--size</c> bytes PUT to
 /// <c>--url</c> + the hex SHA-256). Uploaded bytes are new on every call and hashed before the timed call starts.
 /// <c>--identity-only</c> accepts no response compression (by default the channel offers gzip, as Bazel's does).
+/// The channel is set up as Bazel's client (grpc-java on Netty) would be: one HTTP/2 connection, a 1 MiB stream
+/// window; ByteStream Read counts each message's data bytes without copying them into a ByteString.
 /// </summary>
 public static class LoadCommand
 {
     private const int ChunkSize = 64 * 1024;
+
+    /// <summary>grpc-java's NettyChannelBuilder.DEFAULT_FLOW_CONTROL_WINDOW, the HTTP/2 window Bazel 4's client starts with.</summary>
+    private const int BazelStreamWindow = 1024 * 1024;
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -39,7 +44,19 @@ public static class LoadCommand
         var concurrency = int.Parse(Option(args, "--concurrency") ?? "1", System.Globalization.CultureInfo.InvariantCulture);
         var warmup = TimeSpan.FromSeconds(double.Parse(Option(args, "--warmup") ?? "2", System.Globalization.CultureInfo.InvariantCulture));
 
-        var channelOptions = new GrpcChannelOptions { MaxReceiveMessageSize = 64 * 1024 * 1024, MaxSendMessageSize = 64 * 1024 * 1024 };
+        var channelOptions = new GrpcChannelOptions
+        {
+            MaxReceiveMessageSize = 64 * 1024 * 1024,
+            MaxSendMessageSize = 64 * 1024 * 1024,
+            HttpHandler = new SocketsHttpHandler
+            {
+                // What Bazel's client (grpc-java on Netty, NettyChannelBuilder's default flow-control window)
+                // advertises per stream: 1 MiB. SocketsHttpHandler's own start is 64 KiB, grown by its RTT
+                // estimate, which on loopback keeps the window small and the server waiting for WINDOW_UPDATEs.
+                InitialHttp2StreamWindowSize = BazelStreamWindow,
+                EnableMultipleHttp2Connections = false, // one connection per channel, as Netty's
+            },
+        };
         if (args.Contains("--identity-only"))
         {
             // grpc-accept-encoding: identity, so the server never compresses (the default also offers gzip, as Bazel does)
@@ -48,7 +65,8 @@ public static class LoadCommand
 
         using var channel = GrpcChannel.ForAddress(grpc, channelOptions);
         var client = new Clients(
-            new ContentAddressableStorage.ContentAddressableStorageClient(channel), new ByteStream.ByteStreamClient(channel), new ActionCache.ActionCacheClient(channel));
+            new ContentAddressableStorage.ContentAddressableStorageClient(channel), new ByteStream.ByteStreamClient(channel), new ActionCache.ActionCacheClient(channel),
+            channel.CreateCallInvoker());
         var headers = new Metadata();
         if (token is not null)
         {
@@ -211,14 +229,53 @@ public static class LoadCommand
         return _ => async () =>
         {
             long received = 0;
-            using var call = client.ByteStream.Read(request, options());
-            await foreach (var response in call.ResponseStream.ReadAllAsync())
+            using var call = client.Invoker.AsyncServerStreamingCall(ReadDataLengths, null, options(), request);
+            await foreach (var message in call.ResponseStream.ReadAllAsync())
             {
-                received += response.Data.Length;
+                received += message.Bytes;
             }
 
             return received == size ? received : throw new InvalidOperationException($"read {received} of {size} bytes");
         };
+    }
+
+    /// <summary>
+    /// ByteStream.Read as the generated client calls it, but each ReadResponse is answered with its data field's
+    /// length instead of a ByteString copy of the bytes: the received message is looked at and dropped, as wrk
+    /// drops an HTTP body, so the driver measures the server and the transport, not a copy per message of its own.
+    /// </summary>
+    private static readonly Method<ReadRequest, DataLength> ReadDataLengths = new(
+        MethodType.ServerStreaming,
+        ByteStream.Descriptor.FullName,
+        "Read",
+        Marshallers.Create(static (ReadRequest r) => r.ToByteArray(), ReadRequest.Parser.ParseFrom),
+        Marshallers.Create<DataLength>(
+            static (_, _) => throw new NotSupportedException("the driver sends no ReadResponse"),
+            static context => new DataLength(DataLengthOf(context.PayloadAsReadOnlySequence()))));
+
+    /// <summary>ReadResponse.data's length: the message is the one field (tag 0x52, varint length, bytes), or it is parsed.</summary>
+    private static int DataLengthOf(System.Buffers.ReadOnlySequence<byte> message)
+    {
+        var reader = new System.Buffers.SequenceReader<byte>(message);
+        if (reader.TryRead(out var tag) && tag == 0x52)
+        {
+            var length = 0;
+            for (var shift = 0; shift < 35 && reader.TryRead(out var b); shift += 7)
+            {
+                length |= (b & 0x7F) << shift;
+                if (b < 0x80)
+                {
+                    if (reader.Remaining == length)
+                    {
+                        return length;
+                    }
+
+                    break;
+                }
+            }
+        }
+
+        return ReadResponse.Parser.ParseFrom(message).Data.Length;
     }
 
     /// <summary>Per call: the bytes of a new blob (the first 16 bytes name this run and call) and their hex SHA-256.</summary>
@@ -320,6 +377,10 @@ public static class LoadCommand
         return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
     }
 
+    /// <summary>What the driver keeps of a ReadResponse: its data's length (a response type must be a class).</summary>
+    private sealed record DataLength(int Bytes);
+
     private sealed record Clients(
-        ContentAddressableStorage.ContentAddressableStorageClient Cas, ByteStream.ByteStreamClient ByteStream, ActionCache.ActionCacheClient ActionCache);
+        ContentAddressableStorage.ContentAddressableStorageClient Cas, ByteStream.ByteStreamClient ByteStream, ActionCache.ActionCacheClient ActionCache,
+        CallInvoker Invoker);
 }

@@ -7,7 +7,10 @@ using Flywheel.Cache.Index;
 using Flywheel.Cache.Server.Auth;
 using Google.Bytestream;
 using Google.Protobuf;
+using Grpc.AspNetCore.Server;
 using Grpc.Core;
+using Grpc.Net.Compression;
+using Microsoft.Extensions.Options;
 
 namespace Flywheel.Cache.Server.BazelGrpc;
 
@@ -25,6 +28,9 @@ internal sealed class ByteStreamService : ByteStream.ByteStreamBase
     /// compressed outputs) save, and REAPI has its own compression for this (<c>compressed-blobs/zstd/</c>).
     /// </summary>
     internal static readonly WriteOptions Uncompressed = new(WriteFlags.NoCompress);
+
+    /// <summary>What Grpc.AspNetCore accepts when its options name no providers (ours name none): gzip.</summary>
+    private static readonly IList<ICompressionProvider> DefaultCompressionProviders = [new GzipCompressionProvider(System.IO.Compression.CompressionLevel.Fastest)];
 
     public override async Task Read(ReadRequest request, IServerStreamWriter<ReadResponse> writer, ServerCallContext call)
     {
@@ -158,22 +164,33 @@ internal sealed class ByteStreamService : ByteStream.ByteStreamBase
         }
     }
 
+    /// <summary>
+    /// A verified upload. The messages are read from the request body at the wire level (<see cref="ByteStreamWriteRequests"/>;
+    /// the generated <paramref name="requests"/> reader is not used), so each message's data goes from the request's
+    /// buffers to the blob writer without a ByteString in between. The first message's resource name, token and
+    /// offset are checked before any of its bytes reach storage.
+    /// </summary>
     public override async Task<WriteResponse> Write(IAsyncStreamReader<WriteRequest> requests, ServerCallContext call)
     {
         var http = call.GetHttpContext();
         var services = http.RequestServices;
         var cache = services.GetRequiredService<BazelCache>();
         var uploads = services.GetRequiredService<ByteStreamUploads>();
+        using var messages = new ByteStreamWriteRequests(
+            http.Request.BodyReader,
+            http.Request.Headers["grpc-encoding"].FirstOrDefault(),
+            services.GetRequiredService<IOptions<GrpcServiceOptions>>().Value.CompressionProviders is { Count: > 0 } providers ? providers : DefaultCompressionProviders,
+            ReapiGrpc.MaxMessageBytes);
         string? resourceName = null;
         CasUpload? upload = null;
         var finished = false;
         try
         {
-            await foreach (var message in requests.ReadAllAsync(call.CancellationToken))
+            while (await messages.MoveNextAsync(call.CancellationToken))
             {
                 if (upload is null)
                 {
-                    resourceName = message.ResourceName;
+                    resourceName = messages.ResourceName;
                     if (!ResourceName.TryParseWrite(resourceName, out var resource, out var error))
                     {
                         throw CacheException.Invalid(error); // names the resource, clipped
@@ -192,7 +209,7 @@ internal sealed class ByteStreamService : ByteStream.ByteStreamBase
                     }
 
                     upload = uploads.Take(resourceName);
-                    if (upload is not null && message.WriteOffset != upload.Committed)
+                    if (upload is not null && messages.WriteOffset != upload.Committed)
                     {
                         await upload.DisposeAsync(); // the client restarts rather than resumes
                         upload = null;
@@ -200,26 +217,30 @@ internal sealed class ByteStreamService : ByteStream.ByteStreamBase
 
                     if (upload is null)
                     {
-                        if (message.WriteOffset != 0)
+                        if (messages.WriteOffset != 0)
                         {
-                            throw CacheException.Invalid($"write_offset {message.WriteOffset} for a new upload; nothing of {resourceName} is committed here (QueryWriteStatus says 0)");
+                            throw CacheException.Invalid($"write_offset {messages.WriteOffset} for a new upload; nothing of {resourceName} is committed here (QueryWriteStatus says 0)");
                         }
 
                         upload = await cache.BeginUploadAsync(instance, resource.Digest, resource.Compressor, call.CancellationToken);
                     }
                 }
-                else if (message.ResourceName.Length > 0 && message.ResourceName != resourceName)
+                else if (messages.ResourceName.Length > 0 && messages.ResourceName != resourceName)
                 {
-                    throw CacheException.Invalid($"resource_name changed within one Write: '{ClientText.Cut(message.ResourceName)}' after '{ClientText.Cut(resourceName)}'");
+                    throw CacheException.Invalid($"resource_name changed within one Write: '{ClientText.Cut(messages.ResourceName)}' after '{ClientText.Cut(resourceName)}'");
                 }
 
-                if (message.WriteOffset != upload.Committed)
+                if (messages.WriteOffset != upload.Committed)
                 {
-                    throw CacheException.Invalid($"write_offset {message.WriteOffset} does not continue the committed {upload.Committed} bytes");
+                    throw CacheException.Invalid($"write_offset {messages.WriteOffset} does not continue the committed {upload.Committed} bytes");
                 }
 
-                await upload.WriteAsync(message.Data.Memory, call.CancellationToken);
-                if (message.FinishWrite)
+                foreach (var data in messages.Data)
+                {
+                    await upload.WriteAsync(data, call.CancellationToken);
+                }
+
+                if (messages.FinishWrite)
                 {
                     await upload.CommitAsync(call.CancellationToken);
                     finished = true;

@@ -224,15 +224,30 @@ public sealed class GrpcStackTests : IClassFixture<DaemonFixture>
     /// <paramref name="keepOpen"/> when given), the response's frames as sent (compressed flag, payload), its
     /// grpc-encoding and grpc-status (trailers, or headers for a trailers-only answer).
     /// </summary>
-    private async Task<(string? Status, string? Encoding, List<(bool Compressed, byte[] Payload)> Frames)> RawCallAsync(
-        string path, IMessage message, Dictionary<string, string> headers, CancellationToken? keepOpen = null)
+    private Task<(string? Status, string? Encoding, List<(bool Compressed, byte[] Payload)> Frames)> RawCallAsync(
+        string path, IMessage message, Dictionary<string, string> headers, CancellationToken? keepOpen = null) =>
+        RawCallAsync(_daemon.GrpcAddress, path, Frame(message.ToByteArray()), headers, keepOpen);
+
+    /// <summary>A gRPC message prefix (not compressed, or <paramref name="compressed"/>) and the payload as given.</summary>
+    internal static byte[] Frame(byte[] payload, bool compressed = false)
+    {
+        var framed = new byte[5 + payload.Length];
+        framed[0] = compressed ? (byte)1 : (byte)0;
+        BinaryPrimitives.WriteInt32BigEndian(framed.AsSpan(1), payload.Length);
+        payload.CopyTo(framed, 5);
+        return framed;
+    }
+
+    /// <summary>As above, with the request body given byte for byte (framed by the caller: <see cref="Frame"/>).</summary>
+    internal static async Task<(string? Status, string? Encoding, List<(bool Compressed, byte[] Payload)> Frames)> RawCallAsync(
+        Uri grpcAddress, string path, byte[] body, Dictionary<string, string> headers, CancellationToken? keepOpen = null)
     {
         using var http = new HttpClient(new SocketsHttpHandler()) { Timeout = TimeSpan.FromSeconds(60) };
-        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(_daemon.GrpcAddress, path))
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(grpcAddress, path))
         {
             Version = HttpVersion.Version20,
             VersionPolicy = HttpVersionPolicy.RequestVersionExact,
-            Content = new FramedContent(message.ToByteArray(), keepOpen),
+            Content = new RawContent(body, keepOpen),
         };
         request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/grpc");
         request.Headers.TryAddWithoutValidation("te", "trailers");
@@ -242,21 +257,21 @@ public sealed class GrpcStackTests : IClassFixture<DaemonFixture>
         }
 
         using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
-        byte[] body;
+        byte[] received;
         try
         {
-            body = await response.Content.ReadAsByteArrayAsync();
+            received = await response.Content.ReadAsByteArrayAsync();
         }
         catch (HttpRequestException) when (keepOpen is not null)
         {
             // Having answered, the server resets the stream whose request we keep open: the status came in the headers.
-            body = [];
+            received = [];
         }
         var frames = new List<(bool, byte[])>();
-        for (var position = 0; position < body.Length;)
+        for (var position = 0; position < received.Length;)
         {
-            var length = BinaryPrimitives.ReadInt32BigEndian(body.AsSpan(position + 1, 4));
-            frames.Add((body[position] == 1, body.AsSpan(position + 5, length).ToArray()));
+            var length = BinaryPrimitives.ReadInt32BigEndian(received.AsSpan(position + 1, 4));
+            frames.Add((received[position] == 1, received.AsSpan(position + 5, length).ToArray()));
             position += 5 + length;
         }
 
@@ -267,14 +282,11 @@ public sealed class GrpcStackTests : IClassFixture<DaemonFixture>
         return (Header("grpc-status"), Header("grpc-encoding"), frames);
     }
 
-    private sealed class FramedContent(byte[] message, CancellationToken? keepOpen) : HttpContent
+    private sealed class RawContent(byte[] body, CancellationToken? keepOpen) : HttpContent
     {
         protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context)
         {
-            var prefix = new byte[5];
-            BinaryPrimitives.WriteInt32BigEndian(prefix.AsSpan(1), message.Length);
-            await stream.WriteAsync(prefix);
-            await stream.WriteAsync(message);
+            await stream.WriteAsync(body);
             await stream.FlushAsync();
             if (keepOpen is { } token)
             {

@@ -118,7 +118,14 @@ internal sealed class ReapiClient : IDisposable
                 break; // answered early
             }
 
-            await call.RequestStream.WriteAsync(message);
+            try
+            {
+                await call.RequestStream.WriteAsync(message);
+            }
+            catch (RpcException) when (call.ResponseAsync.IsCompleted)
+            {
+                break; // answered early, between the check above and this write: the answer is the call's result
+            }
         }
 
         if (!call.ResponseAsync.IsCompleted)
