@@ -47,7 +47,7 @@ while [ $# -gt 0 ]; do
         *) echo "run.sh: --only is push or reads" >&2; exit 2 ;;
       esac; shift 2 ;;
     --keep) KEEP=1; shift ;;
-    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
