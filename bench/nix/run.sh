@@ -2,7 +2,7 @@
 # Nix side by side (issue 17): real Nix 2.8 pushes and pulls a 300-path, 230 MiB closure (bench/nix/closure.py) through
 # the gateway and through the references, in one run; writes bench/nix/results/latest.{md,json}.
 #
-#   bench/nix/run.sh [--backend embedded|production|both] [--reps 3] [--seed N] [--duration 10] [--keep]
+#   bench/nix/run.sh [--backend embedded|production|both] [--reps 3] [--seed N] [--duration 10] [--only push|reads] [--keep]
 #
 # Rows, each rep interleaved gateway / reference so drift hits both alike (medians reported):
 #   push     `nix copy --to <gateway>/<cache>?compression=zstd` (cold: main, then a new cache per rep)
@@ -15,8 +15,11 @@
 #   narinfo-hot  wrk, 2 threads, 64 connections, one narinfo, --duration seconds (after 2 s unmeasured), vs nginx with
 #                open_file_cache max=1000 (and keepalive_requests 1000000, as an operator would set it). Needs wrk.
 # During each push the gateway's PUT time is summed from /metrics: PUT seconds / wall seconds is how many uploads Nix
-# kept in flight on average; the peak of established connections is sampled too. On production the CPU seconds of
-# s3rver and PostgreSQL during the push are recorded (how much of the time is theirs).
+# kept in flight on average; the peak of established connections is sampled too. The gateway's CPU seconds during each
+# push and pull are recorded, and on production those of the s3rver and PostgreSQL this run started (found by the
+# ports they listen on, with every process under them: PostgreSQL's per-connection backends, also those that exited),
+# so the rows say how much of the time is theirs.
+# --only push runs the push rows only; --only reads pushes the closure once (no row) and runs the read rows.
 # --seed picks the closure (default: a fresh random one, so the local store's copies are new; the paths are deleted
 # at the end). --keep keeps the temporary folder.
 set -euo pipefail
@@ -27,6 +30,7 @@ BACKENDS=(embedded)
 REPS=3
 SEED="$((RANDOM * 32768 + RANDOM))"
 DURATION=10
+ONLY=all
 KEEP=0
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -38,8 +42,12 @@ while [ $# -gt 0 ]; do
     --reps) REPS="$2"; shift 2 ;;
     --seed) SEED="$2"; shift 2 ;;
     --duration) DURATION="$2"; shift 2 ;;
+    --only) case "$2" in
+        push|reads) ONLY="$2" ;;
+        *) echo "run.sh: --only is push or reads" >&2; exit 2 ;;
+      esac; shift 2 ;;
     --keep) KEEP=1; shift ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -51,6 +59,8 @@ bench_setup "${BACKENDS[@]}"
 WORK="$(mktemp -d /tmp/flywheel-nix-bench.XXXXXX)"
 chmod 755 "$WORK"
 PIDS=()
+S3_PID="" # production: s3rver's and PostgreSQL's processes (cpu_start)
+PG_PID=""
 cleanup() {
   set +e
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
@@ -82,12 +92,43 @@ fresh_root() { local d="$WORK/root-$1"; [ -e "$d" ] && { chmod -R u+w "$d"; rm -
 put_seconds() { # sum of the gateway's PUT seconds so far
   curl -fsS "$GW/metrics" | awk '/^flywheel_http_request_duration_seconds_sum\{method="PUT"/ {s += $2} END {printf "%.3f", s}'
 }
-cpu_seconds() { # cpu_seconds <pid...>: user+system seconds of the processes and their children so far
-  local t=0 pid
-  for pid in "$@" $(for p in "$@"; do pgrep -P "$p"; done); do
-    t=$((t + $(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)))
-  done
-  python3 -c "print(round($t / $(getconf CLK_TCK), 2))"
+cpu_seconds() { # cpu_seconds <pid...>: user+system seconds of the processes and everything under them so far
+  # (utime+stime of each, plus cutime+cstime: the children it has reaped, e.g. PostgreSQL's exited backends)
+  python3 - "$@" <<'PY'
+import os, sys
+stats, children = {}, {}
+for d in os.listdir("/proc"):
+    if d.isdigit():
+        try:
+            f = open(f"/proc/{d}/stat").read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        stats[int(d)] = sum(int(x) for x in f[11:15])
+        children.setdefault(int(f[1]), []).append(int(d))
+todo, seen = [int(p) for p in sys.argv[1:]], set()
+while todo:
+    p = todo.pop()
+    if p not in seen:
+        seen.add(p)
+        todo += children.get(p, [])
+print(round(sum(stats.get(p, 0) for p in seen) / os.sysconf("SC_CLK_TCK"), 2))
+PY
+}
+listener_pid() { # listener_pid <port>: the process listening on the loopback TCP port
+  ss -Hltnp "( sport = :$1 )" | grep -o 'pid=[0-9]*' | head -n1 | cut -d= -f2
+}
+cpu_start() { # cpu_start: notes the CPU seconds so far of the gateway and, on production, s3rver and PostgreSQL
+  cpu0_gw=$(cpu_seconds "$GW_PID")
+  [ -n "$S3_PID" ] && { cpu0_s3=$(cpu_seconds "$S3_PID"); cpu0_pg=$(cpu_seconds "$PG_PID"); }
+  return 0
+}
+cpu_fields() { # cpu_fields: the CPU seconds since cpu_start, as JSON fields
+  local f="\"gateway_cpu_s\": $(python3 -c "print(round($(cpu_seconds "$GW_PID") - $cpu0_gw, 2))")"
+  if [ -n "$S3_PID" ]; then
+    f="$f, \"s3rver_cpu_s\": $(python3 -c "print(round($(cpu_seconds "$S3_PID") - $cpu0_s3, 2))")"
+    f="$f, \"postgres_cpu_s\": $(python3 -c "print(round($(cpu_seconds "$PG_PID") - $cpu0_pg, 2))")"
+  fi
+  echo "$f"
 }
 peak_connections() { # peak_connections <port> <stop file>: samples established connections to the port every 50 ms
   local peak=0 n
@@ -116,39 +157,38 @@ for backend in "${BACKENDS[@]}"; do
   start_gateway "$backend" "$WORK/gateway-$backend" "$WORK/gateway-$backend.log"
   port="${GW##*:}"
   admin=(--server "$GW" --token "$GW_TOKEN")
-  for rep in $(seq 1 "$REPS"); do
+  [ "$backend" = production ] && { S3_PID="$(listener_pid "${S3_ENDPOINT##*:}")"; PG_PID="$(listener_pid "$(python3 -c \
+    'import re, sys; print(re.search(r"Port=(\d+)", sys.argv[1]).group(1))' "$FLYWHEEL_POSTGRES")")"; }
+  push_reps="$REPS"; [ "$ONLY" = reads ] && push_reps=1 # the read rows need main pushed once (gateway and file://)
+  for rep in $(seq 1 "$push_reps"); do
     cache=main # public read, as the daemon creates it; later reps push to new caches (cold each time)
     if [ "$rep" -gt 1 ]; then cache="push$rep"; dotnet "$FLYWHEEL_DLL" cache create "$cache" "${admin[@]}" > /dev/null; fi
     settle
     put0=$(put_seconds); rm -f "$WORK/stop"
     peak_connections "$port" "$WORK/stop" > "$WORK/peak" &
-    cpu=""
-    if [ "$backend" = production ]; then
-      s3_pids=($(pgrep -f s3rver.js || true)); pg_pids=($(pgrep -x postgres || true))
-      cpu0_s3=$(cpu_seconds "${s3_pids[@]}"); cpu0_pg=$(cpu_seconds "${pg_pids[@]}")
-    fi
-    cpu0_gw=$(cpu_seconds "$GW_PID")
+    cpu_start
     s=$(timed nix copy --to "$GW/$cache?compression=zstd" "$TOP")
     touch "$WORK/stop"; wait $!
     put1=$(put_seconds)
-    extra="\"put_seconds\": $(python3 -c "print(round($put1 - $put0, 3))"), \"peak_connections\": $(cat "$WORK/peak"), \"gateway_cpu_s\": $(python3 -c "print(round($(cpu_seconds "$GW_PID") - $cpu0_gw, 2))")"
-    if [ "$backend" = production ]; then
-      extra="$extra, \"s3rver_cpu_s\": $(python3 -c "print(round($(cpu_seconds "${s3_pids[@]}") - $cpu0_s3, 2))"), \"postgres_cpu_s\": $(python3 -c "print(round($(cpu_seconds "${pg_pids[@]}") - $cpu0_pg, 2))")"
-    fi
-    row push "$server" "$s" "$extra"
+    extra="\"put_seconds\": $(python3 -c "print(round($put1 - $put0, 3))"), \"peak_connections\": $(cat "$WORK/peak"), $(cpu_fields)"
+    if [ "$ONLY" = reads ]; then echo "  push / $server: $s s (not a row: --only reads)"; else row push "$server" "$s" "$extra"; fi
     if [ "$backend" = "${BACKENDS[0]}" ]; then
       settle
-      row push file "$(timed nix copy --to "file://$WORK/filecache-$rep?compression=zstd" "$TOP")"
+      s=$(timed nix copy --to "file://$WORK/filecache-$rep?compression=zstd" "$TOP")
+      if [ "$ONLY" = reads ]; then echo "  push / file: $s s (not a row)"; else row push file "$s"; fi
       chmod -R a+rX "$WORK/filecache-$rep"
     fi
   done
   [ "$backend" = "${BACKENDS[0]}" ] && ln -sfn "$WORK/filecache-1" "$WORK/filecache"
   wait_http "$NGINX_URL/main/nix-cache-info" "$NGINX_PID" nginx
+  if [ "$ONLY" = push ]; then kill "$GW_PID"; wait "$GW_PID" 2>/dev/null || true; S3_PID=""; continue; fi
 
   for rep in $(seq 1 "$REPS"); do
     settle
     root="$(fresh_root gw)"
-    row pull "$server" "$(timed nix copy --no-check-sigs --from "$GW/main" --to "local?root=$root" "$TOP")"
+    cpu_start
+    s=$(timed nix copy --no-check-sigs --from "$GW/main" --to "local?root=$root" "$TOP")
+    row pull "$server" "$s" "$(cpu_fields)"
     settle
     root="$(fresh_root nginx)"
     row pull nginx "$(timed nix copy --no-check-sigs --from "$NGINX_URL/main" --to "local?root=$root" "$TOP")"
@@ -175,7 +215,7 @@ for backend in "${BACKENDS[@]}"; do
       row narinfo-hot "$target" "$DURATION" "\"rps\": $rps"
     done
   fi
-  kill "$GW_PID"; wait "$GW_PID" 2>/dev/null || true
+  kill "$GW_PID"; wait "$GW_PID" 2>/dev/null || true; S3_PID=""
 done
 
 OUT_DIR="$ROOT/bench/nix/results"

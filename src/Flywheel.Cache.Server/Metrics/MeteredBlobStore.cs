@@ -27,6 +27,9 @@ public sealed class MeteredBlobStore : IBlobStore
     public Task<BlobHandle?> OpenAsync(BlobDigest digest, CancellationToken cancellationToken) =>
         MeasureAsync(BlobStoreOperation.Open, () => _inner.OpenAsync(digest, cancellationToken));
 
+    public Task<BlobHandle?> OpenKnownAsync(BlobDigest digest, long length, CancellationToken cancellationToken) =>
+        MeasureAsync(BlobStoreOperation.Open, () => _inner.OpenKnownAsync(digest, length, cancellationToken));
+
     public Task<IReadOnlyList<BlobDigest>> FindMissingAsync(IReadOnlyCollection<BlobDigest> digests, CancellationToken cancellationToken) =>
         MeasureAsync(BlobStoreOperation.FindMissing, () => _inner.FindMissingAsync(digests, cancellationToken));
 

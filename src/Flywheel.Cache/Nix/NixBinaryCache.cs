@@ -159,8 +159,10 @@ public sealed class NixBinaryCache
         }
 
         // No access is recorded for the blob: a Nix cache keeps a NAR for as long as a narinfo names it (retention
-        // works on narinfo access); its membership in the cache's blobs is outside the quota's LRU order.
-        return await _blobs.OpenAsync(name.FileHash, cancellationToken).ConfigureAwait(false);
+        // works on narinfo access); its membership in the cache's blobs is outside the quota's LRU order. The index
+        // knows its size, so S3 answers with one GetObject (no HeadObject first); bytes lost from the bucket behind
+        // the index's back fail the read with NotFound (404) before the response starts.
+        return await _blobs.OpenKnownAsync(name.FileHash, nar.FileSize, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>

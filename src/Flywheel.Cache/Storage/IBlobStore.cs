@@ -21,6 +21,14 @@ public interface IBlobStore
     Task<BlobHandle?> OpenAsync(BlobDigest digest, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Opens a blob whose length the caller already knows from the index (a NAR's FileSize), for reading it at once.
+    /// A store may skip asking whether the blob exists (S3: no HeadObject before the GetObject, one round trip per
+    /// read instead of two); a blob that turns out to be missing then fails the read with
+    /// <see cref="CacheError.NotFound"/> before any byte is returned, instead of returning null here.
+    /// </summary>
+    Task<BlobHandle?> OpenKnownAsync(BlobDigest digest, long length, CancellationToken cancellationToken) => OpenAsync(digest, cancellationToken);
+
+    /// <summary>
     /// Which of the given digests the store itself lacks, asked in batches (not one call per digest where
     /// the backend can avoid it). The hot paths ask the index instead; this is for GC, repair and tests.
     /// </summary>

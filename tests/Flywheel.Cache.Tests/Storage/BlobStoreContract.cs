@@ -61,6 +61,16 @@ public abstract class BlobStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task OpenKnown_reads_a_stored_blob_of_the_given_length()
+    {
+        var content = RandomBytes(3000, 45);
+        var commit = await Store.WriteAsync(content, null, None);
+        var handle = await Store.OpenKnownAsync(commit.Digest, commit.Size, None);
+        Assert.Equal(commit.Size, handle!.Length);
+        Assert.Equal(content, await ReadAllAsync(handle, 0, commit.Size));
+    }
+
+    [Fact]
     public async Task Sweeping_incomplete_writes_leaves_a_write_in_flight_alone()
     {
         var data = new byte[300_000];

@@ -51,6 +51,24 @@ public sealed class S3BlobStoreTests : BlobStoreContract
     }
 
     [Fact]
+    public async Task OpenKnown_asks_no_HeadObject_and_an_object_gone_from_the_bucket_fails_the_read_as_not_found()
+    {
+        var content = RandomBytes(5000, 44);
+        var commit = await Store.WriteAsync(content, null, None);
+        var known = await Store.OpenKnownAsync(commit.Digest, commit.Size, None);
+        Assert.Equal(content, await ReadAllAsync(known!, 0, commit.Size));
+
+        // Deleted behind the index's back: OpenAsync asks (HeadObject) and finds nothing; OpenKnownAsync does not ask,
+        // and the read's GetObject is what finds the object missing.
+        await S3.Client.DeleteObjectAsync(new DeleteObjectRequest { BucketName = S3rverServer.Bucket, Key = S3.GetKey(commit.Digest) });
+        Assert.Null(await Store.OpenAsync(commit.Digest, None));
+        var blind = await Store.OpenKnownAsync(commit.Digest, commit.Size, None);
+        Assert.NotNull(blind);
+        var e = await Assert.ThrowsAsync<CacheException>(() => blind.OpenReadAsync(None));
+        Assert.Equal(CacheError.NotFound, e.Error);
+    }
+
+    [Fact]
     public async Task List_skips_keys_that_are_not_blobs()
     {
         var commit = await Store.WriteAsync(RandomBytes(50, 41), null, None);

@@ -126,6 +126,14 @@ public sealed partial class S3BlobStore : IBlobStore, IDisposable
         return length is { } n ? new S3BlobHandle(this, digest, n) : null;
     }
 
+    /// <summary>No HeadObject: the GetObject of the read is the only request, and a missing object fails it (NotFound).</summary>
+    public Task<BlobHandle?> OpenKnownAsync(BlobDigest digest, long length, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        cancellationToken.ThrowIfCancellationRequested();
+        return Task.FromResult<BlobHandle?>(new S3BlobHandle(this, digest, length));
+    }
+
     /// <summary>
     /// Bounded parallel HeadObject calls (<see cref="FindMissingParallelism"/> at a time). Listing the shard
     /// prefixes instead would cost a request per 1000 stored objects whatever was asked, so it pays off only when
