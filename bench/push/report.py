@@ -11,9 +11,11 @@ import sys
 
 work, reps, big_mib, commit, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
 times = {}
+cpu = {}
 for line in open(os.path.join(work, "times")):
-    name, seconds, kib = line.split()
+    name, seconds, kib, client_cpu, gateway_cpu, load = line.split()
     times[name] = (float(seconds), int(kib))
+    cpu[name] = (float(client_cpu), float(gateway_cpu), float(load))
 
 
 def runs(kind):
@@ -47,9 +49,18 @@ memory = [
     {"what": f"`flywheel push`, cold closure ({cold['paths']} paths)", "peakRssMiB": round(cold_rss, 1)},
     {"what": f"`flywheel push`, one {big_mib} MiB path", "peakRssMiB": round(big_kib / 1024, 1), "seconds": big_s, "narBytes": big["narBytes"]},
 ]
+cpu_rows = []
+for kind, what in (("file", "`nix copy --to file://`"), ("cold", "`flywheel push`, cold"), ("warm", "`flywheel push`, held closure")):
+    names = [f"{kind}-{i}" for i in range(1, reps + 1) if f"{kind}-{i}" in cpu]
+    cpu_rows.append({"what": what, "commandCpu": med([cpu[n][0] for n in names]), "gatewayCpu": med([cpu[n][1] for n in names]),
+                     "load": [cpu[n][2] for n in names]})
+# the cold push's own account of its wall clock (--verbose), from the rep with the median time
+median_cold = sorted(range(1, len(cold_s) + 1), key=lambda i: cold_s[i - 1])[len(cold_s) // 2]
+phases = [l.strip() for l in open(os.path.join(work, f"cold-{median_cold}.err")) if l.startswith("phase ")]
 now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 with open(out + ".json", "w") as f:
-    json.dump({"measured": now, "commit": commit, "reps": reps, "rows": rows, "memory": memory}, f, indent=2)
+    json.dump({"measured": now, "commit": commit, "reps": reps, "rows": rows, "memory": memory, "cpu": cpu_rows,
+               "coldPhases": phases}, f, indent=2)
 
 
 def secs(values):
@@ -70,5 +81,10 @@ for r in rows:
 lines += ["", "| client | peak RSS MiB |", "|---|---:|"]
 for m in memory:
     lines.append(f"| {m['what']} | {m['peakRssMiB']} |")
+lines += ["", "| command (medians) | its CPU s (user+sys, with children) | gateway CPU s meanwhile | load average before each rep |",
+          "|---|---:|---:|---|"]
+for c in cpu_rows:
+    lines.append(f"| {c['what']} | {c['commandCpu']:.2f} | {c['gatewayCpu']:.2f} | {', '.join(f'{x:.1f}' for x in c['load'])} |")
+lines += ["", f"Cold push rep {median_cold} (the median), `--verbose`:", "", "```"] + phases + ["```"]
 with open(out + ".md", "w") as f:
     f.write("\n".join(lines) + "\n")

@@ -11,7 +11,9 @@
 #   rss    peak RSS of the client (/usr/bin/time %M) in the cold push, and in a push of one path of --big-mib MiB of
 #          random bytes (memory must not grow with the NAR)
 # Every time is the wall clock of the whole command as a user runs it (`dotnet flywheel.dll push …`: process start,
-# nix path-info, the missing-paths call, uploads). The gateway is `flywheel serve` on the embedded default (local
+# nix path-info, the missing-paths call, uploads). Beside it: the CPU seconds of the command (user + sys, with its
+# child processes: nix path-info) and of the gateway during it (/proc/<pid>/stat), the load average before each
+# command, and the cold pushes' --verbose phase lines (where the wall clock went). The gateway is `flywheel serve` on the embedded default (local
 # disk + SQLite), Release build, loopback. --seed picks the closure (default: a fresh random one, deleted at the end).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -71,14 +73,21 @@ SERVER="$GW/"
 TOKEN="$GW_TOKEN"
 flywheel() { dotnet "$FLYWHEEL_DLL" "$@"; }
 
-# timed NAME CMD…: wall seconds and peak RSS (KiB) of CMD appended to $WORK/times as "NAME seconds kib"
+# gateway_cpu: the gateway's CPU seconds so far (user + sys)
+gateway_cpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$GW_PID/stat"; }
+
+# timed NAME CMD…: wall seconds, peak RSS (KiB), CPU seconds of CMD (user + sys, children included), the gateway's CPU
+# seconds meanwhile and the 1-minute load average before it, appended to $WORK/times as "NAME seconds kib cpu gwcpu load"
 timed() {
   local name="$1"; shift
-  local start end
+  local start end gw0 load
+  load="$(cut -d' ' -f1 /proc/loadavg)"
+  gw0="$(gateway_cpu)"
   start="$(date +%s.%N)"
-  /usr/bin/time -f '%M' -o "$WORK/rss" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" || { cat "$WORK/$name.err" >&2; exit 1; }
+  /usr/bin/time -f '%M %U %S' -o "$WORK/rss" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" || { cat "$WORK/$name.err" >&2; exit 1; }
   end="$(date +%s.%N)"
-  echo "$name $(echo "$end - $start" | bc) $(tail -1 "$WORK/rss")" >> "$WORK/times"
+  read -r kib user sys < <(tail -1 "$WORK/rss")
+  echo "$name $(echo "$end - $start" | bc) $kib $(echo "$user + $sys" | bc) $(echo "$(gateway_cpu) - $gw0" | bc) $load" >> "$WORK/times"
 }
 
 PUSH=(push --server "$SERVER" --token "$TOKEN" --json)
@@ -90,7 +99,7 @@ for rep in $(seq 1 "$REPS"); do
   timed "file-$rep" nix copy --to "file://$WORK/file-$rep?compression=zstd" "$TOP"
   flywheel cache create "push$rep" --server "$SERVER" --token "$TOKEN" >/dev/null
   sync
-  timed "cold-$rep" dotnet "$FLYWHEEL_DLL" "${PUSH[@]}" --cache "push$rep" "$TOP"
+  timed "cold-$rep" dotnet "$FLYWHEEL_DLL" "${PUSH[@]}" --verbose --cache "push$rep" "$TOP"
   timed "warm-$rep" dotnet "$FLYWHEEL_DLL" "${PUSH[@]}" --cache "push$rep" "$TOP"
 done
 flywheel cache create big --server "$SERVER" --token "$TOKEN" >/dev/null

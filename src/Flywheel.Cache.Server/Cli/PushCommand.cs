@@ -22,6 +22,13 @@ internal static class PushCommand
     /// <summary>Store path hashes per missing-paths request (about 350 KB of JSON, below the API's 1 MiB).</summary>
     public const int MissingPageSize = 10_000;
 
+    /// <summary>
+    /// Uploads at once unless <c>--jobs</c> says otherwise: more than the cores, since a small path's upload mostly waits
+    /// (for the server's verification and commit, shared by the uploads in flight), and the pooled 1 MiB spool buffers
+    /// and size-matched compressors keep each one small.
+    /// </summary>
+    public static int DefaultJobs => Math.Max(8, 4 * Environment.ProcessorCount);
+
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
 
     public static Command Create()
@@ -31,10 +38,11 @@ internal static class PushCommand
         var stdin = new Option<bool>("--stdin") { Description = "read store paths from standard input, one per line (besides PATHS)" };
         var compression = new Option<string>("--compression") { Description = "how NARs are compressed: zstd, xz or none", DefaultValueFactory = _ => "zstd" };
         compression.AcceptOnlyFromAmong("zstd", "xz", "none");
-        var jobs = new Option<int>("--jobs") { Description = "uploads at once", DefaultValueFactory = _ => Math.Max(4, 2 * Environment.ProcessorCount) };
+        var jobs = new Option<int>("--jobs") { Description = "uploads at once", DefaultValueFactory = _ => DefaultJobs };
         var json = new Option<bool>("--json") { Description = "print a summary as JSON on stdout (pushed, alreadyPresent, bytes, seconds, failures)" };
+        var verbose = new Option<bool>("--verbose") { Description = "print on standard error how long each phase took (closure, missing-paths call, uploads by step)" };
         var paths = new Argument<string[]>("PATHS") { Description = "store paths (or symlinks to them, such as ./result); their closures are pushed", Arity = ArgumentArity.ZeroOrMore };
-        var command = new Command("push", "Push store paths and their closures from the local Nix store to a cache.") { cache, stdin, compression, jobs, json, paths };
+        var command = new Command("push", "Push store paths and their closures from the local Nix store to a cache.") { cache, stdin, compression, jobs, json, verbose, paths };
         daemon.AddTo(command);
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -60,7 +68,7 @@ internal static class PushCommand
                 var settings = new PushSettings(
                     daemon.ServerUrl(parse), daemon.TokenValue(parse), parse.GetValue(cache) ?? "main",
                     NarCompressions.TryFromNarInfoName(parse.GetValue(compression), out var c) ? c : NarCompression.Zstd,
-                    Math.Max(1, parse.GetValue(jobs)));
+                    Math.Max(1, parse.GetValue(jobs)), parse.GetValue(verbose));
                 var summary = await RunAsync(settings, names, Console.Error, cancellationToken);
                 if (parse.GetValue(json))
                 {
@@ -82,8 +90,16 @@ internal static class PushCommand
     public static async Task<PushSummary> RunAsync(PushSettings settings, IReadOnlyList<string> names, TextWriter log, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
+        if (settings.Verbose)
+        {
+            using var process = Process.GetCurrentProcess();
+            log.WriteLine($"phase start: process start to push (dotnet runtime, JIT, command line) in {(DateTime.Now - process.StartTime).TotalSeconds:F2} s");
+        }
+
+        var started = Stopwatch.GetTimestamp();
         var store = new PushLocalStore(new ProcessRunner(), Environment.GetEnvironmentVariable("NIX_STORE_DIR") is { Length: > 0 } dir ? dir : StorePath.DefaultStoreDir);
         var closure = await store.ReadClosureAsync([.. names.Select(store.Resolve)], cancellationToken);
+        var phase = Phase(settings, log, $"closure: {closure.Count} paths from nix path-info", started);
 
         var missing = new HashSet<string>(StringComparer.Ordinal);
         await using (var api = new ApiAdminClient(settings.Server, settings.Token))
@@ -94,6 +110,7 @@ internal static class PushCommand
             }
         }
 
+        phase = Phase(settings, log, $"missing-paths call: {missing.Count} missing", phase);
         var toPush = ReferencesFirst([.. closure.Where(p => missing.Contains(p.Path.HashPart))]);
         var narBytes = toPush.Sum(p => p.NarSize);
         var progress = PushProgress.For(log);
@@ -118,6 +135,7 @@ internal static class PushCommand
             await Task.WhenAll(pushes.Values);
         });
 
+        Phase(settings, log, $"uploads: {toPush.Count} paths; {uploader.Timings.Describe()}", phase);
         var failed = failures.ToArray();
         var summary = new PushSummary(
             settings.Cache, closure.Count, toPush.Count - failed.Length, closure.Count - toPush.Count, failed.Length,
@@ -143,6 +161,7 @@ internal static class PushCommand
                 slots.Release();
             }
 
+            var waiting = Stopwatch.GetTimestamp();
             foreach (var reference in references)
             {
                 if (!await reference.Pushed)
@@ -150,6 +169,8 @@ internal static class PushCommand
                     return Fail(path, $"not made visible: its reference {reference.Name} was not pushed");
                 }
             }
+
+            uploader.Timings.Add(ref uploader.Timings.ReferenceWait, waiting);
 
             try
             {
@@ -171,6 +192,18 @@ internal static class PushCommand
             progress.Failed(path, reason);
             return false;
         }
+    }
+
+    /// <summary>With <c>--verbose</c>, one line for the phase that ends now (it began at <paramref name="from"/>, a <see cref="Stopwatch"/> timestamp); returns now.</summary>
+    private static long Phase(PushSettings settings, TextWriter log, string what, long from)
+    {
+        var now = Stopwatch.GetTimestamp();
+        if (settings.Verbose)
+        {
+            log.WriteLine($"phase {what} in {PushTimings.Seconds(now - from)}");
+        }
+
+        return now;
     }
 
     /// <summary>What fails one path and not the run: the server refused it, the connection broke, the store path could not be read.</summary>
@@ -219,7 +252,7 @@ internal static class PushCommand
 }
 
 /// <summary>Where and how <c>flywheel push</c> uploads.</summary>
-internal sealed record PushSettings(Uri Server, string Token, string Cache, NarCompression Compression, int Jobs);
+internal sealed record PushSettings(Uri Server, string Token, string Cache, NarCompression Compression, int Jobs, bool Verbose = false);
 
 /// <summary>The <c>--json</c> summary of a push: paths in the closure, pushed now, already present, failed, bytes and time.</summary>
 internal sealed record PushSummary(

@@ -10,7 +10,8 @@ internal sealed record LocalPathInfo(
 
 /// <summary>
 /// What <c>flywheel push</c> reads from the local Nix store: the closure, through the repository's one
-/// <see cref="ProcessRunner"/> (<c>nix-store --check-validity</c>, then <c>nix path-info --json --recursive</c>), and each
+/// <see cref="ProcessRunner"/> (<c>nix path-info --json --recursive</c>; <c>nix-store --check-validity</c> only to name
+/// missing paths), and each
 /// path's NAR (<see cref="NarDump"/>, streamed into the caller's stream, never held whole).
 /// </summary>
 internal sealed class PushLocalStore(ProcessRunner runner, string storeDir)
@@ -55,25 +56,21 @@ internal sealed class PushLocalStore(ProcessRunner runner, string storeDir)
         throw CacheException.Invalid($"{ClientText.Quote(argument)} is not a path in the Nix store {storeDir}");
     }
 
-    /// <summary>The closure of <paramref name="paths"/>, each path once; a path not in the local store is <see cref="CacheError.NotFound"/>.</summary>
+    /// <summary>
+    /// The closure of <paramref name="paths"/>, each path once; a path not in the local store is
+    /// <see cref="CacheError.NotFound"/>. One <c>nix path-info</c> per 1000 paths asked, with substitution off (so a
+    /// path that is missing locally is never downloaded from the user's substituters instead); only when it fails does
+    /// <c>nix-store --check-validity</c> run, to name the missing paths (each <c>nix</c> process costs about 0.1 s of CPU).
+    /// </summary>
     public async Task<IReadOnlyList<LocalPathInfo>> ReadClosureAsync(IReadOnlyList<StorePath> paths, CancellationToken cancellationToken)
     {
         var names = paths.Select(p => p.FullPath).Distinct(StringComparer.Ordinal).ToList();
-        foreach (var chunk in names.Chunk(PathsPerCall))
-        {
-            var check = await RunAsync("nix-store", ["--check-validity", "--print-invalid", .. chunk], cancellationToken);
-            if (check.OutputLines.Count > 0)
-            {
-                throw CacheException.NotFound(
-                    $"not in the local Nix store (build or substitute it first): {string.Join(", ", check.OutputLines.Take(5))}" +
-                    (check.OutputLines.Count > 5 ? $" and {check.OutputLines.Count - 5} more" : ""));
-            }
-        }
-
         var closure = new Dictionary<string, LocalPathInfo>(StringComparer.Ordinal);
         foreach (var chunk in names.Chunk(PathsPerCall))
         {
-            var query = await RunAsync("nix", ["--extra-experimental-features", "nix-command", "path-info", "--json", "--recursive", .. chunk], cancellationToken);
+            var query = await RunAsync(
+                "nix", ["--extra-experimental-features", "nix-command", "path-info", "--option", "substitute", "false", "--json", "--recursive", .. chunk],
+                cancellationToken, orElse: () => ThrowIfInvalidAsync(chunk, cancellationToken));
             using var json = JsonDocument.Parse(query.StandardOutput);
             foreach (var entry in json.RootElement.EnumerateArray())
             {
@@ -85,6 +82,17 @@ internal sealed class PushLocalStore(ProcessRunner runner, string storeDir)
         return [.. closure.Values];
     }
 
+    private async Task ThrowIfInvalidAsync(IReadOnlyList<string> names, CancellationToken cancellationToken)
+    {
+        var check = await RunAsync("nix-store", ["--check-validity", "--print-invalid", .. names], cancellationToken);
+        if (check.OutputLines.Count > 0)
+        {
+            throw CacheException.NotFound(
+                $"not in the local Nix store (build or substitute it first): {string.Join(", ", check.OutputLines.Take(5))}" +
+                (check.OutputLines.Count > 5 ? $" and {check.OutputLines.Count - 5} more" : ""));
+        }
+    }
+
     /// <summary>
     /// Writes the NAR of <paramref name="path"/> into <paramref name="output"/> as it is read: what <c>nix-store --dump</c>
     /// writes, made in process (<see cref="NarDump"/>), since starting <c>nix-store</c> costs more CPU than most paths'
@@ -93,10 +101,16 @@ internal sealed class PushLocalStore(ProcessRunner runner, string storeDir)
     public static Task DumpAsync(StorePath path, Stream output, CancellationToken cancellationToken) =>
         NarDump.WriteAsync(path.FullPath, output, cancellationToken);
 
-    private async Task<ProcessResult> RunAsync(string tool, IReadOnlyList<string> arguments, CancellationToken cancellationToken)
+    /// <summary>Runs a Nix tool; when it fails, <paramref name="orElse"/> (which may throw a clearer error) runs before the failure is reported.</summary>
+    private async Task<ProcessResult> RunAsync(string tool, IReadOnlyList<string> arguments, CancellationToken cancellationToken, Func<Task>? orElse = null)
     {
         var command = new ProcessCommand(tool, arguments, QueryTimeout) { MaxOutputChars = MaxQueryOutputChars, MaxErrorChars = 16 * 1024 };
         var result = await runner.RunAsync(command, null, null, cancellationToken);
+        if (!result.Succeeded && orElse is not null)
+        {
+            await orElse();
+        }
+
         if (!result.Succeeded)
         {
             throw new CacheException(CacheError.Unavailable, $"{tool} {arguments[0]} failed (exit code {result.ExitCode}): {ClientText.Cut(result.StandardError.Trim())}");

@@ -74,32 +74,45 @@ internal sealed class PushPassThrough(Stream target, Action<long> progress) : Pu
 
 /// <summary>
 /// The NAR compressed, hashed (the FileHash and FileSize the upload's URL and narinfo name) and kept until it is sent:
-/// in memory up to <see cref="MemoryLimit"/>, beyond that in a temporary file deleted on dispose, so memory stays at
-/// about one compressor and one chunk whatever the size. The compressed file must be complete before it is sent
-/// because its URL, <c>nar/&lt;FileHash&gt;.nar.zst</c>, names the hash of all its bytes.
+/// the compressor writes straight into one pooled buffer of <see cref="MemoryLimit"/> bytes, which moves to a
+/// temporary file (deleted on dispose) whenever it fills, so memory stays at about one compressor and one buffer
+/// whatever the size, and a small NAR costs no allocation of its own. The compressed file must be complete before it
+/// is sent because its URL, <c>nar/&lt;FileHash&gt;.nar.zst</c>, names the hash of all its bytes. The NAR must be
+/// the <paramref name="narSize"/> bytes the local store recorded (the compressor is told that size in advance).
 /// </summary>
-internal sealed class PushSpool(ICompressor compressor, Action<long> progress) : PushNarStream(progress)
+internal sealed class PushSpool(ICompressor compressor, long narSize, Action<long> progress) : PushNarStream(progress), IBufferWriter<byte>
 {
     public const int MemoryLimit = 1 << 20;
 
+    /// <summary>The least room the compressor is offered (it asks for 64 KiB; less would split its output).</summary>
+    private const int MinimumSpan = 64 * 1024;
+
     private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-    private readonly ArrayBufferWriter<byte> _compressed = new(128 * 1024);
-    private MemoryStream? _memory = new();
+    private byte[]? _buffer = ArrayPool<byte>.Shared.Rent(MemoryLimit);
+    private int _used;
     private FileStream? _file;
 
     public long FileSize { get; private set; }
 
     protected override void Accept(ReadOnlySpan<byte> nar)
     {
-        compressor.Compress(nar, _compressed);
-        Keep();
+        if (NarBytes > narSize)
+        {
+            throw new IOException($"the NAR is larger than the {narSize} bytes the local store recorded (did the store path change?)");
+        }
+
+        compressor.Compress(nar, this);
     }
 
     /// <summary>Ends the compressed stream; returns its FileHash.</summary>
     public BlobDigest Complete()
     {
-        compressor.Finish(_compressed);
-        Keep();
+        if (NarBytes != narSize)
+        {
+            throw new IOException($"the NAR has {NarBytes} bytes, the local store recorded {narSize} (did the store path change?)");
+        }
+
+        compressor.Finish(this);
         Span<byte> digest = stackalloc byte[BlobDigest.ByteLength];
         _hash.GetHashAndReset(digest);
         return BlobDigest.FromBytes(digest);
@@ -108,44 +121,43 @@ internal sealed class PushSpool(ICompressor compressor, Action<long> progress) :
     /// <summary>The request body: the kept bytes from their start.</summary>
     public HttpContent Content()
     {
-        if (_memory is not null)
+        if (_file is null)
         {
-            return new ReadOnlyMemoryContent(_memory.GetBuffer().AsMemory(0, (int)_memory.Length));
+            return new ReadOnlyMemoryContent(_buffer.AsMemory(0, _used));
         }
 
-        _file!.Position = 0;
+        Spill();
+        _file.Position = 0;
         return new StreamContent(_file, 128 * 1024); // disposing it closes (and deletes) the file, as Dispose would
     }
 
-    private void Keep()
+    public Span<byte> GetSpan(int sizeHint = 0) => GetMemory(sizeHint).Span;
+
+    public Memory<byte> GetMemory(int sizeHint = 0)
     {
-        var bytes = _compressed.WrittenSpan;
-        if (bytes.IsEmpty)
+        ObjectDisposedException.ThrowIf(_buffer is null, this);
+        if (_buffer.Length - _used < Math.Max(sizeHint, MinimumSpan))
         {
-            return;
+            Spill();
         }
 
-        _hash.AppendData(bytes);
-        FileSize += bytes.Length;
-        if (_memory is not null && _memory.Length + bytes.Length > MemoryLimit)
-        {
-            _file = new FileStream(
-                Path.Combine(Path.GetTempPath(), "flywheel-push-" + Guid.NewGuid().ToString("N")), FileMode.CreateNew, FileAccess.ReadWrite,
-                FileShare.None, 128 * 1024, FileOptions.DeleteOnClose);
-            _file.Write(_memory.GetBuffer().AsSpan(0, (int)_memory.Length));
-            _memory = null;
-        }
+        return _buffer.AsMemory(_used);
+    }
 
-        if (_memory is not null)
-        {
-            _memory.Write(bytes);
-        }
-        else
-        {
-            _file!.Write(bytes);
-        }
+    public void Advance(int count)
+    {
+        _hash.AppendData(_buffer.AsSpan(_used, count));
+        _used += count;
+        FileSize += count;
+    }
 
-        _compressed.ResetWrittenCount();
+    private void Spill()
+    {
+        _file ??= new FileStream(
+            Path.Combine(Path.GetTempPath(), "flywheel-push-" + Guid.NewGuid().ToString("N")), FileMode.CreateNew, FileAccess.ReadWrite,
+            FileShare.None, 0, FileOptions.DeleteOnClose);
+        _file.Write(_buffer.AsSpan(0, _used));
+        _used = 0;
     }
 
     protected override void Dispose(bool disposing)
@@ -155,6 +167,11 @@ internal sealed class PushSpool(ICompressor compressor, Action<long> progress) :
             _hash.Dispose();
             _file?.Dispose();
             compressor.Dispose();
+            if (_buffer is { } buffer)
+            {
+                _buffer = null;
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
         }
 
         base.Dispose(disposing);

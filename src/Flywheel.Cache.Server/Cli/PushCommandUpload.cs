@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net.Http.Headers;
 using Flywheel.Cache.Compression;
 using Flywheel.Cache.Nix;
@@ -15,7 +16,13 @@ internal sealed record PushedNar(NarFileName Name, long FileSize, long NarBytes)
 /// </summary>
 internal sealed class PushUploader : IDisposable
 {
+    /// <summary>Bodies larger than this wait for the server's "100 Continue" before they are sent.</summary>
+    internal const long ExpectContinueFrom = PushSpool.MemoryLimit;
+
     private readonly HttpClient _http;
+
+    /// <summary>Where the uploads' time went, summed over paths (<c>--verbose</c>).</summary>
+    public PushTimings Timings { get; } = new();
     private readonly NarCompression _compression;
     private readonly string _cache;
 
@@ -42,20 +49,26 @@ internal sealed class PushUploader : IDisposable
         {
             var name = new NarFileName(path.NarHash.Digest, NarCompression.None);
             var dump = new DumpContent(path, progress);
-            await PutAsync($"nar/{name}", dump, "application/x-nix-nar", cancellationToken);
+            var sending = Stopwatch.GetTimestamp();
+            await PutAsync($"nar/{name}", dump, "application/x-nix-nar", path.NarSize, cancellationToken);
+            Timings.Add(ref Timings.NarPut, sending);
             return new PushedNar(name, path.NarSize, path.NarSize);
         }
 
-        await using var spool = new PushSpool(_compression == NarCompression.Xz ? new XzCompressor() : new ZstdCompressor(), progress);
+        ICompressor compressor = _compression == NarCompression.Xz ? new XzCompressor() : new ZstdCompressor(contentSize: path.NarSize);
+        await using var spool = new PushSpool(compressor, path.NarSize, progress);
+        var reading = Stopwatch.GetTimestamp();
         await PushLocalStore.DumpAsync(path.Path, spool, cancellationToken);
         var fileHash = spool.Complete();
         var compressed = new NarFileName(fileHash, _compression);
-        await PutAsync($"nar/{compressed}", spool.Content(), "application/x-nix-nar", cancellationToken);
+        var put = Timings.Add(ref Timings.NarRead, reading);
+        await PutAsync($"nar/{compressed}", spool.Content(), "application/x-nix-nar", spool.FileSize, cancellationToken);
+        Timings.Add(ref Timings.NarPut, put);
         return new PushedNar(compressed, spool.FileSize, spool.NarBytes);
     }
 
     /// <summary>Makes the path visible: its narinfo, describing the NAR just stored, with the local store's signatures.</summary>
-    public Task PutNarInfoAsync(LocalPathInfo path, PushedNar nar, CancellationToken cancellationToken)
+    public async Task PutNarInfoAsync(LocalPathInfo path, PushedNar nar, CancellationToken cancellationToken)
     {
         var narInfo = new NarInfo
         {
@@ -71,18 +84,22 @@ internal sealed class PushUploader : IDisposable
             Sigs = [.. path.Signatures],
             Ca = path.Ca,
         };
-        return PutAsync($"{path.Path.HashPart}.narinfo", new ByteArrayContent(narInfo.RenderUtf8()), "text/x-nix-narinfo", cancellationToken);
+        var text = narInfo.RenderUtf8();
+        var sending = Stopwatch.GetTimestamp();
+        await PutAsync($"{path.Path.HashPart}.narinfo", new ByteArrayContent(text), "text/x-nix-narinfo", text.Length, cancellationToken);
+        Timings.Add(ref Timings.NarInfoPut, sending);
     }
 
-    private async Task PutAsync(string file, HttpContent content, string contentType, CancellationToken cancellationToken)
+    private async Task PutAsync(string file, HttpContent content, string contentType, long length, CancellationToken cancellationToken)
     {
         using (content)
         {
             content.Headers.ContentType = new MediaTypeHeaderValue(contentType);
             using var request = new HttpRequestMessage(HttpMethod.Put, $"{_cache}/{file}") { Content = content };
             // The server answers a refusal (401, 413, a bad name) before it reads the body; with 100-continue the
-            // client hears it instead of a broken connection halfway through a large NAR.
-            request.Headers.ExpectContinue = true;
+            // client hears it instead of a broken connection halfway through a large NAR. A small body is sent at
+            // once: waiting for "100 Continue" would cost a round trip per path, more than sending it for nothing.
+            request.Headers.ExpectContinue = length > ExpectContinueFrom;
             using var response = await _http.SendAsync(request, cancellationToken);
             if (!response.IsSuccessStatusCode)
             {
@@ -113,4 +130,30 @@ internal sealed class PushUploader : IDisposable
             return true;
         }
     }
+}
+
+/// <summary>
+/// Time summed over the paths of a push, per step (several paths run at once, so the sums exceed the wall clock):
+/// reading and compressing NARs, NAR PUTs (the server verifies and stores while the request is open), waiting for
+/// references before a narinfo may go, narinfo PUTs.
+/// </summary>
+internal sealed class PushTimings
+{
+    public long NarRead;
+    public long NarPut;
+    public long ReferenceWait;
+    public long NarInfoPut;
+
+    /// <summary>Adds the time since <paramref name="from"/> to <paramref name="total"/>; returns now.</summary>
+    public long Add(ref long total, long from)
+    {
+        var now = Stopwatch.GetTimestamp();
+        Interlocked.Add(ref total, now - from);
+        return now;
+    }
+
+    public string Describe() =>
+        $"read+compress {Seconds(NarRead)}, NAR PUT {Seconds(NarPut)}, waiting for references {Seconds(ReferenceWait)}, narinfo PUT {Seconds(NarInfoPut)} (summed over paths)";
+
+    public static string Seconds(long ticks) => (ticks / (double)Stopwatch.Frequency).ToString("F2", System.Globalization.CultureInfo.InvariantCulture) + " s";
 }

@@ -7,7 +7,9 @@ namespace Flywheel.Cache.Compression;
 /// <summary>
 /// A push-based zstd compressor through ZstdSharp: chunks in, compressed bytes written straight into
 /// an <see cref="IBufferWriter{T}"/>; <see cref="Finish"/> ends the frame. One instance makes one frame.
-/// ZstdSharp is the managed port of libzstd; its streaming API is libzstd's.
+/// ZstdSharp is the managed port of libzstd; its streaming API is libzstd's. Given the size of the input in advance
+/// (<c>contentSize</c>), zstd sizes its tables for it (a few KiB of input no longer sets up, and zeroes, the
+/// megabyte of match tables a level-3 stream of unknown size gets) and records the size in the frame header.
 /// </summary>
 public sealed unsafe class ZstdCompressor : ICompressor
 {
@@ -18,7 +20,7 @@ public sealed unsafe class ZstdCompressor : ICompressor
 
     private ZSTD_CCtx_s* _stream;
 
-    public ZstdCompressor(int level = DefaultLevel)
+    public ZstdCompressor(int level = DefaultLevel, long? contentSize = null)
     {
         _stream = ZSTD_createCStream();
         if (_stream == null)
@@ -32,6 +34,12 @@ public sealed unsafe class ZstdCompressor : ICompressor
             ZSTD_freeCStream(_stream);
             _stream = null;
             throw new ArgumentOutOfRangeException(nameof(level), level, $"zstd rejected the level: {ZSTD_getErrorName(ret)}");
+        }
+
+        if (contentSize is { } size)
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(size, nameof(contentSize));
+            ZSTD_CCtx_setPledgedSrcSize(_stream, (ulong)size); // cannot fail on a fresh stream
         }
     }
 

@@ -78,8 +78,11 @@ public sealed class PushCommandRealNixTests : IAsyncLifetime
         Assert.Equal((1, 1, 0), Counts(first));
         Assert.Equal((1, 1), await PutsAsync(daemon));
 
-        var second = (await PushAsync(daemon, token, ["--json", closure.Top])).EnsureSuccess();
+        var second = (await PushAsync(daemon, token, ["--json", "--verbose", closure.Top])).EnsureSuccess();
         Assert.Equal((4, 3, 1), Counts(second));
+        Assert.Contains("phase closure: 4 paths from nix path-info in ", second.StandardError, StringComparison.Ordinal);
+        Assert.Contains("phase missing-paths call: 3 missing in ", second.StandardError, StringComparison.Ordinal);
+        Assert.Matches(@"phase uploads: 3 paths; read\+compress [0-9.]+ s, NAR PUT [0-9.]+ s, waiting for references [0-9.]+ s, narinfo PUT [0-9.]+ s", second.StandardError);
         Assert.Equal((4, 4), await PutsAsync(daemon));
 
         var third = (await PushAsync(daemon, token, ["--json", closure.Top, closure.Middle])).EnsureSuccess();
