@@ -183,7 +183,7 @@ public sealed partial class SqliteMetadataStore : MetadataIndex, IMetadataIndex,
     /// The embedded index serves one machine: the maintenance lock is an exclusive lock on a file next to the
     /// database (across processes), or a process-wide one for in-memory databases.
     /// </summary>
-    public Task<IAsyncDisposable?> TryAcquireMaintenanceLockAsync(CancellationToken cancellationToken)
+    public override Task<IAsyncDisposable?> TryAcquireMaintenanceLockAsync(CancellationToken cancellationToken)
     {
         if (Path.IsPathRooted(_description))
         {
