@@ -93,10 +93,6 @@ public sealed partial class SqliteMetadataStore : MetadataIndex, IMetadataIndex,
 
     public void Dispose() => _pool.Dispose();
 
-    private static object OrNull<T>(T? value) where T : class => value ?? (object)DBNull.Value;
-
-    private static object OrNull(long? value) => value.HasValue ? value.Value : DBNull.Value;
-
     /// <summary>
     /// Runs <paramref name="operation"/> on a pooled session and returns its result as a completed task
     /// (Microsoft.Data.Sqlite is synchronous underneath). SQLite errors that mean the database cannot be
