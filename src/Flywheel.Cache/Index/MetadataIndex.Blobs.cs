@@ -31,7 +31,19 @@ public abstract partial class MetadataIndex : IBlobIndex, IActionCacheStore
 
     public abstract Task<IReadOnlyList<BlobDigest>> FindMissingBlobsAsync(IReadOnlyCollection<BlobDigest> digests, CancellationToken cancellationToken);
 
-    public abstract Task<IReadOnlyList<int>> FindMissingSizedBlobsAsync(long cacheId, IReadOnlyList<SizedBlob> blobs, CancellationToken cancellationToken);
+    public async Task<IReadOnlyList<int>> FindMissingSizedBlobsAsync(long cacheId, IReadOnlyList<SizedBlob> blobs, CancellationToken cancellationToken)
+    {
+        using var lookup = SizedBlobLookup.Create(blobs);
+        if (lookup.Count > 0)
+        {
+            await FindSizedBlobsAsync(cacheId, lookup, cancellationToken).ConfigureAwait(false);
+        }
+
+        return lookup.MissingPositions();
+    }
+
+    /// <summary>Marks in <paramref name="lookup"/> the packed digests the cache owns, with their sizes (one query, the dialect's own).</summary>
+    private protected abstract Task FindSizedBlobsAsync(long cacheId, SizedBlobLookup lookup, CancellationToken cancellationToken);
 
     public abstract Task TouchOwnedBlobsAsync(long cacheId, IReadOnlyCollection<BlobDigest> digests, DateTimeOffset when, CancellationToken cancellationToken);
 

@@ -75,30 +75,19 @@ public sealed partial class PostgresMetadataStore
         }, cancellationToken);
     }
 
-    public override async Task<IReadOnlyList<int>> FindMissingSizedBlobsAsync(long cacheId, IReadOnlyList<SizedBlob> blobs, CancellationToken cancellationToken)
-    {
-        using var lookup = SizedBlobLookup.Create(blobs);
-        if (lookup.Count == 0)
+    private protected override Task FindSizedBlobsAsync(long cacheId, SizedBlobLookup lookup, CancellationToken cancellationToken) =>
+        RunAsync((lookup, cacheId), static async (connection, s, ct) =>
         {
-            return lookup.MissingPositions();
-        }
-
-        return await RunAsync((lookup, cacheId), static async (connection, s, ct) =>
-        {
-            var lookup = s.lookup;
             // The pack goes out as a slice of its pooled buffer (Npgsql writes ReadOnlyMemory<byte> as bytea).
-            await using var command = PostgresCommands.Create(connection, FindSizedBlobsSql).With(lookup.Packed).With(lookup.Count).With(s.cacheId);
-            await using (var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false))
+            await using var command = PostgresCommands.Create(connection, FindSizedBlobsSql).With(s.lookup.Packed).With(s.lookup.Count).With(s.cacheId);
+            await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            while (await reader.ReadAsync(ct).ConfigureAwait(false))
             {
-                while (await reader.ReadAsync(ct).ConfigureAwait(false))
-                {
-                    lookup.Found(reader.GetInt32(0), reader.GetInt64(1));
-                }
+                s.lookup.Found(reader.GetInt32(0), reader.GetInt64(1));
             }
 
-            return lookup.MissingPositions();
-        }, cancellationToken).ConfigureAwait(false);
-    }
+            return true;
+        }, cancellationToken);
 
     public override Task TouchNarInfosAsync(long cacheId, IReadOnlyCollection<string> storePathHashes, DateTimeOffset when, CancellationToken cancellationToken) =>
         TouchAsync(TouchNarInfosSql, cacheId, storePathHashes, static (c, keys) => c.AddStrings(keys), when, cancellationToken);

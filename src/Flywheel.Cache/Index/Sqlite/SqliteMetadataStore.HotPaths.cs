@@ -70,34 +70,24 @@ public sealed partial class SqliteMetadataStore
         }, cancellationToken);
     }
 
-    public override async Task<IReadOnlyList<int>> FindMissingSizedBlobsAsync(long cacheId, IReadOnlyList<SizedBlob> blobs, CancellationToken cancellationToken)
-    {
-        using var lookup = SizedBlobLookup.Create(blobs);
-        if (lookup.Count == 0)
+    private protected override Task FindSizedBlobsAsync(long cacheId, SizedBlobLookup lookup, CancellationToken cancellationToken) =>
+        RunAsync((lookup, cacheId), static (session, s) =>
         {
-            return lookup.MissingPositions();
-        }
-
-        return await RunAsync((lookup, cacheId), static (session, s) =>
-        {
-            var lookup = s.lookup;
             var command = session.Command(FindSizedBlobsSql, "$1", "$2", "$3");
-            command.Parameters[0].Value = (long)lookup.Count;
-            command.Parameters[1].Value = lookup.Packed.ToArray(); // Microsoft.Data.Sqlite binds whole byte arrays only
+            command.Parameters[0].Value = (long)s.lookup.Count;
+            command.Parameters[1].Value = s.lookup.Packed.ToArray(); // Microsoft.Data.Sqlite binds whole byte arrays only
             command.Parameters[2].Value = s.cacheId;
             using (var reader = command.ExecuteReader())
             {
                 while (reader.Read())
                 {
-                    lookup.Found(reader.GetInt32(0), reader.GetInt64(1));
+                    s.lookup.Found(reader.GetInt32(0), reader.GetInt64(1));
                 }
             }
 
             command.Parameters[1].Value = DBNull.Value; // the cached command must not keep the pack alive
-
-            return lookup.MissingPositions();
-        }, cancellationToken).ConfigureAwait(false);
-    }
+            return true;
+        }, cancellationToken);
 
     public override Task TouchNarInfosAsync(long cacheId, IReadOnlyCollection<string> storePathHashes, DateTimeOffset when, CancellationToken cancellationToken) =>
         TouchAsync(TouchNarInfosSql, cacheId, storePathHashes, SqliteJson.StringArray, when, cancellationToken);
