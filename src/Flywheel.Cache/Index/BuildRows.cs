@@ -13,18 +13,6 @@ internal static class BuildRows
     public const string BuildColumns =
         "id, cache_name, installable, lane, lane_reason, status, attempt, requested_at, started_at, finished_at, worker, outputs, log_path, error, heartbeat_at, leased_until, phase, phase_started_at";
 
-    /// <summary>Queued and running builds per lane: lane, status, count (both dialects).</summary>
-    public const string CountActiveSql =
-        "SELECT lane, status, COUNT(*) FROM builds WHERE status IN ('queued', 'running') GROUP BY lane, status";
-
-    /// <summary>Attempts by installable, after a cursor (installable, finished_at, build_id, attempt); parameters in that order, then the limit.</summary>
-    public const string AttemptsByInstallableSql =
-        "SELECT " + AttemptColumns + " FROM build_attempts WHERE (installable, finished_at, build_id, attempt) > ({0}, {1}, {2}, {3}) " +
-        "ORDER BY installable, finished_at, build_id, attempt LIMIT {4}";
-
-    /// <summary>One of the SQL texts above with a dialect's parameter names (<c>@name</c> or <c>$n</c>) in its places.</summary>
-    public static string WithParameters(string format, params object[] parameters) => string.Format(CultureInfo.InvariantCulture, format, parameters);
-
     /// <summary>Reads a build_workers row: worker, lane, host, last_seen.</summary>
     public static BuildWorkerRecord Worker(DbDataReader r) => new(r.GetString(0), r.GetString(1), r.GetString(2), IndexRows.FromUnix(r.GetInt64(3)));
 
@@ -136,22 +124,15 @@ internal static class BuildRows
         StartedAt: IndexRows.FromUnix(r.GetInt64(11)),
         FinishedAt: IndexRows.FromUnix(r.GetInt64(12)));
 
-    /// <summary>The values of <see cref="BuildColumns"/> in order, as the stores bind them (DBNull for null).</summary>
-    public static object[] BuildValues(BuildRecord b) =>
-    [
-        b.Id, b.Cache, b.Installable, b.Lane, b.LaneReason, Status(b.Status), b.Attempt,
-        b.RequestedAt.ToUnixTimeMilliseconds(), Nullable(b.StartedAt), Nullable(b.FinishedAt), (object?)b.Worker ?? DBNull.Value,
-        Lines(b.Outputs), (object?)b.LogPath ?? DBNull.Value, (object?)b.Error ?? DBNull.Value, Nullable(b.HeartbeatAt), Nullable(b.LeasedUntil),
-        (object?)b.Phase ?? DBNull.Value, Nullable(b.PhaseStartedAt),
-    ];
+    /// <summary>Binds the values of <see cref="BuildColumns"/> in order.</summary>
+    public static IndexCommand AddBuild(this IndexCommand c, BuildRecord b) => c
+        .Add(b.Id).Add(b.Cache).Add(b.Installable).Add(b.Lane).Add(b.LaneReason).Add(Status(b.Status)).Add(b.Attempt)
+        .Add(b.RequestedAt).AddNullable(b.StartedAt).AddNullable(b.FinishedAt).AddNullable(b.Worker).Add(Lines(b.Outputs))
+        .AddNullable(b.LogPath).AddNullable(b.Error).AddNullable(b.HeartbeatAt).AddNullable(b.LeasedUntil).AddNullable(b.Phase).AddNullable(b.PhaseStartedAt);
 
-    /// <summary>The values of <see cref="AttemptColumns"/> in order.</summary>
-    public static object[] AttemptValues(BuildAttemptRecord a) =>
-    [
-        a.BuildId, a.Attempt, a.Installable, a.Lane, BuildOutcomes.Name(a.Outcome), a.ExitCode.HasValue ? a.ExitCode.Value : DBNull.Value,
-        a.PeakMemoryBytes.HasValue ? a.PeakMemoryBytes.Value : DBNull.Value, a.MemoryLimit, a.BuiltPaths, a.SubstitutedPaths,
-        Phases(a.Phases), a.StartedAt.ToUnixTimeMilliseconds(), a.FinishedAt.ToUnixTimeMilliseconds(),
-    ];
-
-    private static object Nullable(DateTimeOffset? time) => time.HasValue ? time.Value.ToUnixTimeMilliseconds() : DBNull.Value;
+    /// <summary>Binds the values of <see cref="AttemptColumns"/> in order.</summary>
+    public static IndexCommand AddAttempt(this IndexCommand c, BuildAttemptRecord a) => c
+        .Add(a.BuildId).Add(a.Attempt).Add(a.Installable).Add(a.Lane).Add(BuildOutcomes.Name(a.Outcome)).AddNullable(a.ExitCode)
+        .AddNullable(a.PeakMemoryBytes).Add(a.MemoryLimit).Add(a.BuiltPaths).Add(a.SubstitutedPaths).Add(Phases(a.Phases))
+        .Add(a.StartedAt).Add(a.FinishedAt);
 }

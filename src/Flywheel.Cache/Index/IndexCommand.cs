@@ -23,8 +23,18 @@ internal abstract class IndexCommand : IAsyncDisposable
 
     public abstract IndexCommand AddNullable(long? value);
 
+    public abstract IndexCommand AddNullable(int? value);
+
+    public abstract IndexCommand Add(ReadOnlyMemory<byte> value);
+
     /// <summary>A list of strings, read in SQL through <see cref="SqlDialect.StringList"/>.</summary>
     public abstract IndexCommand AddStrings(IReadOnlyCollection<string> values);
+
+    /// <summary>A list of digests, read in SQL through <see cref="SqlDialect.DigestList"/>.</summary>
+    public abstract IndexCommand AddDigests(IReadOnlyCollection<BlobDigest> values);
+
+    /// <summary>A list of integers, read in SQL through <see cref="SqlDialect.LongList"/>.</summary>
+    public abstract IndexCommand AddLongs(IReadOnlyCollection<long> values);
 
     public IndexCommand Add(BlobDigest digest) => Add(digest.ToBytes());
 

@@ -55,6 +55,22 @@ internal sealed class SizedBlobLookup : IDisposable
         }
     }
 
+    /// <summary>The digests FindMissingBlobs asks the index about: all but the empty blob, which is never missing.</summary>
+    public static List<BlobDigest> WithoutEmpty(IReadOnlyCollection<BlobDigest> digests)
+    {
+        ArgumentNullException.ThrowIfNull(digests);
+        var asked = new List<BlobDigest>(digests.Count);
+        foreach (var digest in digests)
+        {
+            if (digest != BlobDigest.Empty)
+            {
+                asked.Add(digest);
+            }
+        }
+
+        return asked;
+    }
+
     /// <summary>Records that the index has the digest at <paramref name="index"/> of the pack, at <paramref name="size"/>.</summary>
     public void Found(int index, long size) => _stored![index] = size;
 

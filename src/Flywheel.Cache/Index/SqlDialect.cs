@@ -8,25 +8,36 @@ namespace Flywheel.Cache.Index;
 /// </summary>
 public sealed class SqlDialect
 {
-    /// <summary>SQLite: binary collation by default; lists travel as one JSON array text (<c>json_each</c>).</summary>
+    /// <summary>
+    /// SQLite: binary collation by default; lists travel as one JSON array text (<c>json_each</c>, digests as hex);
+    /// one writer at a time, so no row locks.
+    /// </summary>
     public static readonly SqlDialect Sqlite = new(
         "sqlite",
         ordinal: "",
-        stringList: static (parameter, alias) => $"(SELECT value, key + 1 AS ord FROM json_each({parameter})) AS {alias}");
+        list: static (parameter, alias, type) =>
+            $"(SELECT {(type == "bytea" ? "unhex(value)" : "value")} AS value, key + 1 AS ord FROM json_each({parameter})) AS {alias}",
+        rowLock: static _ => "");
 
-    /// <summary>PostgreSQL: the database's collation is not byte order; lists travel as <c>text[]</c> parameters.</summary>
+    /// <summary>
+    /// PostgreSQL: the database's collation is not byte order; lists travel as array parameters; many writers at
+    /// once, so statements that claim or delete rows lock them.
+    /// </summary>
     public static readonly SqlDialect Postgres = new(
         "postgres",
         ordinal: " COLLATE \"C\"",
-        stringList: static (parameter, alias) => $"unnest({parameter}::text[]) WITH ORDINALITY AS {alias}(value, ord)");
+        list: static (parameter, alias, type) => $"unnest({parameter}::{type}[]) WITH ORDINALITY AS {alias}(value, ord)",
+        rowLock: static clause => " " + clause);
 
-    private readonly Func<string, string, string> _stringList;
+    private readonly Func<string, string, string, string> _list;
+    private readonly Func<string, string> _rowLock;
 
-    private SqlDialect(string name, string ordinal, Func<string, string, string> stringList)
+    private SqlDialect(string name, string ordinal, Func<string, string, string, string> list, Func<string, string> rowLock)
     {
         Name = name;
         Ordinal = ordinal;
-        _stringList = stringList;
+        _list = list;
+        _rowLock = rowLock;
     }
 
     /// <summary>The dialect's folder of migrations (<c>Index/Migrations/&lt;Name&gt;/</c>).</summary>
@@ -39,7 +50,19 @@ public sealed class SqlDialect
     /// A FROM item of the strings of a list parameter (<see cref="IndexCommand.AddStrings"/>) as rows of
     /// <c>value</c> and <c>ord</c> (its 1-based position), named <paramref name="alias"/>.
     /// </summary>
-    public string StringList(string parameter, string alias) => _stringList(parameter, alias);
+    public string StringList(string parameter, string alias) => _list(parameter, alias, "text");
+
+    /// <summary>The same for a list of digests (<see cref="IndexCommand.AddDigests"/>); <c>value</c> is the digest's bytes.</summary>
+    public string DigestList(string parameter, string alias) => _list(parameter, alias, "bytea");
+
+    /// <summary>The same for a list of integers (<see cref="IndexCommand.AddLongs"/>).</summary>
+    public string LongList(string parameter, string alias) => _list(parameter, alias, "bigint");
+
+    /// <summary>
+    /// A row-locking clause (<c>FOR UPDATE SKIP LOCKED</c>, <c>FOR UPDATE OF b</c>) where the dialect has concurrent
+    /// writers (PostgreSQL); nothing in SQLite, whose writes run one at a time.
+    /// </summary>
+    public string RowLock(string clause) => _rowLock(clause);
 
     public override string ToString() => Name;
 }

@@ -18,8 +18,6 @@ internal static class PostgresCommands
         return command;
     }
 
-    public static NpgsqlCommand With(this NpgsqlCommand command, BlobDigest digest) => command.With(digest.ToBytes());
-
     /// <summary>A parameter that may be NULL, typed so that PostgreSQL need not infer it.</summary>
     public static NpgsqlCommand WithNullable(this NpgsqlCommand command, object? value, NpgsqlDbType type)
     {

@@ -48,9 +48,29 @@ internal sealed class PostgresIndexConnection(NpgsqlConnection connection) : Ind
             return this;
         }
 
+        public override IndexCommand AddNullable(int? value)
+        {
+            command.WithNullable(value, NpgsqlDbType.Integer);
+            return this;
+        }
+
+        public override IndexCommand Add(ReadOnlyMemory<byte> value) => Typed(value); // written as bytea, no copy
+
         public override IndexCommand AddStrings(IReadOnlyCollection<string> values)
         {
             command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. values], NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+            return this;
+        }
+
+        public override IndexCommand AddDigests(IReadOnlyCollection<BlobDigest> values)
+        {
+            command.WithDigests(values);
+            return this;
+        }
+
+        public override IndexCommand AddLongs(IReadOnlyCollection<long> values)
+        {
+            command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = [.. values], NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint });
             return this;
         }
 

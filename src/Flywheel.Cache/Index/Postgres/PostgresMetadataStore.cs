@@ -223,7 +223,7 @@ public sealed partial class PostgresMetadataStore : MetadataIndex, IMetadataInde
     /// The maintenance lock is a session-level advisory lock held on a connection of its own for as long as the
     /// holder keeps it; it is released on dispose, or by the server when that connection dies with its gateway.
     /// </summary>
-    public async Task<IAsyncDisposable?> TryAcquireMaintenanceLockAsync(CancellationToken cancellationToken)
+    public override async Task<IAsyncDisposable?> TryAcquireMaintenanceLockAsync(CancellationToken cancellationToken)
     {
         NpgsqlConnection? connection = null;
         try

@@ -56,7 +56,16 @@ internal sealed class SqliteIndexConnection(SqliteSession session) : IndexConnec
 
         public override IndexCommand AddNullable(long? value) => Set(value.HasValue ? value.Value : DBNull.Value);
 
+        public override IndexCommand AddNullable(int? value) => Set(value.HasValue ? value.Value : DBNull.Value);
+
+        public override IndexCommand Add(ReadOnlyMemory<byte> value) => Set(value.ToArray()); // Microsoft.Data.Sqlite binds whole arrays only
+
         public override IndexCommand AddStrings(IReadOnlyCollection<string> values) => Set(SqliteJson.StringArray(values));
+
+        public override IndexCommand AddDigests(IReadOnlyCollection<BlobDigest> values) =>
+            Set(SqliteJson.DigestArray(values as IReadOnlyList<BlobDigest> ?? [.. values]));
+
+        public override IndexCommand AddLongs(IReadOnlyCollection<long> values) => Set(SqliteJson.LongArray(values));
 
         public override Task<int> ExecuteAsync(CancellationToken cancellationToken) => Task.FromResult(command.ExecuteNonQuery());
 

@@ -37,38 +37,20 @@ internal static class SqliteJson
     }
 
     /// <summary>A JSON array of strings, escaped as JSON requires.</summary>
-    public static string StringArray(IReadOnlyCollection<string> values)
+    public static string StringArray(IReadOnlyCollection<string> values) => Array(values, 40, static (writer, value) => writer.WriteStringValue(value));
+
+    /// <summary>A JSON array of integers.</summary>
+    public static string LongArray(IReadOnlyCollection<long> values) => Array(values, 14, static (writer, value) => writer.WriteNumberValue(value));
+
+    private static string Array<T>(IReadOnlyCollection<T> values, int sizeHint, Action<Utf8JsonWriter, T> write)
     {
-        var buffer = new ArrayBufferWriter<byte>(16 + (values.Count * 40));
+        var buffer = new ArrayBufferWriter<byte>(16 + (values.Count * sizeHint));
         using (var writer = new Utf8JsonWriter(buffer))
         {
             writer.WriteStartArray();
             foreach (var value in values)
             {
-                writer.WriteStringValue(value);
-            }
-
-            writer.WriteEndArray();
-        }
-
-        return Encoding.UTF8.GetString(buffer.WrittenSpan);
-    }
-
-    /// <summary><c>[["&lt;hex&gt;",&lt;last access&gt;],…]</c> for statements that match digests with the access time they were listed with.</summary>
-    public static string DigestTimeArray(IReadOnlyList<CacheBlobEntry> entries)
-    {
-        var buffer = new ArrayBufferWriter<byte>(16 + (entries.Count * 90));
-        Span<char> hex = stackalloc char[BlobDigest.HexLength];
-        using (var writer = new Utf8JsonWriter(buffer))
-        {
-            writer.WriteStartArray();
-            foreach (var entry in entries)
-            {
-                entry.Digest.WriteHex(hex);
-                writer.WriteStartArray();
-                writer.WriteStringValue(hex);
-                writer.WriteNumberValue(entry.LastAccess.ToUnixTimeMilliseconds());
-                writer.WriteEndArray();
+                write(writer, value);
             }
 
             writer.WriteEndArray();

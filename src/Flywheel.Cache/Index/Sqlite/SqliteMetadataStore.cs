@@ -93,10 +93,6 @@ public sealed partial class SqliteMetadataStore : MetadataIndex, IMetadataIndex,
 
     public void Dispose() => _pool.Dispose();
 
-    private static object OrNull<T>(T? value) where T : class => value ?? (object)DBNull.Value;
-
-    private static object OrNull(long? value) => value.HasValue ? value.Value : DBNull.Value;
-
     /// <summary>
     /// Runs <paramref name="operation"/> on a pooled session and returns its result as a completed task
     /// (Microsoft.Data.Sqlite is synchronous underneath). SQLite errors that mean the database cannot be
@@ -183,7 +179,7 @@ public sealed partial class SqliteMetadataStore : MetadataIndex, IMetadataIndex,
     /// The embedded index serves one machine: the maintenance lock is an exclusive lock on a file next to the
     /// database (across processes), or a process-wide one for in-memory databases.
     /// </summary>
-    public Task<IAsyncDisposable?> TryAcquireMaintenanceLockAsync(CancellationToken cancellationToken)
+    public override Task<IAsyncDisposable?> TryAcquireMaintenanceLockAsync(CancellationToken cancellationToken)
     {
         if (Path.IsPathRooted(_description))
         {
