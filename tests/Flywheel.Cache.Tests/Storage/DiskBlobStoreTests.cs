@@ -335,7 +335,5 @@ public sealed class DiskBlobStoreTests : BlobStoreContract
         var e = await Assert.ThrowsAsync<CacheException>(() => Store.CheckHealthAsync(None));
 
         Assert.Equal(CacheError.Unavailable, e.Error);
-        await Disk.DisposeAsync();
-        Assert.False(Disk.CleanStop); // no marker where there is no folder: a later start checks, as after a crash
     }
 }

@@ -81,11 +81,8 @@ public sealed class DiskBlobStore : IBlobStore, IAsyncDisposable
             synced = false; // no clean marker: the next start checks what was published since the horizon
         }
 
-        CleanStop = Horizon.Close(_time.GetUtcNow(), synced && !Sync.Failed);
+        Horizon.Close(_time.GetUtcNow(), synced && !Sync.Failed);
     }
-
-    /// <summary>After <see cref="DisposeAsync"/>: whether the clean-stop marker was written (always true for a store that did not own the horizon).</summary>
-    internal bool CleanStop { get; private set; }
 
     /// <summary>Lets go of the horizon's lock without a final round or marker, as a killed process would (crash tests).</summary>
     internal void Abandon()

@@ -3,10 +3,11 @@ using System.Globalization;
 namespace Flywheel.Cache.Storage.Disk;
 
 /// <summary>
-/// How far a disk store is known to be durable, kept in <c>&lt;root&gt;/.durable</c> as one line
-/// <c>&lt;unix ms&gt; running|clean</c>: every blob published before that time is fsynced with its name, and
-/// <c>clean</c> says the store was closed after a final round (nothing published since). The file is replaced
-/// atomically (written, fsynced, renamed, directory fsynced). One process at a time owns it (an exclusive lock on
+/// How far a disk store is known to be durable, kept in <c>&lt;root&gt;/.durable</c> as one fixed-length line
+/// <c>&lt;unix ms&gt; running|clean &lt;checksum&gt;</c>: every blob published before that time is fsynced with its
+/// name, and <c>clean</c> says the store was closed after a final round (nothing published since). Each update
+/// overwrites the line in place and fsyncs the file (one fsync, no new file or name: a torn write fails its checksum
+/// and reads as an unclean stop of unknown horizon, which checks everything). One process at a time owns it (an exclusive lock on
 /// <c>.durable.lock</c>, held while the store is open); a store that cannot take the lock (<c>flywheel gc</c> next to
 /// a running daemon) leaves the file alone and syncs its own writes before it acknowledges them.
 /// </summary>
@@ -24,14 +25,14 @@ internal sealed class DurableHorizon : IDisposable
     /// <summary>Added before the horizon when checking: clock steps, and index rows stamped by another component's clock read.</summary>
     public static readonly TimeSpan ClockMargin = TimeSpan.FromSeconds(5);
 
-    private readonly string _root;
+    private const int RecordLength = 34; // 15 digits, space, 7-letter state, space, 8 hex digits, newline, padding
     private readonly string _path;
     private readonly object _gate = new();
     private FileStream? _lock;
+    private Microsoft.Win32.SafeHandles.SafeFileHandle? _file;
 
     private DurableHorizon(string root, FileStream? owned)
     {
-        _root = root;
         _path = Path.Combine(root, FileName);
         _lock = owned;
     }
@@ -85,7 +86,13 @@ internal sealed class DurableHorizon : IDisposable
             SuspectSince = UncheckedSince;
         }
 
+        var created = !File.Exists(_path);
+        _file = File.OpenHandle(_path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read);
         Write(Horizon, clean: false);
+        if (created)
+        {
+            GroupSync.SyncDirectory(Path.GetDirectoryName(_path)!); // the file's name, once
+        }
     }
 
     /// <summary>The check after an unclean stop is done: the next round may move the horizon again.</summary>
@@ -101,24 +108,21 @@ internal sealed class DurableHorizon : IDisposable
     }
 
     /// <summary>
-    /// After the final round: the horizon is <paramref name="now"/> and the stop is clean. Releases the lock. False
-    /// when the marker could not be written (the folder is gone or failing): the next start then checks, as after a crash.
+    /// After the final round: the horizon is <paramref name="now"/> and the stop is clean. Releases the lock. When the
+    /// marker cannot be written (a failing disk), the file keeps saying running, so the next start checks, as after a crash.
     /// </summary>
-    public bool Close(DateTimeOffset now, bool synced)
+    public void Close(DateTimeOffset now, bool synced)
     {
         try
         {
             if (Owner && synced && UncheckedSince is null)
             {
                 Write(now, clean: true);
-                return true;
             }
-
-            return !Owner;
         }
         catch (IOException)
         {
-            return false;
+            // not clean: what the file says already
         }
         finally
         {
@@ -131,6 +135,8 @@ internal sealed class DurableHorizon : IDisposable
     {
         lock (_gate)
         {
+            _file?.Dispose();
+            _file = null;
             _lock?.Dispose();
             _lock = null;
         }
@@ -153,8 +159,8 @@ internal sealed class DurableHorizon : IDisposable
         }
 
         var parts = text.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        if (parts.Length == 2 && long.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var ms) &&
-            parts[1] is "clean" or "running")
+        if (parts.Length == 3 && long.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var ms) &&
+            parts[1] is "clean" or "running" && parts[2] == Checksum(parts[0] + " " + parts[1]))
         {
             return (DateTimeOffset.FromUnixTimeMilliseconds(ms), parts[1] == "clean");
         }
@@ -166,22 +172,28 @@ internal sealed class DurableHorizon : IDisposable
     {
         lock (_gate)
         {
-            if (_lock is null)
+            if (_file is null)
             {
                 return;
             }
 
-            var temporary = _path + ".tmp";
-            using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 64))
-            {
-                file.Write(System.Text.Encoding.ASCII.GetBytes(
-                    string.Create(CultureInfo.InvariantCulture, $"{horizon.ToUnixTimeMilliseconds()} {(clean ? "clean" : "running")}\n")));
-                file.Flush(flushToDisk: true);
-            }
-
-            File.Move(temporary, _path, overwrite: true);
-            GroupSync.SyncDirectory(_root);
+            var head = string.Create(CultureInfo.InvariantCulture, $"{horizon.ToUnixTimeMilliseconds():D15} {(clean ? "clean  " : "running")}");
+            var line = $"{head} {Checksum(head.TrimEnd())}\n".PadRight(RecordLength - 1) + "\n";
+            RandomAccess.Write(_file, System.Text.Encoding.ASCII.GetBytes(line), 0);
+            RandomAccess.FlushToDisk(_file);
             Horizon = horizon;
         }
+    }
+
+    /// <summary>FNV-1a of the record's text, as 8 hex digits: enough to tell a torn write from a whole one.</summary>
+    private static string Checksum(string text)
+    {
+        var hash = 2166136261u;
+        foreach (var c in text)
+        {
+            hash = (hash ^ c) * 16777619u;
+        }
+
+        return hash.ToString("x8", CultureInfo.InvariantCulture);
     }
 }

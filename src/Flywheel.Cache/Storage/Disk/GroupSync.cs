@@ -122,7 +122,17 @@ internal sealed partial class GroupSync(string root, DiskSyncOptions options, Ti
                 _nextRound = NewRound();
             }
 
-            var error = Round(batch, started);
+            Exception? error;
+            try
+            {
+                error = Round(batch, started);
+            }
+            catch (Exception e)
+            {
+                Volatile.Write(ref _failed, true); // e.g. the horizon's file refused: it stays where it was
+                error = e;
+            }
+
             if (error is null)
             {
                 done.TrySetResult();
@@ -134,6 +144,7 @@ internal sealed partial class GroupSync(string root, DiskSyncOptions options, Ti
         }
     }
 
+    /// <summary>One round; the first error, which the waiters of the round get (and after which the horizon stays put).</summary>
     private Exception? Round(List<string> batch, DateTimeOffset started)
     {
         Interlocked.Increment(ref _rounds);
@@ -166,16 +177,9 @@ internal sealed partial class GroupSync(string root, DiskSyncOptions options, Ti
             }
         }
 
-        try
+        if (error is null && !_failed)
         {
-            if (error is null && !_failed)
-            {
-                horizon.Advance(started);
-            }
-        }
-        catch (IOException e)
-        {
-            error = e;
+            horizon.Advance(started);
         }
 
         if (error is not null)
