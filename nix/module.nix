@@ -186,6 +186,13 @@ in
       };
     };
 
+    disk.syncInterval = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      example = "00:00:00.2";
+      description = "How often the disk store fsyncs the uploads it acknowledged since the last round, as a .NET TimeSpan; a machine crash loses at most that interval's uploads (they are pushed again). `null` keeps the daemon's default (200 ms).";
+    };
+
     gc = {
       interval = mkOption {
         type = types.nullOr types.str;

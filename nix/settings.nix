@@ -38,6 +38,7 @@ let
     "Bazel:DefaultInstance" = cfg: cfg.bazel.defaultInstance;
     "Gc:Interval" = cfg: cfg.gc.interval;
     "Gc:OrphanGrace" = cfg: cfg.gc.orphanGrace;
+    "Disk:SyncInterval" = cfg: cfg.disk.syncInterval;
     "Promotion:FlakeHubUrl" = cfg: cfg.promotion.flakeHubUrl;
     "Upstream:NegativeTtl" = cfg: cfg.upstream.negativeTtl;
     "Upstream:BreakDuration" = cfg: cfg.upstream.breakDuration;

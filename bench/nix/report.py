@@ -49,7 +49,7 @@ for scenario in ["push", "pull", "narinfo-seq", "narinfo-hot"]:
             unit = "ms" if scenario == "narinfo-seq" else "s"
             f = (lambda v: f"{v * 1000:.0f} ms") if unit == "ms" else (lambda v: f"{v:.2f} s")
             cells = (f(g), f(rf) if rf else "-", f"{entry['ratio']}x" if rf else "-")
-            for key, label in [("put_seconds", "PUT s"), ("peak_connections", "peak conns"), ("gateway_cpu_s", "gateway CPU s"),
+            for key, label in [("put_seconds", "PUT s"), ("store_commit_seconds", "of which store commit s"), ("peak_connections", "peak conns"), ("gateway_cpu_s", "gateway CPU s"),
                                ("s3rver_cpu_s", "s3rver CPU s"), ("postgres_cpu_s", "PostgreSQL CPU s")]:
                 m = median(key, rs)
                 if m is not None:

@@ -14,7 +14,8 @@
 #                read, as substituters read it), gateway vs nginx
 #   narinfo-hot  wrk, 2 threads, 64 connections, one narinfo, --duration seconds (after 2 s unmeasured), vs nginx with
 #                open_file_cache max=1000 (and keepalive_requests 1000000, as an operator would set it). Needs wrk.
-# During each push the gateway's PUT time is summed from /metrics: PUT seconds / wall seconds is how many uploads Nix
+# During each push the gateway's PUT time is summed from /metrics, and the part of it spent in blob store commits
+# (on production the wait for S3's PUT or CompleteMultipartUpload): PUT seconds / wall seconds is how many uploads Nix
 # kept in flight on average; the peak of established connections is sampled too. The gateway's CPU seconds during each
 # push and pull are recorded, and on production those of the s3rver and PostgreSQL this run started (found by the
 # ports they listen on, with every process under them: PostgreSQL's per-connection backends, also those that exited),
@@ -89,6 +90,9 @@ timed() { # timed <command...>: runs it, prints its wall seconds
   python3 -c "print(round(($b - $a) / 1e9, 3))"
 }
 fresh_root() { local d="$WORK/root-$1"; [ -e "$d" ] && { chmod -R u+w "$d"; rm -rf "$d"; }; echo "$d"; }
+commit_seconds() { # sum of the gateway's blob store commit seconds so far (on production: waiting for S3's PUT/complete)
+  curl -fsS "$GW/metrics" | awk '/^flywheel_blob_store_operation_duration_seconds_sum\{op="commit"/ {s += $2} END {printf "%.3f", s}'
+}
 put_seconds() { # sum of the gateway's PUT seconds so far
   curl -fsS "$GW/metrics" | awk '/^flywheel_http_request_duration_seconds_sum\{method="PUT"/ {s += $2} END {printf "%.3f", s}'
 }
@@ -164,13 +168,14 @@ for backend in "${BACKENDS[@]}"; do
     cache=main # public read, as the daemon creates it; later reps push to new caches (cold each time)
     if [ "$rep" -gt 1 ]; then cache="push$rep"; dotnet "$FLYWHEEL_DLL" cache create "$cache" "${admin[@]}" > /dev/null; fi
     settle
-    put0=$(put_seconds); rm -f "$WORK/stop"
+    put0=$(put_seconds); commit0=$(commit_seconds); rm -f "$WORK/stop"
     peak_connections "$port" "$WORK/stop" > "$WORK/peak" &
     cpu_start
     s=$(timed nix copy --to "$GW/$cache?compression=zstd" "$TOP")
     touch "$WORK/stop"; wait $!
     put1=$(put_seconds)
     extra="\"put_seconds\": $(python3 -c "print(round($put1 - $put0, 3))"), \"peak_connections\": $(cat "$WORK/peak"), $(cpu_fields)"
+    extra="$extra, \"store_commit_seconds\": $(python3 -c "print(round($(commit_seconds) - $commit0, 3))")"
     if [ "$ONLY" = reads ]; then echo "  push / $server: $s s (not a row: --only reads)"; else row push "$server" "$s" "$extra"; fi
     if [ "$backend" = "${BACKENDS[0]}" ]; then
       settle

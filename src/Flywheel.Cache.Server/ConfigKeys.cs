@@ -73,6 +73,12 @@ public static class ConfigKeys
     /// <summary>PostgreSQL connection string (a secret: prefer the environment or a file). Flag --postgres.</summary>
     public const string Postgres = "Postgres";
 
+    /// <summary>
+    /// How often the disk store's background round fsyncs the blobs acknowledged since the last one, as a TimeSpan
+    /// (default 00:00:00.2): a machine crash loses at most the uploads of the last interval (README, "Durability").
+    /// </summary>
+    public const string DiskSyncInterval = "Disk:SyncInterval";
+
     /// <summary>How often garbage collection runs, as a TimeSpan (default 01:00:00); 0 turns the periodic run off.</summary>
     public const string GcInterval = "Gc:Interval";
 
@@ -138,6 +144,7 @@ public static class ConfigKeys
         BazelDefaultInstance,
         S3Endpoint, S3Bucket, S3Region, S3Prefix, S3PathStyle, S3PresignDownloads, Postgres,
         GcInterval, GcOrphanGrace,
+        DiskSyncInterval,
         FlakeHubUrl,
         UpstreamNegativeTtl, UpstreamBreakDuration,
         BuildsWorkers, BuildsNixConfDir, BuildsLease, BuildsWorkerLiveWindow,

@@ -12,7 +12,7 @@ public static class Backends
 {
     public static IBlobStore CreateBlobStore(ServerOptions options, TimeProvider time) => options.Storage switch
     {
-        "disk" => new DiskBlobStore(Path.Combine(options.DataDirectory, "blobs"), time),
+        "disk" => new DiskBlobStore(Path.Combine(options.DataDirectory, "blobs"), time, options.DiskSync),
         "s3" => new S3BlobStore(options.S3 ?? throw new InvalidOperationException("storage s3 without S3 settings"), time),
         var other => throw new InvalidOperationException($"storage '{other}' is not supported"),
     };

@@ -1,11 +1,16 @@
 using Flywheel.Cache.Caches;
 using Flywheel.Cache.Index;
+using Flywheel.Cache.Server.Metrics;
+using Flywheel.Cache.Storage;
+using Flywheel.Cache.Storage.Disk;
 using Flywheel.Cache.Tokens;
 
 namespace Flywheel.Cache.Server.Hosting;
 
 /// <summary>
-/// What the first start on an empty backend does: migrate the index, create the cache <c>main</c> (public
+/// What every start does before serving: migrate the index and, when the disk store was not stopped cleanly, drop the
+/// index rows of blobs that did not survive (<see cref="DiskRecovery"/>). What the first start on an empty backend
+/// does besides: create the cache <c>main</c> (public
 /// read, push needs a token) with a fresh signing key, and issue an admin token written to
 /// <c>&lt;data&gt;/admin.token</c> (mode 0600). Later starts, and other replicas on the same backend, reuse them.
 /// </summary>
@@ -20,10 +25,15 @@ public sealed class Bootstrap
     private readonly TokenService _tokens;
     private readonly ServerOptions _options;
     private readonly ILogger<Bootstrap> _logger;
+    private readonly IBlobStore _blobs;
+    private readonly FlywheelMetrics _metrics;
 
-    public Bootstrap(IMetadataIndex index, CacheCatalog catalog, TokenService tokens, ServerOptions options, ILogger<Bootstrap> logger)
+    public Bootstrap(
+        IMetadataIndex index, IBlobStore blobs, CacheCatalog catalog, TokenService tokens, ServerOptions options, FlywheelMetrics metrics, ILogger<Bootstrap> logger)
     {
         _index = index;
+        _blobs = blobs;
+        _metrics = metrics;
         _catalog = catalog;
         _tokens = tokens;
         _options = options;
@@ -35,6 +45,7 @@ public sealed class Bootstrap
     public async Task<CacheRecord> RunAsync(CancellationToken cancellationToken)
     {
         await _index.MigrateAsync(cancellationToken);
+        await RecoverDiskStoreAsync(cancellationToken);
         var main = await _catalog.FindAsync(DefaultCache, cancellationToken);
         if (main is null)
         {
@@ -60,6 +71,32 @@ public sealed class Bootstrap
         }
 
         return main.Record;
+    }
+
+    private async Task RecoverDiskStoreAsync(CancellationToken cancellationToken)
+    {
+        if ((_blobs is MeteredBlobStore metered ? metered.Inner : _blobs) is not DiskBlobStore disk)
+        {
+            return;
+        }
+
+        var report = await DiskRecovery.RunAsync(disk, _index, cancellationToken);
+        if (!report.Needed)
+        {
+            return;
+        }
+
+        foreach (var blob in report.Dropped)
+        {
+            _logger.LogWarning(
+                "blob {Digest} ({Size} bytes, recorded {CreatedAt:O}) did not survive the unclean stop: {Reason}; dropped its {Rows} index rows and its file",
+                blob.Digest.ToHex(), blob.Size, blob.CreatedAt, blob.Reason, blob.RowsRemoved);
+            _metrics.RecoveryDroppedBlobs.Inc();
+        }
+
+        _logger.LogInformation(
+            "the blob store was not stopped cleanly: checked the {Checked} blobs recorded since {Since:O}, dropped {Dropped}",
+            report.Checked, report.Since, report.Dropped.Count);
     }
 
     /// <summary>Writes a file only its owner may read or write (it holds a secret), also when it existed.</summary>

@@ -37,6 +37,9 @@ public sealed record ServerOptions
 
     public required GcOptions Gc { get; init; }
 
+    /// <summary>The disk store's background fsync rounds (<see cref="ConfigKeys.DiskSyncInterval"/>).</summary>
+    public Flywheel.Cache.Storage.Disk.DiskSyncOptions DiskSync { get; init; } = Flywheel.Cache.Storage.Disk.DiskSyncOptions.Default;
+
     public required Flywheel.Cache.Upstream.UpstreamOptions Upstream { get; init; }
     /// <summary>Build orchestration: lanes and in-process workers.</summary>
     public BuildHosting.BuildOptions Builds { get; init; } = new(Flywheel.Cache.Builds.Lane.Defaults, null, null, BuildHosting.BuildOptions.DefaultLease);
@@ -70,6 +73,15 @@ public sealed record ServerOptions
         var gc = new GcOptions(
             Duration(configuration, ConfigKeys.GcInterval, GcOptions.Default.Interval, errors),
             Duration(configuration, ConfigKeys.GcOrphanGrace, GcOptions.Default.OrphanGrace, errors));
+        var diskSync = Flywheel.Cache.Storage.Disk.DiskSyncOptions.Default with
+        {
+            Interval = Duration(configuration, ConfigKeys.DiskSyncInterval, Flywheel.Cache.Storage.Disk.DiskSyncOptions.Default.Interval, errors),
+        };
+        if (diskSync.Interval <= TimeSpan.Zero)
+        {
+            errors.Add($"{ConfigKeys.DiskSyncInterval}: '{diskSync.Interval}' must be more than 0");
+        }
+
         var upstreamDefaults = Flywheel.Cache.Upstream.UpstreamOptions.Default;
         var upstream = upstreamDefaults with
         {
@@ -135,6 +147,7 @@ public sealed record ServerOptions
             FlakeHubUrl = flakeHubUrl!,
             S3 = s3,
             Gc = gc,
+            DiskSync = diskSync,
             Upstream = upstream,
             Builds = builds,
             PostgresConnectionString = index == "postgres" ? postgres : null,

@@ -66,6 +66,8 @@ public sealed partial class FlywheelMetrics : IGcMetrics
         GcRuns = factory.CreateCounter(
             "flywheel_gc_runs_total", "Garbage collection runs by result (completed, skipped: another gateway held the lock, failed).", ["result"]);
         GcRemovedBlobs = factory.CreateCounter("flywheel_gc_removed_blobs_total", "Blobs removed by garbage collection, by reason.", ["reason"]);
+        RecoveryDroppedBlobs = factory.CreateCounter(
+            "flywheel_recovery_dropped_blobs_total", "Blobs whose index rows were dropped at start because their bytes did not survive an unclean stop of the disk store.");
         GcRemovedBytes = factory.CreateCounter("flywheel_gc_removed_bytes_total", "Bytes removed by garbage collection, by reason.", ["reason"]);
         GcRemovedEntries = factory.CreateCounter(
             "flywheel_gc_removed_entries_total",
@@ -142,6 +144,9 @@ public sealed partial class FlywheelMetrics : IGcMetrics
 
     /// <summary><c>flywheel_gc_removed_blobs_total{reason}</c></summary>
     public Counter GcRemovedBlobs { get; }
+
+    /// <summary><c>flywheel_recovery_dropped_blobs_total</c></summary>
+    public Counter RecoveryDroppedBlobs { get; }
 
     /// <summary><c>flywheel_gc_removed_bytes_total{reason}</c></summary>
     public Counter GcRemovedBytes { get; }

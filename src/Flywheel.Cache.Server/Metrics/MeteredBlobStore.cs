@@ -7,7 +7,7 @@ namespace Flywheel.Cache.Server.Metrics;
 /// A decorator that counts and times every call into the blob store (the store itself knows nothing of metrics).
 /// Writes are counted once per blob (begin and commit), not per chunk.
 /// </summary>
-public sealed class MeteredBlobStore : IBlobStore
+public sealed class MeteredBlobStore : IBlobStore, IAsyncDisposable
 {
     private readonly IBlobStore _inner;
     private readonly FlywheelMetrics _metrics;
@@ -17,6 +17,12 @@ public sealed class MeteredBlobStore : IBlobStore
         _inner = inner;
         _metrics = metrics;
     }
+
+    /// <summary>The store measured (the host runs a disk store's check after an unclean stop on it).</summary>
+    public IBlobStore Inner => _inner;
+
+    /// <summary>Closes the store measured (a disk store's final fsync round and clean-stop marker).</summary>
+    public ValueTask DisposeAsync() => _inner is IAsyncDisposable disposable ? disposable.DisposeAsync() : ValueTask.CompletedTask;
 
     public async ValueTask<IBlobWriter> BeginWriteAsync(BlobDigest? expected, CancellationToken cancellationToken)
     {

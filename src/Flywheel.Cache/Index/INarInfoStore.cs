@@ -8,6 +8,13 @@ public interface INarInfoStore
     /// <summary>Records a verified NAR file for a cache; an existing record for the same FileHash is kept.</summary>
     Task PutNarFileAsync(long cacheId, NarFileRecord nar, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Records a verified NAR upload in one transaction: the blob (as <see cref="IBlobIndex.RecordBlobAsync"/>), the
+    /// NAR file record (as <see cref="PutNarFileAsync"/>) and the cache's ownership of the blob (as
+    /// <see cref="IBlobIndex.AddCacheBlobsAsync"/>). <see cref="NarFileRecord.CreatedAt"/> is the time of all three.
+    /// </summary>
+    Task RecordNarUploadAsync(long cacheId, NarFileRecord nar, CancellationToken cancellationToken);
+
     Task<NarFileRecord?> GetNarFileAsync(long cacheId, BlobDigest fileHash, CancellationToken cancellationToken);
 
     /// <summary>Inserts or replaces the narinfo of a store path in a cache.</summary>

@@ -133,18 +133,17 @@ public sealed class NixBinaryCache
                 $"expected {e.FileSize} bytes holding {e.NarSize} bytes with NarHash {e.NarHash}");
         }
 
-        // The blob is durable under its name before any index row names it (a crash in between leaves an unnamed
-        // blob, which garbage collection removes; never a row for bytes the disk lost).
+        // The blob is in place under its name before any index row names it (a crash in between leaves an unnamed
+        // blob, which garbage collection removes). On disk its fsync follows in the background: after a machine crash
+        // the start's check drops rows whose bytes did not survive (DiskRecovery).
         var commit = await writer.CommitAsync(name.FileHash, cancellationToken).ConfigureAwait(false);
         CrashPoints.Reach(CrashPoints.NarBlobPublished);
-        var now = _time.GetUtcNow();
-        await _blobIndex.RecordBlobAsync(commit.Digest, commit.Size, now, cancellationToken).ConfigureAwait(false);
         var record = new NarFileRecord(
-            commit.Digest, NarCompressions.ToNarInfoName(name.Compression), commit.Size, hashes.NarHash.ToString(), hashes.NarSize, now);
-        await _narInfos.PutNarFileAsync(cache.Id, record, cancellationToken).ConfigureAwait(false);
-        // Verified bytes that came in through the cache (an upload or an upstream pull): its own, so its CAS routes
-        // serve them too. The membership follows the NAR record (retention), not the quota (IndexRows.QuotaBlob).
-        await _blobIndex.AddCacheBlobsAsync(cache.Id, [commit.Digest], now, cancellationToken).ConfigureAwait(false);
+            commit.Digest, NarCompressions.ToNarInfoName(name.Compression), commit.Size, hashes.NarHash.ToString(), hashes.NarSize, _time.GetUtcNow());
+        // One transaction: the blob, the NAR record, and the cache's ownership: verified bytes that came in through
+        // the cache (an upload or an upstream pull) are its own, so its CAS routes serve them too. The membership
+        // follows the NAR record (retention), not the quota (IndexRows.QuotaBlob).
+        await _narInfos.RecordNarUploadAsync(cache.Id, record, cancellationToken).ConfigureAwait(false);
         return record;
     }
 

@@ -274,6 +274,7 @@ public sealed partial class NixFilesTests(ITestOutputHelper output)
         ["api"] = new JsonObject { ["maxBodyBytes"] = 1 << 20 },
         ["bazel"] = new JsonObject { ["defaultInstance"] = "main" },
         ["gc"] = new JsonObject { ["interval"] = "01:00:00", ["orphanGrace"] = "06:00:00" },
+        ["disk"] = new JsonObject { ["syncInterval"] = "00:00:00.2" },
         ["promotion"] = new JsonObject { ["flakeHubUrl"] = "https://api.flakehub.com/" },
         ["upstream"] = new JsonObject { ["negativeTtl"] = "00:00:30", ["breakDuration"] = "00:00:30" },
         ["builds"] = new JsonObject { ["workers"] = 1, ["nixConfDir"] = "/etc/flywheel/nix", ["lease"] = "00:01:00", ["workerLiveWindow"] = "00:00:10", ["lanes"] = new JsonArray() },

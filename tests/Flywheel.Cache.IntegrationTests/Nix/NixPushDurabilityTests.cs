@@ -6,8 +6,10 @@ namespace Flywheel.Cache.IntegrationTests.Nix;
 
 /// <summary>
 /// The durability model of a push (README, "Durability"), with the real daemon and real Nix 2.8: what `nix copy --to`
-/// was told is stored survives `kill -9` of the daemon; a crash between a NAR's blob and its index rows leaves no row
-/// (the narinfo is not served, the cache does not claim the NAR) and garbage collection removes the unnamed blob.
+/// was told is stored survives `kill -9` of the daemon; after a machine crash (simulated: killed before any sync
+/// round, then the unsynced blobs' bytes cut) the restarted daemon serves nothing whose bytes are gone and the push
+/// works again; a crash between a NAR's blob and its index rows leaves no row (the narinfo is not served, the cache
+/// does not claim the NAR) and garbage collection removes the unnamed blob.
 /// </summary>
 public sealed class NixPushDurabilityTests : IAsyncLifetime
 {
@@ -45,6 +47,48 @@ public sealed class NixPushDurabilityTests : IAsyncLifetime
         await _nix.DeletePathsAsync(closure.Closure);
         await _nix.CopyFromAsync(new Uri(second.BaseAddress, "main").ToString(), [closure.Top], second.PublicKey, netrc);
 
+        Assert.Equal(hashes, await NarHashesAsync(closure.Closure));
+    }
+
+    [Fact]
+    public async Task After_a_machine_crash_nars_whose_bytes_were_lost_are_not_served_and_the_closure_can_be_pushed_again()
+    {
+        var closure = await _nix.BuildClosureAsync("machine-crash");
+        var hashes = await NarHashesAsync(closure.Closure);
+        // No sync round before the crash: every upload is acknowledged and indexed, its bytes only in the page cache.
+        var first = await StartAsync(new Dictionary<string, string> { ["FLYWHEEL_DISK__SYNCINTERVAL"] = "01:00:00" });
+        var netrc = _nix.WriteNetrc("127.0.0.1", first.AdminToken);
+        await _nix.CopyToAsync(new Uri(first.BaseAddress, "main") + "?compression=zstd", [closure.Top], netrc);
+        await first.KillAsync();
+
+        // The machine stops before writeback: the files have their names (journaled) and no bytes.
+        var blobs = BlobFiles(Path.Combine(_data, "blobs"));
+        Assert.NotEmpty(blobs);
+        foreach (var blob in blobs)
+        {
+            await using var file = new FileStream(blob, FileMode.Open, FileAccess.Write);
+            file.SetLength(0);
+        }
+
+        var restarted = await StartAsync();
+        using var http = new HttpClient { BaseAddress = restarted.BaseAddress };
+        http.DefaultRequestHeaders.Authorization = new("Bearer", restarted.AdminToken);
+        foreach (var path in closure.Closure)
+        {
+            using var narinfo = await http.GetAsync($"main/{NixClosure.HashPart(path)}.narinfo");
+            Assert.Equal(HttpStatusCode.NotFound, narinfo.StatusCode);
+        }
+
+        using (var cas = await http.GetAsync($"main/cas/{Path.GetFileName(blobs[0])}"))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, cas.StatusCode);
+        }
+
+        Assert.Contains("flywheel_recovery_dropped_blobs_total " + blobs.Count, await http.GetStringAsync("metrics"));
+
+        await _nix.CopyToAsync(new Uri(restarted.BaseAddress, "main") + "?compression=zstd", [closure.Top], netrc);
+        await _nix.DeletePathsAsync(closure.Closure);
+        await _nix.CopyFromAsync(new Uri(restarted.BaseAddress, "main").ToString(), [closure.Top], restarted.PublicKey, netrc);
         Assert.Equal(hashes, await NarHashesAsync(closure.Closure));
     }
 

@@ -164,36 +164,109 @@ public sealed class DiskBlobStoreTests : BlobStoreContract
     }
 
     [Fact]
-    public async Task Concurrent_commits_of_new_blobs_share_fsync_rounds()
+    public async Task Commits_return_before_their_fsyncs_and_one_background_round_syncs_them_all()
     {
         const int writers = 32;
-        // Small blobs: a commit of a large one first waits for its own hash to finish on another core, so under a
-        // loaded CI machine the commits reached the sync one by one and the test measured the scheduler (18 rounds).
-        var contents = Enumerable.Range(0, writers).Select(i => RandomBytes(3_000 + i, 100 + i)).ToList();
-        var open = new List<IBlobWriter>();
-        foreach (var content in contents)
+        var store = new DiskBlobStore(_root, _time, DiskSyncOptions.Default with { Interval = TimeSpan.FromHours(1) });
+        try
         {
-            var writer = await Store.BeginWriteAsync(null, None);
-            await writer.WriteAsync(content, None);
-            open.Add(writer);
+            var contents = Enumerable.Range(0, writers).Select(i => RandomBytes(3_000 + i, 100 + i)).ToList();
+            var commits = await Task.WhenAll(contents.Select(c => Task.Run(() => store.WriteAsync(c, null, None))));
+
+            Assert.All(commits, c => Assert.False(c.AlreadyExisted));
+            Assert.Equal(0, store.Sync.Rounds); // acknowledged: written, verified and linked; the round comes later
+            for (var i = 0; i < writers; i++)
+            {
+                Assert.Equal(contents[i], await File.ReadAllBytesAsync(store.GetPath(commits[i].Digest)));
+            }
+
+            _time.Advance(TimeSpan.FromSeconds(3));
+            await store.FlushAsync();
+
+            Assert.Equal(1, store.Sync.Rounds);
+            Assert.Equal(writers, store.Sync.Published);
+            Assert.Equal((_time.GetUtcNow().ToUnixTimeMilliseconds(), false), Horizon());
+            Assert.Empty(Directory.EnumerateFiles(TemporaryDirectory));
+        }
+        finally
+        {
+            await store.DisposeAsync();
         }
 
-        // All commit at once: the first runs a round, the others queue behind it and share the next.
-        var commits = await Task.WhenAll(open.Select(w => w.CommitAsync(null, None)));
-        foreach (var w in open)
+        Assert.Equal((_time.GetUtcNow().ToUnixTimeMilliseconds(), true), Horizon());
+    }
+
+    [Fact]
+    public async Task The_durable_horizon_advances_by_itself_every_interval()
+    {
+        var store = new DiskBlobStore(_root, _time, DiskSyncOptions.Default with { Interval = TimeSpan.FromMilliseconds(20) });
+        try
         {
-            await w.DisposeAsync();
+            var started = Horizon();
+            _time.Advance(TimeSpan.FromSeconds(1));
+            await store.WriteAsync(RandomBytes(1000, 40), null, None);
+
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (store.Sync.Published == 0 && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(10);
+            }
+
+            Assert.Equal(1, store.Sync.Published);
+            Assert.Equal((started.Horizon + 1000, false), Horizon());
+        }
+        finally
+        {
+            await store.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Enough_pending_bytes_start_a_round_before_its_time()
+    {
+        var store = new DiskBlobStore(_root, _time, new DiskSyncOptions(TimeSpan.FromHours(1), MaxPendingBytes: 64 * 1024));
+        try
+        {
+            await store.WriteAsync(RandomBytes(100 * 1024, 41), null, None);
+
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (store.Sync.Published == 0 && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(10);
+            }
+
+            Assert.Equal(1, store.Sync.Published);
+        }
+        finally
+        {
+            await store.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task A_second_store_on_a_folder_in_use_syncs_its_own_commits_and_leaves_the_horizon_alone()
+    {
+        _ = Store; // owns the horizon
+        var second = new DiskBlobStore(_root, _time, DiskSyncOptions.Default with { Interval = TimeSpan.FromHours(1) });
+        try
+        {
+            Assert.False(second.DefersSync);
+            await second.WriteAsync(RandomBytes(1000, 42), null, None);
+
+            Assert.Equal(1, second.Sync.Published); // synced before the commit returned
+        }
+        finally
+        {
+            await second.DisposeAsync();
         }
 
-        Assert.All(commits, c => Assert.False(c.AlreadyExisted));
-        Assert.Equal(writers, Disk.Sync.Published);
-        Assert.True(Disk.Sync.Rounds <= writers / 4, $"{writers} new blobs took {Disk.Sync.Rounds} fsync rounds");
-        for (var i = 0; i < writers; i++)
-        {
-            Assert.Equal(contents[i], await File.ReadAllBytesAsync(Disk.GetPath(commits[i].Digest)));
-        }
+        Assert.False(Horizon().Clean); // the owner still runs
+    }
 
-        Assert.Empty(Directory.EnumerateFiles(TemporaryDirectory));
+    private (long Horizon, bool Clean) Horizon()
+    {
+        var (horizon, clean) = DurableHorizon.Read(Path.Combine(_root, DurableHorizon.FileName));
+        return (horizon.ToUnixTimeMilliseconds(), clean);
     }
 
     [Fact]

@@ -4,23 +4,31 @@ namespace Flywheel.Cache.Storage.Disk;
 
 /// <summary>
 /// Blobs as files on a local disk: <c>&lt;root&gt;/&lt;2 hex&gt;/&lt;64 hex&gt;</c>, writes in progress under
-/// <c>&lt;root&gt;/.tmp/</c>. A blob appears at its final name only by an atomic link of a fully written, verified
-/// and fsynced temporary file, and its commit returns only once that name is fsynced too (concurrent commits share
-/// the fsyncs: <see cref="GroupSync"/>), so a crash never leaves a partial blob visible and an index row written after
-/// the commit never names a blob the disk lost.
+/// <c>&lt;root&gt;/.tmp/</c>. A blob appears at its final name only by an atomic link of a fully written and verified
+/// temporary file, so no reader ever sees a partial blob. A commit returns once the blob is linked; its fsyncs run in
+/// the background rounds of <see cref="GroupSync"/>, which record how far the store is durable
+/// (<see cref="DurableHorizon"/>). After a machine crash, <see cref="DiskRecovery"/> drops the index rows of blobs
+/// linked after that horizon whose bytes did not survive, before anything is served (README, "Durability").
 /// The empty blob exists by definition and has no file.
 /// </summary>
-public sealed class DiskBlobStore : IBlobStore
+public sealed class DiskBlobStore : IBlobStore, IAsyncDisposable
 {
     /// <summary>Temporary files untouched for this long belong to dead writes and are swept at start.</summary>
     public static readonly TimeSpan DefaultStaleTemporaryAge = TimeSpan.FromHours(1);
+
+    /// <summary>
+    /// A blob file found at its name after an unclean stop is verified when it was written this close to (or after)
+    /// the horizon: its last write precedes its link by the end of its hash at most.
+    /// </summary>
+    private static readonly TimeSpan SuspectWriteMargin = TimeSpan.FromMinutes(1);
 
     internal const string TemporaryDirectoryName = ".tmp";
     internal const int WriteBufferSize = 64 * 1024;
 
     private readonly TimeProvider _time;
+    private int _disposed;
 
-    public DiskBlobStore(string root, TimeProvider? time = null)
+    public DiskBlobStore(string root, TimeProvider? time = null, DiskSyncOptions? sync = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(root);
         Root = Path.GetFullPath(root);
@@ -28,7 +36,8 @@ public sealed class DiskBlobStore : IBlobStore
         _time = time ?? TimeProvider.System;
         Directory.CreateDirectory(TemporaryDirectory);
         CleanStaleTemporaryFiles(DefaultStaleTemporaryAge);
-        Sync = new GroupSync(Root);
+        Horizon = DurableHorizon.Open(Root, _time.GetUtcNow());
+        Sync = new GroupSync(Root, sync ?? DiskSyncOptions.Default, _time, Horizon);
     }
 
     /// <summary>The absolute root directory.</summary>
@@ -36,8 +45,78 @@ public sealed class DiskBlobStore : IBlobStore
 
     internal string TemporaryDirectory { get; }
 
-    /// <summary>The fsync rounds new blobs share (group commit).</summary>
+    /// <summary>The background fsync rounds new blobs share (group commit).</summary>
     internal GroupSync Sync { get; }
+
+    /// <summary>How far the store is durable, and whether the previous stop left something to check.</summary>
+    internal DurableHorizon Horizon { get; }
+
+    /// <summary>
+    /// True when commits return before their fsyncs (this process owns the horizon). A store next to a running
+    /// daemon on the same folder (the CLI) waits for its round instead.
+    /// </summary>
+    internal bool DefersSync => Horizon.Owner;
+
+    /// <summary>Completes once every blob committed so far is durable.</summary>
+    public Task FlushAsync() => Sync.FlushAsync();
+
+    /// <summary>
+    /// A final round, then the clean-stop marker (unless a check after an unclean stop is still pending, or the round
+    /// or the marker failed: then the next start checks what was published since the horizon, as after a crash).
+    /// </summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        var synced = true;
+        try
+        {
+            await Sync.FlushAsync().ConfigureAwait(false);
+        }
+        catch (IOException)
+        {
+            synced = false; // no clean marker: the next start checks what was published since the horizon
+        }
+
+        Horizon.Close(_time.GetUtcNow(), synced && !Sync.Failed);
+    }
+
+    /// <summary>Lets go of the horizon's lock without a final round or marker, as a killed process would (crash tests).</summary>
+    internal void Abandon()
+    {
+        Interlocked.Exchange(ref _disposed, 1);
+        Horizon.Dispose();
+    }
+
+    /// <summary>
+    /// Whether a blob file is at its name and can be trusted to hold <paramref name="digest"/>: always, unless the
+    /// previous stop was unclean and the file was written after that horizon (less its margin); such a file is read
+    /// back, and one that is short or holds other bytes is deleted (false).
+    /// </summary>
+    internal bool HoldsIntact(string path, BlobDigest digest, long size)
+    {
+        var info = new FileInfo(path);
+        if (!info.Exists)
+        {
+            return false;
+        }
+
+        if (Horizon.SuspectSince is not { } since || info.LastWriteTimeUtc < (since - SuspectWriteMargin).UtcDateTime)
+        {
+            return true;
+        }
+
+        if (DiskRecovery.Verify(path, digest, size) is null)
+        {
+            return true;
+        }
+
+        File.Delete(path);
+        return false;
+    }
 
     /// <summary>The file a blob is (or would be) stored in.</summary>
     public string GetPath(BlobDigest digest) =>

@@ -5,8 +5,8 @@ using Microsoft.Win32.SafeHandles;
 namespace Flywheel.Cache.Storage.Disk;
 
 /// <summary>
-/// A write to a unique temporary file, hashed as the bytes pass. Commit verifies, then fsyncs and links the file to
-/// its final name without overwriting, in a round shared with concurrent commits (<see cref="GroupSync"/>); disposing
+/// A write to a unique temporary file, hashed as the bytes pass. Commit verifies, then links the file to its final
+/// name without overwriting and queues it for the next background fsync round (<see cref="GroupSync"/>); disposing
 /// without a commit deletes the temporary file.
 /// </summary>
 /// <remarks>
@@ -15,7 +15,7 @@ namespace Flywheel.Cache.Storage.Disk;
 /// than <see cref="DiskBlobStore.WriteBufferSize"/> are gathered in one pooled buffer first; larger ones go
 /// straight to the file. Writeback of what is written starts every <see cref="WriteBehind.Interval"/> bytes.
 /// Past <see cref="FollowFrom"/> bytes the hash moves to a <see cref="FileHashFollower"/>, which reads the file
-/// back on another core; a new blob's fsync then overlaps the end of the hash. Nothing becomes visible before the
+/// back on another core; the file's writeback then overlaps the end of the hash. Nothing becomes visible before the
 /// hash is complete and matches.
 /// </remarks>
 internal sealed class DiskBlobWriter : IBlobWriter
@@ -105,12 +105,13 @@ internal sealed class DiskBlobWriter : IBlobWriter
         try
         {
             FlushBuffer();
+            var writebackStarted = false;
             if (_follower is { } follower)
             {
                 // Writeback of the whole file starts while the follower finishes the hash; the fsync of the round
-                // then mostly waits for what is already on its way. The name is not taken before the hash matches.
+                // then mostly finds it on disk. The name is not taken before the hash matches.
                 var hashing = follower.CompleteAsync(_written);
-                WriteBehind.Start(_file, 0, 0);
+                writebackStarted = WriteBehind.Start(_file, 0, 0);
                 await hashing.ConfigureAwait(false);
                 _follower = null;
             }
@@ -135,14 +136,27 @@ internal sealed class DiskBlobWriter : IBlobWriter
             }
 
             var finalPath = _store.GetPath(actual);
-            if (File.Exists(finalPath))
+            if (_store.HoldsIntact(finalPath, actual, size))
             {
-                await _store.Sync.WhenDurableAsync(finalPath).ConfigureAwait(false); // another writer's round may still run
                 return new BlobCommit(actual, size, AlreadyExisted: true);
             }
 
-            // Data fsynced, name linked, directory fsynced: in a round shared with the writers committing now (GroupSync).
-            var published = await _store.Sync.PublishAsync(_file, finalPath, () => MoveIntoPlace(actual, finalPath)).ConfigureAwait(false);
+            // Linked now, fsynced in the next background round (GroupSync); its writeback starts here.
+            var published = MoveIntoPlace(actual, finalPath);
+            if (published)
+            {
+                if (!writebackStarted)
+                {
+                    WriteBehind.Start(_file, 0, 0);
+                }
+
+                _store.Sync.Enqueue(finalPath, size);
+                if (!_store.DefersSync)
+                {
+                    await _store.Sync.FlushAsync().ConfigureAwait(false);
+                }
+            }
+
             return new BlobCommit(actual, size, AlreadyExisted: !published);
         }
         finally

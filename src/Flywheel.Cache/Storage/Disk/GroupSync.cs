@@ -1,29 +1,32 @@
-using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
-using Microsoft.Win32.SafeHandles;
 
 namespace Flywheel.Cache.Storage.Disk;
 
 /// <summary>
-/// Group commit for blob publishing: every new blob must be durable (data, then its name) before the index may name
-/// it, and one fsync per upload serialised uploads behind the disk (~10-20 ms each on a VM). Writers that commit at
-/// about the same time share one round instead: start writeback of every file of the round, fsync each (the first
-/// commits the file system's journal for all of them, the rest mostly find their blocks on disk already), link each
-/// into place, then fsync each shard directory once. A writer that arrives during a round joins the next one; the
-/// round runs on the thread of the writer that found no round running (no thread of its own, nothing to stop).
+/// Makes published blobs durable in the background, in rounds shared by every blob published since the last one
+/// (group commit): a blob is acknowledged once it is written, verified and linked into place (that survives
+/// <c>kill -9</c>: the page cache belongs to the kernel), and a round runs every <see cref="DiskSyncOptions.Interval"/>
+/// while blobs are waiting, or at once when <see cref="DiskSyncOptions.MaxPendingBytes"/> are. A round fsyncs each
+/// file (its writeback was started at commit), then each of their directories once, then moves the
+/// <see cref="DurableHorizon"/> to the time it started. No thread runs while nothing is waiting.
 /// </summary>
 /// <remarks>
-/// Order per blob, the one the durability model rests on: bytes written and hashed, data fsynced, name linked (atomic,
-/// never over an existing blob), directory fsynced, then the caller's index commit. A machine crash before the
-/// directory fsync leaves at most a temporary file or an unnamed blob; it never leaves a name for bytes that are not
-/// on disk. A blob found at its final name while its own round is still running is waited for (<see cref="WhenDurableAsync"/>).
+/// Order per blob: bytes written and hashed, name linked (atomic, never over an existing blob), the caller's index
+/// commit, then the round's fsyncs and the horizon. A machine crash can therefore leave index rows that name a blob
+/// linked after the horizon whose bytes did not reach the disk; <see cref="DiskRecovery"/> finds and drops them before
+/// the next start serves anything. A round that fails to sync leaves the horizon where it was for the rest of the
+/// process (a crash after it checks everything since).
 /// </remarks>
-internal sealed partial class GroupSync(string root)
+internal sealed partial class GroupSync(string root, DiskSyncOptions options, TimeProvider time, DurableHorizon horizon)
 {
     private readonly object _gate = new();
-    private readonly ConcurrentDictionary<string, Task<bool>> _inFlight = new(StringComparer.Ordinal);
-    private List<Request> _pending = [];
+    private readonly SemaphoreSlim _wake = new(0);
+    private List<string> _pending = [];
+    private long _pendingBytes;
     private bool _running;
+    private bool _flushRequested;
+    private bool _failed;
+    private TaskCompletionSource _nextRound = NewRound();
     private long _rounds;
     private long _published;
 
@@ -33,146 +36,203 @@ internal sealed partial class GroupSync(string root)
     /// <summary>Blobs made durable so far.</summary>
     public long Published => Interlocked.Read(ref _published);
 
-    /// <summary>
-    /// Makes <paramref name="file"/> durable, then runs <paramref name="publish"/> (which links it as
-    /// <paramref name="finalPath"/>; false when a blob was there already) and makes the name durable; completes with
-    /// what publish returned once all of that is on disk.
-    /// </summary>
-    public Task<bool> PublishAsync(SafeFileHandle file, string finalPath, Func<bool> publish)
+    /// <summary>True once a round failed to sync: the horizon stays where it was.</summary>
+    public bool Failed => Volatile.Read(ref _failed);
+
+    /// <summary>Queues a blob just linked as <paramref name="finalPath"/> for the next round.</summary>
+    public void Enqueue(string finalPath, long size)
     {
-        var request = new Request(file, finalPath, publish);
-        _inFlight[finalPath] = request.Completion.Task;
-        bool lead;
+        bool start, wake;
         lock (_gate)
         {
-            _pending.Add(request);
-            lead = !_running;
+            _pending.Add(finalPath);
+            _pendingBytes += size;
+            start = !_running;
+            _running = true;
+            wake = _pendingBytes >= options.MaxPendingBytes;
+        }
+
+        if (start)
+        {
+            _ = Task.Run(RunAsync);
+        }
+
+        if (wake)
+        {
+            _wake.Release();
+        }
+    }
+
+    /// <summary>Completes once every blob queued before the call is durable (a round runs now rather than at its time).</summary>
+    public Task FlushAsync()
+    {
+        Task done;
+        bool start;
+        lock (_gate)
+        {
+            if (_pending.Count == 0 && !_running)
+            {
+                return Task.CompletedTask;
+            }
+
+            done = _nextRound.Task;
+            _flushRequested = true;
+            start = !_running;
             _running = true;
         }
 
-        if (lead)
+        if (start)
         {
-            _ = Task.Factory.StartNew(Run, CancellationToken.None, TaskCreationOptions.DenyChildAttach, TaskScheduler.Default);
+            _ = Task.Run(RunAsync);
         }
 
-        return request.Completion.Task;
+        _wake.Release();
+        return done;
     }
 
-    /// <summary>Waits until a blob that another writer is publishing right now is durable (at once when none is).</summary>
-    public Task WhenDurableAsync(string finalPath) => _inFlight.TryGetValue(finalPath, out var task) ? task : Task.CompletedTask;
-
-    private void Run()
+    private async Task RunAsync()
     {
         while (true)
         {
-            List<Request> batch;
+            await _wake.WaitAsync(options.Interval).ConfigureAwait(false);
+            List<string> batch;
+            TaskCompletionSource done;
+            DateTimeOffset started;
             lock (_gate)
             {
-                if (_pending.Count == 0)
+                while (_wake.CurrentCount > 0)
+                {
+                    _wake.Wait(0);
+                }
+
+                if (_pending.Count == 0 && !_flushRequested)
                 {
                     _running = false;
                     return;
                 }
 
+                // Read under the lock: a blob whose commit returned before this time was queued before it, so it is
+                // in this batch or an earlier one (its index rows are stamped after its commit).
+                started = time.GetUtcNow();
                 batch = _pending;
                 _pending = [];
+                _pendingBytes = 0;
+                _flushRequested = false;
+                done = _nextRound;
+                _nextRound = NewRound();
             }
 
-            Flush(batch);
-        }
-    }
-
-    private void Flush(List<Request> batch)
-    {
-        Interlocked.Increment(ref _rounds);
-        foreach (var r in batch)
-        {
-            WriteBehind.Start(r.File, 0, 0); // the whole file: writeback of all of them starts before the first fsync waits
-        }
-
-        foreach (var r in batch)
-        {
-            Try(r, static r =>
-            {
-                RandomAccess.FlushToDisk(r.File);
-                r.Existed = !r.Publish();
-            });
-        }
-
-        var directories = new Dictionary<string, Exception?>(StringComparer.Ordinal);
-        foreach (var r in batch)
-        {
-            if (r.Error is null && !r.Existed)
-            {
-                directories.TryAdd(Path.GetDirectoryName(r.FinalPath)!, null);
-            }
-        }
-
-        foreach (var directory in directories.Keys.ToList())
-        {
+            Exception? error;
             try
             {
-                SyncDirectory(directory);
+                error = Round(batch, started);
             }
-            catch (IOException e)
+            catch (Exception e)
             {
-                directories[directory] = e;
+                Volatile.Write(ref _failed, true); // e.g. the horizon's file refused: it stays where it was
+                error = e;
             }
-        }
 
-        foreach (var r in batch)
-        {
-            var error = r.Error ?? (r.Existed ? null : directories[Path.GetDirectoryName(r.FinalPath)!]);
-            _inFlight.TryRemove(new KeyValuePair<string, Task<bool>>(r.FinalPath, r.Completion.Task));
             if (error is null)
             {
-                Interlocked.Increment(ref _published);
-                r.Completion.TrySetResult(!r.Existed);
+                done.TrySetResult();
             }
             else
             {
-                r.Completion.TrySetException(error);
+                done.TrySetException(error);
             }
         }
     }
 
-    private static void Try(Request r, Action<Request> step)
+    /// <summary>One round; the first error, which the waiters of the round get (and after which the horizon stays put).</summary>
+    private Exception? Round(List<string> batch, DateTimeOffset started)
     {
-        try
+        Interlocked.Increment(ref _rounds);
+        Exception? error = null;
+        var directories = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var path in batch)
         {
-            step(r);
+            try
+            {
+                if (SyncPath(path, missingOk: true))
+                {
+                    directories.Add(Path.GetDirectoryName(path)!);
+                }
+            }
+            catch (IOException e)
+            {
+                error ??= e;
+            }
         }
-        catch (Exception e)
+
+        foreach (var directory in directories)
         {
-            r.Error = e; // the request's writer gets it: its commit fails with this error
+            try
+            {
+                SyncPath(directory, missingOk: true);
+            }
+            catch (IOException e)
+            {
+                error ??= e;
+            }
         }
+
+        if (error is null && !_failed)
+        {
+            horizon.Advance(started);
+        }
+
+        if (error is not null)
+        {
+            Volatile.Write(ref _failed, true);
+            return error;
+        }
+
+        Interlocked.Add(ref _published, batch.Count);
+        return null;
     }
 
+    private static TaskCompletionSource NewRound() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     /// <summary>fsync(2) of a directory: its entries (a new blob's name, a new shard) reach the disk.</summary>
-    internal static void SyncDirectory(string directory)
+    internal static void SyncDirectory(string directory) => SyncPath(directory, missingOk: false);
+
+    /// <summary>
+    /// fsync(2) of a file or directory opened read-only by name (Linux flushes the inode's data whichever way it was
+    /// opened); false when it is gone and <paramref name="missingOk"/> (deleted since it was queued).
+    /// </summary>
+    private static bool SyncPath(string path, bool missingOk)
     {
         if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS() && !OperatingSystem.IsFreeBSD())
         {
-            return; // Windows: NTFS journals names with the file; there is no directory handle to flush
+            return true; // Windows: no fsync by name here; the horizon then promises what the OS's own writeback does
         }
 
-        var fd = open(directory, 0 /* O_RDONLY */);
+        var fd = open(path, 0 /* O_RDONLY */);
         if (fd < 0)
         {
-            throw new IOException($"cannot open directory {directory} to fsync it (errno {Marshal.GetLastPInvokeError()})");
+            var errno = Marshal.GetLastPInvokeError();
+            if (missingOk && errno == 2 /* ENOENT */)
+            {
+                return false;
+            }
+
+            throw new IOException($"cannot open {path} to fsync it (errno {errno})");
         }
 
         try
         {
             if (fsync(fd) != 0)
             {
-                throw new IOException($"fsync of directory {directory} failed (errno {Marshal.GetLastPInvokeError()})");
+                throw new IOException($"fsync of {path} failed (errno {Marshal.GetLastPInvokeError()})");
             }
         }
         finally
         {
             _ = close(fd);
         }
+
+        return true;
     }
 
     /// <summary>The root, fsynced when a shard directory was created under it.</summary>
@@ -186,19 +246,4 @@ internal sealed partial class GroupSync(string root)
 
     [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
     private static partial int close(int fd);
-
-    private sealed class Request(SafeFileHandle file, string finalPath, Func<bool> publish)
-    {
-        public SafeFileHandle File { get; } = file;
-
-        public string FinalPath { get; } = finalPath;
-
-        public Func<bool> Publish { get; } = publish;
-
-        public bool Existed { get; set; }
-
-        public Exception? Error { get; set; }
-
-        public TaskCompletionSource<bool> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    }
 }
