@@ -2,14 +2,6 @@ namespace Flywheel.Cache.Index;
 
 public abstract partial class MetadataIndex
 {
-    private const string RecordUploadedBlobSql =
-        "INSERT INTO blobs (digest, size, created_at, last_access) VALUES ($1, $2, $3, $3) " +
-        "ON CONFLICT (digest) DO UPDATE SET last_access = excluded.last_access WHERE blobs.last_access < excluded.last_access";
-
-    private const string RecordUploadedNarFileSql =
-        "INSERT INTO nar_files (cache_id, file_hash, compression, file_size, nar_hash, nar_size, created_at) " +
-        "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (cache_id, file_hash) DO NOTHING";
-
     // The blob record was just written in the same transaction, so the size is the uploaded one (content addressed).
     private const string OwnUploadedBlobSql =
         "INSERT INTO cache_blobs (cache_id, digest, size, last_access) VALUES ($1, $2, $3, $4) " +
@@ -17,16 +9,17 @@ public abstract partial class MetadataIndex
 
     /// <summary>
     /// What a verified NAR upload records, in one transaction (one commit: on PostgreSQL one WAL flush instead of
-    /// three): the blob, the cache's NAR file record, and the cache's ownership of the blob.
+    /// three): the blob (<see cref="RecordBlobSql"/>), the cache's NAR file record (<see cref="PutNarFileSql"/>), and the
+    /// cache's ownership of the blob.
     /// </summary>
     public Task RecordNarUploadAsync(long cacheId, NarFileRecord nar, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(nar);
         return UseConnectionAsync((cacheId, nar), static (connection, s, ct) => connection.InTransactionAsync(s, static async (connection, s, ct) =>
         {
-            await connection.ExecuteAsync(RecordUploadedBlobSql, s.nar, static (c, n) => c.Add(n.FileHash).Add(n.FileSize).Add(n.CreatedAt), ct)
+            await connection.ExecuteAsync(RecordBlobSql, s.nar, static (c, n) => c.Add(n.FileHash).Add(n.FileSize).Add(n.CreatedAt), ct)
                 .ConfigureAwait(false);
-            await connection.ExecuteAsync(RecordUploadedNarFileSql, s, static (c, s) => c
+            await connection.ExecuteAsync(PutNarFileSql, s, static (c, s) => c
                 .Add(s.cacheId).Add(s.nar.FileHash).Add(s.nar.Compression).Add(s.nar.FileSize).Add(s.nar.NarHash).Add(s.nar.NarSize).Add(s.nar.CreatedAt), ct)
                 .ConfigureAwait(false);
             return await connection.ExecuteAsync(OwnUploadedBlobSql, s, static (c, s) => c
