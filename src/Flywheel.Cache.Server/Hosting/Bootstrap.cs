@@ -80,6 +80,12 @@ public sealed class Bootstrap
             return;
         }
 
+        disk.SyncFailed += (error, blobs) =>
+        {
+            _logger.LogError(error, "a background fsync round of {Blobs} blobs failed; the durable-through horizon stays where it was until a restart", blobs);
+            _metrics.DiskSyncFailures.Inc();
+        };
+
         var report = await DiskRecovery.RunAsync(disk, _index, cancellationToken);
         if (!report.Needed)
         {

@@ -68,6 +68,8 @@ public sealed partial class FlywheelMetrics : IGcMetrics
         GcRemovedBlobs = factory.CreateCounter("flywheel_gc_removed_blobs_total", "Blobs removed by garbage collection, by reason.", ["reason"]);
         RecoveryDroppedBlobs = factory.CreateCounter(
             "flywheel_recovery_dropped_blobs_total", "Blobs whose index rows were dropped at start because their bytes did not survive an unclean stop of the disk store.");
+        DiskSyncFailures = factory.CreateCounter(
+            "flywheel_disk_sync_failures_total", "Background fsync rounds of the disk store that failed; after the first, the durable-through horizon stops moving until a restart.");
         GcRemovedBytes = factory.CreateCounter("flywheel_gc_removed_bytes_total", "Bytes removed by garbage collection, by reason.", ["reason"]);
         GcRemovedEntries = factory.CreateCounter(
             "flywheel_gc_removed_entries_total",
@@ -147,6 +149,9 @@ public sealed partial class FlywheelMetrics : IGcMetrics
 
     /// <summary><c>flywheel_recovery_dropped_blobs_total</c></summary>
     public Counter RecoveryDroppedBlobs { get; }
+
+    /// <summary><c>flywheel_disk_sync_failures_total</c></summary>
+    public Counter DiskSyncFailures { get; }
 
     /// <summary><c>flywheel_gc_removed_bytes_total{reason}</c></summary>
     public Counter GcRemovedBytes { get; }

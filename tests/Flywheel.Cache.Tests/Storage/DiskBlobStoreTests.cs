@@ -197,6 +197,35 @@ public sealed class DiskBlobStoreTests : BlobStoreContract
     }
 
     [Fact]
+    public async Task A_failed_round_is_reported_and_keeps_the_horizon_where_it_was()
+    {
+        var store = new DiskBlobStore(_root, _time, DiskSyncOptions.Default with { Interval = TimeSpan.FromHours(1) });
+        var failures = new List<(Exception Error, int Blobs)>();
+        store.SyncFailed += (error, blobs) => failures.Add((error, blobs));
+        try
+        {
+            var before = Horizon();
+            var commit = await store.WriteAsync(RandomBytes(2_000, 42), null, None);
+            store.Sync.Enqueue(Path.Combine(store.GetPath(commit.Digest), "not-a-directory"), 1); // open(2) fails: ENOTDIR
+            _time.Advance(TimeSpan.FromSeconds(3));
+
+            await Assert.ThrowsAsync<IOException>(store.FlushAsync);
+
+            var (error, blobs) = Assert.Single(failures);
+            Assert.IsType<IOException>(error);
+            Assert.Equal(2, blobs);
+            Assert.True(store.Sync.Failed);
+            Assert.Equal(before, Horizon());
+        }
+        finally
+        {
+            await store.DisposeAsync();
+        }
+
+        Assert.False(Horizon().Clean); // a store whose round failed does not mark its stop clean
+    }
+
+    [Fact]
     public async Task The_durable_horizon_advances_by_itself_every_interval()
     {
         var store = new DiskBlobStore(_root, _time, DiskSyncOptions.Default with { Interval = TimeSpan.FromMilliseconds(20) });

@@ -48,6 +48,16 @@ public sealed class DiskBlobStore : IBlobStore, IAsyncDisposable
     /// <summary>The background fsync rounds new blobs share (group commit).</summary>
     internal GroupSync Sync { get; }
 
+    /// <summary>
+    /// A background fsync round failed (its first error, how many blobs it held): from then on the durable-through
+    /// horizon stays where it was, so the next start reads back everything recorded since.
+    /// </summary>
+    public event Action<Exception, int>? SyncFailed
+    {
+        add => Sync.RoundFailed += value;
+        remove => Sync.RoundFailed -= value;
+    }
+
     /// <summary>How far the store is durable, and whether the previous stop left something to check.</summary>
     internal DurableHorizon Horizon { get; }
 

@@ -39,6 +39,12 @@ internal sealed partial class GroupSync(string root, DiskSyncOptions options, Ti
     /// <summary>True once a round failed to sync: the horizon stays where it was.</summary>
     public bool Failed => Volatile.Read(ref _failed);
 
+    /// <summary>
+    /// Raised on the sync loop after a round failed, with the round's first error and how many blobs it held. Nobody
+    /// may be waiting on a background round, so this is how a failure reaches the log and the metrics.
+    /// </summary>
+    public event Action<Exception, int>? RoundFailed;
+
     /// <summary>Queues a blob just linked as <paramref name="finalPath"/> for the next round.</summary>
     public void Enqueue(string finalPath, long size)
     {
@@ -139,6 +145,7 @@ internal sealed partial class GroupSync(string root, DiskSyncOptions options, Ti
             }
             else
             {
+                RoundFailed?.Invoke(error, batch.Count);
                 done.TrySetException(error);
             }
         }
