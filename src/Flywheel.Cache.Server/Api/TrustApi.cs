@@ -40,8 +40,8 @@ internal static class TrustApi
         HttpContext context, string name, string id, TrustPolicyCatalog policies, RequestAuthorizer auth, ILogger<TrustPolicyCatalog> logger)
     {
         var cache = await auth.ResolveAsync(context, name, TokenScopes.Admin);
-        await policies.RemoveAsync(cache, id, context.RequestAborted);
-        logger.LogInformation("cache {Cache}: trust policy {Id} removed", cache.Name, ClientText.Cut(id));
+        var revoked = await policies.RemoveAsync(cache, id, context.RequestAborted);
+        logger.LogInformation("cache {Cache}: trust policy {Id} removed, {Revoked} live tokens it minted revoked", cache.Name, ClientText.Cut(id), revoked);
         return Results.NoContent();
     }
 }

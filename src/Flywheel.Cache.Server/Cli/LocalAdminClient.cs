@@ -25,7 +25,7 @@ public sealed class LocalAdminClient : IAdminClient
         _tokens = new TokenService(index, TimeProvider.System);
         _pins = new CachePins(index, TimeProvider.System);
         _upstreams = new UpstreamCatalog(index, new UpstreamBreakers(UpstreamOptions.Default, TimeProvider.System), TimeProvider.System);
-        _trust = new TrustPolicyCatalog(index, TimeProvider.System);
+        _trust = new TrustPolicyCatalog(index, _tokens, TimeProvider.System);
     }
 
     public static async Task<LocalAdminClient> OpenAsync(string dataDirectory, CancellationToken cancellationToken)
@@ -117,7 +117,7 @@ public sealed class LocalAdminClient : IAdminClient
         (await _trust.ListAsync(await FindAsync(cache, cancellationToken), cancellationToken)).Select(TrustPolicyView.From).ToList();
 
     public async Task RemoveTrustPolicyAsync(string cache, string id, CancellationToken cancellationToken) =>
-        await _trust.RemoveAsync(await FindAsync(cache, cancellationToken), id, cancellationToken);
+        _ = await _trust.RemoveAsync(await FindAsync(cache, cancellationToken), id, cancellationToken);
 
     public ValueTask DisposeAsync() => _index is IAsyncDisposable d ? d.DisposeAsync() : ValueTask.CompletedTask;
 }

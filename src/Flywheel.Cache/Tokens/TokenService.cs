@@ -74,8 +74,20 @@ public sealed class TokenService
     public async Task<bool> RevokeAsync(string id, CancellationToken cancellationToken)
     {
         var revoked = await _caches.RevokeTokenAsync(id, _time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
-        _checked.RemoveWhere(token => token?.Id == id);
+        Forget([id]);
         return revoked;
+    }
+
+    /// <summary>
+    /// Drops tokens revoked elsewhere in the index (e.g. with the trust policy that minted them) from what this
+    /// instance remembers, so they stop working here at once.
+    /// </summary>
+    public void Forget(IReadOnlyCollection<string> ids)
+    {
+        if (ids.Count > 0)
+        {
+            _checked.RemoveWhere(token => token is not null && ids.Contains(token.Id));
+        }
     }
 
     public Task<IReadOnlyList<TokenRecord>> ListAsync(CancellationToken cancellationToken) => _caches.ListTokensAsync(cancellationToken);

@@ -176,7 +176,12 @@ public sealed class OidcExchange
             }
         }
 
-        await _store.PutTokenIdentityAsync(new TokenIdentityRecord(minted.Id, issuer!, ClientText.Cut(subject), policy.Id, claims), ct).ConfigureAwait(false);
+        if (!await _store.PutTokenIdentityAsync(new TokenIdentityRecord(minted.Id, issuer!, ClientText.Cut(subject), policy.Id, claims), ct).ConfigureAwait(false))
+        {
+            await _tokens.RevokeAsync(minted.Id, ct).ConfigureAwait(false);
+            throw Refuse(attempt, "no_matching_policy", $"trust policy {policy.Id} was removed while the token was exchanged");
+        }
+
         return new OidcExchangeAnswer(secret, minted.ExpiresAt ?? now + ttl, cacheName, TokenScopeNames.ToList(policy.Scopes));
     }
 

@@ -20,11 +20,13 @@ public sealed class TrustPolicyCatalog
     private const int MaxClaims = 16;
 
     private readonly ITrustStore _store;
+    private readonly TokenService _tokens;
     private readonly TimeProvider _time;
 
-    public TrustPolicyCatalog(ITrustStore store, TimeProvider time)
+    public TrustPolicyCatalog(ITrustStore store, TokenService tokens, TimeProvider time)
     {
         _store = store;
+        _tokens = tokens;
         _time = time;
     }
 
@@ -70,12 +72,16 @@ public sealed class TrustPolicyCatalog
     public Task<IReadOnlyList<TrustPolicyRecord>> ListAllAsync(CancellationToken cancellationToken) =>
         _store.ListTrustPoliciesAsync(null, cancellationToken);
 
-    public async Task RemoveAsync(CacheContext cache, string id, CancellationToken cancellationToken)
+    /// <summary>
+    /// Removes a policy and revokes the live tokens it minted (CI jobs holding one lose access now, not when it
+    /// expires); how many were revoked. Other gateways stop accepting them within <see cref="TokenService.AuthCacheTtl"/>.
+    /// </summary>
+    public async Task<int> RemoveAsync(CacheContext cache, string id, CancellationToken cancellationToken)
     {
-        if (!await _store.RemoveTrustPolicyAsync(cache.Id, id, cancellationToken).ConfigureAwait(false))
-        {
-            throw CacheException.NotFound($"cache '{cache.Name}' has no trust policy {ClientText.Quote(id)}");
-        }
+        var revoked = await _store.RemoveTrustPolicyAsync(cache.Id, id, _time.GetUtcNow(), cancellationToken).ConfigureAwait(false)
+            ?? throw CacheException.NotFound($"cache '{cache.Name}' has no trust policy {ClientText.Quote(id)}");
+        _tokens.Forget(revoked);
+        return revoked.Count;
     }
 
     /// <summary>The issuer as policies keep it (no trailing slash); throws unless https, or http on loopback.</summary>

@@ -13,11 +13,17 @@ public interface ITrustStore
     /// <summary>The policies of one cache, or of every cache when <paramref name="cacheId"/> is null, oldest first.</summary>
     Task<IReadOnlyList<TrustPolicyRecord>> ListTrustPoliciesAsync(long? cacheId, CancellationToken cancellationToken);
 
-    /// <summary>Removes a policy of the cache; false when it has none with that id.</summary>
-    Task<bool> RemoveTrustPolicyAsync(long cacheId, string id, CancellationToken cancellationToken);
+    /// <summary>
+    /// Removes a policy of the cache and, in the same transaction, revokes (as of <paramref name="now"/>) every live
+    /// token it minted; the ids of those tokens, or null when the cache has no policy with that id.
+    /// </summary>
+    Task<IReadOnlyList<string>?> RemoveTrustPolicyAsync(long cacheId, string id, DateTimeOffset now, CancellationToken cancellationToken);
 
-    /// <summary>Records the identity a minted token was issued for (once per token).</summary>
-    Task PutTokenIdentityAsync(TokenIdentityRecord identity, CancellationToken cancellationToken);
+    /// <summary>
+    /// Records the identity a minted token was issued for (once per token); false, recording nothing, when the
+    /// policy it names no longer exists (removed while the exchange ran: the caller revokes the token).
+    /// </summary>
+    Task<bool> PutTokenIdentityAsync(TokenIdentityRecord identity, CancellationToken cancellationToken);
 
     /// <summary>The identity a token was minted for; null for tokens made any other way.</summary>
     Task<TokenIdentityRecord?> GetTokenIdentityAsync(string tokenId, CancellationToken cancellationToken);

@@ -202,6 +202,42 @@ public sealed class OidcExchangeTests : IClassFixture<DaemonFixture>
     }
 
     [Fact]
+    public async Task Removing_the_policy_revokes_the_tokens_it_minted_at_once()
+    {
+        await using var issuer = await TestOidcIssuer.StartAsync();
+        var cache = await TrustedCacheAsync(issuer);
+        string minted;
+        using (var response = await ExchangeAsync(issuer.Token(), cache))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            using var answer = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+            minted = answer.RootElement.GetProperty("token").GetString()!;
+        }
+
+        using var client = _daemon.CreateClient(minted);
+        using (var before = await client.GetAsync($"/_api/v1/caches/{cache}"))
+        {
+            Assert.Equal(HttpStatusCode.OK, before.StatusCode); // checked once, so remembered by the daemon
+        }
+
+        using var admin = _daemon.CreateClient(_daemon.AdminToken);
+        using var policies = JsonDocument.Parse(await admin.GetStringAsync($"/_api/v1/caches/{cache}/trust"));
+        var policy = policies.RootElement.EnumerateArray().Single().GetProperty("id").GetString();
+        using (var removed = await admin.DeleteAsync($"/_api/v1/caches/{cache}/trust/{policy}"))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, removed.StatusCode);
+        }
+
+        using (var after = await client.GetAsync($"/_api/v1/caches/{cache}"))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, after.StatusCode);
+        }
+
+        var listed = (await ListTokensAsync()).Single(t => t.GetProperty("cache").GetString() == cache);
+        Assert.NotEqual(JsonValueKind.Null, listed.GetProperty("revokedAt").ValueKind);
+    }
+
+    [Fact]
     public async Task A_jwt_is_never_looked_up_as_a_flywheel_token()
     {
         await using var issuer = await TestOidcIssuer.StartAsync();
