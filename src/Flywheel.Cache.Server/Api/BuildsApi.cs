@@ -76,13 +76,14 @@ internal static class BuildsApi
     }
 
     private static async Task<IResult> ListAsync(
-        HttpContext context, IBuildStore builds, RequestAuthorizer auth, string? cache = null, string? installable = null, string? status = null, int limit = 100)
+        HttpContext context, IBuildStore builds, CacheCatalog catalog, RequestAuthorizer auth,
+        string? cache = null, string? installable = null, string? status = null, int limit = 100)
     {
         var token = await auth.RequireAuthenticatedAsync(context);
         var found = await builds.ListBuildsAsync(
             new BuildQuery(cache, installable, status is null ? null : BuildView.ParseStatus(status), Math.Clamp(limit, 1, 1000)), context.RequestAborted);
-        var visible = found.Where(b => Tokens.TokenService.Allows(token, b.Cache, TokenScopes.Pull) || Tokens.TokenService.Allows(token, b.Cache, TokenScopes.Push)
-            || Tokens.TokenService.Allows(token, b.Cache, TokenScopes.Admin));
+        var readable = (await catalog.ListAsync(context.RequestAborted)).Where(c => RequestAuthorizer.MayRead(token, c)).Select(c => c.Name).ToHashSet(StringComparer.Ordinal);
+        var visible = found.Where(b => readable.Contains(b.Cache)); // what GET /builds/{id} would answer
         return Results.Ok(visible.Select(b => BuildView.From(b, [])));
     }
 

@@ -77,7 +77,7 @@ internal static class PromotionsApi
         }
 
         var token = await auth.AuthenticateAsync(context);
-        var readable = caches.Where(c => c.IsPublic || (token is not null && CachePattern.Matches(token.CachePattern, c.Name))).ToDictionary(c => c.Id, c => c.Name);
+        var readable = caches.Where(c => RequestAuthorizer.MayRead(token, c)).ToDictionary(c => c.Id, c => c.Name);
         var found = await gate.ListAsync(new PromotionQuery(cacheId, status, @class, repository, revision, hash, before, limit), context.RequestAborted);
         return Results.Ok(found.Where(p => readable.ContainsKey(p.CacheId)).Select(p => PromotionView.From(p, readable[p.CacheId])));
     }

@@ -161,6 +161,52 @@ public sealed partial class DiscoveryTests : IClassFixture<DaemonFixture>, IAsyn
     }
 
     [Fact]
+    public async Task Lists_of_promotions_and_builds_show_exactly_what_a_get_of_each_would()
+    {
+        var index = _daemon.Services.GetRequiredService<IMetadataIndex>();
+        var hidden = await index.GetCacheAsync(Private, CancellationToken.None);
+        var now = DateTimeOffset.UtcNow;
+        const string promotion = "prm_listed0000001";
+        await index.TryCreatePromotionAsync(
+            new PromotionRecord(promotion, hidden!.Id, "rejected", "unknown", null, null, null, "{}", "{}", null, null, null, [], now, now), CancellationToken.None);
+        using var admin = _daemon.CreateClient(_daemon.AdminToken);
+        async Task<string> SubmitAsync(string cache)
+        {
+            using var submitted = await admin.PostAsJsonAsync("/_api/v1/builds", new { installable = "list.nix#x", cache });
+            Assert.Equal(HttpStatusCode.Created, submitted.StatusCode);
+            return (await submitted.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
+        }
+
+        var hiddenBuild = await SubmitAsync(Private);
+        var publicBuild = await SubmitAsync("main");
+        var promoteOnly = await _daemon.CreateTokenAsync(Private, "promote");
+
+        async Task<(bool Listed, int Get)> PromotionAsync(string? token)
+        {
+            using var client = _daemon.CreateClient(token);
+            var listed = (await client.GetFromJsonAsync<JsonElement>("/_api/v1/promotions?limit=1000")).EnumerateArray().Any(p => p.GetProperty("id").GetString() == promotion);
+            using var get = await client.GetAsync($"/_api/v1/promotions/{promotion}");
+            return (listed, (int)get.StatusCode);
+        }
+
+        async Task<(bool Listed, int Get)> BuildAsync(string token, string build)
+        {
+            using var client = _daemon.CreateClient(token);
+            var listed = (await client.GetFromJsonAsync<JsonElement>("/_api/v1/builds?limit=1000")).EnumerateArray().Any(b => b.GetProperty("id").GetString() == build);
+            using var get = await client.GetAsync($"/_api/v1/builds/{build}");
+            return (listed, (int)get.StatusCode);
+        }
+
+        Assert.Equal((true, 200), await PromotionAsync(_pullToken));
+        Assert.Equal((false, 403), await PromotionAsync(promoteOnly)); // may know the cache exists, may not read it
+        Assert.Equal((false, 404), await PromotionAsync(_otherToken));
+        Assert.Equal((false, 404), await PromotionAsync(null));
+        Assert.Equal((true, 200), await BuildAsync(_pullToken, hiddenBuild));
+        Assert.Equal((false, 404), await BuildAsync(_otherToken, hiddenBuild));
+        Assert.Equal((true, 200), await BuildAsync(_otherToken, publicBuild)); // a public cache's builds, like its paths
+    }
+
+    [Fact]
     public async Task Grpc_instances_a_caller_may_not_read_are_not_found_like_missing_ones()
     {
         foreach (var token in new[] { null, _otherToken })
