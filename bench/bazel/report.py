@@ -286,6 +286,8 @@ def _pcap_segments(path):
         if len(ip) < 20 or ip[0] >> 4 != 4 or ip[9] != 6:
             continue
         ip_length = struct.unpack(">H", ip[2:4])[0]
+        if ip_length == 0 or ip_length > len(ip):
+            ip_length = len(ip)  # a GSO packet beyond 64 KiB on loopback (total length 0): all that was captured
         tcp = ip[(ip[0] & 0x0F) * 4:ip_length]
         source, destination, sequence = struct.unpack(">HHI", tcp[:8])
         payload = tcp[(tcp[12] >> 4) * 4:]
@@ -296,7 +298,12 @@ def _pcap_segments(path):
 def _h2_frames(segments):
     """HTTP/2 frames of one direction of one connection, in order: (time the frame's last byte arrived, segment index,
     type, flags, stream, payload's first bytes, length). Segments are (time, sequence, payload); the client's preface is
-    skipped; retransmitted bytes (sequence already seen) are dropped."""
+    skipped; segments are put in sequence order first (a capture on loopback can record them out of order), and bytes
+    seen already (retransmitted, or captured twice) are dropped."""
+    if segments:
+        base = segments[0][1]
+        signed = lambda sequence: ((sequence - base + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
+        segments = sorted(segments, key=lambda segment: signed(segment[1]))
     buffer = bytearray()
     expected = None
     frames = []
