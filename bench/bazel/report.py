@@ -5,6 +5,7 @@
   report.py metrics-diff BEFORE.txt AFTER.txt
   report.py grpc-log FILE [WALL_MS]
   report.py profile-spans PROFILE.gz
+  report.py h2-capture CAPTURE.pcap GRPC_PORT [WALL_MS]
 
 report: one row per mode (disk, grpc, http): populate time, every timed rebuild, the median, and the median's ratio
 to the --disk_cache median, checked against the issue's target (gRPC <= 1.2x, HTTP <= 1.3x). A rebuild in which
@@ -259,6 +260,190 @@ def grpc_log(path, wall_ms=None):
     print(f"time with no call in flight: {time_at.get(0, 0.0) * 1000:.0f} ms")
 
 
+H2_FRAME_TYPES = {0: "DATA", 1: "HEADERS", 2: "PRIORITY", 3: "RST_STREAM", 4: "SETTINGS", 5: "PUSH_PROMISE", 6: "PING",
+                  7: "GOAWAY", 8: "WINDOW_UPDATE", 9: "CONTINUATION"}
+
+
+def _pcap_segments(path):
+    """(time s, source port, destination port, sequence number, payload) of every TCP segment in a pcap file (tcpdump -w,
+    IPv4 on loopback or any interface)."""
+    import struct
+    with open(path, "rb") as f:
+        data = f.read()
+    magic = data[:4]
+    endian = "<" if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+    nanos = magic in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
+    linktype = struct.unpack(endian + "I", data[20:24])[0]
+    link_header = {0: 4, 1: 14, 113: 16, 276: 20}.get(linktype)
+    if link_header is None:
+        raise SystemExit(f"pcap link type {linktype} not handled")
+    pos = 24
+    while pos + 16 <= len(data):
+        sec, frac, captured, _ = struct.unpack(endian + "IIII", data[pos:pos + 16])
+        packet = data[pos + 16:pos + 16 + captured]
+        pos += 16 + captured
+        ip = packet[link_header:]
+        if len(ip) < 20 or ip[0] >> 4 != 4 or ip[9] != 6:
+            continue
+        ip_length = struct.unpack(">H", ip[2:4])[0]
+        if ip_length == 0 or ip_length > len(ip):
+            ip_length = len(ip)  # a GSO packet beyond 64 KiB on loopback (total length 0): all that was captured
+        tcp = ip[(ip[0] & 0x0F) * 4:ip_length]
+        source, destination, sequence = struct.unpack(">HHI", tcp[:8])
+        payload = tcp[(tcp[12] >> 4) * 4:]
+        if payload:
+            yield sec + frac / (1e9 if nanos else 1e6), source, destination, sequence, payload
+
+
+def _h2_frames(segments):
+    """HTTP/2 frames of one direction of one connection, in order: (time the frame's last byte arrived, segment index,
+    type, flags, stream, payload's first bytes, length). Segments are (time, sequence, payload); the client's preface is
+    skipped; segments are put in sequence order first (a capture on loopback can record them out of order), and bytes
+    seen already (retransmitted, or captured twice) are dropped."""
+    if segments:
+        base = segments[0][1]
+        signed = lambda sequence: ((sequence - base + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
+        segments = sorted(segments, key=lambda segment: signed(segment[1]))
+    buffer = bytearray()
+    expected = None
+    frames = []
+    pending = []  # (end offset in the stream, time, segment index) per segment, to date each frame
+    consumed = 0
+    offset = 0
+    preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+    for index, (time, sequence, payload) in enumerate(segments):
+        if expected is not None:
+            skip = (expected - sequence) & 0xFFFFFFFF
+            if skip >= len(payload) or skip > 1 << 30:
+                if skip < 1 << 30:
+                    continue  # all of it seen already
+                skip = 0  # a gap (capture dropped bytes): take it as it comes
+            payload = payload[skip:]
+            sequence = (sequence + skip) & 0xFFFFFFFF
+        expected = (sequence + len(payload)) & 0xFFFFFFFF
+        buffer += payload
+        offset += len(payload)
+        pending.append((offset, time, index))
+        if consumed == 0 and buffer.startswith(preface[:len(buffer)]):
+            if len(buffer) < len(preface):
+                continue
+            del buffer[:len(preface)]
+            consumed = len(preface)
+        while len(buffer) >= 9:
+            length = int.from_bytes(buffer[:3], "big")
+            if len(buffer) < 9 + length:
+                break
+            end = consumed + 9 + length
+            when = next((t, i) for o, t, i in pending if o >= end)
+            frames.append((when[0], when[1], buffer[3], buffer[4], int.from_bytes(buffer[5:9], "big") & 0x7FFFFFFF,
+                           bytes(buffer[9:9 + min(length, 8)]), length))
+            del buffer[:9 + length]
+            consumed = end
+            pending = [p for p in pending if p[0] > consumed] or pending[-1:]
+    return frames
+
+
+def h2_capture(path, server_port, wall_ms=None):
+    """One gRPC connection's HTTP/2 traffic from a packet capture of the rebuild: frames per type and direction, and
+    per call (stream) when its request had fully arrived, when the server's response headers, data and trailers left,
+    and in how many TCP segments; the time with no call waiting on the server."""
+    server_port = int(server_port)
+    connections = {}
+    for time, source, destination, sequence, payload in _pcap_segments(path):
+        if server_port not in (source, destination):
+            continue
+        client_port = destination if source == server_port else source
+        direction = "server" if source == server_port else "client"
+        connections.setdefault(client_port, {"client": [], "server": []})[direction].append((time, sequence, payload))
+    if not connections:
+        print("no packets on the gRPC port")
+        return
+    for client_port, sides in sorted(connections.items()):
+        frames = {side: _h2_frames(segments) for side, segments in sides.items()}
+        print(f"connection from client port {client_port}: client sent {len(sides['client'])} TCP segments with data, "
+              f"server {len(sides['server'])}")
+        print("| frame type | client to server | server to client |")
+        print("|---|---:|---:|")
+        for code, name in H2_FRAME_TYPES.items():
+            counts = [sum(1 for f in frames[side] if f[2] == code) for side in ("client", "server")]
+            if any(counts):
+                print(f"| {name} | {counts[0]} | {counts[1]} |")
+        acks = sum(1 for f in frames["server"] if f[2] == 6 and f[3] & 1)
+        pings = sum(1 for f in frames["client"] if f[2] == 6 and not f[3] & 1)
+        print(f"client PINGs {pings} (answered by {acks} server PING ACKs); stream-level WINDOW_UPDATEs from the client: "
+              f"{sum(1 for f in frames['client'] if f[2] == 8 and f[4])}, connection-level: {sum(1 for f in frames['client'] if f[2] == 8 and not f[4])}")
+        calls = {}
+        for side in ("client", "server"):
+            for time, segment, kind, flags, stream, head, length in frames[side]:
+                if not stream:
+                    continue
+                call = calls.setdefault(stream, {"segments": set(), "frames": 0, "bytes": 0})
+                if side == "client":
+                    call.setdefault("request_start", time)
+                    if flags & 1 and kind in (0, 1):
+                        call["request_end"] = time
+                else:
+                    call["segments"].add(segment)
+                    call["frames"] += 1
+                    if kind == 1:
+                        call.setdefault("headers", time)
+                    if kind == 0:
+                        call["bytes"] += length
+                        if "first_data" not in call:
+                            call["first_data"] = time
+                            call["first_tag"] = head[5] if len(head) > 5 else None
+                    if flags & 1 and kind in (0, 1):
+                        call["end"] = time
+        done = [c for c in calls.values() if "request_end" in c and "end" in c]
+        if not done:
+            print("no complete calls")
+            continue
+        for c in done:
+            c["kind"] = "ByteStream Read" if c.get("first_tag") == 0x52 else "other (GetActionResult, GetCapabilities)"
+        print()
+        print(f"{len(done)} complete calls. Server time on the wire: from the request's last frame arriving to the "
+              "response's last frame (trailers) leaving; segments: TCP segments from the server carrying the call's frames.")
+        print("| calls | count | server time p50 ms | p90 ms | sum ms | to first response byte p50 ms | segments per call p50 / max | frames p50 |")
+        print("|---|---:|---:|---:|---:|---:|---|---:|")
+        groups = [("all", done)] + [(k, [c for c in done if c["kind"] == k]) for k in sorted({c["kind"] for c in done})]
+        groups.append(("ByteStream Read < 64 KiB", [c for c in done if c["kind"] == "ByteStream Read" and c["bytes"] < 64 << 10]))
+        for name, group in groups:
+            if not group:
+                continue
+            server = [c["end"] - c["request_end"] for c in group]
+            first = [c.get("headers", c["end"]) - c["request_end"] for c in group]
+            segments = sorted(len(c["segments"]) for c in group)
+            frame_counts = sorted(c["frames"] for c in group)
+            print(f"| {name} | {len(group)} | {_ms(server, 0.5):.2f} | {_ms(server, 0.9):.2f} | {sum(server) * 1000:.0f} | "
+                  f"{_ms(first, 0.5):.2f} | {segments[len(segments) // 2]} / {segments[-1]} | {frame_counts[len(frame_counts) // 2]} |")
+        # Time with at least one call waiting on the server (request complete, trailers not yet sent) against the span of
+        # the calls: the rest is time in which every call was on the client's side (Bazel between calls or still sending).
+        t0 = min(c["request_start"] for c in done)
+        t1 = max(c["end"] for c in done)
+        events = sorted([(c["request_end"], 1) for c in done] + [(c["end"], -1) for c in done])
+        open_calls, last, busy = 0, t0, 0.0
+        for t, step in events:
+            if open_calls:
+                busy += t - last
+            open_calls += step
+            last = t
+        print()
+        print(f"first request to last trailers: {(t1 - t0) * 1000:.0f} ms" + (f" (rebuild wall clock {float(wall_ms):.0f} ms)" if wall_ms else "")
+              + f"; at least one call waiting on the server (request in, trailers not yet out): {busy * 1000:.0f} ms "
+              f"({busy / max(t1 - t0, 1e-9) * 100:.0f}%); no call at the server: {(t1 - t0 - busy) * 1000:.0f} ms")
+        ordered = sorted(done, key=lambda c: c["request_start"])
+        gaps = []
+        for c in ordered:
+            before = [d["end"] for d in ordered if d["end"] <= c["request_start"]]
+            if before:
+                gaps.append(c["request_start"] - max(before))
+        if gaps:
+            print(f"from the latest trailers sent to the client's next request starting: p50 {_ms(gaps, 0.5):.2f} ms, "
+                  f"p90 {_ms(gaps, 0.9):.2f} ms, sum {sum(gaps) * 1000:.0f} ms")
+        sends = [c["request_end"] - c["request_start"] for c in done]
+        print(f"client's request, first frame to last frame: p50 {_ms(sends, 0.5):.2f} ms, sum {sum(sends) * 1000:.0f} ms")
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "report":
         report(*sys.argv[2:9])
@@ -266,6 +451,8 @@ if __name__ == "__main__":
         metrics_diff(*sys.argv[2:4])
     elif sys.argv[1] == "grpc-log":
         grpc_log(*sys.argv[2:4])
+    elif sys.argv[1] == "h2-capture":
+        h2_capture(*sys.argv[2:5])
     elif sys.argv[1] == "profile-spans":
         profile_spans(sys.argv[2])
     else:

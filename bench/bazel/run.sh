@@ -105,10 +105,16 @@ RESULTS="$WORK/results.jsonl"
 : > "$RESULTS"
 
 # build <mode> <label> [extra flags...]: one `bazel build //...`; prints "<ms> <cache hits>"; fails on a failed build.
+# cpu_ms <pid>: the process's user + system CPU time so far, in ms (0 when it is gone).
+cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{print int(($14 + $15) * 1000 / hz)}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+BAZEL_PID=0
+# build <mode> <label> [bazel flags...]: prints "<wall ms> <cache hits> <flywheel CPU ms> <Bazel server CPU ms>".
 build() {
   local mode="$1" label="$2" from to log="$WORK/logs/$1-$2.log"; shift 2
   local flags=("$(mode_flags "$mode")")
   [ "$mode" = disk ] || flags+=("--remote_header=Authorization=Bearer $TOKEN")
+  local fw0 bz0
+  fw0=$(cpu_ms "$FW_PID"); bz0=$(cpu_ms "$BAZEL_PID")
   from=$(now_ms)
   if ! (cd "$WS" && bazel_cmd build "${BUILD_OPTS[@]}" "${flags[@]}" "$@" //... > "$log" 2>&1); then
     tail -n 30 "$log" >&2; echo "run.sh: $mode $label build failed" >&2; return 1
@@ -117,7 +123,7 @@ build() {
   # Bazel 4.2.3: "INFO: 201 processes: 1 internal, 200 remote cache hit." (disk cache hits count as remote too)
   local hits
   hits=$(sed -n 's/.*[^0-9]\([0-9][0-9]*\) \(remote\|disk\) cache hit.*/\1/p' "$log" | tail -n 1)
-  echo "$((to - from)) ${hits:-0}"
+  echo "$((to - from)) ${hits:-0} $(( $(cpu_ms "$FW_PID") - fw0 )) $(( $(cpu_ms "$BAZEL_PID") - bz0 ))"
 }
 clean() { (cd "$WS" && bazel_cmd clean --color=no --curses=no > "$WORK/logs/clean.log" 2>&1); }
 
@@ -127,9 +133,11 @@ echo "run.sh: Bazel $(dpkg-query -W -f='${Version}' bazel-bootstrap 2>/dev/null)
   "populating each cache (every action executed)"
 for mode in "${MODES[@]}"; do
   clean
-  out="$(build "$mode" populate)"; read -r ms hits <<< "$out"
+  out="$(build "$mode" populate)"; read -r ms hits _ _ <<< "$out"
   echo "  populate $mode: $ms ms ($hits cache hits)"
   echo "{\"mode\": \"$mode\", \"phase\": \"populate\", \"ms\": $ms, \"hits\": $hits}" >> "$RESULTS"
+  # The Bazel server (one JVM for every mode), so each rebuild can report its CPU time next to flywheel's.
+  [ "$BAZEL_PID" -ne 0 ] || BAZEL_PID="$(cd "$WS" && bazel_cmd info server_pid 2>/dev/null || echo 0)"
 done
 
 echo "run.sh: $REPS timed rebuilds per mode after bazel clean (servers kept running)"
@@ -137,9 +145,9 @@ for rep in $(seq 1 "$REPS"); do
   for mode in "${MODES[@]}"; do
     clean
     sync
-    out="$(build "$mode" "rebuild-$rep")"; read -r ms hits <<< "$out"
-    echo "  rebuild $rep $mode: $ms ms ($hits of $N_ACTIONS cache hits)"
-    echo "{\"mode\": \"$mode\", \"phase\": \"rebuild\", \"rep\": $rep, \"ms\": $ms, \"hits\": $hits}" >> "$RESULTS"
+    out="$(build "$mode" "rebuild-$rep")"; read -r ms hits fw_cpu bazel_cpu <<< "$out"
+    echo "  rebuild $rep $mode: $ms ms ($hits of $N_ACTIONS cache hits; CPU: flywheel $fw_cpu ms, Bazel server $bazel_cpu ms)"
+    echo "{\"mode\": \"$mode\", \"phase\": \"rebuild\", \"rep\": $rep, \"ms\": $ms, \"hits\": $hits, \"flywheel_cpu_ms\": $fw_cpu, \"bazel_cpu_ms\": $bazel_cpu}" >> "$RESULTS"
   done
 done
 
@@ -151,17 +159,28 @@ if [ "$PROFILE" -eq 1 ]; then
     clean
     curl -fsS "$GW/metrics" > "$WORK/logs/metrics-$mode-before.txt"
     extra=("--profile=$WORK/logs/$mode.profile.gz" --experimental_profile_include_target_label)
-    [ "$mode" = grpc ] && extra+=("--experimental_remote_grpc_log=$WORK/logs/grpc-calls.log")
-    out="$(build "$mode" profile "${extra[@]}")"; read -r ms hits <<< "$out"
+    capture=0
+    if [ "$mode" = grpc ]; then
+      extra+=("--experimental_remote_grpc_log=$WORK/logs/grpc-calls.log")
+      # The gRPC connection's packets (loopback, whole segments): HTTP/2 frames and their timing per call.
+      tcpdump -i lo -s 0 -B 65536 -U -w "$WORK/logs/grpc.pcap" "tcp port $GRPC_PORT" 2> "$WORK/logs/tcpdump.log" &
+      capture=$!
+      for _ in $(seq 1 50); do grep -q listening "$WORK/logs/tcpdump.log" && break; sleep 0.1; done
+    fi
+    out="$(build "$mode" profile "${extra[@]}")"; read -r ms hits fw_cpu bazel_cpu <<< "$out"
+    if [ "$capture" -ne 0 ]; then kill -INT "$capture"; wait "$capture" 2>/dev/null || true; fi
     curl -fsS "$GW/metrics" > "$WORK/logs/metrics-$mode-after.txt"
-    echo "  profiled $mode: $ms ms ($hits hits)"
+    echo "  profiled $mode: $ms ms ($hits hits; CPU: flywheel $fw_cpu ms, Bazel server $bazel_cpu ms)"
     { echo "# $mode rebuild with --profile: $ms ms, $hits of $N_ACTIONS cache hits, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+      echo "# CPU during the rebuild: flywheel $fw_cpu ms, Bazel server (JVM) $bazel_cpu ms"
       (cd "$WS" && bazel_cmd analyze-profile "$WORK/logs/$mode.profile.gz" 2>/dev/null)
       echo; echo "# Per action, the remote cache's steps as Bazel's profile times them"
       python3 "$ROOT/bench/bazel/report.py" profile-spans "$WORK/logs/$mode.profile.gz"
       if [ "$mode" = grpc ]; then
         echo; echo "# Every gRPC call as Bazel's client saw it (--experimental_remote_grpc_log)"
         python3 "$ROOT/bench/bazel/report.py" grpc-log "$WORK/logs/grpc-calls.log" "$ms"
+        echo; echo "# The gRPC connection on the wire (tcpdump of the rebuild; $(grep -o '[0-9]* packets dropped by kernel' "$WORK/logs/tcpdump.log" || echo 'drops unknown'))"
+        python3 "$ROOT/bench/bazel/report.py" h2-capture "$WORK/logs/grpc.pcap" "$GRPC_PORT" "$ms"
       fi
       echo; echo "# flywheel /metrics counters that moved during the rebuild"
       python3 "$ROOT/bench/bazel/report.py" metrics-diff "$WORK/logs/metrics-$mode-before.txt" "$WORK/logs/metrics-$mode-after.txt"

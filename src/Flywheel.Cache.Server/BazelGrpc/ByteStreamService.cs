@@ -68,7 +68,10 @@ internal sealed class ByteStreamService : ByteStream.ByteStreamBase
         }
 
         await using var stream = await blob.OpenReadAsync(request.ReadOffset, count, call.CancellationToken);
-        await WriteFramesAsync(call, http.Response.BodyWriter, stream, count, call.CancellationToken);
+        // Started, not flushed (as Grpc.AspNetCore's own writer does): the headers leave with the first message's
+        // data, and, for a blob of one message, with the data and the trailers in one write (see WriteFramesAsync).
+        await http.Response.StartAsync(call.CancellationToken);
+        await WriteFramesAsync(http.Response.BodyWriter, stream, count, call.CancellationToken);
     }
 
     /// <summary>
@@ -77,12 +80,14 @@ internal sealed class ByteStreamService : ByteStream.ByteStreamBase
     /// header (uncompressed, length) and the data field's tag and length, then the blob's bytes read from storage
     /// directly into the response pipe's memory. The bytes are copied once (storage into the response, as the HTTP
     /// CAS GET does), with no message object, no ByteString and no buffer of ours per chunk; the flush after each
-    /// message waits while the client's HTTP/2 window is full, so a slow reader holds at most about one chunk here.
-    /// On the wire it is what the generated writer sends (grpc-status in the trailers Grpc.AspNetCore adds at the end).
+    /// message but the last waits while the client's HTTP/2 window is full, so a slow reader holds at most about one
+    /// chunk here. The last message is not flushed: the call's end sends it, so Kestrel writes its DATA and the
+    /// trailers (grpc-status, added by Grpc.AspNetCore) together, and a blob of one message (most Bazel outputs) costs
+    /// the connection one write (HEADERS, DATA, trailers) instead of three. On the wire it is what the generated
+    /// writer sends.
     /// </summary>
-    internal static async Task WriteFramesAsync(ServerCallContext call, PipeWriter body, Stream stream, long count, CancellationToken cancellationToken)
+    internal static async Task WriteFramesAsync(PipeWriter body, Stream stream, long count, CancellationToken cancellationToken)
     {
-        await call.WriteResponseHeadersAsync(new Metadata()); // the headers go first, through Grpc.AspNetCore, as on its own first write
         var remaining = count;
         while (remaining > 0)
         {
@@ -105,6 +110,11 @@ internal sealed class ByteStreamService : ByteStream.ByteStreamBase
             }
 
             remaining -= chunk;
+            if (remaining == 0)
+            {
+                return; // sent with the trailers
+            }
+
             var flushed = await body.FlushAsync(cancellationToken);
             if (flushed.IsCompleted)
             {

@@ -32,7 +32,7 @@ public sealed class ByteStreamReadFramesTests : IClassFixture<DaemonFixture>
         var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 0));
 
         // The store hands out odd-sized pieces: a message's bytes come from several reads.
-        await ByteStreamService.WriteFramesAsync(new GrpcStackTests.TestCallContext(), pipe.Writer, new TrickleStream(data, 10_007), length, CancellationToken.None);
+        await ByteStreamService.WriteFramesAsync(pipe.Writer, new TrickleStream(data, 10_007), length, CancellationToken.None);
         await pipe.Writer.CompleteAsync();
 
         var chunks = ParseFrames(await ReadAllAsync(pipe.Reader));
@@ -43,6 +43,26 @@ public sealed class ByteStreamReadFramesTests : IClassFixture<DaemonFixture>
         Assert.Equal(data, chunks.SelectMany(c => c).ToArray());
     }
 
+    [Theory]
+    [InlineData(1, 0)]
+    [InlineData(ByteStreamService.ChunkSize, 0)]
+    [InlineData(ByteStreamService.ChunkSize + 1, 1)]
+    [InlineData((3 * ByteStreamService.ChunkSize) + 5, 3)]
+    public async Task Every_message_but_the_last_is_flushed_so_the_last_leaves_with_the_trailers(int length, int flushes)
+    {
+        var data = ReapiServiceTests.RandomBytes(length);
+        var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 0));
+        var writer = new CountingPipeWriter(pipe.Writer);
+
+        await ByteStreamService.WriteFramesAsync(writer, new MemoryStream(data), length, CancellationToken.None);
+
+        // Each flush is a pass of Kestrel's HTTP/2 frame writer and a socket write; the unflushed last message is
+        // written by the call's end together with grpc-status (one write for a blob of one message).
+        Assert.Equal(flushes, writer.Flushes);
+        await pipe.Writer.CompleteAsync();
+        Assert.Equal(data, ParseFrames(await ReadAllAsync(pipe.Reader)).SelectMany(c => c).ToArray());
+    }
+
     [Fact]
     public async Task A_store_that_ends_short_fails_the_read_instead_of_sending_fewer_bytes()
     {
@@ -50,7 +70,7 @@ public sealed class ByteStreamReadFramesTests : IClassFixture<DaemonFixture>
         var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 0));
 
         var error = await Assert.ThrowsAsync<IOException>(() => ByteStreamService.WriteFramesAsync(
-            new GrpcStackTests.TestCallContext(), pipe.Writer, new MemoryStream(data), data.Length + 50, CancellationToken.None));
+            pipe.Writer, new MemoryStream(data), data.Length + 50, CancellationToken.None));
 
         Assert.Contains("50 bytes short", error.Message, StringComparison.Ordinal);
     }
@@ -106,6 +126,28 @@ public sealed class ByteStreamReadFramesTests : IClassFixture<DaemonFixture>
         }
 
         return chunks;
+    }
+
+    /// <summary>A response body that counts its flushes.</summary>
+    private sealed class CountingPipeWriter(PipeWriter inner) : PipeWriter
+    {
+        public int Flushes { get; private set; }
+
+        public override void Advance(int bytes) => inner.Advance(bytes);
+
+        public override Memory<byte> GetMemory(int sizeHint = 0) => inner.GetMemory(sizeHint);
+
+        public override Span<byte> GetSpan(int sizeHint = 0) => inner.GetSpan(sizeHint);
+
+        public override void CancelPendingFlush() => inner.CancelPendingFlush();
+
+        public override void Complete(Exception? exception = null) => inner.Complete(exception);
+
+        public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
+        {
+            Flushes++;
+            return inner.FlushAsync(cancellationToken);
+        }
     }
 
     /// <summary>A store stream that returns at most <paramref name="piece"/> bytes per read.</summary>
