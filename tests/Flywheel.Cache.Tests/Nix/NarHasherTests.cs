@@ -1,6 +1,5 @@
 using Flywheel.Cache.Compression;
 using Flywheel.Cache.Nix;
-using Flywheel.Cache.Storage;
 
 namespace Flywheel.Cache.Tests.Nix;
 
