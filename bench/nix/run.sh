@@ -7,6 +7,10 @@
 # Rows, each rep interleaved gateway / reference so drift hits both alike (medians reported):
 #   push     `nix copy --to <gateway>/<cache>?compression=zstd` (cold: main, then a new cache per rep)
 #            vs `nix copy --to file://<new folder>?compression=zstd`
+#            and vs `nix copy --to http://<nginx>/dav/<rep>?compression=zstd`: nginx with WebDAV PUT into a folder it
+#            also serves GET/HEAD from (nginx-dav), an HTTP binary cache that verifies nothing, keeps no index and
+#            never fsyncs: what Nix 2.8's HTTP store protocol (per path narinfo GET, NAR HEAD, NAR PUT, narinfo PUT,
+#            one path at a time) costs by itself
 #   pull     `nix copy --from <gateway>/main --to local?root=<new folder>` (every path substituted, NARs unpacked; Nix
 #            sends the netrc token, as a pushing CI would)
 #            vs the same from nginx serving the file:// cache of the push
@@ -14,7 +18,9 @@
 #                read, as substituters read it), gateway vs nginx
 #   narinfo-hot  wrk, 2 threads, 64 connections, one narinfo, --duration seconds (after 2 s unmeasured), vs nginx with
 #                open_file_cache max=1000 (and keepalive_requests 1000000, as an operator would set it). Needs wrk.
-# During each push the gateway's PUT time is summed from /metrics, and the part of it spent in blob store commits
+# During each push the gateway's time per route and method (seconds and requests, from /metrics) is recorded
+# (push_routes in latest.json: where each path's server time goes, against the wall time Nix sees per path).
+# The gateway's PUT time is summed from /metrics too, and the part of it spent in blob store commits
 # (on production the wait for S3's PUT or CompleteMultipartUpload): PUT seconds / wall seconds is how many uploads Nix
 # kept in flight on average; the peak of established connections is sampled too. The gateway's CPU seconds during each
 # push and pull are recorded, and on production those of the s3rver and PostgreSQL this run started (found by the
@@ -96,6 +102,28 @@ commit_seconds() { # sum of the gateway's blob store commit seconds so far (on p
 put_seconds() { # sum of the gateway's PUT seconds so far
   curl -fsS "$GW/metrics" | awk '/^flywheel_http_request_duration_seconds_sum\{method="PUT"/ {s += $2} END {printf "%.3f", s}'
 }
+route_totals() { # route_totals <file>: the gateway's request seconds and counts so far per "METHOD route", as JSON
+  curl -fsS "$GW/metrics" | python3 -c '
+import json, re, sys
+t = {}
+for line in sys.stdin:
+    m = re.match(r"flywheel_http_request_duration_seconds_(sum|count)\{(.*)\} (\S+)", line)
+    if m:
+        labels = dict(re.findall(r"(\w+)=\"([^\"]*)\"", m.group(2)))
+        k = labels["method"] + " " + labels["route"]
+        t.setdefault(k, {"seconds": 0.0, "requests": 0})
+        t[k]["seconds" if m.group(1) == "sum" else "requests"] += float(m.group(3))
+print(json.dumps(t))' > "$1"
+}
+route_fields() { # route_fields <before file> <after file>: the difference, as a JSON field push_routes
+  python3 - "$1" "$2" <<'PY'
+import json, sys
+a, b = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+d = {k: {"seconds": round(v["seconds"] - a.get(k, {}).get("seconds", 0), 3), "requests": int(v["requests"] - a.get(k, {}).get("requests", 0))}
+     for k, v in b.items()}
+print('"push_routes": ' + json.dumps({k: v for k, v in d.items() if v["requests"] > 0}))
+PY
+}
 cpu_seconds() { # cpu_seconds <pid...>: user+system seconds of the processes and everything under them so far
   # (utime+stime of each, plus cutime+cstime: the children it has reaped, e.g. PostgreSQL's exited backends)
   python3 - "$@" <<'PY'
@@ -143,14 +171,24 @@ peak_connections() { # peak_connections <port> <stop file>: samples established 
   echo "$peak"
 }
 
-# --- nginx, serving the file:// cache of the last reference push (a symlink, switched per rep) ---------------
+# --- nginx, serving the file:// cache of the last reference push (a symlink, switched per rep), and under /dav/ a
+# WebDAV folder Nix pushes to with PUT (nginx-dav: GET/HEAD from the same folder; no verification, index or fsync)
 NGINX_PORT="$(free_port)"
 ln -sfn "$WORK/filecache-1" "$WORK/filecache"
+mkdir -p "$WORK/nginx/davroot/dav"
+echo ok > "$WORK/nginx/davroot/dav/ready"
 start_nginx "$WORK/nginx" "$NGINX_PORT" "  open_file_cache max=1000;
   server {
     listen 127.0.0.1:$NGINX_PORT;
     location /main/ { alias $WORK/filecache/; }
+    location /dav/ {
+      root $WORK/nginx/davroot;
+      dav_methods PUT;
+      create_full_put_path on;
+      dav_access user:rw group:r all:r;
+    }
   }"
+wait_http "$NGINX_URL/dav/ready" "$NGINX_PID" nginx
 
 WRK=1
 command -v wrk >/dev/null || { WRK=0; echo "run.sh: wrk is not installed (scripts/deps.sh lists it): no narinfo-hot rows" >&2; }
@@ -170,22 +208,25 @@ for backend in "${BACKENDS[@]}"; do
     settle
     put0=$(put_seconds); commit0=$(commit_seconds); rm -f "$WORK/stop"
     peak_connections "$port" "$WORK/stop" > "$WORK/peak" &
+    route_totals "$WORK/routes0"
     cpu_start
     s=$(timed nix copy --to "$GW/$cache?compression=zstd" "$TOP")
     touch "$WORK/stop"; wait $!
     put1=$(put_seconds)
+    route_totals "$WORK/routes1"
     extra="\"put_seconds\": $(python3 -c "print(round($put1 - $put0, 3))"), \"peak_connections\": $(cat "$WORK/peak"), $(cpu_fields)"
     extra="$extra, \"store_commit_seconds\": $(python3 -c "print(round($(commit_seconds) - $commit0, 3))")"
+    extra="$extra, $(route_fields "$WORK/routes0" "$WORK/routes1")"
     if [ "$ONLY" = reads ]; then echo "  push / $server: $s s (not a row: --only reads)"; else row push "$server" "$s" "$extra"; fi
     if [ "$backend" = "${BACKENDS[0]}" ]; then
       settle
       s=$(timed nix copy --to "file://$WORK/filecache-$rep?compression=zstd" "$TOP")
       if [ "$ONLY" = reads ]; then echo "  push / file: $s s (not a row)"; else row push file "$s"; fi
       chmod -R a+rX "$WORK/filecache-$rep"
+      if [ "$ONLY" != reads ]; then settle; row push nginx-dav "$(timed nix copy --to "$NGINX_URL/dav/$rep?compression=zstd" "$TOP")"; fi
     fi
   done
   [ "$backend" = "${BACKENDS[0]}" ] && ln -sfn "$WORK/filecache-1" "$WORK/filecache"
-  wait_http "$NGINX_URL/main/nix-cache-info" "$NGINX_PID" nginx
   if [ "$ONLY" = push ]; then kill "$GW_PID"; wait "$GW_PID" 2>/dev/null || true; S3_PID=""; continue; fi
 
   for rep in $(seq 1 "$REPS"); do

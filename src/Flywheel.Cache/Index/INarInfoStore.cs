@@ -17,6 +17,12 @@ public interface INarInfoStore
 
     Task<NarFileRecord?> GetNarFileAsync(long cacheId, BlobDigest fileHash, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// For a narinfo upload, in one query (one round trip): the cache's NAR file record of <paramref name="fileHash"/>
+    /// and the text of the narinfo it has for <paramref name="storePathHash"/> already; null when it has no such NAR file.
+    /// </summary>
+    Task<NarInfoUploadBasis?> GetNarInfoUploadBasisAsync(long cacheId, BlobDigest fileHash, string storePathHash, CancellationToken cancellationToken);
+
     /// <summary>Inserts or replaces the narinfo of a store path in a cache.</summary>
     Task PutNarInfoAsync(long cacheId, NarInfoRecord narInfo, CancellationToken cancellationToken);
 

@@ -29,6 +29,11 @@ public abstract partial class MetadataIndex : INarInfoStore
     private const string GetNarFileSql =
         "SELECT compression, file_size, nar_hash, nar_size, created_at FROM nar_files WHERE cache_id = $1 AND file_hash = $2";
 
+    private const string GetNarInfoUploadBasisSql =
+        "SELECT n.compression, n.file_size, n.nar_hash, n.nar_size, n.created_at, " +
+        "(SELECT i.text FROM narinfos i WHERE i.cache_id = $1 AND i.store_path_hash = $3) " +
+        "FROM nar_files n WHERE n.cache_id = $1 AND n.file_hash = $2";
+
     private const string PutCacheFileSql =
         "INSERT INTO cache_files (cache_id, path, blob, size, content_type, content_encoding, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) " +
         "ON CONFLICT (cache_id, path) DO UPDATE SET blob = excluded.blob, size = excluded.size, content_type = excluded.content_type, " +
@@ -74,6 +79,10 @@ public abstract partial class MetadataIndex : INarInfoStore
     public Task<NarFileRecord?> GetNarFileAsync(long cacheId, BlobDigest fileHash, CancellationToken cancellationToken) =>
         QueryFirstAsync(GetNarFileSql, (cacheId, fileHash), static (c, s) => c.Add(s.cacheId).Add(s.fileHash),
             (_, r) => IndexRows.NarFile(r, fileHash), cancellationToken);
+
+    public Task<NarInfoUploadBasis?> GetNarInfoUploadBasisAsync(long cacheId, BlobDigest fileHash, string storePathHash, CancellationToken cancellationToken) =>
+        QueryFirstAsync(GetNarInfoUploadBasisSql, (cacheId, fileHash, storePathHash), static (c, s) => c.Add(s.cacheId).Add(s.fileHash).Add(s.storePathHash),
+            (_, r) => new NarInfoUploadBasis(IndexRows.NarFile(r, fileHash), r.IsDBNull(5) ? null : r.GetFieldValue<byte[]>(5)), cancellationToken);
 
     public Task PutCacheFileAsync(long cacheId, CacheFileRecord file, CancellationToken cancellationToken)
     {

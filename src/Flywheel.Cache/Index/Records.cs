@@ -57,6 +57,9 @@ public sealed record NarFileRecord(
     long NarSize,
     DateTimeOffset CreatedAt);
 
+/// <summary>What a narinfo upload checks against, read in one query: the NAR file record it names, and the text of the narinfo the cache has for the path already (null when none).</summary>
+public sealed record NarInfoUploadBasis(NarFileRecord Nar, byte[]? EarlierText);
+
 /// <summary>
 /// A narinfo of a cache. <see cref="Text"/> is the rendered narinfo as served, signatures included,
 /// so a GET needs no rendering or signing. The other fields are indexed for queries (GC, closures).

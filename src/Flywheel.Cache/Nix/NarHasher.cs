@@ -5,18 +5,19 @@ using Flywheel.Cache.Storage;
 
 namespace Flywheel.Cache.Nix;
 
-/// <summary>What an uploaded NAR file turned out to be: its own hash and size, and those of the NAR inside.</summary>
-public readonly record struct NarHashResult(BlobDigest FileHash, long FileSize, NixHash NarHash, long NarSize);
+/// <summary>What an uploaded NAR file turned out to be: its size, and the hash and size of the NAR inside.</summary>
+public readonly record struct NarHashResult(long FileSize, NixHash NarHash, long NarSize);
 
 /// <summary>
-/// The upload verifier: fed the (compressed) NAR file chunk by chunk as it arrives, it hashes the file bytes,
-/// decompresses them, hashes the NAR bytes and checks that they are exactly one well-formed NAR (<see cref="NarValidator"/>:
-/// a truncated archive or one followed by anything else is refused). No allocation per chunk.
-/// An uncompressed file is hashed once: its bytes are the NAR's.
+/// The upload verifier: fed the (compressed) NAR file chunk by chunk as it arrives, it decompresses the bytes, hashes
+/// the NAR and checks that it is exactly one well-formed NAR (<see cref="NarValidator"/>: a truncated archive or one
+/// followed by anything else is refused). No allocation per chunk.
+/// The file's own hash (its FileHash) is not computed here: the blob writer the same bytes go to hashes what it
+/// stores and commits it only under that hash (<see cref="IBlobWriter.CommitAsync"/> with the name's FileHash), so a
+/// NAR upload hashes its file once (it used to be twice: here, then in the writer).
 /// </summary>
 public sealed class NarHasher : IDisposable
 {
-    private readonly IncrementalHash _fileHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
     private readonly NarSink _nar = new();
     private readonly IDecompressor _decompressor;
     private readonly NarCompression _compression;
@@ -47,11 +48,6 @@ public sealed class NarHasher : IDisposable
             ThrowCompleted();
         }
 
-        if (_compression != NarCompression.None)
-        {
-            _fileHash.AppendData(compressedChunk); // uncompressed, the file is the NAR: its hash is the NAR hash
-        }
-
         _fileSize += compressedChunk.Length;
         _decompressor.Decompress(compressedChunk, _nar);
     }
@@ -71,15 +67,7 @@ public sealed class NarHasher : IDisposable
 
         Span<byte> bytes = stackalloc byte[BlobDigest.ByteLength];
         _nar.Hash.GetHashAndReset(bytes);
-        var narDigest = BlobDigest.FromBytes(bytes);
-        var fileHash = narDigest;
-        if (_compression != NarCompression.None)
-        {
-            _fileHash.GetHashAndReset(bytes);
-            fileHash = BlobDigest.FromBytes(bytes);
-        }
-
-        return new NarHashResult(fileHash, _fileSize, NixHash.FromDigest(narDigest), _nar.Size);
+        return new NarHashResult(_fileSize, NixHash.FromDigest(BlobDigest.FromBytes(bytes)), _nar.Size);
     }
 
     public void Dispose()
@@ -88,7 +76,6 @@ public sealed class NarHasher : IDisposable
         {
             _disposed = true;
             _decompressor.Dispose();
-            _fileHash.Dispose();
             _nar.Hash.Dispose();
             _nar.Validator.Dispose();
         }

@@ -53,7 +53,11 @@ public interface IBlobStore
 /// <summary>A blob as the store lists it.</summary>
 public readonly record struct StoredBlob(BlobDigest Digest, long Size, DateTimeOffset LastModified);
 
-/// <summary>The result of a commit: the blob's digest and size, and whether the store had it already.</summary>
+/// <summary>
+/// The result of a commit: the blob's digest and size, and whether the store found it there already and left it as it
+/// was. A store may instead write content-addressed bytes without asking first (S3: one PutObject replaces an object
+/// with the same bytes); it then reports false.
+/// </summary>
 public readonly record struct BlobCommit(BlobDigest Digest, long Size, bool AlreadyExisted);
 
 /// <summary>
@@ -69,7 +73,8 @@ public interface IBlobWriter : IAsyncDisposable
     /// <summary>
     /// Verifies that the bytes hash to <paramref name="expected"/> (when given) and makes them visible under
     /// their digest. On a mismatch the bytes are discarded and a <see cref="CacheException"/> with
-    /// <see cref="CacheError.Invalid"/> names both digests. A blob that already existed is left as it is.
+    /// <see cref="CacheError.Invalid"/> names both digests. A blob that already existed keeps its bytes (a store may
+    /// write the same bytes over it).
     /// </summary>
     Task<BlobCommit> CommitAsync(BlobDigest? expected, CancellationToken cancellationToken);
 }

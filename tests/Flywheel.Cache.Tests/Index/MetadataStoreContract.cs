@@ -462,6 +462,28 @@ public abstract partial class MetadataStoreContract : IAsyncLifetime
         Assert.Null(await Store.GetNarFileAsync(await CreateCacheIdAsync("other"), nar.FileHash, None));
     }
 
+    [Fact]
+    public async Task Narinfo_upload_basis_is_the_nar_file_and_the_earlier_narinfo_of_the_cache_in_one_query()
+    {
+        var cache = await CreateCacheIdAsync();
+        var other = await CreateCacheIdAsync("other");
+        var info = NewNarInfo(3, "StorePath: earlier\n");
+        var nar = new NarFileRecord(info.FileHash, "zstd", info.FileSize, info.NarHash, info.NarSize, Time.GetUtcNow());
+
+        Assert.Null(await Store.GetNarInfoUploadBasisAsync(cache, nar.FileHash, info.StorePathHash, None));
+        await Store.PutNarFileAsync(cache, nar, None);
+        Assert.Equal(nar, (await Store.GetNarInfoUploadBasisAsync(cache, nar.FileHash, info.StorePathHash, None))!.Nar);
+        Assert.Null((await Store.GetNarInfoUploadBasisAsync(cache, nar.FileHash, info.StorePathHash, None))!.EarlierText);
+
+        await Store.PutNarInfoAsync(cache, info, None);
+        await Store.PutNarInfoAsync(other, NewNarInfo(3, "StorePath: the other cache's\n"), None);
+        var basis = await Store.GetNarInfoUploadBasisAsync(cache, nar.FileHash, info.StorePathHash, None);
+        Assert.Equal(nar, basis!.Nar);
+        Assert.Equal(info.Text, basis.EarlierText);
+        Assert.Null((await Store.GetNarInfoUploadBasisAsync(cache, nar.FileHash, StorePathHash(4), None))!.EarlierText);
+        Assert.Null(await Store.GetNarInfoUploadBasisAsync(other, nar.FileHash, info.StorePathHash, None)); // its narinfo, not its NAR
+    }
+
     // ---------------------------------------------------------------- cache files
 
     [Fact]

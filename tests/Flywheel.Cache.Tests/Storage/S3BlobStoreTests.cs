@@ -1,3 +1,4 @@
+using Amazon.S3;
 using Amazon.S3.Model;
 using Flywheel.Cache.Storage;
 using Flywheel.Cache.Storage.S3;
@@ -35,6 +36,44 @@ public sealed class S3BlobStoreTests : BlobStoreContract
     }
 
     private S3BlobStore S3 => (S3BlobStore)Store;
+
+    protected override bool ReportsStoredBlobs => false;
+
+    [Fact]
+    public async Task A_small_blob_commit_is_one_PutObject_and_asks_nothing_first_also_when_it_is_stored()
+    {
+        var content = RandomBytes(4000, 45);
+        var digest = BlobDigest.Compute(content);
+        var calls = new List<string>();
+        var options = _server.Options(NewPrefix());
+        using var client = S3BlobStore.CreateClient(options);
+        using var store = new S3BlobStore(options, CallRecorder<IAmazonS3>.Wrap(client, calls));
+
+        var first = await store.WriteAsync(content, digest, None);
+        var afterFirst = calls.ToList();
+        var second = await store.WriteAsync(content, digest, None);
+
+        Assert.Equal(["PutObjectAsync"], afterFirst);
+        Assert.Equal(["PutObjectAsync", "PutObjectAsync"], calls);
+        Assert.Equal(new BlobCommit(digest, content.Length, AlreadyExisted: false), second);
+        Assert.Equal(first, second);
+        Assert.Equal([store.GetKey(digest)], (await client.ListObjectsV2Async(
+            new ListObjectsV2Request { BucketName = S3rverServer.Bucket, Prefix = options.KeyPrefix })).S3Objects!.Select(o => o.Key));
+        Assert.Equal(content, await ReadAllAsync((await store.OpenAsync(digest, None))!, 0, content.Length));
+    }
+
+    [Fact]
+    public async Task Writing_over_a_stored_blob_renews_its_last_modified_time_for_the_orphan_sweeps_grace()
+    {
+        var content = RandomBytes(700, 46);
+        var first = await Store.WriteAsync(content, null, None);
+        var before = Assert.Single(await ListAllAsync()).LastModified;
+        await Task.Delay(1100); // S3 times have whole seconds
+
+        await Store.WriteAsync(content, first.Digest, None);
+
+        Assert.True(Assert.Single(await ListAllAsync()).LastModified > before);
+    }
 
     [Fact]
     public async Task Blobs_are_stored_under_prefix_blobs_shard_and_hex()

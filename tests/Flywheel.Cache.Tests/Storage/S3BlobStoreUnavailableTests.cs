@@ -43,7 +43,7 @@ public sealed class S3BlobStoreUnavailableTests
         await AssertUnavailableAsync(() => store.OpenAsync(digest, None), "HeadObject");
         await AssertUnavailableAsync(() => store.FindMissingAsync([digest], None), "HeadObject");
         await AssertUnavailableAsync(() => store.DeleteAsync(digest, None), "HeadObject");
-        await AssertUnavailableAsync(() => store.WriteAsync("x"u8.ToArray(), null, None), "HeadObject");
+        await AssertUnavailableAsync(() => store.WriteAsync("x"u8.ToArray(), null, None), "PutObject");
         await AssertUnavailableAsync(async () => await store.ListAsync(None).ToListAsync(), "ListObjectsV2");
         await AssertUnavailableAsync(() => store.AbortStaleUploadsAsync(TimeSpan.FromHours(1)), "ListMultipartUploads");
         Assert.NotNull(await store.OpenAsync(BlobDigest.Empty, None)); // needs no call

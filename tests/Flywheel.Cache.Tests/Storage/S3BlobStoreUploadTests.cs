@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using Amazon.S3;
 using Amazon.S3.Model;
 using Flywheel.Cache.Storage;
 using Flywheel.Cache.Storage.S3;
@@ -191,20 +192,28 @@ public sealed class S3BlobStoreUploadTests : IDisposable
         Assert.Null(await _store.OpenAsync(digest, None));
     }
 
-    [Fact]
-    public async Task A_multipart_write_of_a_stored_blob_reports_it_and_leaves_one_object()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_multipart_write_of_a_stored_blob_leaves_one_object_and_no_upload(bool hinted)
     {
         var content = RandomBytes(6 << 20, 6);
         var digest = BlobDigest.Compute(content);
         await _store.WriteAsync(content, digest, None);
+        var calls = new List<string>();
+        using var recorded = new S3BlobStore(_store.Options, CallRecorder<IAmazonS3>.Wrap(_store.Client, calls));
 
-        await using var writer = await _store.BeginWriteAsync(digest, None);
+        await using var writer = await recorded.BeginWriteAsync(hinted ? digest : null, None);
         await WriteInOddChunksAsync(writer, content, content.Length);
         var again = await writer.CommitAsync(digest, None);
 
-        Assert.True(again.AlreadyExisted);
+        // Hinted, the parts went to the final key already: completing the upload writes the same bytes, with no
+        // HeadObject first. Staged under a temporary key, a HeadObject finds the blob and saves the copy.
+        Assert.Equal(!hinted, again.AlreadyExisted);
+        Assert.Equal(hinted, !calls.Contains("GetObjectMetadataAsync"));
         Assert.Empty(await PendingUploadsAsync());
         Assert.Equal([_store.GetKey(digest)], await ObjectKeysAsync());
+        Assert.Equal(content, await ReadAsync((await _store.OpenAsync(digest, None))!, 0, content.Length));
     }
 
     [Fact]

@@ -18,7 +18,9 @@ namespace Flywheel.Cache.Storage.S3;
 /// under <c>uploads/</c> and, once verified, is copied server-side to the final key (CopyObject; UploadPartCopy
 /// above 5 GiB) and the temporary object deleted.
 /// </para>
-/// On a mismatch, a blob that exists already, or a dispose without commit, the multipart upload is aborted and
+/// A commit does not ask whether the blob exists first (see <see cref="CommitAsync"/>): it writes, so
+/// <see cref="BlobCommit.AlreadyExisted"/> is false except for a staged upload whose blob turned out to be stored.
+/// On a mismatch, a staged blob that exists already, or a dispose without commit, the multipart upload is aborted and
 /// any temporary object deleted. Those clean-ups are best effort (they must not hide the error that caused
 /// them); what a crash or a failed abort leaves is swept by <see cref="S3BlobStore.AbortStaleUploadsAsync"/>.
 /// </summary>
@@ -91,24 +93,30 @@ internal sealed class S3BlobWriter : IBlobWriter
                 return new BlobCommit(actual, 0, AlreadyExisted: true);
             }
 
+            // The key is the hash of the verified bytes, so writing it when the object exists already replaces it with
+            // the same bytes: a reader sees the old or the new object, identical either way. One PutObject (or the
+            // completion of the upload that already sent the parts to the final key) is then the whole commit, with
+            // no HeadObject before it; it also renews the object's LastModified, so the orphan sweep's grace period
+            // covers a blob an upload has just committed (an existing orphan the HeadObject found used to keep its
+            // old time, and could be swept between the commit and the index row that names it). Only a blob staged
+            // under a temporary key (no hint, over one part) still asks first, to skip a server-side copy.
             var key = _store.GetKey(actual);
-            if (await _store.GetLengthAsync(key, cancellationToken).ConfigureAwait(false) is not null)
-            {
-                return new BlobCommit(actual, Length, AlreadyExisted: true);
-            }
-
             if (_uploadId is null)
             {
                 await PutAsync(key, cancellationToken).ConfigureAwait(false);
+                return new BlobCommit(actual, Length, AlreadyExisted: false);
             }
-            else
+
+            if (_hint is null && await _store.GetLengthAsync(key, cancellationToken).ConfigureAwait(false) is not null)
             {
-                await UploadPartAsync(cancellationToken).ConfigureAwait(false);
-                await CompleteAsync(cancellationToken).ConfigureAwait(false);
-                if (_temporaryObject is { } temporary)
-                {
-                    await CopyAsync(temporary, key, cancellationToken).ConfigureAwait(false);
-                }
+                return new BlobCommit(actual, Length, AlreadyExisted: true); // the upload is aborted (DiscardAsync)
+            }
+
+            await UploadPartAsync(cancellationToken).ConfigureAwait(false);
+            await CompleteAsync(cancellationToken).ConfigureAwait(false);
+            if (_temporaryObject is { } temporary)
+            {
+                await CopyAsync(temporary, key, cancellationToken).ConfigureAwait(false);
             }
 
             return new BlobCommit(actual, Length, AlreadyExisted: false);
