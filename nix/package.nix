@@ -4,6 +4,7 @@
   dotnetCorePackages,
   xz,
   bzip2,
+  zstd,
   version ? "0.1.0",
 }:
 
@@ -33,17 +34,25 @@ buildDotnetModule {
   # The server is a Microsoft.NET.Sdk.Web project: it needs the ASP.NET Core shared framework.
   dotnet-runtime = dotnetCorePackages.aspnetcore_10_0;
 
-  # buildDotnetModule already passes -p:Version from `version`; these go to restore, build and publish.
-  dotnetFlags = [ "-p:ContinuousIntegrationBuild=true" ];
+  # buildDotnetModule already passes -p:Version from `version` and --runtime for the host; these go to restore, build
+  # and publish. PublishReadyToRun: what is installed is ReadyToRun code (crossgen2), as `dotnet publish` of the
+  # project makes it anyway, so `flywheel push` and the other CLI commands start without JIT-compiling first. It must
+  # be set at restore too (the publish here runs --no-build against that restore); the Crossgen2 pack comes from the
+  # Nix SDK's own packages (nix/update-deps.sh leaves it out of deps.json, as nuget-to-json does).
+  dotnetFlags = [
+    "-p:ContinuousIntegrationBuild=true"
+    "-p:PublishReadyToRun=true"
+  ];
 
   # AssemblyName is `flywheel`; only that apphost goes to $out/bin.
   executables = [ "flywheel" ];
 
-  # The daemon P/Invokes liblzma.so.5 and libbz2.so.1.0 by soname; the wrapper puts these on
-  # LD_LIBRARY_PATH. zstd is managed code (ZstdSharp.Port), nothing native.
+  # The daemon P/Invokes liblzma.so.5, libbz2.so.1.0 and libzstd.so.1 (zstd compression; decompression is managed
+  # code, ZstdSharp.Port) by soname; the wrapper puts these on LD_LIBRARY_PATH.
   runtimeDeps = [
     xz
     bzip2
+    zstd
   ];
 
   meta = {

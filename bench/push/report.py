@@ -29,6 +29,7 @@ def summary(name):
 
 file_s = [t for t, _ in runs("file")]
 cold_s = [t for t, _ in runs("cold")]
+jit_s = [t for t, _ in runs("jit")]
 warm_s = [t for t, _ in runs("warm")]
 cold_rss = max(k for _, k in runs("cold")) / 1024
 big_s, big_kib = times["big-1"]
@@ -42,6 +43,8 @@ rows = [
     {"row": "cold push of the closure", "what": "`flywheel push` (zstd, new cache)", "runs": cold_s, "median": med(cold_s),
      "ratio": ratio, "target": "<= 1.2x file://", "met": ratio <= 1.2,
      "pushed": cold["pushed"], "narBytes": cold["narBytes"], "uploadedBytes": cold["uploadedBytes"]},
+    {"row": "cold push of the closure", "what": "`flywheel push` from `dotnet build` (IL, all JIT; before ReadyToRun)", "runs": jit_s,
+     "median": med(jit_s), "ratio": med(jit_s) / med(file_s)},
     {"row": "push of a closure the cache holds", "what": "`flywheel push` again", "runs": warm_s, "median": med(warm_s),
      "target": "< 1 s", "met": med(warm_s) < 1.0, "alreadyPresent": warm["alreadyPresent"]},
 ]
@@ -50,17 +53,26 @@ memory = [
     {"what": f"`flywheel push`, one {big_mib} MiB path", "peakRssMiB": round(big_kib / 1024, 1), "seconds": big_s, "narBytes": big["narBytes"]},
 ]
 cpu_rows = []
-for kind, what in (("file", "`nix copy --to file://`"), ("cold", "`flywheel push`, cold"), ("warm", "`flywheel push`, held closure")):
+for kind, what in (("file", "`nix copy --to file://`"), ("cold", "`flywheel push`, cold"),
+                   ("jit", "`flywheel push`, cold, `dotnet build` output (JIT)"), ("warm", "`flywheel push`, held closure")):
     names = [f"{kind}-{i}" for i in range(1, reps + 1) if f"{kind}-{i}" in cpu]
     cpu_rows.append({"what": what, "commandCpu": med([cpu[n][0] for n in names]), "gatewayCpu": med([cpu[n][1] for n in names]),
                      "load": [cpu[n][2] for n in names]})
 # the cold push's own account of its wall clock (--verbose), from the rep with the median time
-median_cold = sorted(range(1, len(cold_s) + 1), key=lambda i: cold_s[i - 1])[len(cold_s) // 2]
-phases = [l.strip() for l in open(os.path.join(work, f"cold-{median_cold}.err")) if l.startswith("phase ")]
+def median_rep(values):
+    return sorted(range(1, len(values) + 1), key=lambda i: values[i - 1])[len(values) // 2]
+
+
+def phase_lines(name):
+    return [l.strip() for l in open(os.path.join(work, name + ".err")) if l.startswith("phase ")]
+
+
+median_cold, median_jit = median_rep(cold_s), median_rep(jit_s)
+phases, jit_phases = phase_lines(f"cold-{median_cold}"), phase_lines(f"jit-{median_jit}")
 now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 with open(out + ".json", "w") as f:
     json.dump({"measured": now, "commit": commit, "reps": reps, "rows": rows, "memory": memory, "cpu": cpu_rows,
-               "coldPhases": phases}, f, indent=2)
+               "coldPhases": phases, "jitPhases": jit_phases}, f, indent=2)
 
 
 def secs(values):
@@ -86,5 +98,6 @@ lines += ["", "| command (medians) | its CPU s (user+sys, with children) | gatew
 for c in cpu_rows:
     lines.append(f"| {c['what']} | {c['commandCpu']:.2f} | {c['gatewayCpu']:.2f} | {', '.join(f'{x:.1f}' for x in c['load'])} |")
 lines += ["", f"Cold push rep {median_cold} (the median), `--verbose`:", "", "```"] + phases + ["```"]
+lines += ["", f"The same from the `dotnet build` output (JIT), rep {median_jit} (the median):", "", "```"] + jit_phases + ["```"]
 with open(out + ".md", "w") as f:
     f.write("\n".join(lines) + "\n")

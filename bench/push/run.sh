@@ -7,11 +7,13 @@
 # Rows, each rep interleaved (reference, then ours) so drift hits both alike; medians reported:
 #   cold   `flywheel push --cache <new cache> TOP` (zstd; the whole closure is uploaded)
 #          vs `nix copy --to file://<new folder>?compression=zstd TOP`             target <= 1.2x
+#   jit    the same cold push with the `dotnet build` output (IL only, everything JIT-compiled): what ReadyToRun saves
 #   warm   `flywheel push` of the same closure again (the cache holds every path)  target < 1 s
 #   rss    peak RSS of the client (/usr/bin/time %M) in the cold push, and in a push of one path of --big-mib MiB of
 #          random bytes (memory must not grow with the NAR)
-# Every time is the wall clock of the whole command as a user runs it (`dotnet flywheel.dll push …`: process start,
-# nix path-info, the missing-paths call, uploads). Beside it: the CPU seconds of the command (user + sys, with its
+# `flywheel` is what a user installs: the `dotnet publish` output (ReadyToRun, as nix/package.nix builds it), its
+# apphost for the client and its flywheel.dll for the gateway. Every time is the wall clock of the whole command as a
+# user runs it (`flywheel push …`: process start, nix path-info, the missing-paths call, uploads). Beside it: the CPU seconds of the command (user + sys, with its
 # child processes: nix path-info) and of the gateway during it (/proc/<pid>/stat), the load average before each
 # command, and the cold pushes' --verbose phase lines (where the wall clock went). The gateway is `flywheel serve` on the embedded default (local
 # disk + SQLite), Release build, loopback. --seed picks the closure (default: a fresh random one, deleted at the end).
@@ -33,17 +35,20 @@ while [ $# -gt 0 ]; do
     --jobs) JOBS="$2"; shift 2 ;;
     --keep) KEEP=1; shift ;;
     --no-build) BUILD=0; shift ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
 
 source bench/lib.sh
+PUBLISHED="$ROOT/src/Flywheel.Cache.Server/bin/Release/publish"
 if [ "$BUILD" = 1 ]; then
-  echo "run.sh: building (Release)" >&2
+  echo "run.sh: building and publishing (Release, ReadyToRun)" >&2
   dotnet build src/Flywheel.Cache.Server -c Release --nologo -v quiet >/dev/null
+  dotnet publish src/Flywheel.Cache.Server -c Release --nologo -v quiet -o "$PUBLISHED" >/dev/null
 fi
-FLYWHEEL_DLL="$ROOT/src/Flywheel.Cache.Server/bin/Release/net10.0/flywheel.dll"
+BUILT_DLL="$ROOT/src/Flywheel.Cache.Server/bin/Release/net10.0/flywheel.dll"
+FLYWHEEL_DLL="$PUBLISHED/flywheel.dll"
 
 WORK="$(mktemp -d /tmp/flywheel-push-bench.XXXXXX)"
 PIDS=()
@@ -71,7 +76,7 @@ rm -f "$WORK/big-$SEED.bin"
 start_gateway embedded "$WORK/data" "$WORK/daemon.log"
 SERVER="$GW/"
 TOKEN="$GW_TOKEN"
-flywheel() { dotnet "$FLYWHEEL_DLL" "$@"; }
+flywheel() { "$PUBLISHED/flywheel" "$@"; }
 
 # gateway_cpu: the gateway's CPU seconds so far (user + sys)
 gateway_cpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$GW_PID/stat"; }
@@ -99,12 +104,22 @@ for rep in $(seq 1 "$REPS"); do
   timed "file-$rep" nix copy --to "file://$WORK/file-$rep?compression=zstd" "$TOP"
   flywheel cache create "push$rep" --server "$SERVER" --token "$TOKEN" >/dev/null
   sync
-  timed "cold-$rep" dotnet "$FLYWHEEL_DLL" "${PUSH[@]}" --verbose --cache "push$rep" "$TOP"
-  timed "warm-$rep" dotnet "$FLYWHEEL_DLL" "${PUSH[@]}" --cache "push$rep" "$TOP"
+  flywheel cache create "jit$rep" --server "$SERVER" --token "$TOKEN" >/dev/null
+  # the published and the JIT cold push take turns going first (right after the file:// copy)
+  if [ $((rep % 2)) = 1 ]; then
+    timed "cold-$rep" "$PUBLISHED/flywheel" "${PUSH[@]}" --verbose --cache "push$rep" "$TOP"
+    sync
+    timed "jit-$rep" dotnet "$BUILT_DLL" "${PUSH[@]}" --verbose --cache "jit$rep" "$TOP"
+  else
+    timed "jit-$rep" dotnet "$BUILT_DLL" "${PUSH[@]}" --verbose --cache "jit$rep" "$TOP"
+    sync
+    timed "cold-$rep" "$PUBLISHED/flywheel" "${PUSH[@]}" --verbose --cache "push$rep" "$TOP"
+  fi
+  timed "warm-$rep" "$PUBLISHED/flywheel" "${PUSH[@]}" --cache "push$rep" "$TOP"
 done
 flywheel cache create big --server "$SERVER" --token "$TOKEN" >/dev/null
 sync
-timed "big-1" dotnet "$FLYWHEEL_DLL" "${PUSH[@]}" --cache big "$BIG"
+timed "big-1" "$PUBLISHED/flywheel" "${PUSH[@]}" --cache big "$BIG"
 
 mkdir -p bench/push/results
 python3 bench/push/report.py "$WORK" "$REPS" "$BIG_MIB" "$(git rev-parse --short HEAD)" bench/push/results/latest
