@@ -4,7 +4,6 @@
   dotnetCorePackages,
   xz,
   bzip2,
-  zstd,
   version ? "0.1.0",
 }:
 
@@ -47,12 +46,11 @@ buildDotnetModule {
   # AssemblyName is `flywheel`; only that apphost goes to $out/bin.
   executables = [ "flywheel" ];
 
-  # The daemon P/Invokes liblzma.so.5, libbz2.so.1.0 and libzstd.so.1 (zstd compression; decompression is managed
-  # code, ZstdSharp.Port) by soname; the wrapper puts these on LD_LIBRARY_PATH.
+  # The daemon P/Invokes liblzma.so.5 and libbz2.so.1.0 by soname; the wrapper puts these on
+  # LD_LIBRARY_PATH. zstd is managed code (ZstdSharp.Port), nothing native.
   runtimeDeps = [
     xz
     bzip2
-    zstd
   ];
 
   meta = {

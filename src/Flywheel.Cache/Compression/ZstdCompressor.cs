@@ -1,13 +1,13 @@
 using System.Buffers;
-using Flywheel.Cache.Compression.Native;
+using ZstdSharp.Unsafe;
+using static ZstdSharp.Unsafe.Methods;
 
 namespace Flywheel.Cache.Compression;
 
 /// <summary>
-/// A push-based zstd compressor through the system's libzstd (<see cref="LibZstd"/>; native speed from the first byte,
-/// where the managed port spent most of a short-lived <c>flywheel push</c> in the JIT): chunks in, compressed bytes
-/// written straight into an <see cref="IBufferWriter{T}"/>; <see cref="Finish"/> ends the frame. One instance makes
-/// one frame. Given the size of the input in advance
+/// A push-based zstd compressor through ZstdSharp: chunks in, compressed bytes written straight into
+/// an <see cref="IBufferWriter{T}"/>; <see cref="Finish"/> ends the frame. One instance makes one frame.
+/// ZstdSharp is the managed port of libzstd; its streaming API is libzstd's. Given the size of the input in advance
 /// (<c>contentSize</c>), zstd sizes its tables for it (a few KiB of input no longer sets up, and zeroes, the
 /// megabyte of match tables a level-3 stream of unknown size gets) and records the size in the frame header.
 /// </summary>
@@ -18,28 +18,28 @@ public sealed unsafe class ZstdCompressor : ICompressor
     // ZSTD_CStreamOutSize() is ~128 KiB; any size works, this is what we ask the writer for.
     private const int ChunkHint = 64 * 1024;
 
-    private void* _stream;
+    private ZSTD_CCtx_s* _stream;
 
     public ZstdCompressor(int level = DefaultLevel, long? contentSize = null)
     {
-        _stream = LibZstd.CreateCCtx();
+        _stream = ZSTD_createCStream();
         if (_stream == null)
         {
-            throw new InvalidOperationException("ZSTD_createCCtx failed");
+            throw new InvalidOperationException("ZSTD_createCStream failed");
         }
 
-        var ret = LibZstd.SetParameter(_stream, LibZstd.CompressionLevel, level);
-        if (LibZstd.Failed(ret))
+        var ret = ZSTD_CCtx_setParameter(_stream, ZSTD_cParameter.ZSTD_c_compressionLevel, level);
+        if (ZSTD_isError(ret))
         {
-            LibZstd.FreeCCtx(_stream);
+            ZSTD_freeCStream(_stream);
             _stream = null;
-            throw new ArgumentOutOfRangeException(nameof(level), level, $"zstd rejected the level: {LibZstd.Describe(ret)}");
+            throw new ArgumentOutOfRangeException(nameof(level), level, $"zstd rejected the level: {ZSTD_getErrorName(ret)}");
         }
 
         if (contentSize is { } size)
         {
             ArgumentOutOfRangeException.ThrowIfNegative(size, nameof(contentSize));
-            LibZstd.SetPledgedSrcSize(_stream, (ulong)size); // cannot fail on a fresh stream
+            ZSTD_CCtx_setPledgedSrcSize(_stream, (ulong)size); // cannot fail on a fresh stream
         }
     }
 
@@ -48,7 +48,7 @@ public sealed unsafe class ZstdCompressor : ICompressor
         ArgumentNullException.ThrowIfNull(output);
         if (!input.IsEmpty)
         {
-            Run(input, LibZstd.Continue, output);
+            Run(input, ZSTD_EndDirective.ZSTD_e_continue, output);
         }
     }
 
@@ -56,15 +56,15 @@ public sealed unsafe class ZstdCompressor : ICompressor
     public void Finish(IBufferWriter<byte> output)
     {
         ArgumentNullException.ThrowIfNull(output);
-        Run(default, LibZstd.End, output);
+        Run(default, ZSTD_EndDirective.ZSTD_e_end, output);
     }
 
-    private void Run(ReadOnlySpan<byte> input, int directive, IBufferWriter<byte> output)
+    private void Run(ReadOnlySpan<byte> input, ZSTD_EndDirective directive, IBufferWriter<byte> output)
     {
         ObjectDisposedException.ThrowIf(_stream == null, this);
         fixed (byte* inPtr = input)
         {
-            var inBuffer = new LibZstd.InBuffer { Src = inPtr, Size = (nuint)input.Length, Pos = 0 };
+            var inBuffer = new ZSTD_inBuffer_s { src = inPtr, size = (nuint)input.Length, pos = 0 };
             while (true)
             {
                 var span = output.GetSpan(ChunkHint);
@@ -72,19 +72,19 @@ public sealed unsafe class ZstdCompressor : ICompressor
                 int written;
                 fixed (byte* outPtr = span)
                 {
-                    var outBuffer = new LibZstd.OutBuffer { Dst = outPtr, Size = (nuint)span.Length, Pos = 0 };
-                    remaining = LibZstd.CompressStream2(_stream, &outBuffer, &inBuffer, directive);
-                    written = (int)outBuffer.Pos;
+                    var outBuffer = new ZSTD_outBuffer_s { dst = outPtr, size = (nuint)span.Length, pos = 0 };
+                    remaining = ZSTD_compressStream2(_stream, &outBuffer, &inBuffer, directive);
+                    written = (int)outBuffer.pos;
                 }
 
-                if (LibZstd.Failed(remaining))
+                if (ZSTD_isError(remaining))
                 {
-                    throw new InvalidOperationException($"zstd compression failed: {LibZstd.Describe(remaining)}");
+                    throw new InvalidOperationException($"zstd compression failed: {ZSTD_getErrorName(remaining)}");
                 }
 
                 output.Advance(written);
-                var inputDone = inBuffer.Pos == inBuffer.Size;
-                if (directive == LibZstd.Continue ? inputDone : inputDone && remaining == 0)
+                var inputDone = inBuffer.pos == inBuffer.size;
+                if (directive == ZSTD_EndDirective.ZSTD_e_continue ? inputDone : inputDone && remaining == 0)
                 {
                     return;
                 }
@@ -106,7 +106,7 @@ public sealed unsafe class ZstdCompressor : ICompressor
     {
         if (_stream != null)
         {
-            LibZstd.FreeCCtx(_stream);
+            ZSTD_freeCStream(_stream);
             _stream = null;
         }
     }
