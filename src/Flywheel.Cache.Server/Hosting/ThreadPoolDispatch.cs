@@ -8,8 +8,11 @@ namespace Flywheel.Cache.Server.Hosting;
 /// two per request). That is what the Nix read fast path before this point wants: a narinfo from memory is one thread
 /// per request, as in nginx. Every HTTP/1.x request that gets here (uploads that hash and verify, SQLite's
 /// synchronous calls, the API, the status page) is queued to the thread pool first, as Kestrel would have done for
-/// it, so none of that runs inside a receive loop. HTTP/2 (gRPC) needs nothing: Kestrel starts every HTTP/2 stream
-/// as a work item of its own and only frame handling runs in the receive loop.
+/// it, so none of that starts inside a receive loop. (A handler that later awaits more request body resumes on the
+/// worker that received those bytes, as before on a pool worker; with inline scheduling that worker's receive loop
+/// waits until the handler asks for more, which for one HTTP/1.1 request is what the client waits for anyway.)
+/// HTTP/2 (gRPC) needs nothing: Kestrel starts every HTTP/2 stream as a work item of its own and only frame handling
+/// runs in the receive loop.
 /// </summary>
 /// <remarks>
 /// The receive loop itself never runs on the sockets engine's epoll thread: the runtime hands socket completions to
