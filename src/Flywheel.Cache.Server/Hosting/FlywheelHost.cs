@@ -45,7 +45,6 @@ public static class FlywheelHost
         app.UseMiddleware<ErrorHandling>();
         app.UseRequestMetrics();
         app.UseMiddleware<NixReadFastPath>(); // before routing: the hottest Nix reads skip the matcher
-        app.UseMiddleware<ThreadPoolDispatch>(); // the end of what runs inline in the transport's receive loop
         app.UseRouting();
         HealthEndpoints.Map(app);
         app.MapPrometheusMetrics("/metrics");
@@ -81,9 +80,6 @@ public static class FlywheelHost
         // before taking a block stays on: an idle keep-alive connection holds no block (one extra 1-byte peek per
         // read measured no difference, hot narinfo or 64 MiB uploads).
         builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IMemoryPoolFactory<byte>, TransportMemoryPoolFactory>();
-        // Requests start inline in the receive loop and responses are sent by the thread that writes them; what is not
-        // the Nix read fast path is queued to the thread pool right after it (ThreadPoolDispatch says why that is safe).
-        builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = true);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
