@@ -16,7 +16,7 @@
 #            vs the same from nginx serving the file:// cache of the push
 #   narinfo-seq  300 narinfo GETs one after another on one keep-alive connection (curl, anonymous: main is public
 #                read, as substituters read it), gateway vs nginx
-#   narinfo-hot  wrk, 2 threads, 64 connections, one narinfo, --duration seconds (after 2 s unmeasured), vs nginx with
+#   narinfo-hot  wrk, 2 threads, 64 connections, one narinfo, --duration seconds (after 10 s unmeasured) per rep, vs nginx with
 #                open_file_cache max=1000 (and keepalive_requests 1000000, as an operator would set it). Needs wrk.
 # During each push the gateway's time per route and method (seconds and requests, from /metrics) is recorded
 # (push_routes in latest.json: where each path's server time goes, against the wall time Nix sees per path).
@@ -248,14 +248,16 @@ for backend in "${BACKENDS[@]}"; do
     for h in "${HASHES[@]}"; do printf 'url = "%s/%s.narinfo"\noutput = "/dev/null"\n' "$base" "$h" >> "$WORK/curl-$target"; done
   done
   for rep in $(seq 1 "$REPS"); do
-    row narinfo-seq "$server" "$(timed curl -fsS --http1.1 -K "$WORK/curl-gw")"
+    cpu_start
+    s=$(timed curl -fsS --http1.1 -K "$WORK/curl-gw")
+    row narinfo-seq "$server" "$s" "$(cpu_fields)"
     row narinfo-seq nginx "$(timed curl -fsS --http1.1 -K "$WORK/curl-nginx")"
   done
 
   if [ "$WRK" -eq 1 ]; then
-    for target in "$server" nginx; do
+    for target in $(for rep in $(seq 1 "$REPS"); do echo "$server nginx"; done); do
       if [ "$target" = nginx ]; then url="$NGINX_URL/main/$TOP_HASH.narinfo"; else url="$GW/main/$TOP_HASH.narinfo"; fi
-      wrk -t2 -c64 -d2s "$url" > /dev/null
+      wrk -t2 -c64 -d10s "$url" > /dev/null # unmeasured: the gateway's tier-1 JIT takes seconds on 2 loaded cores
       settle
       rps=$(wrk -t2 -c64 -d"${DURATION}s" "$url" | awk '/^Requests\/sec:/ {print $2}')
       row narinfo-hot "$target" "$DURATION" "\"rps\": $rps"
