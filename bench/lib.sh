@@ -3,7 +3,8 @@
 # stop at exit (the gateway and backend helpers append to it).
 
 # bench_setup <backend...>: the Debian packages and, when production is among the backends, s3rver (scripts/deps.sh,
-# shared with scripts/test.sh); a Release build of the gateway and the benchmarks project. Sets FLYWHEEL_DLL, BENCH_DLL.
+# shared with scripts/test.sh); the gateway as a user installs it (publish_flywheel) and a Release build of the
+# benchmarks project. Sets FLYWHEEL_DLL, BENCH_DLL.
 bench_setup() {
   source scripts/deps.sh
   ensure_debian_packages run.sh "${BENCH_DEBIAN_PACKAGES[@]}"
@@ -11,11 +12,25 @@ bench_setup() {
     ensure_debian_packages run.sh "${BENCH_PRODUCTION_DEBIAN_PACKAGES[@]}"
     ensure_s3rver run.sh "$ROOT"
   fi
-  echo "run.sh: building (Release)"
-  dotnet build src/Flywheel.Cache.Server -c Release --nologo -v quiet >/dev/null
+  publish_flywheel
   dotnet build bench/Flywheel.Cache.Benchmarks -c Release --nologo -v quiet >/dev/null
-  FLYWHEEL_DLL="$ROOT/src/Flywheel.Cache.Server/bin/Release/net10.0/flywheel.dll"
   BENCH_DLL="$ROOT/bench/Flywheel.Cache.Benchmarks/bin/Release/net10.0/Flywheel.Cache.Benchmarks.dll"
+}
+
+# publish_flywheel: `flywheel` as a user installs it, the `dotnet publish -c Release` output (ReadyToRun code, as
+# nix/package.nix builds it: no gateway row measures the JIT compiling it), plus the Release build beside it. Sets
+# FLYWHEEL_DLL (published) and BUILT_DLL (the build output, IL only).
+publish_flywheel() {
+  echo "run.sh: building and publishing (Release, ReadyToRun)" >&2
+  dotnet build src/Flywheel.Cache.Server -c Release --nologo -v quiet >/dev/null
+  dotnet publish src/Flywheel.Cache.Server -c Release --nologo -v quiet -o "$ROOT/src/Flywheel.Cache.Server/bin/Release/publish" >/dev/null
+  flywheel_paths
+}
+
+# flywheel_paths: FLYWHEEL_DLL and BUILT_DLL of the last publish_flywheel, without building (--no-build).
+flywheel_paths() {
+  FLYWHEEL_DLL="$ROOT/src/Flywheel.Cache.Server/bin/Release/publish/flywheel.dll"
+  BUILT_DLL="$ROOT/src/Flywheel.Cache.Server/bin/Release/net10.0/flywheel.dll"
 }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

@@ -41,9 +41,8 @@ done
 source scripts/deps.sh
 ensure_debian_packages run.sh "${BENCH_BAZEL_DEBIAN_PACKAGES[@]}"
 
-echo "run.sh: building (Release)"
-dotnet build src/Flywheel.Cache.Server -c Release --nologo -v quiet >/dev/null
-FLYWHEEL_DLL="$ROOT/src/Flywheel.Cache.Server/bin/Release/net10.0/flywheel.dll"
+source bench/lib.sh
+publish_flywheel
 
 WORK="$(mktemp -d /tmp/flywheel-bazel-bench.XXXXXX)"
 PIDS=()
@@ -57,7 +56,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-source bench/lib.sh
 
 # --- Bazel, offline and isolated (as BazelEnvironment) ---------------------------------------------------------
 mkdir -p "$WORK"/{output-user-root,home,tmp,disk-cache,logs}

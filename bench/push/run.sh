@@ -41,14 +41,8 @@ while [ $# -gt 0 ]; do
 done
 
 source bench/lib.sh
-PUBLISHED="$ROOT/src/Flywheel.Cache.Server/bin/Release/publish"
-if [ "$BUILD" = 1 ]; then
-  echo "run.sh: building and publishing (Release, ReadyToRun)" >&2
-  dotnet build src/Flywheel.Cache.Server -c Release --nologo -v quiet >/dev/null
-  dotnet publish src/Flywheel.Cache.Server -c Release --nologo -v quiet -o "$PUBLISHED" >/dev/null
-fi
-BUILT_DLL="$ROOT/src/Flywheel.Cache.Server/bin/Release/net10.0/flywheel.dll"
-FLYWHEEL_DLL="$PUBLISHED/flywheel.dll"
+if [ "$BUILD" = 1 ]; then publish_flywheel; else flywheel_paths; fi
+PUBLISHED="$(dirname "$FLYWHEEL_DLL")"
 
 WORK="$(mktemp -d /tmp/flywheel-push-bench.XXXXXX)"
 PIDS=()
