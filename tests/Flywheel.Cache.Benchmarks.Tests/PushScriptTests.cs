@@ -74,10 +74,17 @@ public sealed class PushScriptTests
         Assert.NotEqual("true", built["PublishReadyToRun"]);
     }
 
+    [Fact]
+    public void The_daemon_and_the_cli_run_without_tiered_pgo()
+    {
+        Assert.Equal("false", Properties()["TieredPGO"]);
+        Assert.Equal("false", Properties("-p:_IsPublishing=true")["TieredPGO"]);
+    }
+
     /// <summary>The server project's evaluated properties (no build), as `dotnet publish` (<c>_IsPublishing</c>) or `dotnet build` sees them.</summary>
     private static Dictionary<string, string> Properties(params string[] globals)
     {
-        string[] names = ["PublishReadyToRun", "RuntimeIdentifier", "SelfContained", "NETCoreSdkPortableRuntimeIdentifier"];
+        string[] names = ["PublishReadyToRun", "RuntimeIdentifier", "SelfContained", "NETCoreSdkPortableRuntimeIdentifier", "TieredPGO"];
         var (exit, output) = Scripts.Run(
             "dotnet", ["msbuild", RepoFiles.Path("src", "Flywheel.Cache.Server", "Flywheel.Cache.Server.csproj"), "-nologo", .. names.Select(n => "-getProperty:" + n), .. globals]);
         Assert.True(exit == 0, output);
