@@ -8,7 +8,7 @@ BENCH_DEBIAN_PACKAGES=(wrk nginx nix-bin curl python3 util-linux)
 # The load run's production backend: PostgreSQL started the way the tests start it (and s3rver, below).
 BENCH_PRODUCTION_DEBIAN_PACKAGES=(postgresql)
 # The Bazel rebuild benchmark (bench/bazel/run.sh): real Bazel 4.2.3 and the tools the script calls.
-BENCH_BAZEL_DEBIAN_PACKAGES=(bazel-bootstrap curl python3 tcpdump)
+BENCH_BAZEL_DEBIAN_PACKAGES=(bazel-bootstrap curl python3 tcpdump nginx)
 
 # s3rver, the S3 stand-in (for RustFS/MinIO) the S3 blob store tests and the production load run use.
 S3RVER_VERSION=3.7.1

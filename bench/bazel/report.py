@@ -29,6 +29,7 @@ MODES = [
     ("disk", "--disk_cache=DIR", None),
     ("grpc", "--remote_cache=grpc:// (flywheel, REAPI v2)", 1.2),
     ("http", "--remote_cache=http:// (flywheel, /ac /cas)", 1.3),
+    ("nginx", "--remote_cache=http:// (reference: nginx WebDAV, a static file server)", None),
 ]
 
 

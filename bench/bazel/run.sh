@@ -5,7 +5,7 @@
 #
 #   bench/bazel/run.sh [--reps 5] [--actions 200] [--profile] [--keep]
 #
-# --reps      timed rebuilds per mode (default 5), interleaved (disk, grpc, http, disk, ...) so drift hits all alike.
+# --reps      timed rebuilds per mode (default 5), interleaved (disk, grpc, http, nginx, disk, ...) so drift hits all alike.
 # --actions   genrules in the workspace (default 200, in 8 layers; outputs 8 bytes to 8 MiB: bench/bazel/workspace.py).
 # --profile   after the timed rebuilds, one more rebuild per mode with --profile (the gRPC one also with
 #             --experimental_remote_grpc_log): `bazel analyze-profile` of each, the cache lookup and download spans
@@ -13,7 +13,9 @@
 #             before and after go to results/profile-*.txt.
 # --keep      keep the temporary folder (workspace, caches, logs).
 #
-# What runs: `flywheel serve` (Release build, embedded default: local disk + SQLite) on loopback free ports, and one
+# What runs: `flywheel serve` (published as a user installs it, ReadyToRun; embedded default: local disk + SQLite) on
+# loopback free ports, nginx with WebDAV PUT as the reference HTTP cache (mode nginx: a static file server that checks
+# nothing, the floor of Bazel's HTTP cache client), and one
 # Bazel server (offline, isolated the way tests/…/BazelEnvironment.cs runs it: own output root and HOME, no rc files,
 # Debian's install base). For each mode: `bazel clean`, a full build that executes every action and fills the cache
 # (populate), then per repetition `bazel clean` and the timed `bazel build //...`. The Bazel server and flywheel keep
@@ -91,12 +93,25 @@ TOKEN="$(cat "$DATA/admin.token")"
 dotnet "$FLYWHEEL_DLL" cache create bench-http --server "$GW" --token "$TOKEN" > "$WORK/logs/cache-create.log"
 echo "run.sh: flywheel on $GW, gRPC 127.0.0.1:$GRPC_PORT"
 
-MODES=(disk grpc http)
+# The reference for Bazel's HTTP cache client: nginx with WebDAV PUT into the folder it serves /ac/ and /cas/ from
+# (a static file server that checks nothing), the floor of what any HTTP cache costs Bazel per action.
+chmod 755 "$WORK"
+mkdir -p "$WORK/nginx-cache"
+NGINX_PORT="$(free_port)"
+start_nginx "$WORK/nginx" "$NGINX_PORT" "  server {
+    listen 127.0.0.1:$NGINX_PORT;
+    location / { root $WORK/nginx-cache; dav_methods PUT; create_full_put_path on; dav_access user:rw group:r all:r; }
+  }"
+[ "$(id -u)" -eq 0 ] && chown nobody: "$WORK/nginx-cache"
+for _ in $(seq 1 100); do curl -s -o /dev/null "$NGINX_URL/" && break; sleep 0.1; done
+
+MODES=(disk grpc http nginx)
 mode_flags() {
   case "$1" in
     disk) echo "--disk_cache=$WORK/disk-cache" ;;
     grpc) echo "--remote_cache=grpc://127.0.0.1:$GRPC_PORT" ;;
     http) echo "--remote_cache=$GW/bench-http" ;;
+    nginx) echo "--remote_cache=$NGINX_URL" ;;
   esac
 }
 RESULTS="$WORK/results.jsonl"
