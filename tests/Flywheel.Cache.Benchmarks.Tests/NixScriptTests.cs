@@ -49,6 +49,7 @@ public sealed class NixScriptTests
                 """{"scenario": "push", "server": "flywheel-embedded", "seconds": 6.0, "put_seconds": 3.0}""",
                 """{"scenario": "push", "server": "flywheel-embedded", "seconds": 8.0, "put_seconds": 4.0}""",
                 """{"scenario": "push", "server": "file", "seconds": 4.0}""",
+                """{"scenario": "push", "server": "nginx-dav", "seconds": 5.0}""",
                 """{"scenario": "pull", "server": "flywheel-embedded", "seconds": 2.2}""",
                 """{"scenario": "pull", "server": "nginx", "seconds": 2.0}""",
                 """{"scenario": "narinfo-hot", "server": "flywheel-embedded", "seconds": 10, "rps": 30000}""",
@@ -60,8 +61,9 @@ public sealed class NixScriptTests
             Assert.True(exit == 0, output);
 
             var rows = JsonDocument.Parse(File.ReadAllText(json)).RootElement.GetProperty("rows").EnumerateArray()
-                .ToDictionary(r => r.GetProperty("scenario").GetString()!);
+                .ToDictionary(r => r.GetProperty("scenario").GetString()! + (r.GetProperty("reference").GetString() == "nginx-dav" ? " nginx-dav" : ""));
             Assert.Equal(1.75, rows["push"].GetProperty("ratio").GetDouble()); // median 7.0 s against file:// 4.0 s
+            Assert.Equal(1.4, rows["push nginx-dav"].GetProperty("ratio").GetDouble()); // and against nginx-dav's 5.0 s
             Assert.Equal(0.5, rows["push"].GetProperty("uploads_in_flight").GetDouble());
             Assert.Equal(1.1, rows["pull"].GetProperty("ratio").GetDouble());
             Assert.Equal(0.75, rows["narinfo-hot"].GetProperty("ratio").GetDouble()); // req/s: ours over nginx's
